@@ -1,0 +1,18 @@
+//! # Layout
+//!
+//! * [`storage`] — the `ObjectStore` and `SessionTable` traits, their embedded
+//!   backends (filesystem, SQLite) and the conformance suites every backend runs.
+//! * [`state`] — per-(session, mirror) SQLite working copies made current from
+//!   image + commit log; change capture, reset, restore, snapshot bytes.
+//! * [`session`] — ids, modes, expiry, credentials, the session service
+//!   (create/reset/snapshot/restore/down/reap) and `SessionContext`, a mirror
+//!   handler's only door to state.
+//! * [`mirrors`] — one folder per emulated API, one file per resource.
+//! * [`api`] — axum routers: the control plane (`/v1/…`) and the mirror data
+//!   plane (path and host routing).
+//! * [`config`] — server configuration and backend construction.
+
+pub mod mirrors;
+pub mod session;
+pub mod state;
+pub mod storage;

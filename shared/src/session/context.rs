@@ -1,0 +1,67 @@
+//! [`SessionContext`]: a mirror handler's only door to state.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+
+use super::{Session, Sessions};
+use crate::state::{MirrorKey, StateError};
+
+/// One (session, mirror) as a request sees it. Built by [`Sessions::context`] after
+/// the session was found live; the handler reads and writes only this mirror of
+/// only this session through it.
+pub struct SessionContext {
+    pub(super) sessions: Arc<Sessions>,
+    pub(super) session: Session,
+    pub(super) mirror: &'static str,
+    pub(super) key: MirrorKey,
+    pub(super) now_ms: i64,
+}
+
+impl SessionContext {
+    pub fn session_id(&self) -> &str {
+        &self.session.id
+    }
+
+    pub fn mirror(&self) -> &'static str {
+        self.mirror
+    }
+
+    /// This session's credentials for this mirror.
+    pub fn credentials(&self) -> &BTreeMap<String, String> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        self.session
+            .mirrors
+            .get(self.mirror)
+            .map(|m| &m.credentials)
+            .unwrap_or(&NONE)
+    }
+
+    /// Request time, Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.now_ms.div_euclid(1000)
+    }
+
+    /// Request time, Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    /// Runs a read-only query against the mirror's current state.
+    pub async fn read<R, E>(&self, f: impl FnOnce(&Connection) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StateError>,
+    {
+        self.sessions.engine().read(&self.key, f).await
+    }
+
+    /// Runs `f` in a transaction; what it changes is committed to the session's
+    /// log before this returns. `f` may run again after a lost race.
+    pub async fn write<R, E>(&self, f: impl FnMut(&Connection) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StateError>,
+    {
+        self.sessions.engine().write(&self.key, f).await
+    }
+}

@@ -1,0 +1,21 @@
+//! Sessions: ids and names ([`id`]), the stored record, expiry against a
+//! [`Clock`], the service that runs the lifecycle ([`Sessions`]) and
+//! [`SessionContext`], the only way a mirror handler reaches state.
+
+mod clock;
+mod context;
+mod error;
+pub mod id;
+mod mirror;
+mod record;
+mod service;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use context::SessionContext;
+pub use error::{SessionError, SessionResult};
+pub use mirror::MirrorDef;
+pub use record::{MirrorState, Mode, Session};
+pub use service::{
+    CreateSession, Ended, MirrorTiming, ResetReport, ResetSession, RestoreReport, Sessions, Snapshot,
+    SnapshotMirror, Usage, DEFAULT_TIMEOUT_SECS, MAX_TIMEOUT_SECS,
+};

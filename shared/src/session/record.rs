@@ -1,0 +1,79 @@
+//! The stored session: what `SessionTable` rows carry in their body.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::storage::SessionRow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Ephemeral,
+    Persistent,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Ephemeral => "ephemeral",
+            Mode::Persistent => "persistent",
+        }
+    }
+}
+
+/// One mirror of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorState {
+    /// `default`, another built-in seed name, or `custom` for a seed file.
+    pub seed: String,
+    /// Config hash of the image the mirror was last created or reset from.
+    pub image: String,
+    /// The mirror's own credentials for this session (vendor-shaped).
+    pub credentials: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub name: Option<String>,
+    pub workspace: String,
+    pub mode: Mode,
+    /// Hash over the mirrors' config hashes.
+    pub config_hash: String,
+    /// Whether every image was already built when the session was created.
+    pub cached: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; `None` for persistent sessions.
+    pub expires_at: Option<i64>,
+    /// Random per row: tells a reused id's new session from the old one.
+    pub incarnation: String,
+    pub mirrors: BTreeMap<String, MirrorState>,
+}
+
+impl Session {
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|t| now >= t)
+    }
+
+    pub fn to_row(&self) -> Result<SessionRow, serde_json::Error> {
+        Ok(SessionRow {
+            id: self.id.clone(),
+            workspace: self.workspace.clone(),
+            name: self.name.clone(),
+            expires_at: self.expires_at,
+            body: serde_json::to_string(self)?,
+        })
+    }
+
+    pub fn from_row(row: &SessionRow) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(&row.body)
+    }
+
+    /// Minutes billed for uptime from creation to `now`: every started minute, at least one.
+    pub fn billed_minutes(&self, now: i64) -> u64 {
+        let secs = (now - self.created_at).max(0) as u64;
+        secs.div_ceil(60).max(1)
+    }
+}

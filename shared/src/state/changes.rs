@@ -1,0 +1,194 @@
+//! Change capture with triggers, so the default build needs no libclang (SQLite's
+//! session extension would). Every mirror table gets AFTER INSERT/UPDATE/DELETE
+//! triggers that copy the row (as JSON) into `_changes`; a write drains that table
+//! into a [`RowChange`] list, and another instance replays the list with
+//! [`apply`].
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{RowChange, StateError, StateResult};
+
+const CHANGES_DDL: &str = "CREATE TABLE IF NOT EXISTS _changes (
+    n INTEGER PRIMARY KEY,
+    tbl TEXT NOT NULL,
+    pk ANY,
+    row TEXT
+) STRICT";
+
+/// Creates `_changes` and capture triggers for every table of the mirror schema.
+/// Each table must have a single-column primary key.
+pub fn install(conn: &Connection) -> StateResult<()> {
+    conn.execute_batch(CHANGES_DDL)?;
+    for table in user_tables(conn)? {
+        let cols = columns(conn, &table)?;
+        let pk = primary_key(conn, &table)?;
+        let json_of = |alias: &str| {
+            let pairs: Vec<String> = cols
+                .iter()
+                .map(|c| format!("'{c}', {alias}.\"{c}\""))
+                .collect();
+            format!("json_object({})", pairs.join(", "))
+        };
+        let sql = format!(
+            "CREATE TRIGGER \"_cap_{t}_ins\" AFTER INSERT ON \"{t}\" BEGIN
+               INSERT INTO _changes(tbl, pk, row) VALUES ('{t}', NEW.\"{pk}\", {new});
+             END;
+             CREATE TRIGGER \"_cap_{t}_upd\" AFTER UPDATE ON \"{t}\" BEGIN
+               INSERT INTO _changes(tbl, pk, row) SELECT '{t}', OLD.\"{pk}\", NULL WHERE OLD.\"{pk}\" IS NOT NEW.\"{pk}\";
+               INSERT INTO _changes(tbl, pk, row) VALUES ('{t}', NEW.\"{pk}\", {new});
+             END;
+             CREATE TRIGGER \"_cap_{t}_del\" AFTER DELETE ON \"{t}\" BEGIN
+               INSERT INTO _changes(tbl, pk, row) VALUES ('{t}', OLD.\"{pk}\", NULL);
+             END;",
+            t = table,
+            new = json_of("NEW"),
+        );
+        conn.execute_batch(&sql)?;
+    }
+    Ok(())
+}
+
+/// Takes the rows changed since the last drain out of `_changes`.
+pub fn drain(conn: &Connection) -> StateResult<Vec<RowChange>> {
+    let mut out = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached("SELECT tbl, pk, row FROM _changes ORDER BY n")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let table: String = r.get(0)?;
+            let pk = sql_to_json(r.get_ref(1)?)?;
+            let row: Option<String> = r.get(2)?;
+            let row = match row {
+                Some(text) => Some(
+                    serde_json::from_str(&text)
+                        .map_err(|e| StateError::Corrupt(format!("captured row: {e}")))?,
+                ),
+                None => None,
+            };
+            out.push(RowChange { table, pk, row });
+        }
+    }
+    if !out.is_empty() {
+        conn.prepare_cached("DELETE FROM _changes")?.execute([])?;
+    }
+    Ok(out)
+}
+
+/// Replays a change set captured on another instance. Runs inside the caller's
+/// transaction; clears what the triggers record while replaying.
+pub fn apply(conn: &Connection, changes: &[RowChange]) -> StateResult<()> {
+    for change in changes {
+        if !valid_ident(&change.table) {
+            return Err(StateError::Corrupt(format!("table name {:?}", change.table)));
+        }
+        let pk_col = primary_key(conn, &change.table)?;
+        match &change.row {
+            None => {
+                let sql = format!("DELETE FROM \"{}\" WHERE \"{pk_col}\" = ?1", change.table);
+                conn.prepare_cached(&sql)?
+                    .execute(params![json_to_sql(&change.pk)])?;
+            }
+            Some(row) => {
+                let cols = columns(conn, &change.table)?;
+                let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+                let quoted: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
+                let sql = format!(
+                    "INSERT OR REPLACE INTO \"{}\" ({}) VALUES ({})",
+                    change.table,
+                    quoted.join(", "),
+                    placeholders.join(", ")
+                );
+                let values: Vec<rusqlite::types::Value> = cols
+                    .iter()
+                    .map(|c| json_to_sql(row.get(c).unwrap_or(&serde_json::Value::Null)))
+                    .collect();
+                conn.prepare_cached(&sql)?
+                    .execute(rusqlite::params_from_iter(values))?;
+            }
+        }
+    }
+    conn.prepare_cached("DELETE FROM _changes")?.execute([])?;
+    Ok(())
+}
+
+fn user_tables(conn: &Connection) -> StateResult<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table'
+         AND name NOT LIKE 'sqlite_%' AND name != '_changes' ORDER BY name",
+    )?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    for n in &names {
+        if !valid_ident(n) {
+            return Err(StateError::InvalidSeed(format!("table name {n:?} is not a plain identifier")));
+        }
+    }
+    Ok(names)
+}
+
+fn columns(conn: &Connection, table: &str) -> StateResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?;
+    let cols = stmt
+        .query_map([table], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    if cols.is_empty() {
+        return Err(StateError::Corrupt(format!("no such table {table}")));
+    }
+    if let Some(bad) = cols.iter().find(|c| !valid_ident(c)) {
+        return Err(StateError::Corrupt(format!("column name {bad:?}")));
+    }
+    Ok(cols)
+}
+
+fn primary_key(conn: &Connection, table: &str) -> StateResult<String> {
+    let mut stmt =
+        conn.prepare_cached("SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk")?;
+    let pks = stmt
+        .query_map([table], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    match pks.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(StateError::Corrupt(format!(
+            "table {table} needs exactly one primary key column for change capture"
+        ))),
+    }
+}
+
+fn valid_ident(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn sql_to_json(v: rusqlite::types::ValueRef<'_>) -> StateResult<serde_json::Value> {
+    use rusqlite::types::ValueRef;
+    Ok(match v {
+        ValueRef::Null => serde_json::Value::Null,
+        ValueRef::Integer(i) => i.into(),
+        ValueRef::Real(f) => f.into(),
+        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+        ValueRef::Blob(_) => return Err(StateError::Corrupt("blob primary keys are not supported".into())),
+    })
+}
+
+fn json_to_sql(v: &serde_json::Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Integer(i64::from(*b)),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Real(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        other => Value::Text(other.to_string()),
+    }
+}
+
+/// True when the database has captured changes not yet drained (a bug guard).
+pub fn pending(conn: &Connection) -> StateResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM _changes LIMIT 1")?
+        .query_row([], |_| Ok(()))
+        .optional()?
+        .is_some())
+}

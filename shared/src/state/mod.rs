@@ -1,0 +1,14 @@
+//! Per-mirror SQLite state: images ([`images`]), the commit log ([`LogEntry`]),
+//! change capture ([`changes`]) and the working copies that serve requests
+//! ([`StateEngine`]). Knows nothing of HTTP or vendors.
+
+pub mod changes;
+mod engine;
+mod error;
+pub mod images;
+mod log;
+
+pub use engine::{MirrorKey, StateEngine};
+pub use error::{StateError, StateResult};
+pub use images::{ImageRecipe, Images};
+pub use log::{LogEntry, RowChange};

@@ -1,0 +1,2 @@
+//! Conformance suites every backend runs.
+// TODO(storage helper): implement.

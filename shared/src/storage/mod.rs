@@ -1,0 +1,15 @@
+//! Durable storage behind two traits: [`ObjectStore`] (images, snapshots) and
+//! [`SessionTable`] (sessions, commit log, usage). The embedded defaults are
+//! [`fs::FsObjectStore`] and [`sqlite::SqliteSessionTable`]; every implementation
+//! runs the suites in [`conformance`].
+
+pub mod conformance;
+mod error;
+pub mod fs;
+mod object_store;
+mod session_table;
+pub mod sqlite;
+
+pub use error::{StorageError, StorageResult};
+pub use object_store::{valid_key, ObjectStore};
+pub use session_table::{LogRecord, SessionRow, SessionTable};
