@@ -12,6 +12,8 @@
 //!   plane (path and host routing).
 //! * [`config`] — server configuration and backend construction.
 
+pub mod api;
+pub mod config;
 pub mod mirrors;
 pub mod session;
 pub mod state;

@@ -20,5 +20,8 @@ pub struct Mirror {
 
 /// Every mirror this build serves.
 pub fn all() -> Vec<Mirror> {
-    vec![Mirror { def: Arc::new(stripe::Stripe), router: stripe::router }]
+    vec![Mirror {
+        def: Arc::new(stripe::Stripe),
+        router: stripe::router,
+    }]
 }

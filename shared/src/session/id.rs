@@ -49,8 +49,11 @@ pub fn is_snapshot_id(s: &str) -> bool {
 /// digit, and never shaped like a session id (so `{id or name}` is unambiguous).
 pub fn is_session_name(s: &str) -> bool {
     (1..=63).contains(&s.len())
-        && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && s.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && !is_session_id(s)
 }
 

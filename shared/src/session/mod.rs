@@ -16,6 +16,6 @@ pub use error::{SessionError, SessionResult};
 pub use mirror::MirrorDef;
 pub use record::{MirrorState, Mode, Session};
 pub use service::{
-    CreateSession, Ended, MirrorTiming, ResetReport, ResetSession, RestoreReport, Sessions, Snapshot,
-    SnapshotMirror, Usage, DEFAULT_TIMEOUT_SECS, MAX_TIMEOUT_SECS,
+    CreateSession, Ended, MirrorTiming, ResetReport, ResetSession, RestoreReport, Sessions,
+    Snapshot, SnapshotMirror, Usage, DEFAULT_TIMEOUT_SECS, MAX_TIMEOUT_SECS,
 };

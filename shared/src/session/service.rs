@@ -9,8 +9,12 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::id::{is_session_id, is_session_name, is_snapshot_id, new_session_id, new_snapshot_id, random_token};
-use super::{Clock, MirrorDef, MirrorState, Mode, Session, SessionContext, SessionError, SessionResult};
+use super::id::{
+    is_session_id, is_session_name, is_snapshot_id, new_session_id, new_snapshot_id, random_token,
+};
+use super::{
+    Clock, MirrorDef, MirrorState, Mode, Session, SessionContext, SessionError, SessionResult,
+};
 use crate::state::images::image_key;
 use crate::state::{ImageRecipe, Images, LogEntry, MirrorKey, StateEngine};
 use crate::storage::{ObjectStore, SessionTable, StorageError};
@@ -149,13 +153,18 @@ impl Sessions {
     }
 
     pub async fn create(&self, workspace: &str, req: CreateSession) -> SessionResult<Session> {
-        let mirrors = self.requested_mirrors(req.mirrors.as_deref(), &req.seeds, &req.seed_files, true)?;
+        let mirrors =
+            self.requested_mirrors(req.mirrors.as_deref(), &req.seeds, &req.seed_files, true)?;
         let (mode, expires_in) = if req.persistent {
             if req.name.is_none() {
-                return Err(SessionError::Invalid("a persistent session needs a name".into()));
+                return Err(SessionError::Invalid(
+                    "a persistent session needs a name".into(),
+                ));
             }
             if req.timeout_seconds.is_some() {
-                return Err(SessionError::Invalid("persistent sessions never expire; drop timeout_seconds".into()));
+                return Err(SessionError::Invalid(
+                    "persistent sessions never expire; drop timeout_seconds".into(),
+                ));
             }
             (Mode::Persistent, None)
         } else {
@@ -179,12 +188,20 @@ impl Sessions {
         let mut all_cached = true;
         for m in &mirrors {
             let def = self.def(m)?;
-            let (label, seed) = self.resolve_seed(def, req.seeds.get(m.as_str()), req.seed_files.get(m.as_str()))?;
+            let (label, seed) = self.resolve_seed(
+                def,
+                req.seeds.get(m.as_str()),
+                req.seed_files.get(m.as_str()),
+            )?;
             let (hash, cached) = self.build_image(def, &seed).await?;
             all_cached &= cached;
             states.insert(
                 m.clone(),
-                MirrorState { seed: label, image: hash, credentials: def.new_credentials() },
+                MirrorState {
+                    seed: label,
+                    image: hash,
+                    credentials: def.new_credentials(),
+                },
             );
         }
         let now = self.clock.now();
@@ -216,7 +233,9 @@ impl Sessions {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(SessionError::Busy("could not find a free session id; retry".into()))
+        Err(SessionError::Busy(
+            "could not find a free session id; retry".into(),
+        ))
     }
 
     /// A live session of the workspace by id or name.
@@ -231,24 +250,43 @@ impl Sessions {
     /// Every stored session of the workspace (expired ones until the reaper ends them).
     pub async fn list(&self, workspace: &str) -> SessionResult<Vec<Session>> {
         let rows = self.table.list_sessions(workspace).await?;
-        let mut out = rows.iter().map(Session::from_row).collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+        let mut out = rows
+            .iter()
+            .map(Session::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         Ok(out)
     }
 
-    pub async fn reset(&self, workspace: &str, id_or_name: &str, req: ResetSession) -> SessionResult<ResetReport> {
+    pub async fn reset(
+        &self,
+        workspace: &str,
+        id_or_name: &str,
+        req: ResetSession,
+    ) -> SessionResult<ResetReport> {
         let started = Instant::now();
         let mut session = self.get(workspace, id_or_name).await?;
         let targets = match &req.mirrors {
             Some(list) => self.requested_mirrors(Some(list), &req.seeds, &req.seed_files, false)?,
             None => {
-                self.check_seed_keys(&session.mirrors.keys().cloned().collect::<Vec<_>>(), &req.seeds, &req.seed_files)?;
+                self.check_seed_keys(
+                    &session.mirrors.keys().cloned().collect::<Vec<_>>(),
+                    &req.seeds,
+                    &req.seed_files,
+                )?;
                 session.mirrors.keys().cloned().collect()
             }
         };
         for m in &targets {
             if !session.mirrors.contains_key(m) {
-                return Err(SessionError::Invalid(format!("session {} has no {m} mirror", session.id)));
+                return Err(SessionError::Invalid(format!(
+                    "session {} has no {m} mirror",
+                    session.id
+                )));
             }
         }
         let mut report = BTreeMap::new();
@@ -256,16 +294,32 @@ impl Sessions {
         for m in &targets {
             let t0 = Instant::now();
             let def = self.def(m)?.clone();
-            let current = session.mirrors.get(m).cloned().ok_or_else(|| SessionError::Internal("mirror vanished".into()))?;
-            let (label, hash, cached) = if req.seeds.contains_key(m.as_str()) || req.seed_files.contains_key(m.as_str()) {
-                let (label, seed) = self.resolve_seed(&def, req.seeds.get(m.as_str()), req.seed_files.get(m.as_str()))?;
-                let (hash, cached) = self.build_image(&def, &seed).await?;
-                (label, hash, cached)
-            } else {
-                (current.seed.clone(), current.image.clone(), true)
-            };
+            let current = session
+                .mirrors
+                .get(m)
+                .cloned()
+                .ok_or_else(|| SessionError::Internal("mirror vanished".into()))?;
+            let (label, hash, cached) =
+                if req.seeds.contains_key(m.as_str()) || req.seed_files.contains_key(m.as_str()) {
+                    let (label, seed) = self.resolve_seed(
+                        &def,
+                        req.seeds.get(m.as_str()),
+                        req.seed_files.get(m.as_str()),
+                    )?;
+                    let (hash, cached) = self.build_image(&def, &seed).await?;
+                    (label, hash, cached)
+                } else {
+                    (current.seed.clone(), current.image.clone(), true)
+                };
             let key = mirror_key(&session, m, &current.image);
-            self.engine.replace(&key, LogEntry::Reset { object: image_key(&hash) }).await?;
+            self.engine
+                .replace(
+                    &key,
+                    LogEntry::Reset {
+                        object: image_key(&hash),
+                    },
+                )
+                .await?;
             if hash != current.image || label != current.seed {
                 seeds_changed = true;
                 if let Some(st) = session.mirrors.get_mut(m) {
@@ -275,14 +329,23 @@ impl Sessions {
             }
             report.insert(
                 m.clone(),
-                MirrorTiming { seed: label, config_hash: hash, cached, ms: ms(t0) },
+                MirrorTiming {
+                    seed: label,
+                    config_hash: hash,
+                    cached,
+                    ms: ms(t0),
+                },
             );
         }
         if seeds_changed {
             session.config_hash = config_hash(&session.mirrors);
             self.table.put_session(&session.to_row()?).await?;
         }
-        Ok(ResetReport { session: session.id, mirrors: report, total_ms: ms(started) })
+        Ok(ResetReport {
+            session: session.id,
+            mirrors: report,
+            total_ms: ms(started),
+        })
     }
 
     pub async fn snapshot(&self, workspace: &str, id_or_name: &str) -> SessionResult<Snapshot> {
@@ -290,7 +353,11 @@ impl Sessions {
         self.take_snapshot(&session).await
     }
 
-    pub async fn snapshots(&self, workspace: &str, id_or_name: &str) -> SessionResult<Vec<Snapshot>> {
+    pub async fn snapshots(
+        &self,
+        workspace: &str,
+        id_or_name: &str,
+    ) -> SessionResult<Vec<Snapshot>> {
         let session = self.get(workspace, id_or_name).await?;
         let mut out = Vec::new();
         for key in self.store.list(&format!("snapshots/{workspace}/")).await? {
@@ -310,25 +377,47 @@ impl Sessions {
         Ok(out)
     }
 
-    pub async fn restore(&self, workspace: &str, id_or_name: &str, snapshot: &str) -> SessionResult<RestoreReport> {
+    pub async fn restore(
+        &self,
+        workspace: &str,
+        id_or_name: &str,
+        snapshot: &str,
+    ) -> SessionResult<RestoreReport> {
         let started = Instant::now();
         if !is_snapshot_id(snapshot) {
-            return Err(SessionError::Invalid(format!("malformed snapshot id {snapshot:?}")));
+            return Err(SessionError::Invalid(format!(
+                "malformed snapshot id {snapshot:?}"
+            )));
         }
         let session = self.get(workspace, id_or_name).await?;
-        let meta: Snapshot = match self.store.get(&format!("snapshots/{workspace}/{snapshot}/meta.json")).await {
+        let meta: Snapshot = match self
+            .store
+            .get(&format!("snapshots/{workspace}/{snapshot}/meta.json"))
+            .await
+        {
             Ok(b) => serde_json::from_slice(&b)?,
             Err(StorageError::NotFound(_)) => {
-                return Err(SessionError::NotFound(format!("no such snapshot: {snapshot}")))
+                return Err(SessionError::NotFound(format!(
+                    "no such snapshot: {snapshot}"
+                )))
             }
             Err(e) => return Err(e.into()),
         };
         let mut report = BTreeMap::new();
         for (m, snap) in &meta.mirrors {
-            let Some(state) = session.mirrors.get(m) else { continue };
+            let Some(state) = session.mirrors.get(m) else {
+                continue;
+            };
             let t0 = Instant::now();
             let key = mirror_key(&session, m, &state.image);
-            self.engine.replace(&key, LogEntry::Restore { object: snap.object.clone() }).await?;
+            self.engine
+                .replace(
+                    &key,
+                    LogEntry::Restore {
+                        object: snap.object.clone(),
+                    },
+                )
+                .await?;
             report.insert(m.clone(), ms(t0));
         }
         if report.is_empty() {
@@ -337,7 +426,12 @@ impl Sessions {
                 session.id
             )));
         }
-        Ok(RestoreReport { session: session.id, snapshot: meta.id, mirrors: report, total_ms: ms(started) })
+        Ok(RestoreReport {
+            session: session.id,
+            snapshot: meta.id,
+            mirrors: report,
+            total_ms: ms(started),
+        })
     }
 
     /// Ends a session: a persistent one keeps a final snapshot, an ephemeral one's
@@ -361,7 +455,9 @@ impl Sessions {
         let live = self.list(workspace).await?;
         for s in &live {
             match s.mode {
-                Mode::Ephemeral => ephemeral += s.billed_minutes(now.min(s.expires_at.unwrap_or(now))),
+                Mode::Ephemeral => {
+                    ephemeral += s.billed_minutes(now.min(s.expires_at.unwrap_or(now)))
+                }
                 Mode::Persistent => persistent += s.billed_minutes(now),
             }
         }
@@ -385,15 +481,39 @@ impl Sessions {
         Ok(n)
     }
 
+    /// Ends expired sessions every `every`, and drops working copies idle for ten
+    /// minutes; runs until the task is dropped.
+    pub async fn run_reaper(self: Arc<Self>, every: std::time::Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.reap().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "reaped expired sessions"),
+                Err(e) => tracing::warn!(error = %e, "reaper failed; retrying next tick"),
+            }
+            self.engine.evict_idle(std::time::Duration::from_secs(600));
+        }
+    }
+
     /// The door a mirror request goes through: the live session and one of its mirrors.
-    pub async fn context(self: &Arc<Self>, session_id: &str, mirror: &'static str) -> SessionResult<SessionContext> {
+    pub async fn context(
+        self: &Arc<Self>,
+        session_id: &str,
+        mirror: &'static str,
+    ) -> SessionResult<SessionContext> {
         if !is_session_id(session_id) {
-            return Err(SessionError::NotFound(format!("malformed session id {session_id:?}")));
+            return Err(SessionError::NotFound(format!(
+                "malformed session id {session_id:?}"
+            )));
         }
         let row = match self.table.get_session(session_id).await {
             Ok(r) => r,
             Err(StorageError::NotFound(_)) => {
-                return Err(SessionError::NotFound(format!("no such session: {session_id}")))
+                return Err(SessionError::NotFound(format!(
+                    "no such session: {session_id}"
+                )))
             }
             Err(e) => return Err(e.into()),
         };
@@ -403,10 +523,18 @@ impl Sessions {
             return Err(SessionError::Expired(session.id));
         }
         let Some(state) = session.mirrors.get(mirror) else {
-            return Err(SessionError::NotFound(format!("session {session_id} has no {mirror} mirror")));
+            return Err(SessionError::NotFound(format!(
+                "session {session_id} has no {mirror} mirror"
+            )));
         };
         let key = mirror_key(&session, mirror, &state.image);
-        Ok(SessionContext { sessions: self.clone(), session, mirror, key, now_ms })
+        Ok(SessionContext {
+            sessions: self.clone(),
+            session,
+            mirror,
+            key,
+            now_ms,
+        })
     }
 
     async fn end(&self, session: Session) -> SessionResult<Ended> {
@@ -419,7 +547,9 @@ impl Sessions {
         let minutes = session.billed_minutes(end_at);
         self.table.delete_session(&session.id).await?;
         self.engine.evict_session(&session.id);
-        self.table.add_usage(&session.workspace, session.mode.as_str(), minutes).await?;
+        self.table
+            .add_usage(&session.workspace, session.mode.as_str(), minutes)
+            .await?;
         Ok(Ended {
             id: session.id,
             name: session.name,
@@ -440,7 +570,14 @@ impl Sessions {
             let size = bytes.len() as u64;
             self.store.create(&object, bytes.clone()).await?;
             self.engine.images().remember(&object, bytes);
-            mirrors.insert(m.clone(), SnapshotMirror { seed: state.seed.clone(), object, bytes: size });
+            mirrors.insert(
+                m.clone(),
+                SnapshotMirror {
+                    seed: state.seed.clone(),
+                    object,
+                    bytes: size,
+                },
+            );
         }
         let now_ms = self.clock.now_ms();
         let meta = Snapshot {
@@ -454,7 +591,10 @@ impl Sessions {
         };
         let body = serde_json::to_vec(&meta)?;
         self.store
-            .create(&format!("snapshots/{}/{id}/meta.json", session.workspace), Bytes::from(body))
+            .create(
+                &format!("snapshots/{}/{id}/meta.json", session.workspace),
+                Bytes::from(body),
+            )
             .await?;
         Ok(meta)
     }
@@ -465,12 +605,16 @@ impl Sessions {
         } else if is_session_name(id_or_name) {
             self.table.find_session(workspace, id_or_name).await
         } else {
-            return Err(SessionError::Invalid(format!("malformed session id or name {id_or_name:?}")));
+            return Err(SessionError::Invalid(format!(
+                "malformed session id or name {id_or_name:?}"
+            )));
         };
         let row = match row {
             Ok(r) if r.workspace == workspace => r,
             Ok(_) | Err(StorageError::NotFound(_)) => {
-                return Err(SessionError::NotFound(format!("no such session: {id_or_name}")))
+                return Err(SessionError::NotFound(format!(
+                    "no such session: {id_or_name}"
+                )))
             }
             Err(e) => return Err(e.into()),
         };
@@ -507,13 +651,17 @@ impl Sessions {
             }
         };
         if mirrors.is_empty() {
-            return Err(SessionError::Invalid("mirrors must name at least one mirror".into()));
+            return Err(SessionError::Invalid(
+                "mirrors must name at least one mirror".into(),
+            ));
         }
         let mut seen = BTreeSet::new();
         for m in &mirrors {
             self.def(m)?;
             if !seen.insert(m) {
-                return Err(SessionError::Invalid(format!("mirror {m:?} is listed twice")));
+                return Err(SessionError::Invalid(format!(
+                    "mirror {m:?} is listed twice"
+                )));
             }
         }
         self.check_seed_keys(&mirrors, seeds, seed_files)?;
@@ -529,10 +677,14 @@ impl Sessions {
         for m in seeds.keys().chain(seed_files.keys()) {
             self.def(m)?;
             if !mirrors.contains(m) {
-                return Err(SessionError::Invalid(format!("a seed is given for {m:?}, which is not among the mirrors")));
+                return Err(SessionError::Invalid(format!(
+                    "a seed is given for {m:?}, which is not among the mirrors"
+                )));
             }
             if seeds.contains_key(m) && seed_files.contains_key(m) {
-                return Err(SessionError::Invalid(format!("give {m:?} either a seed or a seed file, not both")));
+                return Err(SessionError::Invalid(format!(
+                    "give {m:?} either a seed or a seed file, not both"
+                )));
             }
         }
         Ok(())
@@ -564,9 +716,19 @@ impl Sessions {
         }
     }
 
-    async fn build_image(&self, def: &Arc<dyn MirrorDef>, seed: &serde_json::Value) -> SessionResult<(String, bool)> {
-        let load = |conn: &rusqlite::Connection, seed: &serde_json::Value| def.load_seed(conn, seed);
-        let recipe = ImageRecipe { mirror: def.name(), schema: def.schema(), seed, load: &load };
+    async fn build_image(
+        &self,
+        def: &Arc<dyn MirrorDef>,
+        seed: &serde_json::Value,
+    ) -> SessionResult<(String, bool)> {
+        let load =
+            |conn: &rusqlite::Connection, seed: &serde_json::Value| def.load_seed(conn, seed);
+        let recipe = ImageRecipe {
+            mirror: def.name(),
+            schema: def.schema(),
+            seed,
+            load: &load,
+        };
         Ok(self.engine.images().ensure(&recipe).await?)
     }
 }

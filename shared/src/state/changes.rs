@@ -79,7 +79,10 @@ pub fn drain(conn: &Connection) -> StateResult<Vec<RowChange>> {
 pub fn apply(conn: &Connection, changes: &[RowChange]) -> StateResult<()> {
     for change in changes {
         if !valid_ident(&change.table) {
-            return Err(StateError::Corrupt(format!("table name {:?}", change.table)));
+            return Err(StateError::Corrupt(format!(
+                "table name {:?}",
+                change.table
+            )));
         }
         let pk_col = primary_key(conn, &change.table)?;
         match &change.row {
@@ -121,7 +124,9 @@ fn user_tables(conn: &Connection) -> StateResult<Vec<String>> {
         .collect::<Result<Vec<_>, _>>()?;
     for n in &names {
         if !valid_ident(n) {
-            return Err(StateError::InvalidSeed(format!("table name {n:?} is not a plain identifier")));
+            return Err(StateError::InvalidSeed(format!(
+                "table name {n:?} is not a plain identifier"
+            )));
         }
     }
     Ok(names)
@@ -166,7 +171,11 @@ fn sql_to_json(v: rusqlite::types::ValueRef<'_>) -> StateResult<serde_json::Valu
         ValueRef::Integer(i) => i.into(),
         ValueRef::Real(f) => f.into(),
         ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
-        ValueRef::Blob(_) => return Err(StateError::Corrupt("blob primary keys are not supported".into())),
+        ValueRef::Blob(_) => {
+            return Err(StateError::Corrupt(
+                "blob primary keys are not supported".into(),
+            ))
+        }
     })
 }
 

@@ -34,7 +34,9 @@ pub struct MirrorKey {
 
 impl PartialEq for MirrorKey {
     fn eq(&self, other: &Self) -> bool {
-        self.session == other.session && self.incarnation == other.incarnation && self.mirror == other.mirror
+        self.session == other.session
+            && self.incarnation == other.incarnation
+            && self.mirror == other.mirror
     }
 }
 
@@ -69,7 +71,11 @@ pub struct StateEngine {
 
 impl StateEngine {
     pub fn new(table: Arc<dyn SessionTable>, images: Arc<Images>) -> Self {
-        StateEngine { table, images, slots: Mutex::new(HashMap::new()) }
+        StateEngine {
+            table,
+            images,
+            slots: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn images(&self) -> &Arc<Images> {
@@ -77,7 +83,11 @@ impl StateEngine {
     }
 
     /// Runs a read-only `f` against the current state. Never writes the log.
-    pub async fn read<R, E>(&self, key: &MirrorKey, f: impl FnOnce(&Connection) -> Result<R, E>) -> Result<R, E>
+    pub async fn read<R, E>(
+        &self,
+        key: &MirrorKey,
+        f: impl FnOnce(&Connection) -> Result<R, E>,
+    ) -> Result<R, E>
     where
         E: From<StateError>,
     {
@@ -90,7 +100,11 @@ impl StateEngine {
     /// Runs `f` in a transaction and commits what it changed as one log entry.
     /// `f` may run more than once (after losing a race); it must not have side
     /// effects outside the connection. An `Err` from `f` rolls back and is returned.
-    pub async fn write<R, E>(&self, key: &MirrorKey, mut f: impl FnMut(&Connection) -> Result<R, E>) -> Result<R, E>
+    pub async fn write<R, E>(
+        &self,
+        key: &MirrorKey,
+        mut f: impl FnMut(&Connection) -> Result<R, E>,
+    ) -> Result<R, E>
     where
         E: From<StateError>,
     {
@@ -124,7 +138,11 @@ impl StateEngine {
             }
             let entry = LogEntry::Changes { changes }.encode()?;
             let next = w.head + 1;
-            match self.table.append_log(&key.session, &key.mirror, next, &entry).await {
+            match self
+                .table
+                .append_log(&key.session, &key.mirror, next, &entry)
+                .await
+            {
                 Ok(()) => {
                     if let Some(w) = guard.db.as_mut() {
                         w.head = next;
@@ -162,7 +180,11 @@ impl StateEngine {
         for _ in 0..MAX_ATTEMPTS {
             let w = self.current(&mut guard, key).await?;
             let next = w.head + 1;
-            match self.table.append_log(&key.session, &key.mirror, next, &encoded).await {
+            match self
+                .table
+                .append_log(&key.session, &key.mirror, next, &encoded)
+                .await
+            {
                 Ok(()) => {
                     if let Err(e) = images::load_into(&mut w.conn, &bytes) {
                         guard.db = None;
@@ -175,7 +197,10 @@ impl StateEngine {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(StateError::Contention(format!("{}/{}", key.session, key.mirror)))
+        Err(StateError::Contention(format!(
+            "{}/{}",
+            key.session, key.mirror
+        )))
     }
 
     /// The current database bytes, for a snapshot.
@@ -215,18 +240,30 @@ impl StateEngine {
         };
         slots
             .entry(key.clone())
-            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Slot { db: None, last_used: Instant::now() })))
+            .or_insert_with(|| {
+                Arc::new(tokio::sync::Mutex::new(Slot {
+                    db: None,
+                    last_used: Instant::now(),
+                }))
+            })
             .clone()
     }
 
     /// Loads the working copy if this instance has none, then applies every log
     /// entry after its head.
-    async fn current<'a>(&self, slot: &'a mut Slot, key: &MirrorKey) -> StateResult<&'a mut Working> {
+    async fn current<'a>(
+        &self,
+        slot: &'a mut Slot,
+        key: &MirrorKey,
+    ) -> StateResult<&'a mut Working> {
         slot.last_used = Instant::now();
         if slot.db.is_none() {
             slot.db = Some(self.cold_load(key).await?);
         } else if let Some(w) = slot.db.as_mut() {
-            let entries = self.table.read_log(&key.session, &key.mirror, w.head).await?;
+            let entries = self
+                .table
+                .read_log(&key.session, &key.mirror, w.head)
+                .await?;
             if !entries.is_empty() {
                 if let Err(e) = self.apply_entries(w, entries).await {
                     slot.db = None;
@@ -243,7 +280,9 @@ impl StateEngine {
         let entries = self.table.read_log(&key.session, &key.mirror, 0).await?;
         let mut conn = Connection::open_in_memory()?;
         let start = entries.iter().rposition(|r| {
-            LogEntry::decode(&r.entry).map(|e| e.replacement().is_some()).unwrap_or(false)
+            LogEntry::decode(&r.entry)
+                .map(|e| e.replacement().is_some())
+                .unwrap_or(false)
         });
         let (object, rest, head) = match start {
             Some(i) => {
@@ -260,11 +299,19 @@ impl StateEngine {
         Ok(w)
     }
 
-    async fn apply_entries(&self, w: &mut Working, entries: Vec<crate::storage::LogRecord>) -> StateResult<()> {
+    async fn apply_entries(
+        &self,
+        w: &mut Working,
+        entries: Vec<crate::storage::LogRecord>,
+    ) -> StateResult<()> {
         let mut in_tx = false;
         for rec in entries {
             if rec.seq != w.head + 1 {
-                return Err(StateError::Corrupt(format!("log gap: expected {}, found {}", w.head + 1, rec.seq)));
+                return Err(StateError::Corrupt(format!(
+                    "log gap: expected {}, found {}",
+                    w.head + 1,
+                    rec.seq
+                )));
             }
             match LogEntry::decode(&rec.entry)? {
                 LogEntry::Changes { changes } => {

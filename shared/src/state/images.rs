@@ -53,7 +53,10 @@ pub struct Images {
 
 impl Images {
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        Images { store, cache: Mutex::new(HashMap::new()) }
+        Images {
+            store,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Makes sure the recipe's image exists; returns its hash and whether it was

@@ -1,0 +1,55 @@
+//! The control plane's one error edge: `{"error":{"type","message"}}` with a 4xx
+//! for anything the caller can fix.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::session::SessionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("request body is larger than the 1 MiB limit")]
+    TooLarge,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl ApiError {
+    fn status_and_type(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request"),
+            ApiError::Session(e) => match e {
+                SessionError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+                SessionError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                SessionError::Expired(_) => (StatusCode::GONE, "expired"),
+                SessionError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+                SessionError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "busy"),
+                SessionError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind) = self.status_and_type();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "control plane request failed");
+        }
+        let body = serde_json::json!({"error": {"type": kind, "message": self.to_string()}});
+        (status, Json(body)).into_response()
+    }
+}

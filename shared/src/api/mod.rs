@@ -1,0 +1,51 @@
+//! HTTP routers. [`router`] serves the control plane (`/v1/…`, JSON, workspace
+//! token) and every mirror's data plane (`/m/{session}/{mirror}/…`, or host
+//! routing `{mirror}-{suffix}.{domain}`), each with its own error format.
+
+mod control;
+mod error;
+mod extract;
+mod host;
+mod state;
+mod view;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::Router;
+use tower::ServiceBuilder;
+
+pub use error::ApiError;
+pub use state::AppState;
+pub use view::session_json;
+
+/// Largest request body either plane accepts.
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// The whole HTTP surface of one Mirra server.
+pub fn router(state: AppState) -> Router {
+    let mut mirror_plane: Router<Arc<crate::session::Sessions>> = Router::new();
+    for m in &state.mirrors {
+        mirror_plane = mirror_plane.nest(&format!("/m/{{session}}/{}", m.def.name()), (m.router)());
+    }
+    let names: Vec<&'static str> = state.mirrors.iter().map(|m| m.def.name()).collect();
+    let app = control::router()
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone())
+        .merge(mirror_plane.with_state(state.sessions.clone()))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    let host_routed = ServiceBuilder::new()
+        .map_request(move |req| host::rewrite(req, &names))
+        .service(app);
+    Router::new().fallback_service(host_routed)
+}
+
+async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
+    ApiError::NotFound(format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> impl IntoResponse {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}

@@ -1,0 +1,513 @@
+//! The state engine through the session service, on the embedded backends, with a
+//! minimal test mirror so these tests pin the engine and not a vendor's API:
+//! commit log, instances sharing storage, cold restore, reset, snapshot/restore,
+//! image caching, expiry and isolation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use serde_json::json;
+use shared::session::{
+    Clock, CreateSession, ManualClock, MirrorDef, ResetSession, Session, SessionContext,
+    SessionError, Sessions, SystemClock,
+};
+use shared::state::StateError;
+use shared::storage::fs::FsObjectStore;
+use shared::storage::sqlite::SqliteSessionTable;
+use shared::storage::{ObjectStore, SessionTable};
+
+/// A mirror with one table of notes; its seed is `{"notes": ["text", …]}`.
+struct Notes;
+
+impl MirrorDef for Notes {
+    fn name(&self) -> &'static str {
+        "notes"
+    }
+    fn schema(&self) -> &'static str {
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"
+    }
+    fn seed_names(&self) -> &'static [&'static str] {
+        &["default", "empty"]
+    }
+    fn builtin_seed(&self, name: &str) -> Option<serde_json::Value> {
+        match name {
+            "default" => Some(json!({"notes": ["seeded one", "seeded two"]})),
+            "empty" => Some(json!({"notes": []})),
+            _ => None,
+        }
+    }
+    fn load_seed(&self, conn: &Connection, seed: &serde_json::Value) -> Result<(), String> {
+        let notes = seed
+            .get("notes")
+            .and_then(|n| n.as_array())
+            .ok_or("seed needs a notes array")?;
+        for n in notes {
+            let text = n.as_str().ok_or("every note is a string")?;
+            conn.execute("INSERT INTO notes (text) VALUES (?1)", [text])
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+    fn new_credentials(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([("key".to_string(), shared::session::id::random_token(8))])
+    }
+    fn env(&self, base_url: &str, _c: &BTreeMap<String, String>) -> Vec<(String, String)> {
+        vec![("NOTES_URL".into(), base_url.into())]
+    }
+}
+
+#[derive(Debug)]
+enum TestError {
+    State(#[allow(dead_code)] StateError),
+    Refused,
+}
+
+impl From<StateError> for TestError {
+    fn from(e: StateError) -> Self {
+        TestError::State(e)
+    }
+}
+
+struct Storage {
+    _dir: tempfile::TempDir,
+    table: Arc<dyn SessionTable>,
+    store: Arc<dyn ObjectStore>,
+}
+
+fn storage() -> Storage {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = SqliteSessionTable::open(&dir.path().join("sessions.db")).expect("table");
+    let store = FsObjectStore::open(dir.path().join("objects")).expect("store");
+    Storage {
+        table: Arc::new(table),
+        store: Arc::new(store),
+        _dir: dir,
+    }
+}
+
+/// One "instance": its own engine and caches over the shared storage.
+fn instance(s: &Storage, clock: Arc<dyn Clock>) -> Arc<Sessions> {
+    Arc::new(Sessions::new(
+        s.table.clone(),
+        s.store.clone(),
+        clock,
+        vec![Arc::new(Notes)],
+    ))
+}
+
+fn notes_request() -> CreateSession {
+    CreateSession {
+        mirrors: Some(vec!["notes".into()]),
+        ..Default::default()
+    }
+}
+
+async fn ctx(sessions: &Arc<Sessions>, s: &Session) -> SessionContext {
+    sessions.context(&s.id, "notes").await.expect("context")
+}
+
+async fn add(sessions: &Arc<Sessions>, s: &Session, text: &str) {
+    ctx(sessions, s)
+        .await
+        .write(|c| {
+            c.execute("INSERT INTO notes (text) VALUES (?1)", [text])
+                .map_err(|e| TestError::from(StateError::from(e)))
+        })
+        .await
+        .expect("write");
+}
+
+async fn texts(sessions: &Arc<Sessions>, s: &Session) -> Vec<String> {
+    ctx(sessions, s)
+        .await
+        .read(|c| {
+            let mut st = c
+                .prepare("SELECT text FROM notes ORDER BY id")
+                .map_err(StateError::from)?;
+            let rows = st.query_map([], |r| r.get(0)).map_err(StateError::from)?;
+            rows.collect::<Result<Vec<String>, _>>()
+                .map_err(|e| TestError::from(StateError::from(e)))
+        })
+        .await
+        .expect("read")
+}
+
+async fn log_len(s: &Storage, session: &Session) -> usize {
+    s.table
+        .read_log(&session.id, "notes", 0)
+        .await
+        .expect("log")
+        .len()
+}
+
+#[tokio::test]
+async fn each_changing_write_commits_one_log_entry_and_reads_or_failed_writes_commit_none() {
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let s = a.create("ws", notes_request()).await.expect("create");
+    assert_eq!(texts(&a, &s).await, ["seeded one", "seeded two"]);
+    assert_eq!(
+        log_len(&st, &s).await,
+        0,
+        "creating a session writes no log entry"
+    );
+
+    add(&a, &s, "three").await;
+    add(&a, &s, "four").await;
+    assert_eq!(log_len(&st, &s).await, 2);
+
+    let failed = ctx(&a, &s)
+        .await
+        .write(|c| {
+            c.execute("INSERT INTO notes (text) VALUES ('never')", [])
+                .map_err(StateError::from)?;
+            Err::<(), _>(TestError::Refused)
+        })
+        .await;
+    assert!(matches!(failed, Err(TestError::Refused)));
+    let unchanged = ctx(&a, &s).await.write(|_c| Ok::<_, TestError>(())).await;
+    assert!(unchanged.is_ok());
+    assert_eq!(
+        log_len(&st, &s).await,
+        2,
+        "a failed or empty write logs nothing"
+    );
+    assert_eq!(
+        texts(&a, &s).await,
+        ["seeded one", "seeded two", "three", "four"]
+    );
+}
+
+#[tokio::test]
+async fn two_instances_writing_one_session_lose_nothing_and_agree() {
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let b = instance(&st, Arc::new(SystemClock));
+    let s = a.create("ws", notes_request()).await.expect("create");
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let (inst, s) = (if i % 2 == 0 { a.clone() } else { b.clone() }, s.clone());
+        tasks.push(tokio::spawn(async move {
+            add(&inst, &s, &format!("n{i}")).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let (ta, tb) = (texts(&a, &s).await, texts(&b, &s).await);
+    assert_eq!(
+        ta, tb,
+        "both instances converge on the same rows in the same order"
+    );
+    assert_eq!(ta.len(), 202);
+    for i in 0..200 {
+        assert_eq!(
+            ta.iter().filter(|t| **t == format!("n{i}")).count(),
+            1,
+            "n{i} exactly once"
+        );
+    }
+    let log = st.table.read_log(&s.id, "notes", 0).await.expect("log");
+    let seqs: Vec<u64> = log.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=200).collect::<Vec<_>>(), "log is gap-free");
+}
+
+#[tokio::test]
+async fn a_fresh_instance_rebuilds_state_from_image_and_log() {
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let s = a.create("ws", notes_request()).await.expect("create");
+    add(&a, &s, "x").await;
+    ctx(&a, &s)
+        .await
+        .write(|c| {
+            c.execute(
+                "UPDATE notes SET text = 'renamed' WHERE text = 'seeded one'",
+                [],
+            )
+            .map_err(|e| TestError::from(StateError::from(e)))
+        })
+        .await
+        .expect("update");
+    ctx(&a, &s)
+        .await
+        .write(|c| {
+            c.execute("DELETE FROM notes WHERE text = 'seeded two'", [])
+                .map_err(|e| TestError::from(StateError::from(e)))
+        })
+        .await
+        .expect("delete");
+    let cold = instance(&st, Arc::new(SystemClock));
+    assert_eq!(texts(&cold, &s).await, ["renamed", "x"]);
+}
+
+#[tokio::test]
+async fn reset_returns_to_the_seed_on_every_instance_and_can_switch_seed() {
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let b = instance(&st, Arc::new(SystemClock));
+    let s = a.create("ws", notes_request()).await.expect("create");
+    add(&a, &s, "scratch").await;
+    assert_eq!(texts(&b, &s).await.len(), 3);
+
+    let report = a
+        .reset("ws", &s.id, ResetSession::default())
+        .await
+        .expect("reset");
+    assert!(report.mirrors.contains_key("notes"));
+    assert_eq!(
+        texts(&b, &s).await,
+        ["seeded one", "seeded two"],
+        "the other instance sees the reset at once"
+    );
+    add(&b, &s, "after reset").await;
+    assert_eq!(
+        texts(&a, &s).await,
+        ["seeded one", "seeded two", "after reset"]
+    );
+
+    let req = ResetSession {
+        seeds: BTreeMap::from([("notes".into(), "empty".into())]),
+        ..Default::default()
+    };
+    a.reset("ws", &s.id, req)
+        .await
+        .expect("reset to another seed");
+    assert!(texts(&b, &s).await.is_empty());
+    let shown = b.get("ws", &s.id).await.expect("get");
+    assert_eq!(shown.mirrors["notes"].seed, "empty");
+    assert_ne!(shown.config_hash, s.config_hash);
+    let cold = instance(&st, Arc::new(SystemClock));
+    assert!(
+        texts(&cold, &s).await.is_empty(),
+        "a cold instance replays the reset"
+    );
+}
+
+#[tokio::test]
+async fn snapshot_then_restore_brings_back_the_exact_state_everywhere() {
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let b = instance(&st, Arc::new(SystemClock));
+    let s = a.create("ws", notes_request()).await.expect("create");
+    add(&a, &s, "kept").await;
+    let snap = a.snapshot("ws", &s.id).await.expect("snapshot");
+    assert!(snap.id.starts_with("snap_"));
+    add(&a, &s, "lost").await;
+    a.reset("ws", &s.id, ResetSession::default())
+        .await
+        .expect("reset");
+
+    b.restore("ws", &s.id, &snap.id).await.expect("restore");
+    assert_eq!(texts(&a, &s).await, ["seeded one", "seeded two", "kept"]);
+    let listed = a.snapshots("ws", &s.id).await.expect("list");
+    assert_eq!(
+        listed.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+        [snap.id.as_str()]
+    );
+
+    let missing = a.restore("ws", &s.id, "snap_00000000000000").await;
+    assert!(
+        matches!(missing, Err(SessionError::NotFound(_))),
+        "{missing:?}"
+    );
+    let malformed = a.restore("ws", &s.id, "nope").await;
+    assert!(
+        matches!(malformed, Err(SessionError::Invalid(_))),
+        "{malformed:?}"
+    );
+    let other_ws = a.create("other", notes_request()).await.expect("create");
+    let foreign = a.restore("other", &other_ws.id, &snap.id).await;
+    assert!(
+        matches!(foreign, Err(SessionError::NotFound(_))),
+        "snapshots are scoped to their workspace"
+    );
+}
+
+#[tokio::test]
+async fn a_second_session_with_the_same_config_reuses_the_image() {
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let first = a.create("ws", notes_request()).await.expect("first");
+    let second = a.create("ws", notes_request()).await.expect("second");
+    assert!(!first.cached);
+    assert!(second.cached);
+    assert_eq!(first.config_hash, second.config_hash);
+    let other_instance = instance(&st, Arc::new(SystemClock));
+    assert!(
+        other_instance
+            .create("ws", notes_request())
+            .await
+            .expect("third")
+            .cached,
+        "the image is shared through the object store"
+    );
+    let custom = CreateSession {
+        seed_files: BTreeMap::from([("notes".into(), json!({"notes": ["mine"]}))]),
+        ..notes_request()
+    };
+    let c = a.create("ws", custom).await.expect("custom");
+    assert!(!c.cached);
+    assert_ne!(c.config_hash, first.config_hash);
+    assert_eq!(texts(&a, &c).await, ["mine"]);
+}
+
+#[tokio::test]
+async fn sessions_never_see_each_others_rows() {
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let s1 = a.create("ws", notes_request()).await.expect("s1");
+    let s2 = a.create("ws", notes_request()).await.expect("s2");
+    add(&a, &s1, "only in one").await;
+    assert_eq!(texts(&a, &s2).await, ["seeded one", "seeded two"]);
+    assert_ne!(
+        s1.mirrors["notes"].credentials,
+        s2.mirrors["notes"].credentials
+    );
+    let other = a.get("other-workspace", &s1.id).await;
+    assert!(
+        matches!(other, Err(SessionError::NotFound(_))),
+        "another workspace cannot see the session"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_session_is_refused_at_once_and_the_reaper_ends_and_bills_it() {
+    let st = storage();
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let a = instance(&st, clock.clone());
+    let req = CreateSession {
+        timeout_seconds: Some(90),
+        ..notes_request()
+    };
+    let s = a.create("ws", req).await.expect("create");
+    add(&a, &s, "x").await;
+    clock.advance_secs(90);
+    assert!(matches!(
+        a.get("ws", &s.id).await,
+        Err(SessionError::Expired(_))
+    ));
+    assert!(matches!(
+        a.context(&s.id, "notes").await,
+        Err(SessionError::Expired(_))
+    ));
+    assert_eq!(a.reap().await.expect("reap"), 1);
+    assert!(matches!(
+        a.get("ws", &s.id).await,
+        Err(SessionError::NotFound(_))
+    ));
+    assert_eq!(log_len(&st, &s).await, 0, "the session's state is deleted");
+    let usage = a.usage("ws").await.expect("usage");
+    assert_eq!(
+        (usage.ephemeral_minutes, usage.live_sessions),
+        (2, 0),
+        "90 s bill as two started minutes"
+    );
+}
+
+#[tokio::test]
+async fn persistent_sessions_never_expire_and_down_keeps_a_restorable_final_snapshot() {
+    let st = storage();
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let a = instance(&st, clock.clone());
+    let req = CreateSession {
+        persistent: true,
+        name: Some("staging".into()),
+        ..notes_request()
+    };
+    let s = a.create("ws", req.clone()).await.expect("create");
+    assert_eq!(s.expires_at, None);
+    let dup = a.create("ws", req.clone()).await;
+    assert!(
+        matches!(dup, Err(SessionError::Conflict(_))),
+        "names are unique per workspace: {dup:?}"
+    );
+    assert!(
+        a.create("other", req.clone()).await.is_ok(),
+        "…but not across workspaces"
+    );
+    add(&a, &s, "prod-like").await;
+    clock.advance_secs(30 * 86400);
+    assert_eq!(a.reap().await.expect("reap"), 0);
+    assert_eq!(a.get("ws", "staging").await.expect("by name").id, s.id);
+
+    let ended = a.down("ws", "staging").await.expect("down");
+    let snap = ended.final_snapshot.expect("a final snapshot");
+    let again = a.create("ws", req).await.expect("the name is free again");
+    a.restore("ws", &again.id, &snap)
+        .await
+        .expect("restore final snapshot");
+    assert_eq!(
+        texts(&a, &again).await,
+        ["seeded one", "seeded two", "prod-like"]
+    );
+}
+
+#[tokio::test]
+async fn bad_create_requests_are_refused_with_reasons() {
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let cases = [
+        CreateSession {
+            mirrors: Some(vec!["nope".into()]),
+            ..Default::default()
+        },
+        CreateSession {
+            mirrors: Some(vec![]),
+            ..Default::default()
+        },
+        CreateSession {
+            mirrors: Some(vec!["notes".into(), "notes".into()]),
+            ..Default::default()
+        },
+        CreateSession {
+            seeds: BTreeMap::from([("notes".into(), "missing".into())]),
+            ..notes_request()
+        },
+        CreateSession {
+            seed_files: BTreeMap::from([("notes".into(), json!({"notes": [1]}))]),
+            ..notes_request()
+        },
+        CreateSession {
+            persistent: true,
+            ..notes_request()
+        },
+        CreateSession {
+            name: Some("Bad Name".into()),
+            ..notes_request()
+        },
+        CreateSession {
+            timeout_seconds: Some(0),
+            ..notes_request()
+        },
+    ];
+    for req in cases {
+        let r = a.create("ws", req.clone()).await;
+        assert!(
+            matches!(r, Err(SessionError::Invalid(_))),
+            "{req:?} → {r:?}"
+        );
+    }
+    assert!(matches!(
+        a.get("ws", "ses_zzzz").await,
+        Err(SessionError::NotFound(_))
+    ));
+    assert!(matches!(
+        a.get("ws", "NOT VALID").await,
+        Err(SessionError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn mirror_prefixed_seed_names_are_accepted() {
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let req = CreateSession {
+        seeds: BTreeMap::from([("notes".into(), "notes:empty".into())]),
+        ..notes_request()
+    };
+    let s = a.create("ws", req).await.expect("create");
+    assert_eq!(s.mirrors["notes"].seed, "empty");
+    assert!(texts(&a, &s).await.is_empty());
+}
