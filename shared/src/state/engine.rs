@@ -205,7 +205,7 @@ impl StateEngine {
 
     /// The current database bytes, for a snapshot.
     pub async fn serialize(&self, key: &MirrorKey) -> StateResult<Bytes> {
-        self.read(key, |conn| images::serialize(conn)).await
+        self.read(key, images::serialize).await
     }
 
     /// The sequence number of the last log entry this instance applied for `key`

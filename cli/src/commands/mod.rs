@@ -1,0 +1,291 @@
+//! One module per command. Each builds its output as a string (or returns the
+//! API's JSON) and [`run`] prints it, so stdout gets one write and `--json`
+//! gets exactly the body.
+
+mod down;
+mod env;
+mod ls;
+mod reset;
+mod snapshot;
+mod up;
+mod usage;
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::cli::{Cli, Command, SeedArgs, SessionArgs};
+use crate::client::{Client, Config, Reply};
+use crate::error::CliError;
+use crate::output;
+use crate::state::LastSession;
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::Serve(args) = cli.command {
+        // Only the server needs an async runtime; client commands stay blocking.
+        let rt = tokio::runtime::Runtime::new()
+            .map_err(|e| CliError::io("starting the async runtime", e))?;
+        // `to_string` keeps this independent of the error type serve reports.
+        return rt
+            .block_on(crate::serve::run(args))
+            .map_err(|e| CliError::Serve(e.to_string()));
+    }
+    let ctx = Ctx::from_env()?;
+    let (json, out) = match cli.command {
+        Command::Serve(_) => unreachable!("handled above"),
+        Command::Up(a) => (a.out.json, up::run(&ctx, &a)?),
+        Command::Down(a) => (a.out.json, down::run(&ctx, &a)?),
+        Command::Ls(a) => (a.json, ls::run(&ctx)?),
+        Command::Reset(a) => (a.target.out.json, reset::run(&ctx, &a)?),
+        Command::Snapshot(a) => (a.out.json, snapshot::create(&ctx, &a)?),
+        Command::Snapshots(a) => (a.out.json, snapshot::list(&ctx, &a)?),
+        Command::Restore(a) => (a.target.out.json, snapshot::restore(&ctx, &a)?),
+        Command::Env(a) => (a.out.json, env::run(&ctx, &a)?),
+        Command::Usage(a) => (a.json, usage::run(&ctx)?),
+    };
+    output::emit(&if json {
+        format!("{}\n", out.body.raw)
+    } else {
+        out.human
+    })
+}
+
+/// What a client command produced: the API body for `--json`, text otherwise.
+pub struct Output {
+    pub body: Reply,
+    pub human: String,
+}
+
+/// The server connection and the local session memory.
+pub struct Ctx {
+    pub client: Client,
+    pub memory: Option<LastSession>,
+}
+
+/// The session a command acts on, and whether it came from memory.
+pub struct Target {
+    pub session: String,
+    pub remembered: bool,
+}
+
+impl Ctx {
+    fn from_env() -> Result<Self, CliError> {
+        Ok(Ctx {
+            client: Client::new(Config::from_env()?)?,
+            memory: LastSession::from_env(),
+        })
+    }
+
+    /// `--session`, else the session `mirra up` last started against this server.
+    pub fn target(&self, args: &SessionArgs) -> Result<Target, CliError> {
+        if let Some(s) = args
+            .session
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            return Ok(Target {
+                session: s.to_string(),
+                remembered: false,
+            });
+        }
+        self.memory
+            .as_ref()
+            .and_then(|m| m.get(self.client.api_url()))
+            .map(|r| Target {
+                session: r.id,
+                remembered: true,
+            })
+            .ok_or_else(|| CliError::NoSession {
+                api_url: self.client.api_url().to_string(),
+            })
+    }
+
+    /// Runs a call against a session. When a remembered session turns out to be
+    /// gone (404/410), it is forgotten so the next command asks for another.
+    pub fn on_session<T>(
+        &self,
+        target: &Target,
+        call: impl FnOnce(&Client, &str) -> Result<T, CliError>,
+    ) -> Result<T, CliError> {
+        match call(&self.client, &target.session) {
+            Err(CliError::Api {
+                status: status @ (404 | 410),
+                kind,
+                message,
+                ..
+            }) if target.remembered => {
+                self.forget(&target.session);
+                Err(CliError::Api {
+                    status,
+                    kind,
+                    message,
+                    remembered_session: Some(target.session.clone()),
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Memory is a convenience: failing to update it is reported, never fatal.
+    pub fn remember(&self, id: &str, name: Option<&str>) {
+        if let Some(m) = &self.memory {
+            let r = crate::state::Remembered {
+                id: id.to_string(),
+                name: name.map(str::to_string),
+            };
+            if let Err(e) = m.set(self.client.api_url(), r) {
+                eprintln!("warning: {e}");
+            }
+        }
+    }
+
+    pub fn forget(&self, id: &str) {
+        if let Some(m) = &self.memory {
+            if let Err(e) = m.forget(self.client.api_url(), id) {
+                eprintln!("warning: {e}");
+            }
+        }
+    }
+}
+
+/// The API's `seeds` and `seed_files` objects.
+#[derive(Debug)]
+pub struct Seeds {
+    pub seeds: Map<String, Value>,
+    pub seed_files: Map<String, Value>,
+}
+
+/// `--seed` / `--seed-file` as [`Seeds`], with each seed file read and parsed
+/// here so a bad one fails before any request.
+pub fn seed_maps(args: &SeedArgs) -> Result<Seeds, CliError> {
+    let mut seeds = Map::new();
+    for s in &args.seeds {
+        if seeds
+            .insert(s.mirror.clone(), Value::String(s.seed.clone()))
+            .is_some()
+        {
+            return Err(CliError::Usage(format!(
+                "--seed is given twice for {}",
+                s.mirror
+            )));
+        }
+    }
+    let mut files: BTreeMap<String, Value> = BTreeMap::new();
+    for f in &args.seed_files {
+        if seeds.contains_key(&f.mirror) {
+            return Err(CliError::Usage(format!(
+                "give {} either --seed or --seed-file, not both",
+                f.mirror
+            )));
+        }
+        if files.contains_key(&f.mirror) {
+            return Err(CliError::Usage(format!(
+                "--seed-file is given twice for {}",
+                f.mirror
+            )));
+        }
+        let err = |reason: String| CliError::SeedFile {
+            mirror: f.mirror.clone(),
+            path: f.path.clone(),
+            reason,
+        };
+        let text =
+            std::fs::read_to_string(&f.path).map_err(|e| err(format!("cannot read it: {e}")))?;
+        let doc: Value =
+            serde_json::from_str(&text).map_err(|e| err(format!("not valid JSON: {e}")))?;
+        files.insert(f.mirror.clone(), doc);
+    }
+    Ok(Seeds {
+        seeds,
+        seed_files: files.into_iter().collect(),
+    })
+}
+
+/// "yes"/"no" for JSON booleans, "-" when absent.
+pub fn yes_no(v: Option<&Value>) -> &'static str {
+    match v.and_then(Value::as_bool) {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    }
+}
+
+/// `ses_ab12 (name)` or just the id.
+pub fn session_label(v: &Value, id_key: &str, name_key: &str) -> String {
+    let id = output::field(v, id_key);
+    match v.get(name_key).and_then(Value::as_str) {
+        Some(n) => format!("{id} ({n})"),
+        None => id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{SeedFileSpec, SeedSpec};
+
+    fn seed(m: &str, s: &str) -> SeedSpec {
+        SeedSpec {
+            mirror: m.into(),
+            seed: s.into(),
+        }
+    }
+
+    #[test]
+    fn seed_maps_read_files_and_refuse_duplicates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("good.json");
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&good, br#"{"customers":[{"id":"cus_1"}]}"#).expect("write");
+        std::fs::write(&bad, b"{oops").expect("write");
+
+        let args = SeedArgs {
+            seeds: vec![seed("resend", "default")],
+            seed_files: vec![SeedFileSpec {
+                mirror: "stripe".into(),
+                path: good,
+            }],
+        };
+        let maps = seed_maps(&args).expect("maps");
+        assert_eq!(
+            Value::Object(maps.seeds),
+            serde_json::json!({"resend": "default"})
+        );
+        assert_eq!(
+            Value::Object(maps.seed_files),
+            serde_json::json!({"stripe": {"customers": [{"id": "cus_1"}]}})
+        );
+
+        let args = SeedArgs {
+            seeds: vec![],
+            seed_files: vec![SeedFileSpec {
+                mirror: "stripe".into(),
+                path: bad,
+            }],
+        };
+        let e = seed_maps(&args).expect_err("bad json");
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+
+        let missing = dir.path().join("missing.json");
+        let args = SeedArgs {
+            seeds: vec![],
+            seed_files: vec![SeedFileSpec {
+                mirror: "stripe".into(),
+                path: missing,
+            }],
+        };
+        assert!(seed_maps(&args)
+            .expect_err("missing")
+            .to_string()
+            .contains("cannot read it"));
+
+        let args = SeedArgs {
+            seeds: vec![seed("stripe", "a"), seed("stripe", "b")],
+            seed_files: vec![],
+        };
+        assert_eq!(seed_maps(&args).expect_err("dup").exit_code(), 2);
+    }
+}

@@ -1,0 +1,86 @@
+//! `mirra serve`: the local emulator on the embedded backends. Glue only: build
+//! backends once, bind, run the library's router until Ctrl-C / SIGTERM.
+
+use std::time::{Duration, Instant};
+
+use shared::api::{router, AppState};
+use shared::config::{workspace_token, Backends, ConfigError, TokenSource};
+use tokio::net::TcpListener;
+
+use crate::cli::ServeArgs;
+
+/// The one workspace a local server hosts.
+const LOCAL_WORKSPACE: &str = "local";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
+    let started = Instant::now();
+    let backends = Backends::embedded(&args.data_dir)?;
+    let (token, source) = workspace_token(&args.data_dir, args.token.as_deref())?;
+    let (sessions, mirrors) = backends.into_sessions();
+    let addr = format!("{}:{}", args.host, args.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr: addr.clone(), source })?;
+    let local = listener.local_addr()?;
+    let public_url = if local.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}", local.port())
+    } else {
+        format!("http://{local}")
+    };
+    let state = AppState::new(sessions.clone(), &token, LOCAL_WORKSPACE, &public_url, mirrors);
+    let reaper = tokio::spawn(sessions.run_reaper(Duration::from_secs(1)));
+
+    println!(
+        "mirra listening on {public_url} (data dir {}, ready in {} ms)",
+        args.data_dir.display(),
+        started.elapsed().as_millis()
+    );
+    let token_file = args.data_dir.join("token");
+    match source {
+        TokenSource::Generated => println!("workspace token (saved to {}): {token}", token_file.display()),
+        TokenSource::File => println!("workspace token: in {}", token_file.display()),
+        TokenSource::Given => println!("workspace token: from --token / MIRRA_TOKEN"),
+    }
+
+    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await;
+    reaper.abort();
+    served?;
+    println!("mirra stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM. In-flight requests then finish before the
+/// server returns; a write is acknowledged only after its log entry is durable,
+/// so stopping never loses an acknowledged write.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

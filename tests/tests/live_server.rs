@@ -1,0 +1,116 @@
+//! A live `mirra serve` over real TCP: isolation between sessions, host routing,
+//! and a clean Ctrl-C that loses no acknowledged write.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mirra_tests::{stripe_of, Server};
+use reqwest::blocking::Client;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+fn create_customer(http: &Client, base: &str, key: &str, email: &str) -> reqwest::Result<(StatusCode, Value)> {
+    let resp = http
+        .post(format!("{base}/v1/customers"))
+        .bearer_auth(key)
+        .form(&[("email", email), ("metadata[source]", "e2e")])
+        .send()?;
+    let status = resp.status();
+    Ok((status, resp.json().unwrap_or(Value::Null)))
+}
+
+fn get(http: &Client, url: &str, key: &str) -> (StatusCode, Value) {
+    let resp = http.get(url).bearer_auth(key).send().expect("GET");
+    let status = resp.status();
+    (status, resp.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn two_sessions_never_see_each_others_data_or_accept_each_others_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let a = server.create_session(json!({"mirrors": ["stripe"]}));
+    let b = server.create_session(json!({"mirrors": ["stripe"]}));
+    let ((base_a, key_a), (base_b, key_b)) = (stripe_of(&a), stripe_of(&b));
+    let http = server.http();
+
+    let (status, cus) = create_customer(http, &base_a, &key_a, "only-a@example.com").expect("create");
+    assert_eq!(status, StatusCode::OK, "{cus}");
+    let id = cus["id"].as_str().expect("id");
+
+    let (status, v) = get(http, &format!("{base_b}/v1/customers/{id}"), &key_b);
+    assert_eq!(status, StatusCode::NOT_FOUND, "B cannot see A's customer: {v}");
+    assert_eq!(v["error"]["code"], "resource_missing");
+    let (status, v) = get(http, &format!("{base_a}/v1/customers/{id}"), &key_b);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "A refuses B's key: {v}");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    let (_, list_b) = get(http, &format!("{base_b}/v1/customers?limit=100"), &key_b);
+    assert!(
+        list_b["data"].as_array().expect("list").iter().all(|c| c["email"] != "only-a@example.com"),
+        "{list_b}"
+    );
+
+    // Host routing reaches the same mirror: stripe-<suffix>.localhost → /m/ses_<suffix>/stripe.
+    let suffix = &a["id"].as_str().expect("id")[4..];
+    let resp = http
+        .get(format!("{}/v1/customers/{id}", server.url))
+        .header("host", format!("stripe-{suffix}.localhost"))
+        .bearer_auth(&key_a)
+        .send()
+        .expect("host-routed GET");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().expect("json")["email"], "only-a@example.com");
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_every_acknowledged_write_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut server = Server::start_on(&data, 0);
+    let session = server.create_session(json!({"mirrors": ["stripe"]}));
+    let (base, key) = stripe_of(&session);
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (base, key, acked, stop) = (base.clone(), key.clone(), acked.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let http = Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    match create_customer(&http, &base, &key, &format!("w{w}-{i}@example.com")) {
+                        Ok((StatusCode::OK, c)) => {
+                            acked.lock().expect("lock").push(c["id"].as_str().expect("id").to_string())
+                        }
+                        _ => break, // the server is going away; unacknowledged writes may be lost
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    while acked.lock().expect("lock").len() < 200 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let code = server.interrupt();
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().expect("writer");
+    }
+    assert_eq!(code, Some(0), "Ctrl-C exits cleanly");
+
+    let restarted = Server::start_on(&data, 0);
+    let base = base.replace(&session_origin(&base), &restarted.url);
+    let ids = acked.lock().expect("lock").clone();
+    assert!(ids.len() >= 200);
+    for id in &ids {
+        let (status, c) = get(restarted.http(), &format!("{base}/v1/customers/{id}"), &key);
+        assert_eq!(status, StatusCode::OK, "acknowledged {id} was lost: {c}");
+    }
+}
+
+/// `http://127.0.0.1:PORT/m/…` → `http://127.0.0.1:PORT`.
+fn session_origin(url: &str) -> String {
+    url.find("/m/").map(|i| url[..i].to_string()).unwrap_or_else(|| url.to_string())
+}

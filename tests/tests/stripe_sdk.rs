@@ -1,0 +1,32 @@
+//! The official `stripe` Python SDK against a live `mirra serve`: the mirror is
+//! right when the vendor's own client works against it unchanged.
+
+use std::process::Command;
+
+use mirra_tests::{sdk_python, specs_dir, stripe_of, workspace_root, Server};
+use serde_json::json;
+
+#[test]
+fn official_stripe_python_sdk_drives_customers_against_a_live_server() {
+    let Some(python) = sdk_python() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let session = server.create_session(json!({"mirrors": ["stripe"]}));
+    let other = server.create_session(json!({"mirrors": ["stripe"]}));
+    let (base, key) = stripe_of(&session);
+    let (_, other_key) = stripe_of(&other);
+
+    let mut cmd = Command::new(python);
+    cmd.arg(workspace_root().join("tests/sdk/stripe_customers.py"))
+        .env("STRIPE_API_BASE", &base)
+        .env("STRIPE_SECRET_KEY", &key)
+        .env("STRIPE_OTHER_SECRET_KEY", &other_key);
+    if let Some(specs) = specs_dir() {
+        cmd.env("MIRRA_SPECS_DIR", specs);
+    }
+    let out = cmd.output().expect("run the SDK script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "SDK script failed:\n{stdout}\n{stderr}");
+    println!("{stdout}");
+}
