@@ -272,53 +272,49 @@ impl Inner {
             Some(_) => return Ok(Vec::new()),
         };
         let mut keys = Vec::new();
-        self.walk(&start, &base, prefix, &mut keys)?;
+        walk(&start, &base, prefix, &mut keys)?;
         // Byte order over whole keys (`a/b` sorts after `a.b` and before `ab`),
         // which directory order alone would not give.
         keys.sort_unstable();
         Ok(keys)
     }
+}
 
-    fn walk(
-        &self,
-        dir: &Path,
-        base: &str,
-        prefix: &str,
-        keys: &mut Vec<String>,
-    ) -> StorageResult<()> {
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
-            // Missing, or pruned by a concurrent delete: nothing under it.
-            Err(e) if is_missing(&e) => return Ok(()),
-            Err(e) => return Err(io_err("list", dir, e)),
+/// Collects the keys under `dir` (whose keys start with `base`) that start with
+/// `prefix`.
+fn walk(dir: &Path, base: &str, prefix: &str, keys: &mut Vec<String>) -> StorageResult<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // Missing, or pruned by a concurrent delete: nothing under it.
+        Err(e) if is_missing(&e) => return Ok(()),
+        Err(e) => return Err(io_err("list", dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err("list", dir, e))?;
+        // Temp dir, stray files with odd names, non-UTF-8 names: not keys.
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
         };
-        for entry in entries {
-            let entry = entry.map_err(|e| io_err("list", dir, e))?;
-            // Temp dir, stray files with odd names, non-UTF-8 names: not keys.
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if !valid_key(&name) {
-                continue;
-            }
-            let key = format!("{base}{name}");
-            let file_type = match entry.file_type() {
-                Ok(t) => t,
-                Err(e) if is_missing(&e) => continue,
-                Err(e) => return Err(io_err("list", &entry.path(), e)),
-            };
-            if file_type.is_dir() {
-                let sub = format!("{key}/");
-                // Descend only where a matching key can live.
-                if sub.starts_with(prefix) || prefix.starts_with(&sub) {
-                    self.walk(&entry.path(), &sub, prefix, keys)?;
-                }
-            } else if file_type.is_file() && key.starts_with(prefix) {
-                keys.push(key);
-            }
+        if !valid_key(&name) {
+            continue;
         }
-        Ok(())
+        let key = format!("{base}{name}");
+        let file_type = match entry.file_type() {
+            Ok(t) => t,
+            Err(e) if is_missing(&e) => continue,
+            Err(e) => return Err(io_err("list", &entry.path(), e)),
+        };
+        if file_type.is_dir() {
+            let sub = format!("{key}/");
+            // Descend only where a matching key can live.
+            if sub.starts_with(prefix) || prefix.starts_with(&sub) {
+                walk(&entry.path(), &sub, prefix, keys)?;
+            }
+        } else if file_type.is_file() && key.starts_with(prefix) {
+            keys.push(key);
+        }
     }
+    Ok(())
 }
 
 #[async_trait]

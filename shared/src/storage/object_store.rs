@@ -8,7 +8,8 @@ use super::StorageResult;
 /// A flat key → bytes store (local filesystem, S3).
 ///
 /// Keys are `/`-separated paths of `[A-Za-z0-9._-]` segments (no empty, `.` or `..`
-/// segments); implementations reject other keys with `Backend`.
+/// segments); implementations reject other keys with `Backend`. No key may be a
+/// path prefix of another (`a` and `a/b`): the filesystem cannot hold both.
 ///
 /// Contract (checked by [`conformance::object_store`](super::conformance::object_store)):
 /// * `put` is atomic: a concurrent or later `get` sees either the old bytes or the

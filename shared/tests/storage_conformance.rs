@@ -1,0 +1,680 @@
+//! The storage conformance suites against the embedded backends, plus what only
+//! those backends can show: several handles (processes) on one file or root,
+//! leftover temp files, and writes surviving a killed process.
+
+use std::fs;
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use shared::storage::fs::FsObjectStore;
+use shared::storage::sqlite::SqliteSessionTable;
+use shared::storage::{conformance, ObjectStore, SessionRow, SessionTable, StorageError};
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// Drives an async backend call from a plain thread, so threads race for real.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+fn session(id: &str, workspace: &str, name: Option<&str>) -> SessionRow {
+    SessionRow {
+        id: id.into(),
+        workspace: workspace.into(),
+        name: name.map(Into::into),
+        expires_at: None,
+        body: "{}".into(),
+    }
+}
+
+// ------------------------------------------------------------- filesystem
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fs_object_store_passes_conformance() {
+    let dir = tempdir();
+    let store = FsObjectStore::open(dir.path()).expect("open");
+    conformance::object_store(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fs_object_store_passes_conformance_twice_at_once_on_one_root() {
+    // Two handles on one root, as two processes would have, each running the
+    // suite while the other's keys are present.
+    let dir = tempdir();
+    let one = FsObjectStore::open(dir.path()).expect("open");
+    let two = FsObjectStore::open(dir.path()).expect("open");
+    tokio::join!(
+        conformance::object_store(&one),
+        conformance::object_store(&two)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fs_creates_racing_from_two_handles_have_one_winner() {
+    let dir = tempdir();
+    let stores = [
+        Arc::new(FsObjectStore::open(dir.path()).expect("open")),
+        Arc::new(FsObjectStore::open(dir.path()).expect("open")),
+    ];
+    for round in 0..20 {
+        let key = format!("images/race-{round}.db");
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let store = Arc::clone(&stores[i % 2]);
+                let key = key.clone();
+                tokio::spawn(
+                    async move { store.create(&key, Bytes::from(vec![i as u8; 4096])).await },
+                )
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for (i, task) in tasks.into_iter().enumerate() {
+            match task.await.expect("join") {
+                Ok(()) => winners.push(i),
+                Err(StorageError::AlreadyExists(_)) => {}
+                Err(e) => panic!("create {i} failed with {e:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+        let got = stores[1].get(&key).await.expect("get");
+        assert_eq!(
+            got,
+            Bytes::from(vec![winners[0] as u8; 4096]),
+            "round {round}: winner's bytes"
+        );
+    }
+}
+
+#[tokio::test]
+async fn fs_ignores_leftover_temp_and_stray_files() {
+    let dir = tempdir();
+    let store = FsObjectStore::open(dir.path()).expect("open");
+    store
+        .put("images/a.db", Bytes::from_static(b"a"))
+        .await
+        .expect("put");
+    // What a crash mid-put or mid-create leaves, plus files no key can name.
+    let tmp = dir.path().join(FsObjectStore::TEMP_DIR);
+    fs::write(tmp.join("12345-0-00000000deadbeef"), b"half-written").expect("write temp");
+    fs::write(dir.path().join("stray file.txt"), b"x").expect("write stray");
+    fs::write(dir.path().join("images").join("bad~name"), b"x").expect("write stray");
+
+    let reopened = FsObjectStore::open(dir.path()).expect("open with leftovers");
+    assert_eq!(reopened.list("").await.expect("list"), ["images/a.db"]);
+    assert_eq!(
+        reopened.list("images/").await.expect("list"),
+        ["images/a.db"]
+    );
+    assert_eq!(
+        reopened.get("images/a.db").await.expect("get"),
+        Bytes::from_static(b"a")
+    );
+    reopened
+        .put("images/b.db", Bytes::from_static(b"b"))
+        .await
+        .expect("put beside leftovers");
+    reopened
+        .create("images/c.db", Bytes::from_static(b"c"))
+        .await
+        .expect("create beside leftovers");
+    assert_eq!(
+        reopened.list("").await.expect("list"),
+        ["images/a.db", "images/b.db", "images/c.db"]
+    );
+    // Our own writes leave no temp files behind.
+    let temps: Vec<_> = fs::read_dir(&tmp)
+        .expect("read tmp")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        temps.len(),
+        1,
+        "only the planted leftover should remain: {temps:?}"
+    );
+}
+
+#[tokio::test]
+async fn fs_open_sweeps_stale_temp_files_and_keeps_fresh_ones() {
+    let dir = tempdir();
+    FsObjectStore::open(dir.path()).expect("open");
+    let tmp = dir.path().join(FsObjectStore::TEMP_DIR);
+    let stale = tmp.join("1-0-stale");
+    let fresh = tmp.join("1-1-fresh");
+    fs::write(&stale, b"old").expect("write");
+    fs::write(&fresh, b"new").expect("write");
+    let two_hours_ago = SystemTime::now() - Duration::from_secs(2 * 3600);
+    fs::File::options()
+        .write(true)
+        .open(&stale)
+        .and_then(|f| f.set_modified(two_hours_ago))
+        .expect("age the stale temp file");
+
+    FsObjectStore::open(dir.path()).expect("reopen");
+    assert!(
+        !stale.exists(),
+        "a temp file from a writer dead for hours must be swept"
+    );
+    assert!(
+        fresh.exists(),
+        "a fresh temp file may belong to a live writer and must stay"
+    );
+}
+
+#[tokio::test]
+async fn fs_invalid_keys_never_reach_outside_the_root() {
+    let dir = tempdir();
+    let root = dir.path().join("store");
+    let store = FsObjectStore::open(&root).expect("open");
+    for key in ["../outside", "a/../../outside", "/tmp/outside"] {
+        assert!(matches!(
+            store.put(key, Bytes::from_static(b"x")).await,
+            Err(StorageError::Backend(_))
+        ));
+    }
+    assert!(!dir.path().join("outside").exists());
+    assert!(store.list("../").await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn fs_objects_survive_reopen() {
+    let dir = tempdir();
+    {
+        let store = FsObjectStore::open(dir.path()).expect("open");
+        store
+            .put("snapshots/ws/snap_1", Bytes::from_static(b"snap"))
+            .await
+            .expect("put");
+        store
+            .create("images/h.db", Bytes::from_static(b"img"))
+            .await
+            .expect("create");
+    }
+    let store = FsObjectStore::open(dir.path()).expect("reopen");
+    assert_eq!(
+        store.get("snapshots/ws/snap_1").await.expect("get"),
+        Bytes::from_static(b"snap")
+    );
+    assert_eq!(
+        store.get("images/h.db").await.expect("get"),
+        Bytes::from_static(b"img")
+    );
+}
+
+#[tokio::test]
+async fn fs_delete_prunes_directories_it_empties() {
+    let dir = tempdir();
+    let store = FsObjectStore::open(dir.path()).expect("open");
+    store
+        .put("snapshots/ws_1/ses_a/snap_1", Bytes::from_static(b"1"))
+        .await
+        .expect("put");
+    store
+        .put("snapshots/ws_2/snap_2", Bytes::from_static(b"2"))
+        .await
+        .expect("put");
+    store
+        .delete("snapshots/ws_1/ses_a/snap_1")
+        .await
+        .expect("delete");
+    assert!(
+        !dir.path().join("snapshots/ws_1").exists(),
+        "emptied directories must go"
+    );
+    assert!(
+        dir.path().join("snapshots/ws_2/snap_2").exists(),
+        "non-empty ones stay"
+    );
+    assert!(dir.path().join(FsObjectStore::TEMP_DIR).exists());
+    store
+        .put("snapshots/ws_1/ses_a/snap_3", Bytes::from_static(b"3"))
+        .await
+        .expect("put again");
+    assert_eq!(
+        store.list("snapshots/").await.expect("list"),
+        ["snapshots/ws_1/ses_a/snap_3", "snapshots/ws_2/snap_2"]
+    );
+}
+
+#[tokio::test]
+async fn fs_key_that_is_a_directory_of_other_keys_is_a_backend_error() {
+    // The one place a directory tree cannot act as a flat key space.
+    let dir = tempdir();
+    let store = FsObjectStore::open(dir.path()).expect("open");
+    store
+        .put("a/b", Bytes::from_static(b"x"))
+        .await
+        .expect("put");
+    assert!(matches!(
+        store.put("a", Bytes::new()).await,
+        Err(StorageError::Backend(_))
+    ));
+    assert!(matches!(
+        store.create("a", Bytes::new()).await,
+        Err(StorageError::Backend(_))
+    ));
+    assert!(matches!(
+        store.get("a").await,
+        Err(StorageError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.put("a/b/c", Bytes::new()).await,
+        Err(StorageError::Backend(_))
+    ));
+    assert_eq!(
+        store.get("a/b").await.expect("get"),
+        Bytes::from_static(b"x")
+    );
+}
+
+// ----------------------------------------------------------------- SQLite
+
+#[tokio::test]
+async fn sqlite_file_table_passes_conformance() {
+    let dir = tempdir();
+    let table = SqliteSessionTable::open(&dir.path().join("mirra.db")).expect("open");
+    conformance::session_table(&table).await;
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_table_passes_conformance() {
+    let table = SqliteSessionTable::in_memory().expect("open");
+    conformance::session_table(&table).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_passes_conformance_twice_at_once_on_one_file() {
+    let dir = tempdir();
+    let path = dir.path().join("mirra.db");
+    let one = SqliteSessionTable::open(&path).expect("open");
+    let two = SqliteSessionTable::open(&path).expect("open");
+    tokio::join!(
+        conformance::session_table(&one),
+        conformance::session_table(&two)
+    );
+}
+
+#[test]
+fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
+    let dir = tempdir();
+    let path = dir.path().join("mirra.db");
+    let first = SqliteSessionTable::open(&path).expect("open");
+    let second = SqliteSessionTable::open(&path).expect("open again while the first is open");
+    drop((first, second));
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("pragma");
+    assert_eq!(mode, "wal");
+    let mut objects: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("schema");
+    objects.sort();
+    assert_eq!(
+        objects,
+        [
+            "log",
+            "sessions",
+            "sessions_expires_at",
+            "sessions_workspace_name",
+            "usage"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_two_handles_on_one_file_see_each_others_writes() {
+    let dir = tempdir();
+    let path = dir.path().join("mirra.db");
+    let a = SqliteSessionTable::open(&path).expect("open a");
+    let b = SqliteSessionTable::open(&path).expect("open b");
+
+    a.create_session(&session("ses_1", "ws", Some("ci")))
+        .await
+        .expect("create via a");
+    assert_eq!(
+        b.get_session("ses_1")
+            .await
+            .expect("get via b")
+            .name
+            .as_deref(),
+        Some("ci")
+    );
+    assert!(matches!(
+        b.create_session(&session("ses_2", "ws", Some("ci"))).await,
+        Err(StorageError::AlreadyExists(_))
+    ));
+
+    // The hot path: b reads at its head, a appends, b's next read sees it.
+    assert!(b
+        .read_log("ses_1", "stripe", 0)
+        .await
+        .expect("read")
+        .is_empty());
+    a.append_log("ses_1", "stripe", 1, b"one")
+        .await
+        .expect("append via a");
+    let seen = b.read_log("ses_1", "stripe", 0).await.expect("read via b");
+    assert_eq!(seen.iter().map(|r| r.seq).collect::<Vec<_>>(), [1]);
+    assert!(matches!(
+        b.append_log("ses_1", "stripe", 1, b"other").await,
+        Err(StorageError::AlreadyExists(_))
+    ));
+    b.append_log("ses_1", "stripe", 2, b"two")
+        .await
+        .expect("append via b");
+    assert_eq!(
+        a.read_log("ses_1", "stripe", 1).await.expect("read via a")[0].entry,
+        b"two"
+    );
+
+    a.add_usage("ws", "ephemeral", 3)
+        .await
+        .expect("usage via a");
+    b.add_usage("ws", "ephemeral", 4)
+        .await
+        .expect("usage via b");
+    assert_eq!(
+        a.usage("ws").await.expect("usage"),
+        [("ephemeral".to_string(), 7)]
+    );
+
+    b.delete_session("ses_1").await.expect("delete via b");
+    assert!(matches!(
+        a.get_session("ses_1").await,
+        Err(StorageError::NotFound(_))
+    ));
+    assert!(a
+        .read_log("ses_1", "stripe", 0)
+        .await
+        .expect("read")
+        .is_empty());
+}
+
+#[test]
+fn sqlite_appends_racing_from_two_handles_have_one_winner_per_seq() {
+    const SEQS: u64 = 300;
+    let dir = tempdir();
+    let path = dir.path().join("mirra.db");
+    let tables = [
+        Arc::new(SqliteSessionTable::open(&path).expect("open")),
+        Arc::new(SqliteSessionTable::open(&path).expect("open")),
+    ];
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = (0..2u8)
+        .map(|t| {
+            let table = Arc::clone(&tables[t as usize]);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let mut won = Vec::new();
+                for seq in 1..=SEQS {
+                    // Both threads try the same seq at the same moment.
+                    barrier.wait();
+                    match block_on(table.append_log("ses_race", "stripe", seq, &[t])) {
+                        Ok(()) => won.push(seq),
+                        Err(StorageError::AlreadyExists(_)) => {}
+                        Err(e) => panic!("thread {t} seq {seq}: {e:?}"),
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let won: Vec<Vec<u64>> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    assert_eq!(
+        won[0].len() + won[1].len(),
+        SEQS as usize,
+        "every seq has exactly one winner"
+    );
+    let log = block_on(tables[0].read_log("ses_race", "stripe", 0)).expect("read");
+    assert_eq!(log.len(), SEQS as usize);
+    for rec in log {
+        let t = rec.entry[0] as usize;
+        assert!(
+            won[t].contains(&rec.seq),
+            "seq {} stored thread {t}'s entry, but it lost",
+            rec.seq
+        );
+    }
+}
+
+#[test]
+fn sqlite_writers_on_many_threads_and_two_handles_never_fail_busy() {
+    const THREADS: usize = 8;
+    const OPS: u64 = 100;
+    let dir = tempdir();
+    let path = dir.path().join("mirra.db");
+    let tables = [
+        Arc::new(SqliteSessionTable::open(&path).expect("open")),
+        Arc::new(SqliteSessionTable::open(&path).expect("open")),
+    ];
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let table = Arc::clone(&tables[t % 2]);
+            std::thread::spawn(move || {
+                block_on(async {
+                    let id = format!("ses_{t}");
+                    table
+                        .create_session(&session(&id, "ws", None))
+                        .await
+                        .expect("create");
+                    for seq in 1..=OPS {
+                        table
+                            .append_log(&id, "stripe", seq, b"change")
+                            .await
+                            .expect("append");
+                        table
+                            .read_log(&id, "stripe", seq)
+                            .await
+                            .expect("read at head");
+                        table
+                            .add_usage("ws", "ephemeral", 1)
+                            .await
+                            .expect("add_usage");
+                    }
+                    table.trim_log(&id, "stripe", OPS / 2).await.expect("trim");
+                    if t % 4 == 0 {
+                        table.delete_session(&id).await.expect("delete");
+                    }
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a writer failed");
+    }
+    block_on(async {
+        let total = tables[1].usage("ws").await.expect("usage");
+        assert_eq!(total, [("ephemeral".to_string(), THREADS as u64 * OPS)]);
+        let rows = tables[0].list_sessions("ws").await.expect("list");
+        assert_eq!(rows.len(), THREADS - THREADS / 4);
+        let log = tables[0]
+            .read_log("ses_1", "stripe", 0)
+            .await
+            .expect("read");
+        assert_eq!(log.first().map(|r| r.seq), Some(OPS / 2 + 1));
+        assert_eq!(log.len() as u64, OPS / 2);
+    });
+}
+
+#[tokio::test]
+async fn sqlite_rows_survive_reopen() {
+    let dir = tempdir();
+    let path = dir.path().join("mirra.db");
+    {
+        let t = SqliteSessionTable::open(&path).expect("open");
+        t.create_session(&session("ses_1", "ws", Some("keep")))
+            .await
+            .expect("create");
+        t.append_log("ses_1", "stripe", 1, b"one")
+            .await
+            .expect("append");
+    }
+    let t = SqliteSessionTable::open(&path).expect("reopen");
+    assert_eq!(
+        t.find_session("ws", "keep").await.expect("find").id,
+        "ses_1"
+    );
+    assert_eq!(
+        t.read_log("ses_1", "stripe", 0).await.expect("read").len(),
+        1
+    );
+}
+
+// ------------------------------------------------------------ both, crash
+
+const ABORT_CHILD_ENV: &str = "MIRRA_TEST_STORAGE_ABORT_DIR";
+const ABORT_WRITES: u64 = 200;
+
+/// Writes, then dies without any cleanup; every write it was told succeeded
+/// must be there afterwards (invariant 2: a killed process loses nothing acked).
+#[tokio::test]
+async fn acknowledged_writes_survive_process_abort() {
+    if let Ok(dir) = std::env::var(ABORT_CHILD_ENV) {
+        let dir = Path::new(&dir);
+        let table = SqliteSessionTable::open(&dir.join("mirra.db")).expect("child open");
+        let store = FsObjectStore::open(dir.join("objects")).expect("child open store");
+        table
+            .create_session(&session("ses_k", "ws", Some("killed")))
+            .await
+            .expect("create");
+        for seq in 1..=ABORT_WRITES {
+            table
+                .append_log("ses_k", "stripe", seq, &seq.to_le_bytes())
+                .await
+                .expect("append");
+        }
+        store
+            .put("snapshots/ws/snap_k", Bytes::from(vec![7u8; 100_000]))
+            .await
+            .expect("put");
+        store
+            .create("images/k.db", Bytes::from(vec![9u8; 50_000]))
+            .await
+            .expect("create");
+        std::process::abort();
+    }
+
+    let dir = tempdir();
+    let status = std::process::Command::new(std::env::current_exe().expect("current exe"))
+        .args([
+            "--exact",
+            "acknowledged_writes_survive_process_abort",
+            "--test-threads=1",
+        ])
+        .env(ABORT_CHILD_ENV, dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run child");
+    assert!(!status.success(), "the child must have aborted");
+
+    let table = SqliteSessionTable::open(&dir.path().join("mirra.db")).expect("reopen");
+    assert_eq!(
+        table.find_session("ws", "killed").await.expect("find").id,
+        "ses_k"
+    );
+    let log = table.read_log("ses_k", "stripe", 0).await.expect("read");
+    assert_eq!(
+        log.len() as u64,
+        ABORT_WRITES,
+        "every acknowledged append must survive"
+    );
+    let store = FsObjectStore::open(dir.path().join("objects")).expect("reopen store");
+    assert_eq!(
+        store.get("snapshots/ws/snap_k").await.expect("get").len(),
+        100_000
+    );
+    assert_eq!(store.get("images/k.db").await.expect("get").len(), 50_000);
+    assert_eq!(
+        store.list("").await.expect("list"),
+        ["images/k.db", "snapshots/ws/snap_k"]
+    );
+}
+
+// ------------------------------------------------------------------ timing
+
+/// Per-call cost of the hot path (`read_log` at the head, `append_log`), alone
+/// and with 8 threads sharing one handle. Run:
+/// `cargo test -p mirra-shared --release --test storage_conformance -- --ignored --nocapture`
+#[test]
+#[ignore = "timing report, not a check"]
+fn sqlite_hot_path_timings() {
+    const N: u64 = 20_000;
+    let dir = tempdir();
+    let table = Arc::new(SqliteSessionTable::open(&dir.path().join("mirra.db")).expect("open"));
+    block_on(async {
+        let t0 = Instant::now();
+        for seq in 1..=N {
+            table
+                .append_log("ses_t", "stripe", seq, &[0u8; 200])
+                .await
+                .expect("append");
+        }
+        let append = t0.elapsed() / N as u32;
+        let t0 = Instant::now();
+        for _ in 0..N {
+            table.read_log("ses_t", "stripe", N).await.expect("read");
+        }
+        let read = t0.elapsed() / N as u32;
+        println!("one task:  append_log {append:?}/call, read_log at head {read:?}/call");
+    });
+    let t0 = Instant::now();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let table = Arc::clone(&table);
+            std::thread::spawn(move || {
+                block_on(async {
+                    let id = format!("ses_{t}");
+                    for seq in 1..=N / 8 {
+                        table.read_log(&id, "stripe", seq - 1).await.expect("read");
+                        table
+                            .append_log(&id, "stripe", seq, &[0u8; 200])
+                            .await
+                            .expect("append");
+                        for _ in 0..4 {
+                            table.read_log(&id, "stripe", seq).await.expect("read");
+                        }
+                    }
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let per_request = t0.elapsed() / N as u32;
+    println!("8 threads: {per_request:?} per (append + 5 reads), wall clock / total appends");
+
+    let t0 = Instant::now();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let table = Arc::clone(&table);
+            std::thread::spawn(move || {
+                block_on(async {
+                    let id = format!("ses_{t}");
+                    for _ in 0..N {
+                        table.read_log(&id, "stripe", N / 8).await.expect("read");
+                    }
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let per_read = t0.elapsed() / (8 * N) as u32;
+    println!("8 threads: {per_read:?} per read_log at head, wall clock / total reads");
+}
