@@ -17,7 +17,10 @@ pub enum ServeError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -30,14 +33,23 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let addr = format!("{}:{}", args.host, args.port);
     let listener = TcpListener::bind(&addr)
         .await
-        .map_err(|source| ServeError::Bind { addr: addr.clone(), source })?;
+        .map_err(|source| ServeError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
     let local = listener.local_addr()?;
     let public_url = if local.ip().is_unspecified() {
         format!("http://127.0.0.1:{}", local.port())
     } else {
         format!("http://{local}")
     };
-    let state = AppState::new(sessions.clone(), &token, LOCAL_WORKSPACE, &public_url, mirrors);
+    let state = AppState::new(
+        sessions.clone(),
+        &token,
+        LOCAL_WORKSPACE,
+        &public_url,
+        mirrors,
+    );
     let reaper = tokio::spawn(sessions.run_reaper(Duration::from_secs(1)));
 
     println!(
@@ -47,12 +59,17 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     );
     let token_file = args.data_dir.join("token");
     match source {
-        TokenSource::Generated => println!("workspace token (saved to {}): {token}", token_file.display()),
+        TokenSource::Generated => println!(
+            "workspace token (saved to {}): {token}",
+            token_file.display()
+        ),
         TokenSource::File => println!("workspace token: in {}", token_file.display()),
         TokenSource::Given => println!("workspace token: from --token / MIRRA_TOKEN"),
     }
 
-    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await;
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
     reaper.abort();
     served?;
     println!("mirra stopped");

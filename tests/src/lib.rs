@@ -10,7 +10,10 @@ use serde_json::Value;
 
 /// The workspace root (this crate lives in `<root>/tests`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// The `mirra` binary cargo built for this test run (`MIRRA_BIN` overrides).
@@ -20,7 +23,11 @@ pub fn mirra_bin() -> PathBuf {
     }
     // target/<profile>/deps/<test exe> → target/<profile>/mirra
     let exe = std::env::current_exe().expect("current exe");
-    let bin = exe.parent().and_then(Path::parent).expect("target dir").join("mirra");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("mirra");
     assert!(
         bin.exists(),
         "{} is missing: build it with `cargo build -p mirra-cli` (the test command does)",
@@ -43,8 +50,15 @@ pub fn sdk_python() -> Option<PathBuf> {
     if p.exists() {
         return Some(p);
     }
-    assert!(!in_ci(), "SDK virtualenv {} is missing in CI; the test command creates it", p.display());
-    eprintln!("skipping: no SDK virtualenv at {} (run the README's test command)", p.display());
+    assert!(
+        !in_ci(),
+        "SDK virtualenv {} is missing in CI; the test command creates it",
+        p.display()
+    );
+    eprintln!(
+        "skipping: no SDK virtualenv at {} (run the README's test command)",
+        p.display()
+    );
     None
 }
 
@@ -56,7 +70,11 @@ pub fn specs_dir() -> Option<PathBuf> {
     if p.join("stripe.spec3.json").exists() {
         return Some(p);
     }
-    assert!(!in_ci(), "vendor specs are missing at {} in CI", p.display());
+    assert!(
+        !in_ci(),
+        "vendor specs are missing at {} in CI",
+        p.display()
+    );
     None
 }
 
@@ -79,7 +97,14 @@ impl Server {
     /// Starts a server on `data_dir`, on `port` (0 = any free port).
     pub fn start_on(data_dir: &Path, port: u16) -> Server {
         let mut child = Command::new(mirra_bin())
-            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--data-dir"])
+            .args([
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--data-dir",
+            ])
             .arg(data_dir)
             .env("MIRRA_TOKEN", TOKEN)
             .env("RUST_LOG", "warn")
@@ -101,7 +126,10 @@ impl Server {
             child: Some(child),
             url,
             data_dir: data_dir.to_path_buf(),
-            http: reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
         }
     }
 
@@ -112,13 +140,19 @@ impl Server {
     /// Sends SIGINT (Ctrl-C) and waits for a clean exit; returns the exit code.
     pub fn interrupt(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
-        Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill -INT");
         child.wait().ok().and_then(|s| s.code())
     }
 
     /// A control-plane call; returns (status, JSON body).
     pub fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(TOKEN);
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(TOKEN);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -153,6 +187,9 @@ pub fn stripe_of(session: &Value) -> (String, String) {
     let m = &session["mirrors"]["stripe"];
     (
         m["url"].as_str().expect("stripe url").to_string(),
-        m["credentials"]["secret_key"].as_str().expect("secret key").to_string(),
+        m["credentials"]["secret_key"]
+            .as_str()
+            .expect("secret key")
+            .to_string(),
     )
 }

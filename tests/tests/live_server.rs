@@ -10,7 +10,12 @@ use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-fn create_customer(http: &Client, base: &str, key: &str, email: &str) -> reqwest::Result<(StatusCode, Value)> {
+fn create_customer(
+    http: &Client,
+    base: &str,
+    key: &str,
+    email: &str,
+) -> reqwest::Result<(StatusCode, Value)> {
     let resp = http
         .post(format!("{base}/v1/customers"))
         .bearer_auth(key)
@@ -35,19 +40,28 @@ fn two_sessions_never_see_each_others_data_or_accept_each_others_keys() {
     let ((base_a, key_a), (base_b, key_b)) = (stripe_of(&a), stripe_of(&b));
     let http = server.http();
 
-    let (status, cus) = create_customer(http, &base_a, &key_a, "only-a@example.com").expect("create");
+    let (status, cus) =
+        create_customer(http, &base_a, &key_a, "only-a@example.com").expect("create");
     assert_eq!(status, StatusCode::OK, "{cus}");
     let id = cus["id"].as_str().expect("id");
 
     let (status, v) = get(http, &format!("{base_b}/v1/customers/{id}"), &key_b);
-    assert_eq!(status, StatusCode::NOT_FOUND, "B cannot see A's customer: {v}");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "B cannot see A's customer: {v}"
+    );
     assert_eq!(v["error"]["code"], "resource_missing");
     let (status, v) = get(http, &format!("{base_a}/v1/customers/{id}"), &key_b);
     assert_eq!(status, StatusCode::UNAUTHORIZED, "A refuses B's key: {v}");
     assert_eq!(v["error"]["type"], "invalid_request_error");
     let (_, list_b) = get(http, &format!("{base_b}/v1/customers?limit=100"), &key_b);
     assert!(
-        list_b["data"].as_array().expect("list").iter().all(|c| c["email"] != "only-a@example.com"),
+        list_b["data"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|c| c["email"] != "only-a@example.com"),
         "{list_b}"
     );
 
@@ -60,7 +74,10 @@ fn two_sessions_never_see_each_others_data_or_accept_each_others_keys() {
         .send()
         .expect("host-routed GET");
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.json::<Value>().expect("json")["email"], "only-a@example.com");
+    assert_eq!(
+        resp.json::<Value>().expect("json")["email"],
+        "only-a@example.com"
+    );
 }
 
 #[test]
@@ -76,13 +93,17 @@ fn ctrl_c_stops_cleanly_and_every_acknowledged_write_survives_a_restart() {
         .map(|w| {
             let (base, key, acked, stop) = (base.clone(), key.clone(), acked.clone(), stop.clone());
             std::thread::spawn(move || {
-                let http = Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+                let http = Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .expect("client");
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
                     match create_customer(&http, &base, &key, &format!("w{w}-{i}@example.com")) {
-                        Ok((StatusCode::OK, c)) => {
-                            acked.lock().expect("lock").push(c["id"].as_str().expect("id").to_string())
-                        }
+                        Ok((StatusCode::OK, c)) => acked
+                            .lock()
+                            .expect("lock")
+                            .push(c["id"].as_str().expect("id").to_string()),
                         _ => break, // the server is going away; unacknowledged writes may be lost
                     }
                     i += 1;
@@ -112,5 +133,7 @@ fn ctrl_c_stops_cleanly_and_every_acknowledged_write_survives_a_restart() {
 
 /// `http://127.0.0.1:PORT/m/…` → `http://127.0.0.1:PORT`.
 fn session_origin(url: &str) -> String {
-    url.find("/m/").map(|i| url[..i].to_string()).unwrap_or_else(|| url.to_string())
+    url.find("/m/")
+        .map(|i| url[..i].to_string())
+        .unwrap_or_else(|| url.to_string())
 }

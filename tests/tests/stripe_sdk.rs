@@ -27,6 +27,9 @@ fn official_stripe_python_sdk_drives_customers_against_a_live_server() {
     let out = cmd.output().expect("run the SDK script");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "SDK script failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "SDK script failed:\n{stdout}\n{stderr}"
+    );
     println!("{stdout}");
 }

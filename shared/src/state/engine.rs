@@ -279,6 +279,8 @@ impl StateEngine {
     async fn cold_load(&self, key: &MirrorKey) -> StateResult<Working> {
         let entries = self.table.read_log(&key.session, &key.mirror, 0).await?;
         let mut conn = Connection::open_in_memory()?;
+        // Room for every mirror's hot statements plus the engine's own.
+        conn.set_prepared_statement_cache_capacity(128);
         let start = entries.iter().rposition(|r| {
             LogEntry::decode(&r.entry)
                 .map(|e| e.replacement().is_some())

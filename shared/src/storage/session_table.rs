@@ -55,8 +55,19 @@ pub trait SessionTable: Send + Sync + 'static {
     async fn list_sessions(&self, workspace: &str) -> StorageResult<Vec<SessionRow>>;
     async fn expired_sessions(&self, now: i64) -> StorageResult<Vec<SessionRow>>;
 
-    async fn append_log(&self, session: &str, mirror: &str, seq: u64, entry: &[u8]) -> StorageResult<()>;
-    async fn read_log(&self, session: &str, mirror: &str, after: u64) -> StorageResult<Vec<LogRecord>>;
+    async fn append_log(
+        &self,
+        session: &str,
+        mirror: &str,
+        seq: u64,
+        entry: &[u8],
+    ) -> StorageResult<()>;
+    async fn read_log(
+        &self,
+        session: &str,
+        mirror: &str,
+        after: u64,
+    ) -> StorageResult<Vec<LogRecord>>;
     async fn trim_log(&self, session: &str, mirror: &str, upto: u64) -> StorageResult<()>;
 
     async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()>;

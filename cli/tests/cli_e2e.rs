@@ -1,0 +1,188 @@
+//! The `mirra` CLI against a live `mirra serve`: the README's tour, end to end,
+//! with the generated token found in the data dir and the last session remembered.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+const MIRRA: &str = env!("CARGO_BIN_EXE_mirra");
+
+struct Live {
+    server: Child,
+    url: String,
+    first_lines: Vec<String>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+fn serve(data: &Path) -> Live {
+    let mut server = Command::new(MIRRA)
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(data)
+        .env_remove("MIRRA_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn serve");
+    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let first_lines: Vec<String> = (0..2)
+        .filter_map(|_| lines.next().and_then(Result::ok))
+        .collect();
+    std::thread::spawn(move || for _ in lines {});
+    let url = first_lines[0]
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("url")
+        .to_string();
+    Live {
+        server,
+        url,
+        first_lines,
+    }
+}
+
+fn mirra(live: &Live, dir: &Path, args: &[&str]) -> Output {
+    Command::new(MIRRA)
+        .args(args)
+        .env("MIRRA_API_URL", &live.url)
+        .env("MIRRA_DATA_DIR", dir.join("data"))
+        .env("MIRRA_STATE_DIR", dir.join("state"))
+        .env_remove("MIRRA_TOKEN")
+        .env_remove("MIRRA_SESSION")
+        .output()
+        .expect("run mirra")
+}
+
+fn ok_json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim().lines().count(),
+        1,
+        "--json prints exactly one line: {text}"
+    );
+    serde_json::from_str(text.trim()).expect("one JSON object")
+}
+
+fn count_customers(base: &str, key: &str) -> usize {
+    let list: Value = reqwest::blocking::Client::new()
+        .get(format!("{base}/v1/customers?limit=100"))
+        .bearer_auth(key)
+        .send()
+        .expect("list")
+        .json()
+        .expect("json");
+    list["data"].as_array().expect("data").len()
+}
+
+fn create_customer(base: &str, key: &str) {
+    let status = reqwest::blocking::Client::new()
+        .post(format!("{base}/v1/customers"))
+        .bearer_auth(key)
+        .form(&[("email", "cli@example.com")])
+        .send()
+        .expect("create")
+        .status();
+    assert!(status.is_success());
+}
+
+#[test]
+fn the_readme_tour_works_end_to_end_with_a_generated_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = serve(&dir.path().join("data"));
+    let token = std::fs::read_to_string(dir.path().join("data/token")).expect("token file written");
+    assert!(
+        live.first_lines[1].contains(token.trim()),
+        "the generated token is printed once: {:?}",
+        live.first_lines
+    );
+
+    let first = ok_json(&mirra(&live, dir.path(), &["up", "--json"]));
+    assert_eq!(first["cached"], false);
+    let up = mirra(&live, dir.path(), &["up", "--seed", "stripe:default"]);
+    assert!(up.status.success());
+    let human = String::from_utf8_lossy(&up.stdout);
+    assert!(
+        human.contains("export STRIPE_API_BASE="),
+        "up shows the env lines: {human}"
+    );
+
+    let ls = ok_json(&mirra(&live, dir.path(), &["ls", "--json"]));
+    assert_eq!(ls["data"].as_array().map(Vec::len), Some(2));
+    let table = String::from_utf8_lossy(&mirra(&live, dir.path(), &["ls"]).stdout).to_string();
+    assert!(table.contains(first["id"].as_str().expect("id")), "{table}");
+
+    // `mirra env` defaults to the most recent session and prints eval-able exports.
+    let env = String::from_utf8_lossy(&mirra(&live, dir.path(), &["env"]).stdout).to_string();
+    let var = |name: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .map(|v| v.trim_matches('\'').to_string())
+            .unwrap_or_else(|| panic!("no {name} in {env}"))
+    };
+    let (base, key) = (var("STRIPE_API_BASE"), var("STRIPE_SECRET_KEY"));
+    assert_ne!(
+        base, first["mirrors"]["stripe"]["url"],
+        "env follows the latest session"
+    );
+    let seeded = count_customers(&base, &key);
+    assert!(seeded > 0, "stripe:default seeds customers");
+
+    create_customer(&base, &key);
+    let snap = ok_json(&mirra(&live, dir.path(), &["snapshot", "--json"]));
+    let snap_id = snap["id"].as_str().expect("snap id").to_string();
+    create_customer(&base, &key);
+    assert_eq!(count_customers(&base, &key), seeded + 2);
+    let restored = ok_json(&mirra(
+        &live,
+        dir.path(),
+        &["restore", "--snapshot", &snap_id, "--json"],
+    ));
+    assert_eq!(restored["snapshot"], snap_id.as_str());
+    assert_eq!(count_customers(&base, &key), seeded + 1);
+    let reset = ok_json(&mirra(&live, dir.path(), &["reset", "--json"]));
+    assert!(
+        reset["mirrors"]["stripe"]["ms"].as_f64().is_some(),
+        "{reset}"
+    );
+    assert_eq!(count_customers(&base, &key), seeded);
+
+    assert!(mirra(&live, dir.path(), &["down"]).status.success());
+    let after = mirra(&live, dir.path(), &["env"]);
+    assert!(!after.status.success(), "the ended session is forgotten");
+
+    let persistent = ok_json(&mirra(
+        &live,
+        dir.path(),
+        &["up", "--persistent", "--name", "staging", "--json"],
+    ));
+    assert_eq!(persistent["mode"], "persistent");
+    let ended = ok_json(&mirra(
+        &live,
+        dir.path(),
+        &["down", "--session", "staging", "--json"],
+    ));
+    assert!(
+        ended["final_snapshot"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("snap_")),
+        "{ended}"
+    );
+
+    let usage = ok_json(&mirra(&live, dir.path(), &["usage", "--json"]));
+    assert!(
+        usage["ephemeral_minutes"].as_u64().is_some_and(|m| m >= 2),
+        "{usage}"
+    );
+}

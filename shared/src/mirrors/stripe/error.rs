@@ -1,0 +1,287 @@
+//! Stripe's error shape: `{"error": {"type", "code"?, "message", "param"?, "doc_url"?}}`.
+//! Every failure of the mirror becomes a [`StripeError`] and leaves through its one
+//! `IntoResponse` edge, so SDKs raise the same exception classes they raise
+//! against Stripe (`InvalidRequestError`, `AuthenticationError`, …).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use crate::session::SessionError;
+use crate::state::StateError;
+
+/// Stripe's message for `lock_timeout`; SDKs retry a 429 carrying it.
+const LOCK_TIMEOUT: &str =
+    "This object cannot be accessed right now because another API request or \
+Stripe process is currently accessing it. If you see this error intermittently, retry the request. \
+If you see this error frequently and are making multiple concurrent requests to a single object, \
+make your requests serially or at a lower rate.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StripeError {
+    /// `invalid_request_error`: bad parameters, unknown objects or URLs (400/404/410/413).
+    #[error("{message}")]
+    InvalidRequest {
+        status: StatusCode,
+        code: Option<&'static str>,
+        message: String,
+        param: Option<String>,
+    },
+    /// A missing or wrong API key (401); Stripe types these `invalid_request_error` too.
+    #[error("{message}")]
+    Authentication {
+        code: Option<&'static str>,
+        message: String,
+    },
+    /// An idempotency key reused with other parameters or on another endpoint (400).
+    #[error("{message}")]
+    Idempotency { message: String },
+    /// Other writers kept winning the race for this mirror (429 `lock_timeout`).
+    #[error("lock timeout")]
+    LockTimeout,
+    /// Not the caller's fault (500 `api_error`); details go to the log, not the body.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl StripeError {
+    /// A 400 `invalid_request_error` without a code.
+    pub fn invalid(message: impl Into<String>, param: impl Into<String>) -> Self {
+        StripeError::InvalidRequest {
+            status: StatusCode::BAD_REQUEST,
+            code: None,
+            message: message.into(),
+            param: Some(param.into()),
+        }
+    }
+
+    /// A 400 `invalid_request_error` with one of Stripe's error codes.
+    pub fn invalid_code(
+        code: &'static str,
+        message: impl Into<String>,
+        param: impl Into<String>,
+    ) -> Self {
+        StripeError::InvalidRequest {
+            status: StatusCode::BAD_REQUEST,
+            code: Some(code),
+            message: message.into(),
+            param: Some(param.into()),
+        }
+    }
+
+    /// `Received unknown parameter: foo`.
+    pub fn unknown_parameter(param: &str) -> Self {
+        Self::invalid_code(
+            "parameter_unknown",
+            format!("Received unknown parameter: {param}"),
+            param,
+        )
+    }
+
+    /// `Missing required param: foo.`
+    pub fn missing_parameter(param: &str) -> Self {
+        Self::invalid_code(
+            "parameter_missing",
+            format!("Missing required param: {param}."),
+            param,
+        )
+    }
+
+    /// `Invalid integer: abc`.
+    pub fn invalid_integer(param: &str, raw: &str) -> Self {
+        Self::invalid_code(
+            "parameter_invalid_integer",
+            format!("Invalid integer: {raw}"),
+            param,
+        )
+    }
+
+    /// An empty string for a parameter that cannot be unset.
+    pub fn invalid_empty(param: &str) -> Self {
+        Self::invalid_code(
+            "parameter_invalid_empty",
+            format!(
+                "You passed an empty string for '{param}'. We assume empty values are an attempt to \
+                 unset a parameter; however '{param}' cannot be unset. You should remove '{param}' \
+                 from your request or supply a non-empty value."
+            ),
+            param,
+        )
+    }
+
+    /// The object a URL names does not exist (404 `resource_missing`).
+    pub fn no_such(resource: &str, id: &str, param: &str) -> Self {
+        StripeError::InvalidRequest {
+            status: StatusCode::NOT_FOUND,
+            code: Some("resource_missing"),
+            message: format!("No such {resource}: '{id}'"),
+            param: Some(param.to_string()),
+        }
+    }
+
+    /// An object a parameter refers to does not exist (400 `resource_missing`).
+    pub fn no_such_param(resource: &str, id: &str, param: &str) -> Self {
+        Self::invalid_code(
+            "resource_missing",
+            format!("No such {resource}: '{id}'"),
+            param,
+        )
+    }
+
+    /// A parameter of Stripe's API that this mirror does not emulate yet: a clear
+    /// 400 beats silently ignoring it.
+    pub fn unsupported(param: &str, what: &str) -> Self {
+        Self::invalid(
+            format!(
+                "The parameter '{param}' is not supported by this Stripe mirror yet ({what}). \
+                 Remove it from the request."
+            ),
+            param,
+        )
+    }
+
+    /// `Unrecognized request URL (GET: /v1/foo)…`, Stripe's 404 for unknown routes
+    /// and for known routes with another method.
+    pub fn unrecognized_url(method: &str, path: &str) -> Self {
+        StripeError::InvalidRequest {
+            status: StatusCode::NOT_FOUND,
+            code: None,
+            message: format!(
+                "Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs \
+                 or we can help at https://support.stripe.com/."
+            ),
+            param: None,
+        }
+    }
+
+    /// A request-level problem with no parameter (a body that cannot be read, …).
+    pub fn bad_request(status: StatusCode, message: impl Into<String>) -> Self {
+        StripeError::InvalidRequest {
+            status,
+            code: None,
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    /// Maps the session layer's verdict on the `{session}` in the URL.
+    pub fn from_session(e: SessionError) -> Self {
+        match e {
+            SessionError::NotFound(m) | SessionError::Invalid(m) => {
+                Self::bad_request(StatusCode::NOT_FOUND, format!("Mirra: {m}"))
+            }
+            SessionError::Expired(id) => Self::bad_request(
+                StatusCode::GONE,
+                format!("Mirra: session {id} has expired; create a new session"),
+            ),
+            SessionError::Busy(_) => StripeError::LockTimeout,
+            SessionError::Conflict(m) | SessionError::Internal(m) => StripeError::Internal(m),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            StripeError::InvalidRequest { status, .. } => *status,
+            StripeError::Authentication { .. } => StatusCode::UNAUTHORIZED,
+            StripeError::Idempotency { .. } => StatusCode::BAD_REQUEST,
+            StripeError::LockTimeout => StatusCode::TOO_MANY_REQUESTS,
+            StripeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// True for the outcomes Stripe saves under an idempotency key: the request was
+    /// valid and the endpoint ran. Infrastructure failures are never saved, so a
+    /// retry can still succeed.
+    pub fn is_final(&self) -> bool {
+        matches!(self, StripeError::InvalidRequest { .. })
+    }
+
+    /// The `{"error": …}` document.
+    pub fn body(&self) -> Value {
+        let mut e = Map::new();
+        let (kind, code, message, param) = match self {
+            StripeError::InvalidRequest {
+                code,
+                message,
+                param,
+                ..
+            } => (
+                "invalid_request_error",
+                *code,
+                message.as_str(),
+                param.as_deref(),
+            ),
+            StripeError::Authentication { code, message } => {
+                ("invalid_request_error", *code, message.as_str(), None)
+            }
+            StripeError::Idempotency { message } => {
+                ("idempotency_error", None, message.as_str(), None)
+            }
+            StripeError::LockTimeout => (
+                "invalid_request_error",
+                Some("lock_timeout"),
+                LOCK_TIMEOUT,
+                None,
+            ),
+            StripeError::Internal(_) => (
+                "api_error",
+                None,
+                "Sorry, something went wrong in the Stripe mirror. If this keeps happening, \
+                 please report it with the Request-Id of this response.",
+                None,
+            ),
+        };
+        if let Some(code) = code {
+            e.insert("code".into(), code.into());
+            e.insert(
+                "doc_url".into(),
+                format!(
+                    "https://stripe.com/docs/error-codes/{}",
+                    code.replace('_', "-")
+                )
+                .into(),
+            );
+        }
+        e.insert("message".into(), message.into());
+        if let Some(p) = param {
+            e.insert("param".into(), p.into());
+        }
+        e.insert("type".into(), kind.into());
+        json!({ "error": e })
+    }
+}
+
+impl From<StateError> for StripeError {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::Contention(_) => StripeError::LockTimeout,
+            other => StripeError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StripeError {
+    fn from(e: rusqlite::Error) -> Self {
+        StripeError::Internal(format!("sqlite: {e}"))
+    }
+}
+
+impl IntoResponse for StripeError {
+    fn into_response(self) -> Response {
+        if let StripeError::Internal(m) = &self {
+            tracing::error!(error = %m, "stripe mirror internal error");
+        }
+        let status = self.status();
+        json_response(status, self.body().to_string())
+    }
+}
+
+/// A JSON response from an already serialized body (responses are serialized once).
+pub fn json_response(status: StatusCode, body: String) -> Response {
+    let mut res = (status, body).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}

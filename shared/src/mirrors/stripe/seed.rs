@@ -1,0 +1,193 @@
+//! Seed documents: `{"customers": [{…create parameters, optional "id" and
+//! "created"}]}`. Built-in seeds and `--seed-file` documents go through the same
+//! validation as API requests, so a seed can hold nothing the API would refuse.
+//! Loading is deterministic: whatever a document leaves out (ids, timestamps,
+//! invoice prefixes) is derived from its content, never drawn at random, so one
+//! document always builds the same image.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::customers::{self, Customer, CustomerParams, Mode};
+use super::error::StripeError;
+use super::form::{integer_value, Fields, Param};
+
+const DEFAULT: &str = include_str!("../../../../seeds/stripe/default.json");
+
+/// `created` of the first customer that names none (2025-01-01T00:00:00Z); later
+/// ones follow a second apart, in document order.
+const BASE_CREATED: i64 = 1_735_689_600;
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+pub const NAMES: &[&str] = &["default"];
+
+/// The document of a built-in seed.
+pub fn builtin(name: &str) -> Option<Value> {
+    match name {
+        "default" => serde_json::from_str(DEFAULT).ok(),
+        _ => None,
+    }
+}
+
+/// Validates `seed` and inserts its rows.
+pub fn load(conn: &rusqlite::Connection, seed: &Value) -> Result<(), String> {
+    let Value::Object(doc) = seed else {
+        return Err("a Stripe seed must be a JSON object like {\"customers\": [ … ]}".into());
+    };
+    if let Some(k) = doc.keys().find(|k| k.as_str() != "customers") {
+        return Err(format!(
+            "unknown key {k:?} in a Stripe seed (known: customers)"
+        ));
+    }
+    let list: &[Value] = match doc.get("customers") {
+        None => &[],
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err("\"customers\" must be an array of customer objects".into()),
+    };
+    let mut ids = HashSet::new();
+    for (i, entry) in list.iter().enumerate() {
+        let at = |m: String| format!("customers[{i}]: {m}");
+        let Value::Object(map) = entry else {
+            return Err(at("must be an object of customer create parameters".into()));
+        };
+        let digest = Sha256::digest(format!("{i}:{entry}").as_bytes());
+        let mut f = Fields::new(map.clone());
+        let id = match f.take("id") {
+            None => format!("cus_{}", derived(&digest[..14], ALNUM)),
+            Some(Value::String(s)) if valid_id(&s) => s,
+            Some(other) => {
+                return Err(at(format!(
+                "id must be \"cus_\" followed by 1-64 letters, digits or underscores, not {other}"
+            )))
+            }
+        };
+        if !ids.insert(id.clone()) {
+            return Err(at(format!("duplicate id {id}")));
+        }
+        let created = match f.take("created") {
+            None => BASE_CREATED + i as i64,
+            Some(v) => match integer_value(v, "created") {
+                Ok(Param::Given(n)) if n > 0 => n,
+                _ => {
+                    return Err(at(
+                        "created must be a positive integer (Unix seconds)".into()
+                    ))
+                }
+            },
+        };
+        let params = CustomerParams::parse(&mut f, Mode::Seed).map_err(|e| at(describe(&e)))?;
+        f.finish().map_err(|e| at(describe(&e)))?;
+        let mut c = Customer::new(id, created, derived(&digest[14..22], b"0123456789ABCDEF"));
+        params.apply(&mut c);
+        CustomerParams::check_result(&c).map_err(|e| at(describe(&e)))?;
+        let data = serde_json::to_string(&c).map_err(|e| at(e.to_string()))?;
+        customers::insert(conn, &c, &data).map_err(|e| at(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// `cus_` plus 1–64 of `[A-Za-z0-9_]`.
+fn valid_id(s: &str) -> bool {
+    s.strip_prefix("cus_").is_some_and(|rest| {
+        (1..=64).contains(&rest.len())
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
+}
+
+fn derived(bytes: &[u8], alphabet: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect()
+}
+
+/// A parameter error as a seed author reads it: message and parameter.
+fn describe(e: &StripeError) -> String {
+    match e {
+        StripeError::InvalidRequest {
+            message,
+            param: Some(p),
+            ..
+        } if !message.contains(p.as_str()) => {
+            format!("{p}: {message}")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn db() -> Option<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open_in_memory().ok()?;
+        conn.execute_batch(super::super::SCHEMA).ok()?;
+        Some(conn)
+    }
+
+    fn rows(conn: &rusqlite::Connection) -> Vec<(String, i64, String)> {
+        conn.prepare("SELECT id, created, data FROM customers ORDER BY seq")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_default_seed_loads() {
+        let (Some(conn), Some(doc)) = (db(), builtin("default")) else {
+            panic!("setup")
+        };
+        assert_eq!(load(&conn, &doc), Ok(()));
+        assert_eq!(rows(&conn).len(), 4);
+    }
+
+    #[test]
+    fn loading_is_deterministic_without_ids_or_timestamps() {
+        let doc = json!({"customers": [{"email": "a@example.com"}, {"name": "B", "metadata": {"k": "v"}}]});
+        let (Some(a), Some(b)) = (db(), db()) else {
+            panic!("setup")
+        };
+        assert_eq!(load(&a, &doc), Ok(()));
+        assert_eq!(load(&b, &doc), Ok(()));
+        assert_eq!(rows(&a), rows(&b));
+        assert!(rows(&a).iter().all(|(id, _, _)| id.len() == 18));
+    }
+
+    #[test]
+    fn malformed_seeds_are_rejected_with_the_place_and_reason() {
+        let Some(conn) = db() else { panic!("setup") };
+        for (doc, needle) in [
+            (json!([]), "JSON object"),
+            (json!({"customer": []}), "unknown key"),
+            (json!({"customers": {}}), "must be an array"),
+            (json!({"customers": [1]}), "customers[0]"),
+            (
+                json!({"customers": [{"email": "nope"}]}),
+                "Invalid email address",
+            ),
+            (
+                json!({"customers": [{"bogus": 1}]}),
+                "unknown parameter: bogus",
+            ),
+            (json!({"customers": [{"id": "x"}]}), "id must be"),
+            (
+                json!({"customers": [{"id": "cus_a"}, {"id": "cus_a"}]}),
+                "duplicate id",
+            ),
+            (
+                json!({"customers": [{"created": "soon"}]}),
+                "created must be",
+            ),
+            (json!({"customers": [{"balance": 1.5}]}), "Invalid integer"),
+        ] {
+            let err = load(&conn, &doc).err().unwrap_or_default();
+            assert!(err.contains(needle), "{doc}: {err}");
+        }
+    }
+}
