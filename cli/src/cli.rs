@@ -59,7 +59,7 @@ pub struct ServeArgs {
     /// Port to listen on.
     #[arg(long, default_value_t = 4400)]
     pub port: u16,
-    /// Where sessions, images, snapshots, traces and the token live.
+    /// Where sessions, the commit log, images, snapshots and the token live.
     #[arg(long, default_value = ".mirra", env = "MIRRA_DATA_DIR")]
     pub data_dir: PathBuf,
     /// API token clients must send; generated and written to <data-dir>/token when unset.

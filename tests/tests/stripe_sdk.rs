@@ -14,13 +14,14 @@ fn official_stripe_python_sdk_drives_customers_against_a_live_server() {
     let session = server.create_session(json!({"mirrors": ["stripe"]}));
     let other = server.create_session(json!({"mirrors": ["stripe"]}));
     let (base, key) = stripe_of(&session);
-    let (_, other_key) = stripe_of(&other);
+    let (other_base, other_key) = stripe_of(&other);
 
     let mut cmd = Command::new(python);
     cmd.arg(workspace_root().join("tests/sdk/stripe_customers.py"))
         .env("STRIPE_API_BASE", &base)
         .env("STRIPE_SECRET_KEY", &key)
-        .env("STRIPE_OTHER_SECRET_KEY", &other_key);
+        .env("STRIPE_OTHER_SECRET_KEY", &other_key)
+        .env("STRIPE_OTHER_API_BASE", &other_base);
     if let Some(specs) = specs_dir() {
         cmd.env("MIRRA_SPECS_DIR", specs);
     }
