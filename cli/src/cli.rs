@@ -65,6 +65,22 @@ pub struct ServeArgs {
     /// API token clients must send; generated and written to <data-dir>/token when unset.
     #[arg(long, env = "MIRRA_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Create the S3 bucket and DynamoDB table when missing (emulators, first runs).
+    ///
+    /// Only with the AWS backends, chosen by MIRRA_S3_BUCKET and
+    /// MIRRA_DYNAMODB_TABLE (AWS_REGION, credentials and AWS_ENDPOINT_URL the
+    /// standard AWS way); the embedded backends create themselves.
+    #[arg(long, env = "MIRRA_CREATE_RESOURCES")]
+    pub create_resources: bool,
+    /// Seconds between sweeps that end expired sessions [default: 1 on the
+    /// embedded backends, 60 on AWS, where a sweep scans the table]. Expired
+    /// sessions answer 410 at once either way, and bill only up to their expiry.
+    #[arg(long, env = "MIRRA_REAP_INTERVAL", value_parser = clap::value_parser!(u64).range(1..))]
+    pub reap_interval: Option<u64>,
+    /// Save each mirror's state as a checkpoint every N commits, so a cold start
+    /// replays at most N log entries (0: never).
+    #[arg(long, env = "MIRRA_COMPACT_EVERY", default_value_t = shared::state::DEFAULT_COMPACT_EVERY)]
+    pub compact_every: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,10 +1,14 @@
-//! `mirra serve`: the local emulator on the embedded backends. Glue only: build
-//! backends once, bind, run the library's router until Ctrl-C / SIGTERM.
+//! `mirra serve`: the local emulator on the backends the environment chooses
+//! (embedded by default, S3 + DynamoDB with `MIRRA_S3_BUCKET` and
+//! `MIRRA_DYNAMODB_TABLE`). Glue only: build backends once, bind, run the
+//! library's router until Ctrl-C / SIGTERM.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::api::{router, AppState};
-use shared::config::{workspace_token, Backends, ConfigError, TokenSource};
+use shared::config::{workspace_token, BackendChoice, Backends, ConfigError, TokenSource};
+use shared::session::SystemClock;
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
@@ -27,9 +31,19 @@ pub enum ServeError {
 
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let started = Instant::now();
-    let backends = Backends::embedded(&args.data_dir)?;
+    let choice = BackendChoice::from_env()?;
+    let (backends, mut notes) =
+        Backends::open(&choice, &args.data_dir, args.create_resources).await?;
+    if args.create_resources && choice == BackendChoice::Embedded {
+        notes.push("--create-resources: nothing to create for the embedded backends".into());
+    }
+    // The token file lives in the data dir whichever backends run.
+    std::fs::create_dir_all(&args.data_dir).map_err(|source| ConfigError::DataDir {
+        path: args.data_dir.clone(),
+        source,
+    })?;
     let (token, source) = workspace_token(&args.data_dir, args.token.as_deref())?;
-    let (sessions, mirrors) = backends.into_sessions();
+    let (sessions, mirrors) = backends.sessions(Arc::new(SystemClock), args.compact_every);
     let addr = format!("{}:{}", args.host, args.port);
     let listener = TcpListener::bind(&addr)
         .await
@@ -50,7 +64,11 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         &public_url,
         mirrors,
     );
-    let reaper = tokio::spawn(sessions.run_reaper(Duration::from_secs(1)));
+    let reap_every = args.reap_interval.unwrap_or(match choice {
+        BackendChoice::Embedded => 1,
+        BackendChoice::Aws { .. } => 60,
+    });
+    let reaper = tokio::spawn(sessions.run_reaper(Duration::from_secs(reap_every)));
 
     println!(
         "mirra listening on {public_url} (data dir {}, ready in {} ms)",
@@ -65,6 +83,12 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         ),
         TokenSource::File => println!("workspace token: in {}", token_file.display()),
         TokenSource::Given => println!("workspace token: from --token / MIRRA_TOKEN"),
+    }
+
+    // After the URL and token lines, which scripts and tests read first.
+    println!("backends: {}", choice.describe(&args.data_dir));
+    for note in &notes {
+        println!("{note}");
     }
 
     let served = axum::serve(listener, router(state))

@@ -2,13 +2,23 @@
 //! cloud settings the embedded default runs from one data directory:
 //! `<data-dir>/sessions.db` (session table + commit log), `<data-dir>/objects/`
 //! (images, snapshots) and `<data-dir>/token`.
+//!
+//! The cloud backends run when both `MIRRA_S3_BUCKET` (objects) and
+//! `MIRRA_DYNAMODB_TABLE` (session table + commit log) are set; one without the
+//! other is an error. Everything else about AWS comes the standard AWS way
+//! (`AWS_REGION`, `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / profiles / the
+//! instance or Lambda role, `AWS_ENDPOINT_URL` for an emulator). With an endpoint
+//! override S3 is addressed path-style and the region defaults to `us-east-1`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::mirrors::{self, Mirror};
 use crate::session::{id::random_token, Clock, Sessions, SystemClock};
+use crate::state::DEFAULT_COMPACT_EVERY;
+use crate::storage::dynamodb::DynamoSessionTable;
 use crate::storage::fs::FsObjectStore;
+use crate::storage::s3::S3ObjectStore;
 use crate::storage::sqlite::SqliteSessionTable;
 use crate::storage::{ObjectStore, SessionTable, StorageError};
 
@@ -28,6 +38,75 @@ pub enum ConfigError {
     EmptyToken(PathBuf),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The environment names only part of a backend configuration.
+    #[error("{0}")]
+    Env(String),
+    /// The AWS settings are incomplete (no region).
+    #[error("AWS configuration: {0}")]
+    Aws(String),
+}
+
+/// Environment variable naming the S3 bucket for images and snapshots.
+pub const ENV_S3_BUCKET: &str = "MIRRA_S3_BUCKET";
+/// Environment variable naming the DynamoDB table for sessions and the commit log.
+pub const ENV_DYNAMODB_TABLE: &str = "MIRRA_DYNAMODB_TABLE";
+
+/// Which storage the environment asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// Filesystem objects and a SQLite session table under the data directory.
+    Embedded,
+    /// S3 objects and a DynamoDB session table.
+    Aws { bucket: String, table: String },
+}
+
+impl BackendChoice {
+    /// Reads [`ENV_S3_BUCKET`] and [`ENV_DYNAMODB_TABLE`]: both set chooses AWS,
+    /// neither the embedded default, one alone is an error. Empty counts as unset.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// [`BackendChoice::from_env`] over any variable lookup (for tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        match (var(ENV_S3_BUCKET), var(ENV_DYNAMODB_TABLE)) {
+            (None, None) => Ok(BackendChoice::Embedded),
+            (Some(bucket), Some(table)) => Ok(BackendChoice::Aws { bucket, table }),
+            (Some(_), None) => Err(half_configured(ENV_S3_BUCKET, ENV_DYNAMODB_TABLE)),
+            (None, Some(_)) => Err(half_configured(ENV_DYNAMODB_TABLE, ENV_S3_BUCKET)),
+        }
+    }
+
+    /// One line for people: where objects and sessions live.
+    pub fn describe(&self, data_dir: &Path) -> String {
+        match self {
+            BackendChoice::Embedded => format!(
+                "embedded (objects in {}, sessions in {})",
+                data_dir.join("objects").display(),
+                data_dir.join("sessions.db").display()
+            ),
+            BackendChoice::Aws { bucket, table } => {
+                let endpoint = std::env::var("AWS_ENDPOINT_URL")
+                    .ok()
+                    .filter(|e| !e.trim().is_empty())
+                    .map(|e| format!(" at {e}"))
+                    .unwrap_or_default();
+                format!("AWS{endpoint} (objects in S3 bucket {bucket}, sessions in DynamoDB table {table})")
+            }
+        }
+    }
+}
+
+fn half_configured(set: &str, missing: &str) -> ConfigError {
+    ConfigError::Env(format!(
+        "{set} is set but {missing} is not: the AWS backends need both \
+         (S3 for objects, DynamoDB for sessions); unset both for the embedded default"
+    ))
 }
 
 /// The storage a server runs on.
@@ -51,20 +130,106 @@ impl Backends {
         })
     }
 
-    /// The session service over these backends, serving every mirror of this build.
-    pub fn sessions(self, clock: Arc<dyn Clock>) -> (Arc<Sessions>, Vec<Mirror>) {
-        let mirrors = mirrors::all();
-        let defs = mirrors.iter().map(|m| m.def.clone()).collect();
-        (
-            Arc::new(Sessions::new(self.table, self.store, clock, defs)),
-            mirrors,
-        )
+    /// The backends the environment chooses ([`BackendChoice::from_env`]); the
+    /// embedded ones live under `data_dir`.
+    pub async fn from_env(data_dir: &Path) -> Result<Self, ConfigError> {
+        let (backends, _) = Self::open(&BackendChoice::from_env()?, data_dir, false).await?;
+        Ok(backends)
     }
 
-    /// [`Backends::sessions`] on the wall clock.
-    pub fn into_sessions(self) -> (Arc<Sessions>, Vec<Mirror>) {
-        self.sessions(Arc::new(SystemClock))
+    /// The chosen backends. With `create_resources`, a missing S3 bucket or
+    /// DynamoDB table is created first (emulators, first runs; idempotent). Also
+    /// returns one line per resource saying what was done.
+    pub async fn open(
+        choice: &BackendChoice,
+        data_dir: &Path,
+        create_resources: bool,
+    ) -> Result<(Self, Vec<String>), ConfigError> {
+        match choice {
+            BackendChoice::Embedded => Ok((Self::embedded(data_dir)?, Vec::new())),
+            BackendChoice::Aws { bucket, table } => {
+                let (store, table) = aws_backends(bucket, table).await?;
+                let mut notes = Vec::new();
+                if create_resources {
+                    let created = store.create_bucket_if_missing().await?;
+                    notes.push(format!(
+                        "S3 bucket {}: {}",
+                        store.bucket(),
+                        if created { "created" } else { "exists" }
+                    ));
+                    let created = table.create_table_if_missing().await?;
+                    notes.push(format!(
+                        "DynamoDB table {}: {}",
+                        table.table_name(),
+                        if created {
+                            "created (TTL on)"
+                        } else {
+                            "exists (TTL on)"
+                        }
+                    ));
+                }
+                Ok((
+                    Backends {
+                        store: Arc::new(store),
+                        table: Arc::new(table),
+                    },
+                    notes,
+                ))
+            }
+        }
     }
+
+    /// The session service over these backends, serving every mirror of this
+    /// build and checkpointing every `compact_every` commits per mirror.
+    pub fn sessions(
+        self,
+        clock: Arc<dyn Clock>,
+        compact_every: u64,
+    ) -> (Arc<Sessions>, Vec<Mirror>) {
+        let mirrors = mirrors::all();
+        let defs = mirrors.iter().map(|m| m.def.clone()).collect();
+        let mut sessions = Sessions::new(self.table, self.store, clock, defs);
+        sessions.set_compact_every(compact_every);
+        (Arc::new(sessions), mirrors)
+    }
+
+    /// [`Backends::sessions`] on the wall clock with the default compaction.
+    pub fn into_sessions(self) -> (Arc<Sessions>, Vec<Mirror>) {
+        self.sessions(Arc::new(SystemClock), DEFAULT_COMPACT_EVERY)
+    }
+}
+
+/// S3 and DynamoDB clients from the standard AWS settings, built once.
+pub async fn aws_backends(
+    bucket: &str,
+    table: &str,
+) -> Result<(S3ObjectStore, DynamoSessionTable), ConfigError> {
+    let env_set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if env_set("AWS_ENDPOINT_URL") && !env_set("AWS_REGION") && !env_set("AWS_DEFAULT_REGION") {
+        // An emulator: skip the region lookup (it would ask the instance
+        // metadata service, which only answers on AWS).
+        loader = loader.region(aws_config::Region::new("us-east-1"));
+    }
+    let mut sdk = loader.load().await;
+    let endpoint_override = sdk.endpoint_url().is_some();
+    if sdk.region().is_none() {
+        if !endpoint_override {
+            return Err(ConfigError::Aws(
+                "no region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile region)".into(),
+            ));
+        }
+        // An emulator does not care; the SDK needs one to sign requests.
+        sdk = sdk
+            .to_builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+    }
+    let s3_override = endpoint_override || env_set("AWS_ENDPOINT_URL_S3");
+    Ok((
+        S3ObjectStore::from_sdk_config(&sdk, bucket, s3_override),
+        DynamoSessionTable::from_sdk_config(&sdk, table),
+    ))
 }
 
 /// Where the workspace token came from.
@@ -118,6 +283,37 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn choose(vars: &[(&str, &str)]) -> Result<BackendChoice, ConfigError> {
+        BackendChoice::from_lookup(|k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn backends_are_chosen_by_environment_and_half_configurations_refused() {
+        assert_eq!(choose(&[]).expect("none"), BackendChoice::Embedded);
+        assert_eq!(
+            choose(&[(ENV_S3_BUCKET, " "), (ENV_DYNAMODB_TABLE, "")]).expect("empty"),
+            BackendChoice::Embedded
+        );
+        assert_eq!(
+            choose(&[(ENV_S3_BUCKET, "b"), (ENV_DYNAMODB_TABLE, "t")]).expect("both"),
+            BackendChoice::Aws {
+                bucket: "b".into(),
+                table: "t".into()
+            }
+        );
+        let err = choose(&[(ENV_S3_BUCKET, "b")]).expect_err("bucket only");
+        assert!(
+            err.to_string().contains(ENV_DYNAMODB_TABLE),
+            "the error names what is missing: {err}"
+        );
+        let err = choose(&[(ENV_DYNAMODB_TABLE, "t")]).expect_err("table only");
+        assert!(err.to_string().contains(ENV_S3_BUCKET), "{err}");
+    }
 
     #[test]
     fn token_is_generated_once_then_read_back_and_overridden_when_given() {

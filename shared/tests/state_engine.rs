@@ -15,7 +15,7 @@ use shared::session::{
 use shared::state::StateError;
 use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
-use shared::storage::{ObjectStore, SessionTable};
+use shared::storage::{LogKey, ObjectStore, SessionTable, StorageError};
 
 /// A mirror with one table of notes; its seed is `{"notes": ["text", …]}`.
 struct Notes;
@@ -88,12 +88,19 @@ fn storage() -> Storage {
 
 /// One "instance": its own engine and caches over the shared storage.
 fn instance(s: &Storage, clock: Arc<dyn Clock>) -> Arc<Sessions> {
-    Arc::new(Sessions::new(
+    compacting_instance(s, clock, shared::state::DEFAULT_COMPACT_EVERY)
+}
+
+/// An instance that checkpoints every `every` commits.
+fn compacting_instance(s: &Storage, clock: Arc<dyn Clock>, every: u64) -> Arc<Sessions> {
+    let mut sessions = Sessions::new(
         s.table.clone(),
         s.store.clone(),
         clock,
         vec![Arc::new(Notes)],
-    ))
+    );
+    sessions.set_compact_every(every);
+    Arc::new(sessions)
 }
 
 fn notes_request() -> CreateSession {
@@ -133,9 +140,17 @@ async fn texts(sessions: &Arc<Sessions>, s: &Session) -> Vec<String> {
         .expect("read")
 }
 
+fn log_key(session: &Session) -> LogKey {
+    LogKey {
+        session: session.id.clone(),
+        incarnation: session.incarnation.clone(),
+        mirror: "notes".into(),
+    }
+}
+
 async fn log_len(s: &Storage, session: &Session) -> usize {
     s.table
-        .read_log(&session.id, "notes", 0)
+        .read_log(&log_key(session), 0)
         .await
         .expect("log")
         .len()
@@ -208,7 +223,7 @@ async fn two_instances_writing_one_session_lose_nothing_and_agree() {
             "n{i} exactly once"
         );
     }
-    let log = st.table.read_log(&s.id, "notes", 0).await.expect("log");
+    let log = st.table.read_log(&log_key(&s), 0).await.expect("log");
     let seqs: Vec<u64> = log.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=200).collect::<Vec<_>>(), "log is gap-free");
 }
@@ -510,4 +525,128 @@ async fn mirror_prefixed_seed_names_are_accepted() {
     let s = a.create("ws", req).await.expect("create");
     assert_eq!(s.mirrors["notes"].seed, "empty");
     assert!(texts(&a, &s).await.is_empty());
+}
+
+#[tokio::test]
+async fn compaction_checkpoints_every_n_commits_and_trims_the_log() {
+    let st = storage();
+    let a = compacting_instance(&st, Arc::new(SystemClock), 10);
+    let s = a.create("ws", notes_request()).await.expect("create");
+    for i in 0..25 {
+        add(&a, &s, &format!("n{i}")).await;
+    }
+    let cp = st
+        .table
+        .checkpoint(&log_key(&s))
+        .await
+        .expect("checkpoint")
+        .expect("some");
+    assert_eq!(cp.seq, 20);
+    let log = st.table.read_log(&log_key(&s), 0).await.expect("log");
+    assert!(
+        log.first().is_some_and(|r| r.seq >= 10),
+        "entries below the checkpoint are trimmed: first {:?}",
+        log.first().map(|r| r.seq)
+    );
+    assert_eq!(log.last().map(|r| r.seq), Some(25));
+    let prefix = format!("checkpoints/{}/", s.id);
+    let objects = st.store.list(&prefix).await.expect("list");
+    assert_eq!(
+        objects,
+        std::slice::from_ref(&cp.object),
+        "older checkpoint objects are deleted"
+    );
+
+    let cold = instance(&st, Arc::new(SystemClock));
+    let t = texts(&cold, &s).await;
+    assert_eq!(
+        t.len(),
+        27,
+        "a cold instance loads checkpoint + the 5 entries after it"
+    );
+    assert_eq!(t.last().map(String::as_str), Some("n24"));
+}
+
+#[tokio::test]
+async fn a_stale_instance_recovers_when_the_entries_it_missed_were_compacted_away() {
+    let st = storage();
+    let a = compacting_instance(&st, Arc::new(SystemClock), 5);
+    let b = compacting_instance(&st, Arc::new(SystemClock), 5);
+    let s = a.create("ws", notes_request()).await.expect("create");
+    add(&b, &s, "b saw this").await;
+    assert_eq!(texts(&b, &s).await.len(), 3);
+    for i in 0..23 {
+        add(&a, &s, &format!("a{i}")).await;
+    }
+    // b's copy is at seq 1; entries 2..19 are gone behind the checkpoint at 20.
+    let t = texts(&b, &s).await;
+    assert_eq!(t.len(), 26);
+    add(&b, &s, "b again").await;
+    assert_eq!(
+        texts(&a, &s).await.last().map(String::as_str),
+        Some("b again")
+    );
+}
+
+#[tokio::test]
+async fn a_write_to_a_session_ended_by_another_instance_is_refused_not_acknowledged() {
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let b = instance(&st, Arc::new(SystemClock));
+    let s = a.create("ws", notes_request()).await.expect("create");
+    let ctx_b = ctx(&b, &s).await;
+    add(&b, &s, "before").await;
+    a.down("ws", &s.id).await.expect("down");
+    let late = ctx_b
+        .write(|c| {
+            c.execute("INSERT INTO notes (text) VALUES ('late')", [])
+                .map_err(|e| TestError::from(StateError::from(e)))
+        })
+        .await;
+    assert!(
+        matches!(
+            late,
+            Err(TestError::State(StateError::Storage(
+                StorageError::NotFound(_)
+            )))
+        ),
+        "{late:?}"
+    );
+    assert!(
+        matches!(b.down("ws", &s.id).await, Err(SessionError::NotFound(_))),
+        "only one instance ends (and bills) a session"
+    );
+    assert_eq!(a.usage("ws").await.expect("usage").ephemeral_minutes, 1);
+}
+
+#[tokio::test]
+async fn catching_up_a_reset_followed_by_writes_keeps_the_working_copy_sound() {
+    // Applying another instance's reset swaps the database; the writes after it
+    // are then replayed through change capture's schema queries. Both must run on
+    // a connection that never saw the old database (see `images::open_copy`).
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let b = instance(&st, Arc::new(SystemClock));
+    let s = a.create("ws", notes_request()).await.expect("create");
+    for round in 0..150 {
+        a.reset("ws", &s.id, ResetSession::default())
+            .await
+            .expect("reset");
+        add(&a, &s, &format!("r{round}")).await;
+        let t = texts(&b, &s).await;
+        assert_eq!(
+            t,
+            ["seeded one", "seeded two", &format!("r{round}")],
+            "round {round}"
+        );
+        let integrity: String = ctx(&b, &s)
+            .await
+            .read(|c| {
+                c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                    .map_err(|e| TestError::from(StateError::from(e)))
+            })
+            .await
+            .expect("integrity");
+        assert_eq!(integrity, "ok");
+    }
 }

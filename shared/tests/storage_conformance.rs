@@ -4,13 +4,16 @@
 
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
-use shared::storage::{conformance, ObjectStore, SessionRow, SessionTable, StorageError};
+use shared::storage::{
+    conformance, Checkpoint, LogKey, ObjectStore, SessionRow, SessionTable, StorageError,
+};
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
@@ -28,6 +31,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 fn session(id: &str, workspace: &str, name: Option<&str>) -> SessionRow {
     SessionRow {
         id: id.into(),
+        incarnation: format!("inc-{id}"),
         workspace: workspace.into(),
         name: name.map(Into::into),
         expires_at: None,
@@ -277,6 +281,50 @@ async fn fs_key_that_is_a_directory_of_other_keys_is_a_backend_error() {
 
 // ----------------------------------------------------------------- SQLite
 
+/// The log of a row made by [`session`].
+fn log_key(id: &str, mirror: &str) -> LogKey {
+    LogKey {
+        session: id.into(),
+        incarnation: format!("inc-{id}"),
+        mirror: mirror.into(),
+    }
+}
+
+fn checkpoint(seq: u64, object: &str) -> Checkpoint {
+    Checkpoint {
+        seq,
+        object: object.into(),
+    }
+}
+
+/// Counts rows behind the backend's back, for what the trait cannot show
+/// (entries deleted at once, nothing left of a deleted session).
+fn raw_count(path: &Path, sql: &str, session: &str) -> i64 {
+    rusqlite::Connection::open(path)
+        .and_then(|c| c.query_row(sql, [session], |r| r.get(0)))
+        .expect("raw count")
+}
+
+/// The schema of the files Mirra wrote before session incarnations.
+const SCHEMA_BEFORE_INCARNATIONS: &str = "
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY NOT NULL, workspace TEXT NOT NULL, name TEXT,
+    expires_at INTEGER, body TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX sessions_workspace_name ON sessions (workspace, name);
+CREATE INDEX sessions_expires_at ON sessions (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE log (
+    session TEXT NOT NULL, mirror TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL,
+    PRIMARY KEY (session, mirror, seq)
+) WITHOUT ROWID, STRICT;
+CREATE TABLE usage (
+    workspace TEXT NOT NULL, mode TEXT NOT NULL, minutes INTEGER NOT NULL,
+    PRIMARY KEY (workspace, mode)
+) WITHOUT ROWID, STRICT;
+INSERT INTO sessions VALUES ('ses_old', 'ws', 'kept', NULL, '{}');
+INSERT INTO log VALUES ('ses_old', 'stripe', 1, x'01');
+";
+
 #[tokio::test]
 async fn sqlite_file_table_passes_conformance() {
     let dir = tempdir();
@@ -314,14 +362,18 @@ fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("pragma");
     assert_eq!(mode, "wal");
-    let mut objects: Vec<String> = conn
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("pragma");
+    assert_eq!(version, 1, "the schema version is recorded");
+    let objects: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .expect("schema");
-    objects.sort();
     assert_eq!(
         objects,
         [
+            "checkpoints",
             "log",
             "sessions",
             "sessions_expires_at",
@@ -331,12 +383,90 @@ fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
     );
 }
 
+#[test]
+fn sqlite_handles_opening_one_new_file_at_once_all_succeed() {
+    const HANDLES: usize = 8;
+    for round in 0..10 {
+        let dir = tempdir();
+        let path = Arc::new(dir.path().join("mirra.db"));
+        let barrier = Arc::new(Barrier::new(HANDLES));
+        let threads: Vec<_> = (0..HANDLES)
+            .map(|_| {
+                let (path, barrier) = (Arc::clone(&path), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteSessionTable::open(&path).map(drop)
+                })
+            })
+            .collect();
+        for t in threads {
+            let opened = t.join().expect("thread");
+            assert!(
+                opened.is_ok(),
+                "round {round}: a handle opening a new file beside others failed: {opened:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_database_from_before_incarnations() {
+    let dir = tempdir();
+    let path = dir.path().join("sessions.db");
+    rusqlite::Connection::open(&path)
+        .and_then(|c| c.execute_batch(SCHEMA_BEFORE_INCARNATIONS))
+        .expect("write an old database");
+    match SqliteSessionTable::open(&path) {
+        Err(StorageError::Backend(msg)) => {
+            assert!(
+                msg.contains(&path.display().to_string())
+                    && msg.contains("older schema")
+                    && msg.contains("delete the data directory"),
+                "the error must name the file and say what to do: {msg}"
+            );
+        }
+        other => panic!("open of an old database must fail with Backend, got {other:?}"),
+    }
+    // Refusing changes nothing: the old file is as it was.
+    assert_eq!(
+        raw_count(
+            &path,
+            "SELECT count(*) FROM log WHERE session = ?1",
+            "ses_old"
+        ),
+        1
+    );
+    assert_eq!(
+        raw_count(
+            &path,
+            "SELECT count(*) FROM sqlite_schema WHERE name = ?1",
+            "checkpoints"
+        ),
+        0
+    );
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_database_from_a_newer_mirra() {
+    let dir = tempdir();
+    let path = dir.path().join("sessions.db");
+    drop(SqliteSessionTable::open(&path).expect("open"));
+    rusqlite::Connection::open(&path)
+        .and_then(|c| c.pragma_update(None, "user_version", 2))
+        .expect("bump the schema version");
+    match SqliteSessionTable::open(&path) {
+        Err(StorageError::Backend(msg)) => assert!(msg.contains("newer"), "{msg}"),
+        other => panic!("open of a newer database must fail with Backend, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn sqlite_two_handles_on_one_file_see_each_others_writes() {
     let dir = tempdir();
     let path = dir.path().join("mirra.db");
     let a = SqliteSessionTable::open(&path).expect("open a");
     let b = SqliteSessionTable::open(&path).expect("open b");
+    let stripe = log_key("ses_1", "stripe");
 
     a.create_session(&session("ses_1", "ws", Some("ci")))
         .await
@@ -355,27 +485,38 @@ async fn sqlite_two_handles_on_one_file_see_each_others_writes() {
     ));
 
     // The hot path: b reads at its head, a appends, b's next read sees it.
-    assert!(b
-        .read_log("ses_1", "stripe", 0)
-        .await
-        .expect("read")
-        .is_empty());
-    a.append_log("ses_1", "stripe", 1, b"one")
+    assert!(b.read_log(&stripe, 0).await.expect("read").is_empty());
+    a.append_log(&stripe, 1, b"one")
         .await
         .expect("append via a");
-    let seen = b.read_log("ses_1", "stripe", 0).await.expect("read via b");
+    let seen = b.read_log(&stripe, 0).await.expect("read via b");
     assert_eq!(seen.iter().map(|r| r.seq).collect::<Vec<_>>(), [1]);
     assert!(matches!(
-        b.append_log("ses_1", "stripe", 1, b"other").await,
+        b.append_log(&stripe, 1, b"other").await,
         Err(StorageError::AlreadyExists(_))
     ));
-    b.append_log("ses_1", "stripe", 2, b"two")
+    b.append_log(&stripe, 2, b"two")
         .await
         .expect("append via b");
     assert_eq!(
-        a.read_log("ses_1", "stripe", 1).await.expect("read via a")[0].entry,
+        a.read_log(&stripe, 1).await.expect("read via a")[0].entry,
         b"two"
     );
+
+    // A checkpoint set through one handle binds appends through the other.
+    a.append_log(&stripe, 3, b"three").await.expect("append");
+    assert!(a
+        .set_checkpoint(&stripe, &checkpoint(2, "snap/2"))
+        .await
+        .expect("checkpoint via a"));
+    assert_eq!(
+        b.checkpoint(&stripe).await.expect("checkpoint via b"),
+        Some(checkpoint(2, "snap/2"))
+    );
+    assert!(matches!(
+        b.append_log(&stripe, 1, b"late").await,
+        Err(StorageError::AlreadyExists(_))
+    ));
 
     a.add_usage("ws", "ephemeral", 3)
         .await
@@ -388,16 +529,19 @@ async fn sqlite_two_handles_on_one_file_see_each_others_writes() {
         [("ephemeral".to_string(), 7)]
     );
 
-    b.delete_session("ses_1").await.expect("delete via b");
+    assert!(b
+        .delete_session("ses_1", "inc-ses_1")
+        .await
+        .expect("delete via b"));
     assert!(matches!(
         a.get_session("ses_1").await,
         Err(StorageError::NotFound(_))
     ));
-    assert!(a
-        .read_log("ses_1", "stripe", 0)
-        .await
-        .expect("read")
-        .is_empty());
+    assert!(a.read_log(&stripe, 0).await.expect("read").is_empty());
+    assert!(matches!(
+        a.append_log(&stripe, 4, b"after").await,
+        Err(StorageError::NotFound(_))
+    ));
 }
 
 #[test]
@@ -409,17 +553,19 @@ fn sqlite_appends_racing_from_two_handles_have_one_winner_per_seq() {
         Arc::new(SqliteSessionTable::open(&path).expect("open")),
         Arc::new(SqliteSessionTable::open(&path).expect("open")),
     ];
+    block_on(tables[0].create_session(&session("ses_race", "ws", None))).expect("create");
     let barrier = Arc::new(Barrier::new(2));
     let threads: Vec<_> = (0..2u8)
         .map(|t| {
             let table = Arc::clone(&tables[t as usize]);
             let barrier = Arc::clone(&barrier);
             std::thread::spawn(move || {
+                let stripe = log_key("ses_race", "stripe");
                 let mut won = Vec::new();
                 for seq in 1..=SEQS {
                     // Both threads try the same seq at the same moment.
                     barrier.wait();
-                    match block_on(table.append_log("ses_race", "stripe", seq, &[t])) {
+                    match block_on(table.append_log(&stripe, seq, &[t])) {
                         Ok(()) => won.push(seq),
                         Err(StorageError::AlreadyExists(_)) => {}
                         Err(e) => panic!("thread {t} seq {seq}: {e:?}"),
@@ -438,7 +584,7 @@ fn sqlite_appends_racing_from_two_handles_have_one_winner_per_seq() {
         SEQS as usize,
         "every seq has exactly one winner"
     );
-    let log = block_on(tables[0].read_log("ses_race", "stripe", 0)).expect("read");
+    let log = block_on(tables[0].read_log(&log_key("ses_race", "stripe"), 0)).expect("read");
     assert_eq!(log.len(), SEQS as usize);
     for rec in log {
         let t = rec.entry[0] as usize;
@@ -448,6 +594,240 @@ fn sqlite_appends_racing_from_two_handles_have_one_winner_per_seq() {
             rec.seq
         );
     }
+}
+
+#[test]
+fn sqlite_deletes_racing_from_threads_and_two_handles_have_one_winner() {
+    const THREADS: usize = 8;
+    const ROUNDS: usize = 50;
+    let dir = tempdir();
+    let path = dir.path().join("mirra.db");
+    let tables = [
+        Arc::new(SqliteSessionTable::open(&path).expect("open")),
+        Arc::new(SqliteSessionTable::open(&path).expect("open")),
+    ];
+    block_on(async {
+        for round in 0..ROUNDS {
+            let id = format!("ses_d{round}");
+            tables[0]
+                .create_session(&session(&id, "ws", Some(&id)))
+                .await
+                .expect("create");
+            tables[0]
+                .append_log(&log_key(&id, "stripe"), 1, b"one")
+                .await
+                .expect("append");
+        }
+    });
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let table = Arc::clone(&tables[t % 2]);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                (0..ROUNDS)
+                    .map(|round| {
+                        let id = format!("ses_d{round}");
+                        barrier.wait();
+                        block_on(table.delete_session(&id, &format!("inc-{id}")))
+                            .unwrap_or_else(|e| panic!("thread {t} round {round}: {e:?}"))
+                    })
+                    .collect::<Vec<bool>>()
+            })
+        })
+        .collect();
+    let results: Vec<Vec<bool>> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    for round in 0..ROUNDS {
+        let winners = results.iter().filter(|r| r[round]).count();
+        assert_eq!(
+            winners, 1,
+            "round {round}: {THREADS} racing delete_session, {winners} returned true"
+        );
+    }
+    assert!(block_on(tables[1].list_sessions("ws"))
+        .expect("list")
+        .is_empty());
+    assert_eq!(
+        raw_count(
+            &path,
+            "SELECT count(*) FROM log WHERE session LIKE ?1",
+            "ses_d%"
+        ),
+        0
+    );
+}
+
+/// Writers on their own handles (processes) append to their mirrors' logs, and
+/// checkpoint now and then, until the row is gone; another handle deletes it
+/// meanwhile. Every append and checkpoint lands before the delete and goes with
+/// it, or fails with `NotFound`: none is acknowledged after the delete returned,
+/// and no log entry or checkpoint row is left behind.
+#[test]
+fn sqlite_appends_and_checkpoints_racing_delete_leave_nothing_behind() {
+    const ROUNDS: u64 = 60;
+    const WRITERS: usize = 3;
+    let dir = tempdir();
+    let path = dir.path().join("mirra.db");
+    let tables: Vec<_> = (0..=WRITERS)
+        .map(|_| Arc::new(SqliteSessionTable::open(&path).expect("open")))
+        .collect();
+    let mut raced = 0;
+    for round in 0..ROUNDS {
+        let id = format!("ses_r{round}");
+        block_on(tables[0].create_session(&session(&id, "ws", None))).expect("create");
+        let barrier = Arc::new(Barrier::new(WRITERS + 1));
+        let deleted = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (table, barrier) = (Arc::clone(&tables[w]), Arc::clone(&barrier));
+                let (deleted, id) = (Arc::clone(&deleted), id.clone());
+                std::thread::spawn(move || {
+                    let log = log_key(&id, &format!("mirror{w}"));
+                    barrier.wait();
+                    block_on(async {
+                        for seq in 1.. {
+                            let after_delete = deleted.load(Ordering::SeqCst);
+                            match table.append_log(&log, seq, b"racing").await {
+                                Ok(()) if after_delete => panic!(
+                                    "round {round} writer {w}: append {seq} acknowledged \
+                                     after the delete"
+                                ),
+                                Ok(()) => {}
+                                Err(StorageError::NotFound(_)) => return seq,
+                                Err(e) => panic!("round {round} writer {w} append {seq}: {e:?}"),
+                            }
+                            if seq % 7 == 0 {
+                                let after_delete = deleted.load(Ordering::SeqCst);
+                                match table.set_checkpoint(&log, &checkpoint(seq - 2, "s")).await {
+                                    Ok(true) if after_delete => panic!(
+                                        "round {round} writer {w}: checkpoint {seq} \
+                                         acknowledged after the delete"
+                                    ),
+                                    Ok(true) | Err(StorageError::NotFound(_)) => {}
+                                    other => panic!(
+                                        "round {round} writer {w} checkpoint {seq}: {other:?}"
+                                    ),
+                                }
+                            }
+                        }
+                        unreachable!()
+                    })
+                })
+            })
+            .collect();
+        let deleter = {
+            let (table, barrier) = (Arc::clone(&tables[WRITERS]), Arc::clone(&barrier));
+            let (deleted, id) = (Arc::clone(&deleted), id.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                std::thread::sleep(Duration::from_micros(50 * round));
+                let result = block_on(table.delete_session(&id, &format!("inc-{id}")));
+                deleted.store(true, Ordering::SeqCst);
+                result
+            })
+        };
+        assert!(matches!(deleter.join().expect("deleter"), Ok(true)));
+        let refused_at: Vec<u64> = writers
+            .into_iter()
+            .map(|w| w.join().expect("writer"))
+            .collect();
+        raced += u64::from(refused_at.iter().any(|&seq| seq > 1));
+        block_on(async {
+            for (w, seq) in refused_at.iter().enumerate() {
+                let log = log_key(&id, &format!("mirror{w}"));
+                assert!(matches!(
+                    tables[w].append_log(&log, seq + 1, b"after").await,
+                    Err(StorageError::NotFound(_))
+                ));
+                assert!(tables[WRITERS]
+                    .read_log(&log, 0)
+                    .await
+                    .expect("read")
+                    .is_empty());
+                assert_eq!(
+                    tables[WRITERS].checkpoint(&log).await.expect("checkpoint"),
+                    None
+                );
+            }
+        });
+        for table in ["log", "checkpoints"] {
+            let sql = format!("SELECT count(*) FROM {table} WHERE session = ?1");
+            assert_eq!(
+                raw_count(&path, &sql, &id),
+                0,
+                "round {round}: rows left in {table} after delete_session (writers stopped at \
+                 {refused_at:?})"
+            );
+        }
+    }
+    assert!(
+        raced >= ROUNDS / 2,
+        "appends landed before the delete in only {raced} of {ROUNDS} rounds: no race to check"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_checkpoint_deletes_older_entries_at_once() {
+    let dir = tempdir();
+    let path = dir.path().join("mirra.db");
+    let t = SqliteSessionTable::open(&path).expect("open");
+    t.create_session(&session("ses_c", "ws", None))
+        .await
+        .expect("create");
+    let (stripe, twilio) = (log_key("ses_c", "stripe"), log_key("ses_c", "twilio"));
+    for seq in 1..=10 {
+        t.append_log(&stripe, seq, &[seq as u8])
+            .await
+            .expect("append");
+        t.append_log(&twilio, seq, &[seq as u8])
+            .await
+            .expect("append");
+    }
+    let stored = |mirror: &str| {
+        rusqlite::Connection::open(&path)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM log WHERE session = 'ses_c' AND mirror = ?1",
+                    [mirror],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .expect("raw count")
+    };
+
+    assert!(t
+        .set_checkpoint(&stripe, &checkpoint(7, "snap/7"))
+        .await
+        .expect("checkpoint"));
+    assert_eq!(
+        stored("stripe"),
+        4,
+        "entries 1..6 go in the same transaction"
+    );
+    assert_eq!(stored("twilio"), 10, "another mirror's entries stay");
+    let log = t.read_log(&stripe, 0).await.expect("read");
+    assert_eq!(log.iter().map(|r| r.seq).collect::<Vec<_>>(), [7, 8, 9, 10]);
+    assert_eq!(log[0].entry, [7]);
+    // The deleted entry is gone, and the checkpoint still refuses its seq.
+    assert!(matches!(
+        t.append_log(&stripe, 3, b"again").await,
+        Err(StorageError::AlreadyExists(_))
+    ));
+    assert_eq!(stored("stripe"), 4);
+
+    assert!(!t
+        .set_checkpoint(&stripe, &checkpoint(5, "snap/5"))
+        .await
+        .expect("lower checkpoint"));
+    assert_eq!(stored("stripe"), 4, "a refused checkpoint deletes nothing");
+    assert!(t
+        .set_checkpoint(&stripe, &checkpoint(10, "snap/10"))
+        .await
+        .expect("checkpoint at the head"));
+    assert_eq!(stored("stripe"), 1, "the checkpoint's own entry stays");
 }
 
 #[test]
@@ -466,27 +846,33 @@ fn sqlite_writers_on_many_threads_and_two_handles_never_fail_busy() {
             std::thread::spawn(move || {
                 block_on(async {
                     let id = format!("ses_{t}");
+                    let stripe = log_key(&id, "stripe");
                     table
                         .create_session(&session(&id, "ws", None))
                         .await
                         .expect("create");
                     for seq in 1..=OPS {
                         table
-                            .append_log(&id, "stripe", seq, b"change")
+                            .append_log(&stripe, seq, b"change")
                             .await
                             .expect("append");
-                        table
-                            .read_log(&id, "stripe", seq)
-                            .await
-                            .expect("read at head");
+                        table.read_log(&stripe, seq).await.expect("read at head");
                         table
                             .add_usage("ws", "ephemeral", 1)
                             .await
                             .expect("add_usage");
+                        if seq % 10 == 0 {
+                            assert!(table
+                                .set_checkpoint(&stripe, &checkpoint(seq / 2, "snap"))
+                                .await
+                                .expect("checkpoint"));
+                        }
                     }
-                    table.trim_log(&id, "stripe", OPS / 2).await.expect("trim");
                     if t % 4 == 0 {
-                        table.delete_session(&id).await.expect("delete");
+                        assert!(table
+                            .delete_session(&id, &format!("inc-{id}"))
+                            .await
+                            .expect("delete"));
                     }
                 })
             })
@@ -501,11 +887,11 @@ fn sqlite_writers_on_many_threads_and_two_handles_never_fail_busy() {
         let rows = tables[0].list_sessions("ws").await.expect("list");
         assert_eq!(rows.len(), THREADS - THREADS / 4);
         let log = tables[0]
-            .read_log("ses_1", "stripe", 0)
+            .read_log(&log_key("ses_1", "stripe"), 0)
             .await
             .expect("read");
-        assert_eq!(log.first().map(|r| r.seq), Some(OPS / 2 + 1));
-        assert_eq!(log.len() as u64, OPS / 2);
+        assert_eq!(log.first().map(|r| r.seq), Some(OPS / 2));
+        assert_eq!(log.len() as u64, OPS / 2 + 1);
     });
 }
 
@@ -513,23 +899,30 @@ fn sqlite_writers_on_many_threads_and_two_handles_never_fail_busy() {
 async fn sqlite_rows_survive_reopen() {
     let dir = tempdir();
     let path = dir.path().join("mirra.db");
+    let stripe = log_key("ses_1", "stripe");
     {
         let t = SqliteSessionTable::open(&path).expect("open");
         t.create_session(&session("ses_1", "ws", Some("keep")))
             .await
             .expect("create");
-        t.append_log("ses_1", "stripe", 1, b"one")
+        for seq in 1..=3 {
+            t.append_log(&stripe, seq, b"entry").await.expect("append");
+        }
+        assert!(t
+            .set_checkpoint(&stripe, &checkpoint(2, "snap/2"))
             .await
-            .expect("append");
+            .expect("checkpoint"));
     }
     let t = SqliteSessionTable::open(&path).expect("reopen");
+    let row = t.find_session("ws", "keep").await.expect("find");
     assert_eq!(
-        t.find_session("ws", "keep").await.expect("find").id,
-        "ses_1"
+        (row.id.as_str(), row.incarnation.as_str()),
+        ("ses_1", "inc-ses_1")
     );
+    assert_eq!(t.read_log(&stripe, 0).await.expect("read").len(), 2);
     assert_eq!(
-        t.read_log("ses_1", "stripe", 0).await.expect("read").len(),
-        1
+        t.checkpoint(&stripe).await.expect("checkpoint"),
+        Some(checkpoint(2, "snap/2"))
     );
 }
 
@@ -537,6 +930,7 @@ async fn sqlite_rows_survive_reopen() {
 
 const ABORT_CHILD_ENV: &str = "MIRRA_TEST_STORAGE_ABORT_DIR";
 const ABORT_WRITES: u64 = 200;
+const ABORT_CHECKPOINT: u64 = 120;
 
 /// Writes, then dies without any cleanup; every write it was told succeeded
 /// must be there afterwards (invariant 2: a killed process loses nothing acked).
@@ -550,11 +944,18 @@ async fn acknowledged_writes_survive_process_abort() {
             .create_session(&session("ses_k", "ws", Some("killed")))
             .await
             .expect("create");
+        let stripe = log_key("ses_k", "stripe");
         for seq in 1..=ABORT_WRITES {
             table
-                .append_log("ses_k", "stripe", seq, &seq.to_le_bytes())
+                .append_log(&stripe, seq, &seq.to_le_bytes())
                 .await
                 .expect("append");
+            if seq == ABORT_CHECKPOINT {
+                assert!(table
+                    .set_checkpoint(&stripe, &checkpoint(seq, "snapshots/ws/snap_k"))
+                    .await
+                    .expect("checkpoint"));
+            }
         }
         store
             .put("snapshots/ws/snap_k", Bytes::from(vec![7u8; 100_000]))
@@ -586,12 +987,26 @@ async fn acknowledged_writes_survive_process_abort() {
         table.find_session("ws", "killed").await.expect("find").id,
         "ses_k"
     );
-    let log = table.read_log("ses_k", "stripe", 0).await.expect("read");
+    let stripe = log_key("ses_k", "stripe");
     assert_eq!(
-        log.len() as u64,
-        ABORT_WRITES,
-        "every acknowledged append must survive"
+        table.checkpoint(&stripe).await.expect("checkpoint"),
+        Some(checkpoint(ABORT_CHECKPOINT, "snapshots/ws/snap_k")),
+        "an acknowledged checkpoint must survive"
     );
+    let log = table.read_log(&stripe, 0).await.expect("read");
+    assert_eq!(
+        log.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (ABORT_CHECKPOINT..=ABORT_WRITES).collect::<Vec<_>>(),
+        "every acknowledged append from the checkpoint on must survive"
+    );
+    for r in &log {
+        assert_eq!(
+            r.entry,
+            r.seq.to_le_bytes(),
+            "entry {} survives intact",
+            r.seq
+        );
+    }
     let store = FsObjectStore::open(dir.path().join("objects")).expect("reopen store");
     assert_eq!(
         store.get("snapshots/ws/snap_k").await.expect("get").len(),
@@ -616,17 +1031,24 @@ fn sqlite_hot_path_timings() {
     let dir = tempdir();
     let table = Arc::new(SqliteSessionTable::open(&dir.path().join("mirra.db")).expect("open"));
     block_on(async {
+        for id in std::iter::once("ses_t".to_string()).chain((0..8).map(|t| format!("ses_{t}"))) {
+            table
+                .create_session(&session(&id, "ws", None))
+                .await
+                .expect("create");
+        }
+        let stripe = log_key("ses_t", "stripe");
         let t0 = Instant::now();
         for seq in 1..=N {
             table
-                .append_log("ses_t", "stripe", seq, &[0u8; 200])
+                .append_log(&stripe, seq, &[0u8; 200])
                 .await
                 .expect("append");
         }
         let append = t0.elapsed() / N as u32;
         let t0 = Instant::now();
         for _ in 0..N {
-            table.read_log("ses_t", "stripe", N).await.expect("read");
+            table.read_log(&stripe, N).await.expect("read");
         }
         let read = t0.elapsed() / N as u32;
         println!("one task:  append_log {append:?}/call, read_log at head {read:?}/call");
@@ -637,15 +1059,15 @@ fn sqlite_hot_path_timings() {
             let table = Arc::clone(&table);
             std::thread::spawn(move || {
                 block_on(async {
-                    let id = format!("ses_{t}");
+                    let stripe = log_key(&format!("ses_{t}"), "stripe");
                     for seq in 1..=N / 8 {
-                        table.read_log(&id, "stripe", seq - 1).await.expect("read");
+                        table.read_log(&stripe, seq - 1).await.expect("read");
                         table
-                            .append_log(&id, "stripe", seq, &[0u8; 200])
+                            .append_log(&stripe, seq, &[0u8; 200])
                             .await
                             .expect("append");
                         for _ in 0..4 {
-                            table.read_log(&id, "stripe", seq).await.expect("read");
+                            table.read_log(&stripe, seq).await.expect("read");
                         }
                     }
                 })
@@ -664,9 +1086,9 @@ fn sqlite_hot_path_timings() {
             let table = Arc::clone(&table);
             std::thread::spawn(move || {
                 block_on(async {
-                    let id = format!("ses_{t}");
+                    let stripe = log_key(&format!("ses_{t}"), "stripe");
                     for _ in 0..N {
-                        table.read_log(&id, "stripe", N / 8).await.expect("read");
+                        table.read_log(&stripe, N / 8).await.expect("read");
                     }
                 })
             })

@@ -80,6 +80,17 @@ pub fn specs_dir() -> Option<PathBuf> {
 
 pub const TOKEN: &str = "e2e-token";
 
+/// An HTTP client for tests: generous request timeout, and idle connections
+/// dropped well before the server's own idle/header timeout closes them, so a
+/// slow test never sends on a connection the server already closed.
+pub fn http_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .pool_idle_timeout(Duration::from_secs(5))
+        .build()
+        .expect("HTTP client")
+}
+
 /// A running `mirra serve`, stopped (SIGKILL) on drop unless stopped before.
 pub struct Server {
     child: Option<Child>,
@@ -91,23 +102,26 @@ pub struct Server {
 impl Server {
     /// Starts a server on a fresh data directory inside `dir`.
     pub fn start(dir: &Path) -> Server {
-        Server::start_on(&dir.join("data"), 0)
+        Server::start_on(&dir.join("data"))
     }
 
-    /// Starts a server on `data_dir`, on `port` (0 = any free port).
-    pub fn start_on(data_dir: &Path, port: u16) -> Server {
+    /// Starts a server on `data_dir` (any free port).
+    pub fn start_on(data_dir: &Path) -> Server {
+        Server::start_with(data_dir, &[])
+    }
+
+    /// Starts a server on `data_dir` (any free port) with extra environment,
+    /// e.g. the cloud backends' settings.
+    pub fn start_with(data_dir: &Path, env: &[(String, String)]) -> Server {
         let mut child = Command::new(mirra_bin())
-            .args([
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--data-dir",
-            ])
+            .args(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(data_dir)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("MIRRA_TOKEN", TOKEN)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("MIRRA_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -120,21 +134,39 @@ impl Server {
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| panic!("mirra serve printed no URL: {first:?}"))
             .to_string();
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep draining stdout so the server never blocks on a full pipe; it goes
+        // to the test's output, which the runner shows when a test fails.
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                eprintln!("[mirra serve] {line}");
+            }
+        });
         Server {
             child: Some(child),
             url,
             data_dir: data_dir.to_path_buf(),
-            http: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
+            http: http_client(),
         }
     }
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    /// SIGKILL: no shutdown at all, as a crash or an OOM kill would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// This server's copy of a mirror URL another server handed out.
+    pub fn rebase(&self, url: &str) -> String {
+        match url.find("/m/") {
+            Some(i) => format!("{}{}", self.url, &url[i..]),
+            None => url.to_string(),
+        }
     }
 
     /// Sends SIGINT (Ctrl-C) and waits for a clean exit; returns the exit code.
@@ -192,4 +224,112 @@ pub fn stripe_of(session: &Value) -> (String, String) {
             .expect("secret key")
             .to_string(),
     )
+}
+
+/// Every customer of a Stripe mirror, following `has_more` pages of 100.
+pub fn all_customers(http: &reqwest::blocking::Client, base: &str, key: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/v1/customers?limit=100");
+        if let Some(a) = &after {
+            url.push_str(&format!("&starting_after={a}"));
+        }
+        let page: Value = http
+            .get(url)
+            .bearer_auth(key)
+            .send()
+            .expect("list customers")
+            .json()
+            .expect("list JSON");
+        let data = page["data"].as_array().cloned().unwrap_or_default();
+        after = data
+            .last()
+            .and_then(|c| c["id"].as_str())
+            .map(str::to_string);
+        out.extend(data);
+        if page["has_more"] != Value::Bool(true) || after.is_none() {
+            return out;
+        }
+    }
+}
+
+/// Creates one customer: `Ok(id)` only when the server acknowledged it (200),
+/// else what went wrong (transport error, or status and body).
+pub fn create_customer(
+    http: &reqwest::blocking::Client,
+    base: &str,
+    key: &str,
+    email: &str,
+) -> Result<String, String> {
+    let resp = http
+        .post(format!("{base}/v1/customers"))
+        .bearer_auth(key)
+        .form(&[("email", email)])
+        .send()
+        .map_err(|e| format!("POST {base}/v1/customers: {e:?}"))?;
+    let status = resp.status().as_u16();
+    let text = resp
+        .text()
+        .map_err(|e| format!("reading the response: {e:?}"))?;
+    if status != 200 {
+        return Err(format!("{status}: {text}"));
+    }
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
+    v["id"].as_str().map(str::to_string).ok_or(text)
+}
+
+/// Settings that point `mirra serve` at S3 + DynamoDB on the test emulator, with a
+/// bucket and table of its own.
+pub struct CloudEnv {
+    pub vars: Vec<(String, String)>,
+}
+
+impl CloudEnv {
+    /// The same settings plus creating the bucket and table on start.
+    pub fn with_create_resources(&self) -> Vec<(String, String)> {
+        let mut v = self.vars.clone();
+        v.push(("MIRRA_CREATE_RESOURCES".into(), "true".into()));
+        v
+    }
+}
+
+/// Cloud settings for one test, from the emulator the test command started
+/// (`MIRRA_TEST_AWS_ENDPOINT`); `None` (skip) outside CI when there is none.
+pub fn cloud_env(test: &str) -> Option<CloudEnv> {
+    let Ok(endpoint) = std::env::var("MIRRA_TEST_AWS_ENDPOINT") else {
+        assert!(
+            !in_ci(),
+            "MIRRA_TEST_AWS_ENDPOINT is unset in CI; the test command starts the emulator"
+        );
+        eprintln!("skipping: no S3/DynamoDB emulator (run the README's test command)");
+        return None;
+    };
+    let name = format!("mirra-{test}-{:08x}", rand_u32());
+    let vars = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("MIRRA_S3_BUCKET", name.as_str()),
+        ("MIRRA_DYNAMODB_TABLE", name.as_str()),
+    ];
+    Some(CloudEnv {
+        vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    })
+}
+
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish() as u32
 }

@@ -84,7 +84,7 @@ fn two_sessions_never_see_each_others_data_or_accept_each_others_keys() {
 fn ctrl_c_stops_cleanly_and_every_acknowledged_write_survives_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut server = Server::start_on(&data, 0);
+    let mut server = Server::start_on(&data);
     let session = server.create_session(json!({"mirrors": ["stripe"]}));
     let (base, key) = stripe_of(&session);
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -93,10 +93,7 @@ fn ctrl_c_stops_cleanly_and_every_acknowledged_write_survives_a_restart() {
         .map(|w| {
             let (base, key, acked, stop) = (base.clone(), key.clone(), acked.clone(), stop.clone());
             std::thread::spawn(move || {
-                let http = Client::builder()
-                    .timeout(Duration::from_secs(10))
-                    .build()
-                    .expect("client");
+                let http = mirra_tests::http_client();
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
                     match create_customer(&http, &base, &key, &format!("w{w}-{i}@example.com")) {
@@ -121,7 +118,7 @@ fn ctrl_c_stops_cleanly_and_every_acknowledged_write_survives_a_restart() {
     }
     assert_eq!(code, Some(0), "Ctrl-C exits cleanly");
 
-    let restarted = Server::start_on(&data, 0);
+    let restarted = Server::start_on(&data);
     let base = base.replace(&session_origin(&base), &restarted.url);
     let ids = acked.lock().expect("lock").clone();
     assert!(ids.len() >= 200);

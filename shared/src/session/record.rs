@@ -60,6 +60,7 @@ impl Session {
     pub fn to_row(&self) -> Result<SessionRow, serde_json::Error> {
         Ok(SessionRow {
             id: self.id.clone(),
+            incarnation: self.incarnation.clone(),
             workspace: self.workspace.clone(),
             name: self.name.clone(),
             expires_at: self.expires_at,

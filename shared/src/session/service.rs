@@ -16,8 +16,8 @@ use super::{
     Clock, MirrorDef, MirrorState, Mode, Session, SessionContext, SessionError, SessionResult,
 };
 use crate::state::images::image_key;
-use crate::state::{ImageRecipe, Images, LogEntry, MirrorKey, StateEngine};
-use crate::storage::{ObjectStore, SessionTable, StorageError};
+use crate::state::{ImageRecipe, LogEntry, MirrorKey, StateEngine};
+use crate::storage::{LogKey, ObjectStore, SessionTable, StorageError};
 
 /// Default ephemeral timeout: 60 minutes.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 3600;
@@ -130,14 +130,18 @@ impl Sessions {
         clock: Arc<dyn Clock>,
         mirrors: Vec<Arc<dyn MirrorDef>>,
     ) -> Self {
-        let images = Arc::new(Images::new(store.clone()));
         Sessions {
-            engine: StateEngine::new(table.clone(), images),
+            engine: StateEngine::new(table.clone(), store.clone()),
             table,
             store,
             clock,
             mirrors: mirrors.into_iter().map(|m| (m.name(), m)).collect(),
         }
+    }
+
+    /// Checkpoint every `n` commits per mirror (0: never); see `StateEngine`.
+    pub fn set_compact_every(&mut self, n: u64) {
+        self.engine.set_compact_every(n);
     }
 
     pub fn engine(&self) -> &StateEngine {
@@ -545,8 +549,23 @@ impl Sessions {
         let now = self.clock.now();
         let end_at = session.expires_at.map_or(now, |e| now.min(e));
         let minutes = session.billed_minutes(end_at);
-        self.table.delete_session(&session.id).await?;
+        if !self
+            .table
+            .delete_session(&session.id, &session.incarnation)
+            .await?
+        {
+            return Err(SessionError::NotFound(format!(
+                "session {} has already ended",
+                session.id
+            )));
+        }
         self.engine.evict_session(&session.id);
+        for m in session.mirrors.keys() {
+            let key = mirror_key(&session, m, "");
+            if let Err(e) = self.engine.delete_checkpoints(&key.log).await {
+                tracing::warn!(error = %e, session = %session.id, "could not delete checkpoints");
+            }
+        }
         self.table
             .add_usage(&session.workspace, session.mode.as_str(), minutes)
             .await?;
@@ -568,8 +587,7 @@ impl Sessions {
             let bytes: Bytes = self.engine.serialize(&key).await?;
             let object = format!("snapshots/{}/{id}/{m}.sqlite", session.workspace);
             let size = bytes.len() as u64;
-            self.store.create(&object, bytes.clone()).await?;
-            self.engine.images().remember(&object, bytes);
+            self.store.create(&object, bytes).await?;
             mirrors.insert(
                 m.clone(),
                 SnapshotMirror {
@@ -735,9 +753,11 @@ impl Sessions {
 
 fn mirror_key(session: &Session, mirror: &str, image: &str) -> MirrorKey {
     MirrorKey {
-        session: session.id.clone(),
-        incarnation: session.incarnation.clone(),
-        mirror: mirror.to_string(),
+        log: LogKey {
+            session: session.id.clone(),
+            incarnation: session.incarnation.clone(),
+            mirror: mirror.to_string(),
+        },
         base: image_key(image),
     }
 }

@@ -5,6 +5,11 @@
 //! commits it by conditionally creating log entry `head + 1`; only then does the
 //! SQLite transaction commit and the caller respond. Losing that race means
 //! another instance wrote first: roll back, catch up, run again.
+//!
+//! Every `compact_every` entries the writer saves the database as a checkpoint
+//! object and records it in the table; older entries may then be deleted, and a
+//! cold load starts from the newest checkpoint, so its cost stays flat as the
+//! log grows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,28 +20,26 @@ use rusqlite::Connection;
 
 use super::images::{self, Images};
 use super::{changes, LogEntry, StateError, StateResult};
-use crate::storage::{SessionTable, StorageError};
+use crate::storage::{Checkpoint, LogKey, LogRecord, ObjectStore, SessionTable, StorageError};
 
 /// How many times a write re-runs after losing the race for the next log entry.
 const MAX_ATTEMPTS: usize = 32;
 
-/// Names one mirror database of one session. Identity is (session, incarnation,
-/// mirror); `base` only says where a cold load starts.
+/// Default number of log entries between checkpoints.
+pub const DEFAULT_COMPACT_EVERY: u64 = 1000;
+
+/// Names one mirror database of one session: its commit log, plus where a cold
+/// load starts when the log holds no reset, restore or checkpoint.
 #[derive(Debug, Clone)]
 pub struct MirrorKey {
-    pub session: String,
-    /// Random per session row, so a reused session id never meets a stale copy.
-    pub incarnation: String,
-    pub mirror: String,
+    pub log: LogKey,
     /// Object key of the image the session was created from.
     pub base: String,
 }
 
 impl PartialEq for MirrorKey {
     fn eq(&self, other: &Self) -> bool {
-        self.session == other.session
-            && self.incarnation == other.incarnation
-            && self.mirror == other.mirror
+        self.log == other.log
     }
 }
 
@@ -44,9 +47,7 @@ impl Eq for MirrorKey {}
 
 impl std::hash::Hash for MirrorKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.session.hash(state);
-        self.incarnation.hash(state);
-        self.mirror.hash(state);
+        self.log.hash(state);
     }
 }
 
@@ -65,17 +66,26 @@ type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
 
 pub struct StateEngine {
     table: Arc<dyn SessionTable>,
+    store: Arc<dyn ObjectStore>,
     images: Arc<Images>,
     slots: Mutex<HashMap<MirrorKey, SharedSlot>>,
+    compact_every: u64,
 }
 
 impl StateEngine {
-    pub fn new(table: Arc<dyn SessionTable>, images: Arc<Images>) -> Self {
+    pub fn new(table: Arc<dyn SessionTable>, store: Arc<dyn ObjectStore>) -> Self {
         StateEngine {
             table,
-            images,
+            images: Arc::new(Images::new(store.clone())),
+            store,
             slots: Mutex::new(HashMap::new()),
+            compact_every: DEFAULT_COMPACT_EVERY,
         }
+    }
+
+    /// Checkpoint every `n` log entries (0 turns compaction off).
+    pub fn set_compact_every(&mut self, n: u64) {
+        self.compact_every = n;
     }
 
     pub fn images(&self) -> &Arc<Images> {
@@ -138,11 +148,7 @@ impl StateEngine {
             }
             let entry = LogEntry::Changes { changes }.encode()?;
             let next = w.head + 1;
-            match self
-                .table
-                .append_log(&key.session, &key.mirror, next, &entry)
-                .await
-            {
+            match self.table.append_log(&key.log, next, &entry).await {
                 Ok(()) => {
                     if let Some(w) = guard.db.as_mut() {
                         w.head = next;
@@ -150,6 +156,7 @@ impl StateEngine {
                     // The entry is durable: even if COMMIT failed, the next
                     // request would rebuild from the log, so the write stands.
                     commit(&mut guard);
+                    self.maybe_compact(&mut guard, key).await;
                     return Ok(value);
                 }
                 Err(StorageError::AlreadyExists(_)) => {
@@ -162,7 +169,7 @@ impl StateEngine {
                 }
             }
         }
-        Err(StateError::Contention(format!("{}/{}", key.session, key.mirror)).into())
+        Err(contention(key).into())
     }
 
     /// Replaces the whole database with the bytes of `entry`'s object (a reset to
@@ -173,34 +180,93 @@ impl StateEngine {
             .ok_or_else(|| StateError::Corrupt("replace needs a reset or restore entry".into()))?
             .to_string();
         // Fetch first: a missing object must fail before anything is logged.
-        let bytes = self.images.fetch(&object).await?;
+        let bytes = self.fetch(&object).await?;
         let encoded = entry.encode()?;
         let slot = self.slot(key);
         let mut guard = slot.lock().await;
         for _ in 0..MAX_ATTEMPTS {
             let w = self.current(&mut guard, key).await?;
             let next = w.head + 1;
-            match self
-                .table
-                .append_log(&key.session, &key.mirror, next, &encoded)
-                .await
-            {
+            match self.table.append_log(&key.log, next, &encoded).await {
                 Ok(()) => {
-                    if let Err(e) = images::load_into(&mut w.conn, &bytes) {
-                        guard.db = None;
-                        return Err(e);
+                    match images::open_copy(&bytes) {
+                        Ok(conn) => w.conn = conn,
+                        Err(e) => {
+                            guard.db = None;
+                            return Err(e);
+                        }
                     }
                     w.head = next;
+                    self.maybe_compact(&mut guard, key).await;
                     return Ok(());
                 }
                 Err(StorageError::AlreadyExists(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(StateError::Contention(format!(
-            "{}/{}",
-            key.session, key.mirror
-        )))
+        Err(contention(key))
+    }
+
+    /// After the entry that made the head a multiple of `compact_every`, saves the
+    /// database as a checkpoint. The write is already durable, so a failure here
+    /// only postpones compaction to the next multiple.
+    async fn maybe_compact(&self, slot: &mut Slot, key: &MirrorKey) {
+        let Some(w) = slot.db.as_ref() else { return };
+        if self.compact_every == 0 || w.head % self.compact_every != 0 {
+            return;
+        }
+        let seq = w.head;
+        let bytes = match images::serialize(&w.conn) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "checkpoint: serialize failed");
+                return;
+            }
+        };
+        if let Err(e) = self.checkpoint(key, seq, bytes).await {
+            tracing::warn!(error = %e, session = %key.log.session, seq, "checkpoint failed; the log still holds every entry");
+        }
+    }
+
+    async fn checkpoint(&self, key: &MirrorKey, seq: u64, bytes: Bytes) -> StateResult<()> {
+        let prefix = checkpoint_prefix(&key.log);
+        let object = format!("{prefix}{seq:020}.sqlite");
+        match self.store.create(&object, bytes).await {
+            Ok(()) | Err(StorageError::AlreadyExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let checkpoint = Checkpoint {
+            seq,
+            object: object.clone(),
+        };
+        if self.table.set_checkpoint(&key.log, &checkpoint).await? {
+            // Older checkpoints are unreachable now; a cold load that read the
+            // old record just before retries (see `cold_load`).
+            for old in self.store.list(&prefix).await? {
+                if old < object {
+                    self.store.delete(&old).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes every checkpoint object of a log (its session ended).
+    pub async fn delete_checkpoints(&self, log: &LogKey) -> StateResult<()> {
+        for object in self.store.list(&checkpoint_prefix(log)).await? {
+            self.store.delete(&object).await?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of an image (cached: few and shared by many sessions) or of a
+    /// snapshot or checkpoint (read from the store each time: many, and rarely read).
+    async fn fetch(&self, object: &str) -> StateResult<Bytes> {
+        if object.starts_with("images/") {
+            self.images.fetch(object).await
+        } else {
+            Ok(self.store.get(object).await?)
+        }
     }
 
     /// The current database bytes, for a snapshot.
@@ -219,7 +285,7 @@ impl StateEngine {
     /// Drops this process's working copies of a session (after it ended).
     pub fn evict_session(&self, session: &str) {
         if let Ok(mut slots) = self.slots.lock() {
-            slots.retain(|k, _| k.session != session);
+            slots.retain(|k, _| k.log.session != session);
         }
     }
 
@@ -260,11 +326,13 @@ impl StateEngine {
         if slot.db.is_none() {
             slot.db = Some(self.cold_load(key).await?);
         } else if let Some(w) = slot.db.as_mut() {
-            let entries = self
-                .table
-                .read_log(&key.session, &key.mirror, w.head)
-                .await?;
-            if !entries.is_empty() {
+            let entries = self.table.read_log(&key.log, w.head).await?;
+            let gap = entries.first().is_some_and(|r| r.seq != w.head + 1);
+            if gap {
+                // Entries this copy has not seen were compacted away: start over
+                // from the newest checkpoint.
+                slot.db = Some(self.cold_load(key).await?);
+            } else if !entries.is_empty() {
                 if let Err(e) = self.apply_entries(w, entries).await {
                     slot.db = None;
                     return Err(e);
@@ -276,36 +344,58 @@ impl StateEngine {
             .ok_or_else(|| StateError::Corrupt("working copy missing after load".into()))
     }
 
+    /// Builds the working copy from the newest checkpoint (or the session's
+    /// image), the newest reset/restore after it, and the entries after that.
     async fn cold_load(&self, key: &MirrorKey) -> StateResult<Working> {
-        let entries = self.table.read_log(&key.session, &key.mirror, 0).await?;
-        let mut conn = Connection::open_in_memory()?;
-        // Room for every mirror's hot statements plus the engine's own.
-        conn.set_prepared_statement_cache_capacity(128);
-        let start = entries.iter().rposition(|r| {
-            LogEntry::decode(&r.entry)
-                .map(|e| e.replacement().is_some())
-                .unwrap_or(false)
-        });
-        let (object, rest, head) = match start {
-            Some(i) => {
-                let entry = LogEntry::decode(&entries[i].entry)?;
-                let object = entry.replacement().unwrap_or(&key.base).to_string();
-                (object, entries[i + 1..].to_vec(), entries[i].seq)
+        for _ in 0..8 {
+            if let Some(w) = self.try_cold_load(key).await? {
+                return Ok(w);
             }
-            None => (key.base.clone(), entries, 0),
-        };
-        let bytes = self.images.fetch(&object).await?;
-        images::load_into(&mut conn, &bytes)?;
-        let mut w = Working { conn, head };
-        self.apply_entries(&mut w, rest).await?;
-        Ok(w)
+        }
+        Err(contention(key))
     }
 
-    async fn apply_entries(
-        &self,
-        w: &mut Working,
-        entries: Vec<crate::storage::LogRecord>,
-    ) -> StateResult<()> {
+    /// `None` when a newer checkpoint replaced the one read meanwhile (its object
+    /// or the entries after it are gone): read again.
+    async fn try_cold_load(&self, key: &MirrorKey) -> StateResult<Option<Working>> {
+        let checkpoint = self.table.checkpoint(&key.log).await?;
+        let (mut object, mut head) = match &checkpoint {
+            Some(c) => (c.object.clone(), c.seq),
+            None => (key.base.clone(), 0),
+        };
+        let mut entries = self.table.read_log(&key.log, head).await?;
+        if entries.first().is_some_and(|r| r.seq != head + 1) {
+            return Ok(None);
+        }
+        let mut replaced = false;
+        if let Some(i) = entries
+            .iter()
+            .rposition(|r| LogEntry::decode(&r.entry).is_ok_and(|e| e.replacement().is_some()))
+        {
+            let entry = LogEntry::decode(&entries[i].entry)?;
+            if let Some(o) = entry.replacement() {
+                object = o.to_string();
+            }
+            head = entries[i].seq;
+            entries.drain(..=i);
+            replaced = true;
+        }
+        let bytes = match self.fetch(&object).await {
+            Ok(b) => b,
+            Err(StateError::Storage(StorageError::NotFound(_)))
+                if checkpoint.is_some() && !replaced =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let conn = images::open_copy(&bytes)?;
+        let mut w = Working { conn, head };
+        self.apply_entries(&mut w, entries).await?;
+        Ok(Some(w))
+    }
+
+    async fn apply_entries(&self, w: &mut Working, entries: Vec<LogRecord>) -> StateResult<()> {
         let mut in_tx = false;
         for rec in entries {
             if rec.seq != w.head + 1 {
@@ -329,8 +419,8 @@ impl StateEngine {
                         in_tx = false;
                     }
                     let object = replacing.replacement().unwrap_or_default().to_string();
-                    let bytes = self.images.fetch(&object).await?;
-                    images::load_into(&mut w.conn, &bytes)?;
+                    let bytes = self.fetch(&object).await?;
+                    w.conn = images::open_copy(&bytes)?;
                 }
             }
             w.head = rec.seq;
@@ -356,4 +446,16 @@ fn commit(slot: &mut Slot) {
             slot.db = None;
         }
     }
+}
+
+fn contention(key: &MirrorKey) -> StateError {
+    StateError::Contention(format!("{}/{}", key.log.session, key.log.mirror))
+}
+
+/// `checkpoints/<session>/<incarnation>/<mirror>/`: every checkpoint of one log.
+fn checkpoint_prefix(log: &LogKey) -> String {
+    format!(
+        "checkpoints/{}/{}/{}/",
+        log.session, log.incarnation, log.mirror
+    )
 }

@@ -131,9 +131,16 @@ pub fn serialize(conn: &Connection) -> StateResult<Bytes> {
     Ok(Bytes::copy_from_slice(&data))
 }
 
-/// Replaces the database behind `conn` with `bytes` (a writable in-memory copy).
-pub fn load_into(conn: &mut Connection, bytes: &[u8]) -> StateResult<()> {
+/// A fresh connection holding a writable in-memory copy of `bytes`.
+///
+/// Always a new connection: `sqlite3_deserialize` into a connection that has
+/// already run statements frees the old schema while the eponymous virtual
+/// tables (`pragma_table_info`, used by change capture) still point at it — a
+/// use-after-free that crashed `mirra serve` under load.
+pub fn open_copy(bytes: &[u8]) -> StateResult<Connection> {
+    let mut conn = Connection::open_in_memory()?;
     conn.deserialize_read_exact(MAIN_DB, bytes, bytes.len(), false)?;
-    conn.flush_prepared_statement_cache();
-    Ok(())
+    // Room for every mirror's hot statements plus the engine's own.
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
 }

@@ -22,7 +22,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use super::{LogRecord, ObjectStore, SessionRow, SessionTable, StorageError, StorageResult};
+use super::{
+    Checkpoint, LogKey, LogRecord, ObjectStore, SessionRow, SessionTable, StorageError,
+    StorageResult,
+};
 
 /// Contenders in each race of conditional creates.
 const RACERS: usize = 16;
@@ -50,9 +53,14 @@ pub async fn object_store(store: &dyn ObjectStore) {
     );
 }
 
-/// Checks [`SessionTable`]'s contract against `table`. Uses fresh workspaces and
-/// session ids and deletes its sessions (usage counters cannot be deleted
-/// through the trait and stay behind under the run's workspaces).
+/// Checks [`SessionTable`]'s contract against `table`. Uses fresh workspaces,
+/// session ids and incarnations and deletes its sessions (usage counters cannot
+/// be deleted through the trait and stay behind under the run's workspaces).
+///
+/// Where the contract leaves a choice to the backend, the suite accepts either:
+/// entries below a checkpoint "may be deleted, at once or later", so a read may
+/// or may not return them (but only unchanged), and an append below the
+/// checkpoint must fail whether or not its old entry is still there.
 pub async fn session_table(table: &dyn SessionTable) {
     let ids = Ids::new();
     missing_sessions(table, &ids).await;
@@ -63,17 +71,25 @@ pub async fn session_table(table: &dyn SessionTable) {
     concurrent_session_creates(table, &ids).await;
     expired_rows(table, &ids).await;
     log_append_and_read(table, &ids).await;
+    log_needs_its_row(table, &ids).await;
     concurrent_appends_have_one_winner(table, &ids).await;
-    trim_log_drops_prefix(table, &ids).await;
-    delete_session_removes_log(table, &ids).await;
+    let before = checkpoints_only_rise(table, &ids).await;
+    checkpoint_refuses_appends_at_or_below(table, &ids, &before).await;
+    delete_session_checks_incarnation(table, &ids).await;
+    delete_session_removes_logs_and_checkpoints(table, &ids).await;
+    concurrent_deletes_have_one_winner(table, &ids).await;
+    appends_racing_delete_never_outlive_it(table, &ids).await;
+    reused_id_starts_fresh(table, &ids).await;
     usage_adds_up(table, &ids).await;
 
     for ws in ids.workspaces() {
         for row in table.list_sessions(&ws).await.expect("list for cleanup") {
-            table
-                .delete_session(&row.id)
-                .await
-                .expect("delete for cleanup");
+            let deleted = table.delete_session(&row.id, &row.incarnation).await;
+            assert!(
+                matches!(deleted, Ok(true)),
+                "delete_session of a listed row must return true, got {}",
+                describe(&deleted)
+            );
         }
         let left = table.list_sessions(&ws).await.expect("list after cleanup");
         assert!(
@@ -430,20 +446,45 @@ impl Ids {
     fn ses(&self, n: &str) -> String {
         format!("ses_conf_{}_{n}", self.run)
     }
+    /// An incarnation no row of this run has.
+    fn inc(&self) -> String {
+        format!("inc_conf_{}", run_id())
+    }
+    fn object(&self, n: &str) -> String {
+        format!("conformance/run-{}/checkpoint-{n}", self.run)
+    }
     fn workspaces(&self) -> Vec<String> {
         ["a", "b", "exp"].iter().map(|n| self.ws(n)).collect()
     }
 }
 
+/// A row with a fresh random incarnation.
 fn row(id: String, workspace: String, name: Option<&str>, expires_at: Option<i64>) -> SessionRow {
     let expiry = expires_at.map_or_else(|| "null".to_string(), |t| t.to_string());
     let body = format!(r#"{{"id":"{id}","note":"ünïcødé ✓","expires_at":{expiry}}}"#);
     SessionRow {
         id,
+        incarnation: format!("inc_conf_{}", run_id()),
         workspace,
         name: name.map(str::to_owned),
         expires_at,
         body,
+    }
+}
+
+/// The log of one mirror of `row`.
+fn key(row: &SessionRow, mirror: &str) -> LogKey {
+    LogKey {
+        session: row.id.clone(),
+        incarnation: row.incarnation.clone(),
+        mirror: mirror.into(),
+    }
+}
+
+fn rec(seq: u64, entry: &[u8]) -> LogRecord {
+    LogRecord {
+        seq,
+        entry: entry.to_vec(),
     }
 }
 
@@ -456,19 +497,30 @@ async fn missing_sessions(t: &dyn SessionTable, ids: &Ids) {
         t.find_session(&ids.ws("a"), "nobody").await,
         "find_session of a missing name",
     );
-    assert!(
-        t.delete_session(&ghost).await.is_ok(),
-        "delete_session of a missing row must be Ok"
+    assert_flag(
+        t.delete_session(&ghost, &ids.inc()).await,
+        false,
+        "delete_session of a missing row",
     );
     let listed = t.list_sessions(&ids.ws("a")).await.expect("list_sessions");
     assert!(
         listed.is_empty(),
         "list_sessions of a fresh workspace returned {listed:?}"
     );
-    let log = t.read_log(&ghost, "stripe", 0).await;
+    let log = LogKey {
+        session: ghost,
+        incarnation: ids.inc(),
+        mirror: "stripe".into(),
+    };
+    let read = t.read_log(&log, 0).await;
     assert!(
-        matches!(&log, Ok(v) if v.is_empty()),
-        "read_log of a missing log must be Ok and empty, got {log:?}"
+        matches!(&read, Ok(v) if v.is_empty()),
+        "read_log of a missing log must be Ok and empty, got {read:?}"
+    );
+    assert_checkpoint(
+        t.checkpoint(&log).await,
+        None,
+        "checkpoint of a missing log",
     );
     let usage = t.usage(&ids.ws("a")).await;
     assert!(
@@ -483,7 +535,7 @@ async fn create_and_get(t: &dyn SessionTable, ids: &Ids) {
     assert_eq!(
         t.get_session(&named.id).await.expect("get_session"),
         named,
-        "row round trip"
+        "row round trip (incarnation included)"
     );
     assert_eq!(
         t.find_session(&ids.ws("a"), NAME)
@@ -502,12 +554,13 @@ async fn create_and_get(t: &dyn SessionTable, ids: &Ids) {
         "row round trip"
     );
 
-    // Same id, different everything else: the id alone makes it a duplicate, and
-    // the losing create must leave no trace (no name taken in the other workspace).
+    // Same id, different everything else (the incarnation too): the id alone
+    // makes it a duplicate, and the losing create must leave no trace (no name
+    // taken in the other workspace).
     let clash = row(named.id.clone(), ids.ws("b"), Some("other"), None);
     assert_exists(
         t.create_session(&clash).await,
-        "create_session of an existing id",
+        "create_session of an existing id with another incarnation",
     );
     assert_eq!(
         t.get_session(&named.id).await.expect("get"),
@@ -552,9 +605,11 @@ async fn names_unique_per_workspace(t: &dyn SessionTable, ids: &Ids) {
         .expect("unnamed sessions never collide on name");
 
     // Deleting a named session frees its name.
-    t.delete_session(&other_ws.id)
-        .await
-        .expect("delete_session");
+    assert_flag(
+        t.delete_session(&other_ws.id, &other_ws.incarnation).await,
+        true,
+        "delete_session of an existing row",
+    );
     let reuse = row(ids.ses("s7"), ids.ws("b"), Some(NAME), None);
     t.create_session(&reuse)
         .await
@@ -573,7 +628,26 @@ async fn put_replaces_never_creates(t: &dyn SessionTable, ids: &Ids) {
         "put_session must never create",
     );
 
+    // The row's id with another incarnation names no row.
     let mut s1 = t.get_session(&ids.ses("s1")).await.expect("get s1");
+    let mut stranger = s1.clone();
+    stranger.incarnation = ids.inc();
+    stranger.name = Some("Other incarnation".into());
+    stranger.body = r#"{"from":"another incarnation"}"#.into();
+    assert_not_found(
+        t.put_session(&stranger).await,
+        "put_session with the row's id but another incarnation",
+    );
+    assert_eq!(
+        t.get_session(&s1.id).await.expect("get"),
+        s1,
+        "a put_session with another incarnation changed the row"
+    );
+    assert_not_found(
+        t.find_session(&ids.ws("a"), "Other incarnation").await,
+        "a put_session with another incarnation took its name",
+    );
+
     s1.name = Some("Renamed".into());
     s1.expires_at = Some(1_900_000_600);
     s1.body = r#"{"status":"reset","n":2}"#.into();
@@ -753,12 +827,17 @@ async fn expired_rows(t: &dyn SessionTable, ids: &Ids) {
 }
 
 async fn log_append_and_read(t: &dyn SessionTable, ids: &Ids) {
-    let s = ids.ses("log");
+    let owner = row(ids.ses("log"), ids.ws("a"), None, None);
+    let other = row(ids.ses("log-other"), ids.ws("a"), None, None);
+    for r in [&owner, &other] {
+        t.create_session(r).await.expect("create_session for a log");
+    }
+    let stripe = key(&owner, "stripe");
     let binary: Vec<u8> = (0..=255u8).collect();
     let big: Vec<u8> = (0..64 * 1024).map(|i| (i % 241) as u8).collect();
     let entries = [b"one".to_vec(), binary, big];
     for (i, e) in entries.iter().enumerate() {
-        t.append_log(&s, "stripe", i as u64 + 1, e)
+        t.append_log(&stripe, i as u64 + 1, e)
             .await
             .expect("append_log");
     }
@@ -767,161 +846,626 @@ async fn log_append_and_read(t: &dyn SessionTable, ids: &Ids) {
             .iter()
             .enumerate()
             .skip(from)
-            .map(|(i, e)| LogRecord {
-                seq: i as u64 + 1,
-                entry: e.clone(),
-            })
+            .map(|(i, e)| rec(i as u64 + 1, e))
             .collect()
     };
     assert_log(
-        t.read_log(&s, "stripe", 0).await,
+        t.read_log(&stripe, 0).await,
         &want(0),
         "read_log(after = 0)",
     );
     assert_log(
-        t.read_log(&s, "stripe", 1).await,
+        t.read_log(&stripe, 1).await,
         &want(1),
         "read_log(after = 1)",
     );
+    assert_log(t.read_log(&stripe, 3).await, &[], "read_log(after = head)");
     assert_log(
-        t.read_log(&s, "stripe", 3).await,
-        &[],
-        "read_log(after = head)",
-    );
-    assert_log(
-        t.read_log(&s, "stripe", 100).await,
+        t.read_log(&stripe, 100).await,
         &[],
         "read_log(after > head)",
     );
 
     assert_exists(
-        t.append_log(&s, "stripe", 2, b"other").await,
+        t.append_log(&stripe, 2, b"other").await,
         "append_log of an existing seq",
     );
     assert_log(
-        t.read_log(&s, "stripe", 0).await,
+        t.read_log(&stripe, 0).await,
         &want(0),
         "a losing append changed the log",
     );
 
-    // Logs are per (session, mirror).
-    assert_log(
-        t.read_log(&s, "twilio", 0).await,
-        &[],
-        "another mirror's log",
-    );
-    t.append_log(&s, "twilio", 1, b"t1")
+    // Logs are per (session row, mirror).
+    let twilio = key(&owner, "twilio");
+    assert_log(t.read_log(&twilio, 0).await, &[], "another mirror's log");
+    t.append_log(&twilio, 1, b"t1")
         .await
         .expect("same seq, other mirror");
-    t.append_log(&ids.ses("log-other"), "stripe", 1, b"o1")
+    t.append_log(&key(&other, "stripe"), 1, b"o1")
         .await
         .expect("same seq, other session");
     assert_log(
-        t.read_log(&s, "twilio", 0).await,
-        &[LogRecord {
-            seq: 1,
-            entry: b"t1".to_vec(),
-        }],
+        t.read_log(&twilio, 0).await,
+        &[rec(1, b"t1")],
         "the other mirror's log",
     );
     assert_log(
-        t.read_log(&s, "stripe", 0).await,
+        t.read_log(&stripe, 0).await,
         &want(0),
         "appends elsewhere changed this log",
     );
 }
 
+async fn log_needs_its_row(t: &dyn SessionTable, ids: &Ids) {
+    let owner = t.get_session(&ids.ses("log")).await.expect("get");
+    let stripe = key(&owner, "stripe");
+    let before = t.read_log(&stripe, 0).await.expect("read_log");
+    let checkpoint = Checkpoint {
+        seq: 1,
+        object: ids.object("refused"),
+    };
+
+    let ghost = LogKey {
+        session: ids.ses("ghost"),
+        incarnation: ids.inc(),
+        mirror: "stripe".into(),
+    };
+    assert_not_found(
+        t.append_log(&ghost, 1, b"x").await,
+        "append_log without a session row",
+    );
+    assert_log(
+        t.read_log(&ghost, 0).await,
+        &[],
+        "an append refused for a missing row stored its entry",
+    );
+    assert_not_found(
+        t.set_checkpoint(&ghost, &checkpoint).await,
+        "set_checkpoint without a session row",
+    );
+    assert_checkpoint(
+        t.checkpoint(&ghost).await,
+        None,
+        "a set_checkpoint refused for a missing row recorded it",
+    );
+
+    // The row's id with another incarnation: no row, whatever the seq.
+    let stranger = LogKey {
+        incarnation: ids.inc(),
+        ..stripe.clone()
+    };
+    for seq in [4, 2] {
+        assert_not_found(
+            t.append_log(&stranger, seq, b"x").await,
+            &format!("append_log of seq {seq} with the row's id but another incarnation"),
+        );
+    }
+    assert_log(
+        t.read_log(&stranger, 0).await,
+        &[],
+        "an append refused for its incarnation stored its entry",
+    );
+    assert_log(
+        t.read_log(&stripe, 0).await,
+        &before,
+        "an append refused for its incarnation changed the row's log",
+    );
+    assert_not_found(
+        t.set_checkpoint(&stranger, &checkpoint).await,
+        "set_checkpoint with the row's id but another incarnation",
+    );
+    assert_checkpoint(
+        t.checkpoint(&stranger).await,
+        None,
+        "a set_checkpoint refused for its incarnation recorded it",
+    );
+    assert_checkpoint(
+        t.checkpoint(&stripe).await,
+        None,
+        "a set_checkpoint refused for its incarnation reached the row's log",
+    );
+}
+
 async fn concurrent_appends_have_one_winner(t: &dyn SessionTable, ids: &Ids) {
-    let s = ids.ses("log");
+    let owner = t.get_session(&ids.ses("log")).await.expect("get");
+    let stripe = key(&owner, "stripe");
     for seq in [4u64, 5] {
         let entries: Vec<Vec<u8>> = (0..RACERS)
             .map(|i| format!("writer {i} seq {seq}").into_bytes())
             .collect();
-        let results = join_all(entries.iter().map(|e| t.append_log(&s, "stripe", seq, e))).await;
+        let results = join_all(entries.iter().map(|e| t.append_log(&stripe, seq, e))).await;
         let winner = one_winner(
             &results,
             &format!("{RACERS} concurrent append_log of seq {seq}"),
         );
         assert_log(
-            t.read_log(&s, "stripe", seq - 1).await,
-            &[LogRecord {
-                seq,
-                entry: entries[winner].clone(),
-            }],
+            t.read_log(&stripe, seq - 1).await,
+            &[rec(seq, &entries[winner])],
             "the winning append's entry",
         );
     }
 }
 
-async fn trim_log_drops_prefix(t: &dyn SessionTable, ids: &Ids) {
-    let s = ids.ses("log");
-    let before = t.read_log(&s, "stripe", 0).await.expect("read_log");
+/// Returns the stripe log as it was before any checkpoint.
+async fn checkpoints_only_rise(t: &dyn SessionTable, ids: &Ids) -> Vec<LogRecord> {
+    let owner = t.get_session(&ids.ses("log")).await.expect("get");
+    let stripe = key(&owner, "stripe");
+    let before = t.read_log(&stripe, 0).await.expect("read_log");
     assert_eq!(
         before.iter().map(|r| r.seq).collect::<Vec<_>>(),
         [1, 2, 3, 4, 5]
     );
-    t.trim_log(&s, "stripe", 2).await.expect("trim_log");
+    assert_checkpoint(
+        t.checkpoint(&stripe).await,
+        None,
+        "checkpoint of a log without one",
+    );
+
+    let c3 = Checkpoint {
+        seq: 3,
+        object: ids.object("3"),
+    };
+    assert_flag(
+        t.set_checkpoint(&stripe, &c3).await,
+        true,
+        "the first set_checkpoint",
+    );
+    assert_checkpoint(
+        t.checkpoint(&stripe).await,
+        Some(&c3),
+        "checkpoint after set_checkpoint(3)",
+    );
+    assert_log_from_checkpoint(
+        t.read_log(&stripe, 0).await,
+        &before,
+        3,
+        "read_log(after = 0) with checkpoint 3",
+    );
     assert_log(
-        t.read_log(&s, "stripe", 0).await,
+        t.read_log(&stripe, 2).await,
         &before[2..],
-        "read_log after trim_log(2)",
+        "read_log(after = 2) with checkpoint 3: the checkpoint's own entry must be kept",
     );
     assert_log(
-        t.read_log(&s, "twilio", 0).await,
-        &[LogRecord {
-            seq: 1,
-            entry: b"t1".to_vec(),
-        }],
-        "trim_log must not touch another mirror's log",
+        t.read_log(&stripe, 3).await,
+        &before[3..],
+        "read_log(after = 3) with checkpoint 3",
     );
-    t.append_log(&s, "stripe", 6, b"six")
-        .await
-        .expect("append after trim");
-    t.trim_log(&s, "stripe", 100)
-        .await
-        .expect("trim_log past the head");
+
+    for (seq, object) in [(2, "lower"), (3, "equal"), (1, "lowest")] {
+        let refused = Checkpoint {
+            seq,
+            object: ids.object(object),
+        };
+        assert_flag(
+            t.set_checkpoint(&stripe, &refused).await,
+            false,
+            &format!("set_checkpoint({seq}) at or below checkpoint 3"),
+        );
+        assert_checkpoint(
+            t.checkpoint(&stripe).await,
+            Some(&c3),
+            &format!("a refused set_checkpoint({seq}) changed the checkpoint"),
+        );
+    }
+    assert_log_from_checkpoint(
+        t.read_log(&stripe, 0).await,
+        &before,
+        3,
+        "refused set_checkpoints changed the log",
+    );
+
+    let c5 = Checkpoint {
+        seq: 5,
+        object: ids.object("5"),
+    };
+    assert_flag(
+        t.set_checkpoint(&stripe, &c5).await,
+        true,
+        "set_checkpoint(5) above checkpoint 3",
+    );
+    assert_checkpoint(
+        t.checkpoint(&stripe).await,
+        Some(&c5),
+        "checkpoint must return the newest one",
+    );
+    assert_log_from_checkpoint(
+        t.read_log(&stripe, 0).await,
+        &before,
+        5,
+        "read_log(after = 0) with checkpoint 5",
+    );
     assert_log(
-        t.read_log(&s, "stripe", 0).await,
-        &[],
-        "read_log after trimming everything",
+        t.read_log(&stripe, 4).await,
+        &before[4..],
+        "read_log(after = 4) with checkpoint 5 at the head: its own entry must be kept",
     );
-    t.trim_log(&ids.ses("ghost"), "stripe", 5)
-        .await
-        .expect("trim_log of a missing log is Ok");
+
+    // Checkpoints are per log.
+    let twilio = key(&owner, "twilio");
+    assert_checkpoint(
+        t.checkpoint(&twilio).await,
+        None,
+        "set_checkpoint of one mirror gave another mirror a checkpoint",
+    );
+    assert_log(
+        t.read_log(&twilio, 0).await,
+        &[rec(1, b"t1")],
+        "set_checkpoint must not touch another mirror's log",
+    );
+    before
 }
 
-async fn delete_session_removes_log(t: &dyn SessionTable, ids: &Ids) {
-    let s = ids.ses("log");
-    t.create_session(&row(s.clone(), ids.ws("a"), None, None))
+async fn checkpoint_refuses_appends_at_or_below(
+    t: &dyn SessionTable,
+    ids: &Ids,
+    before: &[LogRecord],
+) {
+    let owner = t.get_session(&ids.ses("log")).await.expect("get");
+    let stripe = key(&owner, "stripe");
+    // Checkpoint 5: whether entries 1..4 are gone yet or not, none may be stored.
+    for seq in 1..=5 {
+        assert_exists(
+            t.append_log(&stripe, seq, b"late").await,
+            &format!("append_log of seq {seq} at or below checkpoint 5"),
+        );
+    }
+    assert_log_from_checkpoint(
+        t.read_log(&stripe, 0).await,
+        before,
+        5,
+        "appends refused by the checkpoint changed the log",
+    );
+    t.append_log(&stripe, 6, b"six")
         .await
-        .expect("create");
-    t.append_log(&s, "stripe", 7, b"seven")
+        .expect("append_log above the checkpoint");
+    let mut head = before[4..].to_vec();
+    head.push(rec(6, b"six"));
+    assert_log(
+        t.read_log(&stripe, 4).await,
+        &head,
+        "read_log after appending above the checkpoint",
+    );
+
+    // Seqs the log never held are refused just the same: a checkpoint ahead of
+    // the stored entries, so no entry (deleted or not) can answer for it.
+    let twilio = key(&owner, "twilio");
+    t.append_log(&twilio, 2, b"t2").await.expect("append_log");
+    let ahead = Checkpoint {
+        seq: 4,
+        object: ids.object("ahead"),
+    };
+    assert_flag(
+        t.set_checkpoint(&twilio, &ahead).await,
+        true,
+        "set_checkpoint(4) on a log whose head is 2",
+    );
+    for seq in [3, 4] {
+        assert_exists(
+            t.append_log(&twilio, seq, b"never").await,
+            &format!("append_log of never-stored seq {seq} at or below checkpoint 4"),
+        );
+    }
+    t.append_log(&twilio, 5, b"t5")
         .await
-        .expect("append");
-    t.delete_session(&s).await.expect("delete_session");
-    assert_not_found(t.get_session(&s).await, "get_session after delete_session");
-    for mirror in ["stripe", "twilio"] {
+        .expect("append_log above a checkpoint ahead of the head");
+    assert_log(
+        t.read_log(&twilio, 2).await,
+        &[rec(5, b"t5")],
+        "appends refused by a checkpoint ahead of the head stored entries",
+    );
+}
+
+async fn delete_session_checks_incarnation(t: &dyn SessionTable, ids: &Ids) {
+    let owner = t.get_session(&ids.ses("log")).await.expect("get");
+    let keys = [key(&owner, "stripe"), key(&owner, "twilio")];
+    let mut logs = Vec::new();
+    let mut checkpoints = Vec::new();
+    for k in &keys {
+        logs.push(t.read_log(k, 0).await.expect("read_log"));
+        checkpoints.push(t.checkpoint(k).await.expect("checkpoint"));
+    }
+
+    assert_flag(
+        t.delete_session(&owner.id, &ids.inc()).await,
+        false,
+        "delete_session with the row's id but another incarnation",
+    );
+    assert_flag(
+        t.delete_session(&ids.ses("ghost"), &owner.incarnation)
+            .await,
+        false,
+        "delete_session with the row's incarnation but another id",
+    );
+    assert_eq!(
+        t.get_session(&owner.id).await.expect("get"),
+        owner,
+        "delete_session with another incarnation deleted or changed the row"
+    );
+    for ((k, log), checkpoint) in keys.iter().zip(&logs).zip(&checkpoints) {
         assert_log(
-            t.read_log(&s, mirror, 0).await,
+            t.read_log(k, 0).await,
+            log,
+            &format!(
+                "delete_session with another incarnation changed the {} log",
+                k.mirror
+            ),
+        );
+        assert_checkpoint(
+            t.checkpoint(k).await,
+            checkpoint.as_ref(),
+            &format!(
+                "delete_session with another incarnation changed the {} checkpoint",
+                k.mirror
+            ),
+        );
+    }
+}
+
+async fn delete_session_removes_logs_and_checkpoints(t: &dyn SessionTable, ids: &Ids) {
+    let owner = t.get_session(&ids.ses("log")).await.expect("get");
+    let other = t.get_session(&ids.ses("log-other")).await.expect("get");
+    assert_flag(
+        t.delete_session(&owner.id, &owner.incarnation).await,
+        true,
+        "delete_session of a row with logs and checkpoints",
+    );
+    assert_not_found(
+        t.get_session(&owner.id).await,
+        "get_session after delete_session",
+    );
+    for mirror in ["stripe", "twilio"] {
+        let k = key(&owner, mirror);
+        assert_log(
+            t.read_log(&k, 0).await,
             &[],
             &format!("delete_session must remove the {mirror} log"),
         );
+        assert_checkpoint(
+            t.checkpoint(&k).await,
+            None,
+            &format!("delete_session must remove the {mirror} checkpoint"),
+        );
+        // Above and below the old checkpoint: the row is gone either way.
+        for seq in [100, 1] {
+            assert_not_found(
+                t.append_log(&k, seq, b"late").await,
+                &format!("append_log of seq {seq} to the {mirror} log after delete_session"),
+            );
+        }
+        assert_not_found(
+            t.set_checkpoint(
+                &k,
+                &Checkpoint {
+                    seq: 200,
+                    object: ids.object("late"),
+                },
+            )
+            .await,
+            "set_checkpoint after delete_session",
+        );
+        assert_log(
+            t.read_log(&k, 0).await,
+            &[],
+            "an append after delete_session stored its entry",
+        );
+        assert_checkpoint(
+            t.checkpoint(&k).await,
+            None,
+            "a set_checkpoint after delete_session recorded it",
+        );
     }
     assert_log(
-        t.read_log(&ids.ses("log-other"), "stripe", 0).await,
-        &[LogRecord {
-            seq: 1,
-            entry: b"o1".to_vec(),
-        }],
+        t.read_log(&key(&other, "stripe"), 0).await,
+        &[rec(1, b"o1")],
         "delete_session must not touch another session's log",
     );
-    assert!(
-        t.delete_session(&s).await.is_ok(),
-        "second delete_session must be Ok"
+    assert_flag(
+        t.delete_session(&owner.id, &owner.incarnation).await,
+        false,
+        "a second delete_session of one row",
     );
-    t.delete_session(&ids.ses("log-other"))
+    assert_flag(
+        t.delete_session(&other.id, &other.incarnation).await,
+        true,
+        "delete_session of a row with a log",
+    );
+}
+
+async fn concurrent_deletes_have_one_winner(t: &dyn SessionTable, ids: &Ids) {
+    for round in 0..3 {
+        let doomed = row(
+            ids.ses(&format!("delete-race-{round}")),
+            ids.ws("b"),
+            Some("doomed"),
+            None,
+        );
+        t.create_session(&doomed).await.expect("create_session");
+        t.append_log(&key(&doomed, "stripe"), 1, b"one")
+            .await
+            .expect("append_log");
+        let results =
+            join_all((0..RACERS).map(|_| t.delete_session(&doomed.id, &doomed.incarnation))).await;
+        let what = format!("{RACERS} concurrent delete_session of one row (round {round})");
+        for r in &results {
+            assert!(
+                r.is_ok(),
+                "{what}: every delete must be Ok, got {}",
+                describe(r)
+            );
+        }
+        let winners = results.iter().filter(|r| matches!(r, Ok(true))).count();
+        assert_eq!(winners, 1, "{what}: exactly one must return true");
+        assert_not_found(
+            t.get_session(&doomed.id).await,
+            "get_session after concurrent deletes",
+        );
+        assert_not_found(
+            t.find_session(&ids.ws("b"), "doomed").await,
+            "find_session after concurrent deletes",
+        );
+    }
+}
+
+async fn appends_racing_delete_never_outlive_it(t: &dyn SessionTable, ids: &Ids) {
+    enum Outcome {
+        Append(u64, StorageResult<()>),
+        Delete(StorageResult<bool>),
+    }
+    type Call<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+    let doomed = row(ids.ses("append-race"), ids.ws("b"), None, None);
+    t.create_session(&doomed).await.expect("create_session");
+    let stripe = key(&doomed, "stripe");
+    // Appends of fresh seqs with two deletes among them, issued in this order.
+    let (stripe_ref, doomed_ref) = (&stripe, &doomed);
+    let calls: Vec<Call<'_>> = (1..=2 * RACERS as u64)
+        .map(move |seq| -> Call<'_> {
+            let (stripe, doomed) = (stripe_ref, doomed_ref);
+            if seq % RACERS as u64 == RACERS as u64 / 2 {
+                Box::pin(async move {
+                    Outcome::Delete(t.delete_session(&doomed.id, &doomed.incarnation).await)
+                })
+            } else {
+                let entry = format!("racing entry {seq}").into_bytes();
+                Box::pin(
+                    async move { Outcome::Append(seq, t.append_log(stripe, seq, &entry).await) },
+                )
+            }
+        })
+        .collect();
+    let mut deleted = 0;
+    for outcome in join_all(calls).await {
+        match outcome {
+            Outcome::Delete(r) => match r {
+                Ok(true) => deleted += 1,
+                Ok(false) => {}
+                Err(e) => panic!("delete_session racing appends failed: {e:?}"),
+            },
+            Outcome::Append(seq, r) => assert!(
+                matches!(r, Ok(()) | Err(StorageError::NotFound(_))),
+                "append_log of seq {seq} racing delete_session must succeed or fail with \
+                 NotFound, got {}",
+                describe(&r)
+            ),
+        }
+    }
+    assert_eq!(
+        deleted, 1,
+        "of two delete_session racing appends, exactly one must return true"
+    );
+    assert_log(
+        t.read_log(&stripe, 0).await,
+        &[],
+        "an append racing delete_session outlived the row (acknowledged after the delete, \
+         or not deleted with it)",
+    );
+}
+
+async fn reused_id_starts_fresh(t: &dyn SessionTable, ids: &Ids) {
+    let id = ids.ses("reused");
+    let first = row(id.clone(), ids.ws("a"), Some("reused"), None);
+    t.create_session(&first).await.expect("create_session");
+    let old = key(&first, "stripe");
+    for seq in 1..=3 {
+        t.append_log(&old, seq, b"old").await.expect("append_log");
+    }
+    let checkpoint = Checkpoint {
+        seq: 2,
+        object: ids.object("reused"),
+    };
+    assert_flag(
+        t.set_checkpoint(&old, &checkpoint).await,
+        true,
+        "set_checkpoint",
+    );
+    assert_flag(
+        t.delete_session(&first.id, &first.incarnation).await,
+        true,
+        "delete_session",
+    );
+
+    let second = row(id.clone(), ids.ws("a"), Some("reused"), None);
+    assert_ne!(first.incarnation, second.incarnation);
+    t.create_session(&second)
         .await
-        .expect("delete_session without a row");
+        .expect("create_session of a deleted session's id");
+    let new = key(&second, "stripe");
+    assert_log(
+        t.read_log(&new, 0).await,
+        &[],
+        "a reused id's new incarnation must start with an empty log",
+    );
+    assert_checkpoint(
+        t.checkpoint(&new).await,
+        None,
+        "a reused id's new incarnation must start without a checkpoint",
+    );
+    for seq in 1..=4 {
+        t.append_log(&new, seq, b"new")
+            .await
+            .expect("append_log under a reused id's new incarnation");
+    }
+    assert_eq!(
+        t.read_log(&new, 0)
+            .await
+            .expect("read_log")
+            .iter()
+            .map(|r| r.seq)
+            .collect::<Vec<_>>(),
+        [1, 2, 3, 4],
+        "the new incarnation's log"
+    );
+
+    // The old incarnation stays dead although its id lives again.
+    assert_not_found(
+        t.append_log(&old, 5, b"stale").await,
+        "append_log with a reused id's old incarnation",
+    );
+    assert_not_found(
+        t.set_checkpoint(
+            &old,
+            &Checkpoint {
+                seq: 3,
+                object: ids.object("stale"),
+            },
+        )
+        .await,
+        "set_checkpoint with a reused id's old incarnation",
+    );
+    assert_log(
+        t.read_log(&old, 0).await,
+        &[],
+        "the old incarnation's log after delete_session",
+    );
+    assert_checkpoint(
+        t.checkpoint(&new).await,
+        None,
+        "a refused set_checkpoint with the old incarnation reached the new log",
+    );
+    let mut stale = second.clone();
+    stale.incarnation = first.incarnation.clone();
+    stale.body = r#"{"from":"the old incarnation"}"#.into();
+    assert_not_found(
+        t.put_session(&stale).await,
+        "put_session with a reused id's old incarnation",
+    );
+    assert_flag(
+        t.delete_session(&id, &first.incarnation).await,
+        false,
+        "delete_session with a reused id's old incarnation",
+    );
+    assert_eq!(
+        t.get_session(&id).await.expect("get"),
+        second,
+        "calls with the old incarnation changed the new row"
+    );
+    assert_eq!(
+        t.read_log(&new, 0).await.expect("read_log").len(),
+        4,
+        "calls with the old incarnation changed the new log"
+    );
 }
 
 async fn usage_adds_up(t: &dyn SessionTable, ids: &Ids) {
@@ -1085,4 +1629,61 @@ fn one_winner<T>(results: &[StorageResult<T>], what: &str) -> usize {
         }
     }
     winners[0]
+}
+
+#[track_caller]
+fn assert_flag(r: StorageResult<bool>, expected: bool, what: &str) {
+    assert!(
+        matches!(r, Ok(v) if v == expected),
+        "{what}: expected Ok({expected}), got {r:?}"
+    );
+}
+
+#[track_caller]
+fn assert_checkpoint(
+    r: StorageResult<Option<Checkpoint>>,
+    expected: Option<&Checkpoint>,
+    what: &str,
+) {
+    match r {
+        Ok(got) => assert!(
+            got.as_ref() == expected,
+            "{what}: got checkpoint {got:?}, expected {expected:?}"
+        ),
+        Err(e) => panic!("{what}: checkpoint failed: {e:?}"),
+    }
+}
+
+/// A whole-log read under checkpoint `checkpoint`: every entry of `before` from
+/// the checkpoint's own on, and of the older ones any (deleting them is the
+/// backend's choice, at once or later), each unchanged and in order.
+#[track_caller]
+fn assert_log_from_checkpoint(
+    r: StorageResult<Vec<LogRecord>>,
+    before: &[LogRecord],
+    checkpoint: u64,
+    what: &str,
+) {
+    let got = match r {
+        Ok(got) => got,
+        Err(e) => panic!("{what}: read_log failed: {e:?}"),
+    };
+    let kept: Vec<u64> = got
+        .iter()
+        .map(|r| r.seq)
+        .filter(|&s| s < checkpoint)
+        .collect();
+    let expected: Vec<LogRecord> = before
+        .iter()
+        .filter(|r| r.seq >= checkpoint || kept.contains(&r.seq))
+        .cloned()
+        .collect();
+    assert_log(
+        Ok(got),
+        &expected,
+        &format!(
+            "{what} (entries from checkpoint {checkpoint} on must all be there; \
+             older ones may be gone)"
+        ),
+    );
 }

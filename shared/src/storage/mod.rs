@@ -4,12 +4,14 @@
 //! runs the suites in [`conformance`].
 
 pub mod conformance;
+pub mod dynamodb;
 mod error;
 pub mod fs;
 mod object_store;
+pub mod s3;
 mod session_table;
 pub mod sqlite;
 
 pub use error::{StorageError, StorageResult};
 pub use object_store::{valid_key, ObjectStore};
-pub use session_table::{LogRecord, SessionRow, SessionTable};
+pub use session_table::{Checkpoint, LogKey, LogRecord, SessionRow, SessionTable};

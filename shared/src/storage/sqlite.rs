@@ -3,11 +3,17 @@
 //!
 //! Several `mirra serve` processes may open one file, so every guarantee comes
 //! from SQLite itself, not from in-process locks: conditional creates are primary
-//! key / unique index inserts, and multi-row changes are `BEGIN IMMEDIATE`
-//! transactions (taking the write lock up front, so `busy_timeout` can wait for it
-//! instead of failing a deferred lock upgrade). WAL with `synchronous=NORMAL`
-//! makes a commit survive a process kill, which is the durability bar here
-//! (not power loss), at a fraction of the cost of `FULL`.
+//! key / unique index inserts or single `INSERT … SELECT … WHERE` statements, and
+//! multi-row changes are `BEGIN IMMEDIATE` transactions (taking the write lock up
+//! front, so `busy_timeout` can wait for it instead of failing a deferred lock
+//! upgrade). WAL with `synchronous=NORMAL` makes a commit survive a process kill,
+//! which is the durability bar here (not power loss), at a fraction of the cost
+//! of `FULL`.
+//!
+//! A log belongs to one session row: its key carries the row's incarnation, an
+//! append checks the row and the checkpoint in the same statement that inserts,
+//! and `delete_session` removes the row, its logs and checkpoints in one
+//! transaction. So no entry outlives its row, and none lands after the delete.
 //!
 //! Calls are microseconds and run directly on the calling task, through one
 //! connection per handle behind a mutex. A pool of WAL reader connections was
@@ -18,37 +24,53 @@
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::{ffi, params, Connection, OptionalExtension, Row, TransactionBehavior};
 
-use super::{LogRecord, SessionRow, SessionTable, StorageError, StorageResult};
+use super::{Checkpoint, LogKey, LogRecord, SessionRow, SessionTable, StorageError, StorageResult};
 
 /// How long a connection waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `PRAGMA user_version` of the schema below. Files from before versioning (0,
+/// with a `sessions` table) have no incarnations and are refused, not migrated.
+const SCHEMA_VERSION: i64 = 1;
+
+/// An append refused for a reason gone by the time it looks again is retried.
+const APPEND_ATTEMPTS: usize = 3;
+
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS sessions (
-    id         TEXT PRIMARY KEY NOT NULL,
-    workspace  TEXT NOT NULL,
-    name       TEXT,
-    expires_at INTEGER,
-    body       TEXT NOT NULL
+CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY NOT NULL,
+    incarnation TEXT NOT NULL,
+    workspace   TEXT NOT NULL,
+    name        TEXT,
+    expires_at  INTEGER,
+    body        TEXT NOT NULL
 ) STRICT;
 -- NULL names never collide in a SQLite unique index: unnamed sessions are free.
-CREATE UNIQUE INDEX IF NOT EXISTS sessions_workspace_name ON sessions (workspace, name);
+CREATE UNIQUE INDEX sessions_workspace_name ON sessions (workspace, name);
 -- The reaper's scan; persistent sessions (no expiry) stay out of it.
-CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions (expires_at)
-    WHERE expires_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS log (
-    session TEXT NOT NULL,
-    mirror  TEXT NOT NULL,
-    seq     INTEGER NOT NULL,
-    entry   BLOB NOT NULL,
-    PRIMARY KEY (session, mirror, seq)
+CREATE INDEX sessions_expires_at ON sessions (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE log (
+    session     TEXT NOT NULL,
+    incarnation TEXT NOT NULL,
+    mirror      TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    entry       BLOB NOT NULL,
+    PRIMARY KEY (session, incarnation, mirror, seq)
 ) WITHOUT ROWID, STRICT;
-CREATE TABLE IF NOT EXISTS usage (
+CREATE TABLE checkpoints (
+    session     TEXT NOT NULL,
+    incarnation TEXT NOT NULL,
+    mirror      TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    object      TEXT NOT NULL,
+    PRIMARY KEY (session, incarnation, mirror)
+) WITHOUT ROWID, STRICT;
+CREATE TABLE usage (
     workspace TEXT NOT NULL,
     mode      TEXT NOT NULL,
     minutes   INTEGER NOT NULL,
@@ -56,7 +78,7 @@ CREATE TABLE IF NOT EXISTS usage (
 ) WITHOUT ROWID, STRICT;
 ";
 
-const SESSION_COLUMNS: &str = "id, workspace, name, expires_at, body";
+const SESSION_COLUMNS: &str = "id, incarnation, workspace, name, expires_at, body";
 
 /// SQLite-backed session table and commit log (the embedded default).
 #[derive(Debug)]
@@ -66,20 +88,19 @@ pub struct SqliteSessionTable {
 
 impl SqliteSessionTable {
     /// Opens (creating if needed) the database file at `path`. Safe to call from
-    /// several processes at once on one file.
+    /// several processes at once on one file. A file written by an older Mirra
+    /// (before session incarnations) fails with a `Backend` error saying to
+    /// remove it.
     pub fn open(path: &Path) -> StorageResult<Self> {
-        let conn = connect(path)?;
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(|e| backend("enable WAL", e))?;
+        let mut conn = connect(path)?;
+        let mode = enable_wal(&conn)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StorageError::Backend(format!(
                 "{}: journal_mode is {mode}, not wal (filesystem without shared memory?)",
                 path.display()
             )));
         }
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| backend("create schema", e))?;
+        init_schema(&mut conn, &path.display().to_string())?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -87,9 +108,8 @@ impl SqliteSessionTable {
 
     /// A private in-memory database, for tests: nothing is shared or persisted.
     pub fn in_memory() -> StorageResult<Self> {
-        let conn = Connection::open_in_memory().map_err(|e| backend("open in-memory", e))?;
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| backend("create schema", e))?;
+        let mut conn = Connection::open_in_memory().map_err(|e| backend("open in-memory", e))?;
+        init_schema(&mut conn, ":memory:")?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -124,6 +144,68 @@ fn connect(path: &Path) -> StorageResult<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(|e| backend("set synchronous", e))?;
     Ok(conn)
+}
+
+/// Switches to WAL, returning the journal mode now in force. On a new file the
+/// switch needs an exclusive lock and fails `SQLITE_BUSY` at once, without the
+/// busy handler, while another process opens the file too; so it retries here.
+fn enable_wal(conn: &Connection) -> StorageResult<String> {
+    let started = Instant::now();
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            done => return done.map_err(|e| backend("enable WAL", e)),
+        }
+    }
+}
+
+/// Creates the schema in a fresh file, accepts the current one and refuses
+/// anything else. Creation is one immediate transaction, so processes opening
+/// one new file at once neither both create nor see half a schema.
+fn init_schema(conn: &mut Connection, file: &str) -> StorageResult<()> {
+    let version =
+        |c: &Connection| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
+    if version(conn).map_err(|e| backend("read schema version", e))? == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| backend("lock for schema", e))?;
+    let found = version(&tx).map_err(|e| backend("read schema version", e))?;
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tables: i64 = tx
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| backend("read schema", e))?;
+    if found != 0 || tables != 0 {
+        let what = if found > SCHEMA_VERSION {
+            format!("was written by a newer Mirra (schema version {found}, this one knows {SCHEMA_VERSION})")
+        } else {
+            format!(
+                "has an older schema (version {found}, before session incarnations) that this \
+                 Mirra cannot migrate; stop every mirra process and delete the data directory \
+                 holding it (sessions and snapshots are lost)"
+            )
+        };
+        return Err(StorageError::Backend(format!(
+            "session table {file} {what}"
+        )));
+    }
+    tx.execute_batch(SCHEMA)
+        .map_err(|e| backend("create schema", e))?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(|e| backend("set schema version", e))?;
+    tx.commit().map_err(|e| backend("create schema", e))
 }
 
 /// A panic while holding a connection cannot leave a transaction open (rusqlite
@@ -163,10 +245,34 @@ fn get_u64(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
 fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
         id: r.get(0)?,
-        workspace: r.get(1)?,
-        name: r.get(2)?,
-        expires_at: r.get(3)?,
-        body: r.get(4)?,
+        incarnation: r.get(1)?,
+        workspace: r.get(2)?,
+        name: r.get(3)?,
+        expires_at: r.get(4)?,
+        body: r.get(5)?,
+    })
+}
+
+fn log_name(key: &LogKey) -> String {
+    format!("log {}/{}/{}", key.session, key.incarnation, key.mirror)
+}
+
+fn row_gone(key: &LogKey) -> StorageError {
+    StorageError::NotFound(format!(
+        "session {} incarnation {}",
+        key.session, key.incarnation
+    ))
+}
+
+/// Whether the key's row exists, and its log's checkpoint seq (0 without one).
+fn log_state(c: &Connection, key: &LogKey) -> rusqlite::Result<(bool, i64)> {
+    c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND incarnation = ?2),
+                COALESCE((SELECT seq FROM checkpoints
+                          WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3), 0)",
+    )?
+    .query_row(params![key.session, key.incarnation, key.mirror], |r| {
+        Ok((r.get(0)?, r.get(1)?))
     })
 }
 
@@ -177,11 +283,12 @@ impl SessionTable for SqliteSessionTable {
             || format!("session {} (or its name in {})", row.id, row.workspace),
             |c| {
                 c.prepare_cached(
-                    "INSERT INTO sessions (id, workspace, name, expires_at, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO sessions (id, incarnation, workspace, name, expires_at, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
                 .execute(params![
                     row.id,
+                    row.incarnation,
                     row.workspace,
                     row.name,
                     row.expires_at,
@@ -219,11 +326,12 @@ impl SessionTable for SqliteSessionTable {
             || format!("session name {:?} in {}", row.name, row.workspace),
             |c| {
                 c.prepare_cached(
-                    "UPDATE sessions SET workspace = ?2, name = ?3, expires_at = ?4, body = ?5
-                     WHERE id = ?1",
+                    "UPDATE sessions SET workspace = ?3, name = ?4, expires_at = ?5, body = ?6
+                     WHERE id = ?1 AND incarnation = ?2",
                 )?
                 .execute(params![
                     row.id,
+                    row.incarnation,
                     row.workspace,
                     row.name,
                     row.expires_at,
@@ -232,21 +340,33 @@ impl SessionTable for SqliteSessionTable {
             },
         )?;
         if changed == 0 {
-            return Err(StorageError::NotFound(format!("session {}", row.id)));
+            return Err(StorageError::NotFound(format!(
+                "session {} incarnation {}",
+                row.id, row.incarnation
+            )));
         }
         Ok(())
     }
 
-    async fn delete_session(&self, id: &str) -> StorageResult<()> {
+    async fn delete_session(&self, id: &str, incarnation: &str) -> StorageResult<bool> {
         self.write(
             || format!("session {id}"),
             |c| {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                tx.prepare_cached("DELETE FROM log WHERE session = ?1")?
-                    .execute([id])?;
-                tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
-                    .execute([id])?;
-                tx.commit()
+                let deleted = tx
+                    .prepare_cached("DELETE FROM sessions WHERE id = ?1 AND incarnation = ?2")?
+                    .execute([id, incarnation])?;
+                if deleted == 0 {
+                    return Ok(false); // dropping `tx` rolls back the empty transaction
+                }
+                tx.prepare_cached("DELETE FROM log WHERE session = ?1 AND incarnation = ?2")?
+                    .execute([id, incarnation])?;
+                tx.prepare_cached(
+                    "DELETE FROM checkpoints WHERE session = ?1 AND incarnation = ?2",
+                )?
+                .execute([id, incarnation])?;
+                tx.commit()?;
+                Ok(true)
             },
         )
     }
@@ -272,58 +392,132 @@ impl SessionTable for SqliteSessionTable {
         })
     }
 
-    async fn append_log(
-        &self,
-        session: &str,
-        mirror: &str,
-        seq: u64,
-        entry: &[u8],
-    ) -> StorageResult<()> {
+    /// One statement inserts only while the row exists and `seq` is above the
+    /// checkpoint, so it is atomic with `delete_session` and `set_checkpoint`; a
+    /// taken seq is a primary key conflict. Only a refused insert pays for a
+    /// second look, to tell `NotFound` from `AlreadyExists`.
+    async fn append_log(&self, key: &LogKey, seq: u64, entry: &[u8]) -> StorageResult<()> {
         let seq_i = seq_param(seq)?;
-        self.write(
-            || format!("log entry {session}/{mirror}/{seq}"),
-            |c| {
-                c.prepare_cached(
-                    "INSERT INTO log (session, mirror, seq, entry) VALUES (?1, ?2, ?3, ?4)",
-                )?
-                .execute(params![session, mirror, seq_i, entry])
-            },
-        )?;
-        Ok(())
+        for _ in 0..APPEND_ATTEMPTS {
+            // `None`: stored; else why not: (row exists, checkpoint seq).
+            let refused = self.write(
+                || format!("{} entry {seq}", log_name(key)),
+                |c| {
+                    let inserted = c
+                        .prepare_cached(
+                            "INSERT INTO log (session, incarnation, mirror, seq, entry)
+                             SELECT ?1, ?2, ?3, ?4, ?5
+                             WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND incarnation = ?2)
+                               AND ?4 > COALESCE((SELECT seq FROM checkpoints
+                                   WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3), 0)",
+                        )?
+                        .execute(params![key.session, key.incarnation, key.mirror, seq_i, entry])?;
+                    if inserted == 1 {
+                        Ok(None)
+                    } else {
+                        log_state(c, key).map(Some)
+                    }
+                },
+            )?;
+            match refused {
+                None => return Ok(()),
+                Some((false, _)) => return Err(row_gone(key)),
+                Some((true, checkpoint)) if seq_i <= checkpoint => {
+                    return Err(StorageError::AlreadyExists(format!(
+                        "{} entry {seq}: at or below checkpoint {checkpoint}",
+                        log_name(key)
+                    )));
+                }
+                // The row appeared between the two statements (another process
+                // created one with this very incarnation): try again.
+                Some((true, _)) => {}
+            }
+        }
+        Err(StorageError::Backend(format!(
+            "{} entry {seq}: refused {APPEND_ATTEMPTS} times although the row exists above its checkpoint",
+            log_name(key)
+        )))
     }
 
-    async fn read_log(
-        &self,
-        session: &str,
-        mirror: &str,
-        after: u64,
-    ) -> StorageResult<Vec<LogRecord>> {
+    async fn read_log(&self, key: &LogKey, after: u64) -> StorageResult<Vec<LogRecord>> {
         self.read(|c| {
             c.prepare_cached(
-                "SELECT seq, entry FROM log WHERE session = ?1 AND mirror = ?2 AND seq > ?3
+                "SELECT seq, entry FROM log
+                 WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3 AND seq > ?4
                  ORDER BY seq",
             )?
-            .query_map(params![session, mirror, clamp(after)], |r| {
-                Ok(LogRecord {
-                    seq: get_u64(r, 0)?,
-                    entry: r.get(1)?,
-                })
-            })?
+            .query_map(
+                params![key.session, key.incarnation, key.mirror, clamp(after)],
+                |r| {
+                    Ok(LogRecord {
+                        seq: get_u64(r, 0)?,
+                        entry: r.get(1)?,
+                    })
+                },
+            )?
             .collect()
         })
     }
 
-    async fn trim_log(&self, session: &str, mirror: &str, upto: u64) -> StorageResult<()> {
-        self.write(
-            || format!("log {session}/{mirror}"),
+    /// Raises the checkpoint and deletes the entries below it in one transaction,
+    /// which also holds the row in place while it checks it exists.
+    async fn set_checkpoint(&self, key: &LogKey, checkpoint: &Checkpoint) -> StorageResult<bool> {
+        let seq_i = seq_param(checkpoint.seq)?;
+        let raised = self.write(
+            || log_name(key),
             |c| {
-                c.prepare_cached(
-                    "DELETE FROM log WHERE session = ?1 AND mirror = ?2 AND seq <= ?3",
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let (exists, current) = log_state(&tx, key)?;
+                if !exists {
+                    return Ok(None);
+                }
+                if seq_i <= current {
+                    return Ok(Some(false));
+                }
+                tx.prepare_cached(
+                    "INSERT INTO checkpoints (session, incarnation, mirror, seq, object)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (session, incarnation, mirror)
+                     DO UPDATE SET seq = excluded.seq, object = excluded.object",
                 )?
-                .execute(params![session, mirror, clamp(upto)])
+                .execute(params![
+                    key.session,
+                    key.incarnation,
+                    key.mirror,
+                    seq_i,
+                    checkpoint.object
+                ])?;
+                tx.prepare_cached(
+                    "DELETE FROM log
+                     WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3 AND seq < ?4",
+                )?
+                .execute(params![
+                    key.session,
+                    key.incarnation,
+                    key.mirror,
+                    seq_i
+                ])?;
+                tx.commit()?;
+                Ok(Some(true))
             },
         )?;
-        Ok(())
+        raised.ok_or_else(|| row_gone(key))
+    }
+
+    async fn checkpoint(&self, key: &LogKey) -> StorageResult<Option<Checkpoint>> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT seq, object FROM checkpoints
+                 WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3",
+            )?
+            .query_row(params![key.session, key.incarnation, key.mirror], |r| {
+                Ok(Checkpoint {
+                    seq: get_u64(r, 0)?,
+                    object: r.get(1)?,
+                })
+            })
+            .optional()
+        })
     }
 
     async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()> {

@@ -1,0 +1,189 @@
+//! State engine costs per backend (`cargo bench -p mirra-shared --bench state`):
+//! commit latency of one write, cold restore of 100 KB / 1 MB / 10 MB states, and
+//! cold restore after 10 / 1,000 / 100,000 commits (compaction keeps it flat).
+//! Runs on the embedded backends always, and on S3 + DynamoDB too when
+//! `MIRRA_TEST_AWS_ENDPOINT` names an emulator (`infra/moto start` prints one);
+//! `MIRRA_BENCH_MAX_COMMITS` caps the commit counts (the emulator is slow to fill).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion};
+use rusqlite::Connection;
+use shared::config::{BackendChoice, Backends};
+use shared::session::{CreateSession, Session, SessionContext, Sessions, SystemClock};
+use shared::state::StateError;
+use shared::storage::{ObjectStore, SessionTable};
+use tokio::runtime::Runtime;
+
+struct Backend {
+    name: &'static str,
+    store: Arc<dyn ObjectStore>,
+    table: Arc<dyn SessionTable>,
+    _dir: tempfile::TempDir,
+}
+
+impl Backend {
+    fn new(name: &'static str, b: Backends, dir: tempfile::TempDir) -> Self {
+        Backend {
+            name,
+            store: b.store,
+            table: b.table,
+            _dir: dir,
+        }
+    }
+}
+
+fn backends(rt: &Runtime) -> Vec<Backend> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = Backends::embedded(dir.path()).expect("embedded");
+    let mut out = vec![Backend::new("embedded", embedded, dir)];
+    if let Ok(endpoint) = std::env::var("MIRRA_TEST_AWS_ENDPOINT") {
+        for (k, v) in [
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+        ] {
+            std::env::set_var(k, v);
+        }
+        let name = format!("mirra-bench-{}", std::process::id());
+        let choice = BackendChoice::Aws {
+            bucket: name.clone(),
+            table: name,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (aws, _) = rt
+            .block_on(Backends::open(&choice, dir.path(), true))
+            .expect("aws backends");
+        out.push(Backend::new("s3+dynamodb(moto)", aws, dir));
+    }
+    out
+}
+
+/// A fresh instance (no warm working copies, no cached images) over the storage.
+fn instance(b: &Backend) -> Arc<Sessions> {
+    let defs = shared::mirrors::all().into_iter().map(|m| m.def).collect();
+    Arc::new(Sessions::new(
+        b.table.clone(),
+        b.store.clone(),
+        Arc::new(SystemClock),
+        defs,
+    ))
+}
+
+async fn stripe_session(s: &Arc<Sessions>) -> Session {
+    s.create(
+        "bench",
+        CreateSession {
+            mirrors: Some(vec!["stripe".into()]),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("create")
+}
+
+async fn ctx(s: &Arc<Sessions>, session: &Session) -> SessionContext {
+    s.context(&session.id, "stripe").await.expect("context")
+}
+
+/// One committed write: a row of `payload` bytes in the mirror's own table.
+async fn write(ctx: &SessionContext, payload: &str) {
+    ctx.write(|c: &Connection| {
+        c.execute(
+            "INSERT INTO customers (id, created, deleted, email, data) VALUES (?1, 0, 0, NULL, ?2)",
+            rusqlite::params![format!("cus_b{}", rand_id()), payload],
+        )
+        .map_err(StateError::from)
+    })
+    .await
+    .expect("write");
+}
+
+fn rand_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Cold restore: a brand-new instance serves its first read of the session.
+fn cold_read(b: &Backend, rt: &Runtime, session: &Session) {
+    let fresh = instance(b);
+    rt.block_on(async {
+        let c = ctx(&fresh, session).await;
+        c.read(|conn| {
+            conn.query_row("SELECT count(*) FROM customers", [], |r| r.get::<_, i64>(0))
+                .map_err(StateError::from)
+        })
+        .await
+        .expect("read");
+    });
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .measurement_time(Duration::from_secs(5));
+    let rt = Runtime::new().expect("runtime");
+    let max_commits: u64 = std::env::var("MIRRA_BENCH_MAX_COMMITS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    for b in backends(&rt) {
+        let s = instance(&b);
+        let session = rt.block_on(stripe_session(&s));
+        let warm = rt.block_on(ctx(&s, &session));
+        c.bench_function(&format!("commit_one_write/{}", b.name), |bench| {
+            bench.to_async(&rt).iter(|| write(&warm, "{}"))
+        });
+
+        let mut group = c.benchmark_group(format!("cold_restore_by_size/{}", b.name));
+        group.sample_size(20);
+        for (label, bytes) in [
+            ("100KB", 100_000usize),
+            ("1MB", 1_000_000),
+            ("10MB", 10_000_000),
+        ] {
+            let session = rt.block_on(stripe_session(&s));
+            let c1 = rt.block_on(ctx(&s, &session));
+            let row = "x".repeat(50_000);
+            rt.block_on(async {
+                for _ in 0..bytes / row.len() {
+                    write(&c1, &row).await;
+                }
+            });
+            // Snapshot + restore so the state is one object, not a log to replay.
+            rt.block_on(async {
+                let snap = s.snapshot("bench", &session.id).await.expect("snapshot");
+                s.restore("bench", &session.id, &snap.id)
+                    .await
+                    .expect("restore");
+            });
+            group.bench_function(BenchmarkId::from_parameter(label), |bench| {
+                bench.iter(|| cold_read(&b, &rt, &session))
+            });
+        }
+        group.finish();
+
+        let mut group = c.benchmark_group(format!("cold_restore_after_commits/{}", b.name));
+        group.sample_size(20);
+        for commits in [10u64, 1_000, 100_000]
+            .into_iter()
+            .filter(|n| *n <= max_commits)
+        {
+            let session = rt.block_on(stripe_session(&s));
+            let c1 = rt.block_on(ctx(&s, &session));
+            rt.block_on(async {
+                for _ in 0..commits {
+                    write(&c1, "{}").await;
+                }
+            });
+            group.bench_function(BenchmarkId::from_parameter(commits), |bench| {
+                bench.iter(|| cold_read(&b, &rt, &session))
+            });
+        }
+        group.finish();
+    }
+    c.final_summary();
+}
