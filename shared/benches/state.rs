@@ -3,7 +3,8 @@
 //! cold restore after 10 / 1,000 / 100,000 commits (compaction keeps it flat).
 //! Runs on the embedded backends always, and on S3 + DynamoDB too when
 //! `MIRRA_TEST_AWS_ENDPOINT` names an emulator (`infra/moto start` prints one);
-//! `MIRRA_BENCH_MAX_COMMITS` caps the commit counts (the emulator is slow to fill).
+//! `MIRRA_BENCH_MAX_REMOTE_COMMITS` (default 10,000) caps the commit counts on
+//! the emulator, which takes minutes per 10,000 commits to fill.
 
 use std::sync::Arc;
 use std::time::Duration;
