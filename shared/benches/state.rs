@@ -1,5 +1,5 @@
 //! State engine costs per backend (`cargo bench -p mirra-shared --bench state`):
-//! commit latency of one write, cold restore of 100 KB / 1 MB / 10 MB states, and
+//! commit latency of one write, reset of one mirror to `stripe:default`, cold restore of 100 KB / 1 MB / 10 MB states, and
 //! cold restore after 10 / 1,000 / 100,000 commits (compaction keeps it flat).
 //! Runs on the embedded backends always, and on S3 + DynamoDB too when
 //! `MIRRA_TEST_AWS_ENDPOINT` names an emulator (`infra/moto start` prints one);
@@ -12,7 +12,9 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion};
 use rusqlite::Connection;
 use shared::config::{BackendChoice, Backends};
-use shared::session::{CreateSession, Session, SessionContext, Sessions, SystemClock};
+use shared::session::{
+    CreateSession, ResetSession, Session, SessionContext, Sessions, SystemClock,
+};
 use shared::state::StateError;
 use shared::storage::{ObjectStore, SessionTable};
 use tokio::runtime::Runtime;
@@ -102,6 +104,19 @@ async fn write(ctx: &SessionContext, payload: &str) {
     .expect("write");
 }
 
+/// One committed write that rewrites the newest row (state size stays constant).
+async fn rewrite_last(ctx: &SessionContext, i: u64) {
+    ctx.write(|c: &Connection| {
+        c.execute(
+            "UPDATE customers SET data = ?1 WHERE seq = (SELECT max(seq) FROM customers)",
+            [format!("{{\"n\":{i}}}")],
+        )
+        .map_err(StateError::from)
+    })
+    .await
+    .expect("rewrite");
+}
+
 fn rand_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
@@ -127,16 +142,24 @@ fn main() {
         .configure_from_args()
         .measurement_time(Duration::from_secs(5));
     let rt = Runtime::new().expect("runtime");
-    let max_commits: u64 = std::env::var("MIRRA_BENCH_MAX_COMMITS")
+    let max_remote: u64 = std::env::var("MIRRA_BENCH_MAX_REMOTE_COMMITS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+        .unwrap_or(10_000);
     for b in backends(&rt) {
         let s = instance(&b);
         let session = rt.block_on(stripe_session(&s));
         let warm = rt.block_on(ctx(&s, &session));
         c.bench_function(&format!("commit_one_write/{}", b.name), |bench| {
             bench.to_async(&rt).iter(|| write(&warm, "{}"))
+        });
+
+        c.bench_function(&format!("reset_one_mirror/{}", b.name), |bench| {
+            bench.to_async(&rt).iter(|| async {
+                s.reset("bench", &session.id, ResetSession::default())
+                    .await
+                    .expect("reset");
+            })
         });
 
         let mut group = c.benchmark_group(format!("cold_restore_by_size/{}", b.name));
@@ -167,17 +190,26 @@ fn main() {
         }
         group.finish();
 
+        // Constant state, growing history: every commit rewrites the same row, so
+        // only the log length differs. 999 is the worst case: the longest replay
+        // tail before the next checkpoint (every 1,000 commits by default).
         let mut group = c.benchmark_group(format!("cold_restore_after_commits/{}", b.name));
         group.sample_size(20);
-        for commits in [10u64, 1_000, 100_000]
+        let max_commits = if b.name == "embedded" {
+            u64::MAX
+        } else {
+            max_remote
+        };
+        for commits in [10u64, 999, 1_000, 10_000, 100_000]
             .into_iter()
             .filter(|n| *n <= max_commits)
         {
             let session = rt.block_on(stripe_session(&s));
             let c1 = rt.block_on(ctx(&s, &session));
             rt.block_on(async {
-                for _ in 0..commits {
-                    write(&c1, "{}").await;
+                write(&c1, "{}").await;
+                for i in 1..commits {
+                    rewrite_last(&c1, i).await;
                 }
             });
             group.bench_function(BenchmarkId::from_parameter(commits), |bench| {

@@ -22,6 +22,16 @@ fn emails(customers: &[Value]) -> HashSet<String> {
 
 fn two_instances_serve_one_session(a: Server, b: Server) {
     let session = a.create_session(json!({"mirrors": ["stripe"]}));
+    assert_eq!(
+        session["cached"], false,
+        "the first session builds the image"
+    );
+    let on_b = b.create_session(json!({"mirrors": ["stripe"]}));
+    assert_eq!(
+        on_b["cached"], true,
+        "B reuses the image A built, through the shared store"
+    );
+    assert_eq!(on_b["config_hash"], session["config_hash"]);
     let (base_a, key) = stripe_of(&session);
     let base_b = b.rebase(&base_a);
     let seeded = all_customers(a.http(), &base_a, &key).len();
