@@ -100,6 +100,8 @@ fn compacting_instance(s: &Storage, clock: Arc<dyn Clock>, every: u64) -> Arc<Se
         vec![Arc::new(Notes)],
     );
     sessions.set_compact_every(every);
+    // Checkpoint on entry count alone, so these tests know where checkpoints fall.
+    sessions.set_compact_log_fraction(0.0);
     Arc::new(sessions)
 }
 
@@ -535,6 +537,7 @@ async fn compaction_checkpoints_every_n_commits_and_trims_the_log() {
     for i in 0..25 {
         add(&a, &s, &format!("n{i}")).await;
     }
+    a.engine().flush_checkpoints().await;
     let cp = st
         .table
         .checkpoint(&log_key(&s))
@@ -578,6 +581,7 @@ async fn a_stale_instance_recovers_when_the_entries_it_missed_were_compacted_awa
     for i in 0..23 {
         add(&a, &s, &format!("a{i}")).await;
     }
+    a.engine().flush_checkpoints().await;
     // b's copy is at seq 1; entries 2..19 are gone behind the checkpoint at 20.
     let t = texts(&b, &s).await;
     assert_eq!(t.len(), 26);
@@ -649,4 +653,45 @@ async fn catching_up_a_reset_followed_by_writes_keeps_the_working_copy_sound() {
             .expect("integrity");
         assert_eq!(integrity, "ok");
     }
+}
+
+#[tokio::test]
+async fn small_writes_to_a_large_state_wait_for_enough_log_before_a_checkpoint() {
+    let st = storage();
+    let mut sessions = Sessions::new(
+        st.table.clone(),
+        st.store.clone(),
+        Arc::new(SystemClock),
+        vec![Arc::new(Notes)],
+    );
+    sessions.set_compact_every(5);
+    sessions.set_compact_log_fraction(0.5);
+    let a = Arc::new(sessions);
+    let big: Vec<String> = (0..200).map(|i| format!("{i:0>1000}")).collect();
+    let req = CreateSession {
+        seed_files: BTreeMap::from([("notes".into(), json!({ "notes": big }))]),
+        ..notes_request()
+    };
+    let s = a.create("ws", req).await.expect("create");
+    for i in 0..20 {
+        add(&a, &s, &format!("small {i}")).await;
+    }
+    a.engine().flush_checkpoints().await;
+    assert_eq!(
+        st.table.checkpoint(&log_key(&s)).await.expect("checkpoint"),
+        None,
+        "20 tiny entries against a ~200 KB state do not pay for a checkpoint"
+    );
+    let chunk = "y".repeat(10_000);
+    for _ in 0..25 {
+        add(&a, &s, &chunk).await;
+    }
+    a.engine().flush_checkpoints().await;
+    let cp = st.table.checkpoint(&log_key(&s)).await.expect("checkpoint");
+    assert!(
+        cp.is_some(),
+        "~250 KB of log, more than half the state, does"
+    );
+    let cold = instance(&st, Arc::new(SystemClock));
+    assert_eq!(texts(&cold, &s).await.len(), 245);
 }

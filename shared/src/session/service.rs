@@ -139,9 +139,14 @@ impl Sessions {
         }
     }
 
-    /// Checkpoint every `n` commits per mirror (0: never); see `StateEngine`.
+    /// Checkpoint after `n` commits per mirror (0: never); see `StateEngine`.
     pub fn set_compact_every(&mut self, n: u64) {
         self.engine.set_compact_every(n);
+    }
+
+    /// … once the log is also `fraction` of the state's size; see `StateEngine`.
+    pub fn set_compact_log_fraction(&mut self, fraction: f64) {
+        self.engine.set_compact_log_fraction(fraction);
     }
 
     pub fn engine(&self) -> &StateEngine {

@@ -6,10 +6,10 @@
 //! SQLite transaction commit and the caller respond. Losing that race means
 //! another instance wrote first: roll back, catch up, run again.
 //!
-//! Every `compact_every` entries the writer saves the database as a checkpoint
-//! object and records it in the table; older entries may then be deleted, and a
-//! cold load starts from the newest checkpoint, so its cost stays flat as the
-//! log grows.
+//! Once a cold load would replay `compact_every` entries and half the state's
+//! size in log bytes, the writer saves the database as a checkpoint object and
+//! records it in the table; older entries may then be deleted, and a cold load
+//! starts from the newest checkpoint, so its cost stays flat as history grows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,6 +27,9 @@ const MAX_ATTEMPTS: usize = 32;
 
 /// Default number of log entries between checkpoints.
 pub const DEFAULT_COMPACT_EVERY: u64 = 1000;
+
+/// Default share of the state's size that the log must reach before a checkpoint.
+pub const DEFAULT_COMPACT_LOG_FRACTION: f64 = 0.5;
 
 /// Names one mirror database of one session: its commit log, plus where a cold
 /// load starts when the log holds no reset, restore or checkpoint.
@@ -55,6 +58,36 @@ struct Working {
     conn: Connection,
     /// Sequence number of the last log entry applied to `conn`.
     head: u64,
+    /// Size of the object a cold load would start from (image, snapshot or
+    /// checkpoint), and the log entries and bytes a cold load would replay on
+    /// top of it: what decides when a checkpoint pays off.
+    base_bytes: u64,
+    since_entries: u64,
+    since_bytes: u64,
+}
+
+impl Working {
+    fn new(conn: Connection, head: u64, base_bytes: usize) -> Self {
+        Working {
+            conn,
+            head,
+            base_bytes: base_bytes as u64,
+            since_entries: 0,
+            since_bytes: 0,
+        }
+    }
+
+    /// Counts an entry applied on top of the base.
+    fn logged(&mut self, seq: u64, entry_len: usize) {
+        self.head = seq;
+        self.since_entries += 1;
+        self.since_bytes += entry_len as u64;
+    }
+
+    /// The whole database was replaced by an object of `len` bytes at `seq`.
+    fn rebased(&mut self, conn: Connection, seq: u64, len: usize) {
+        *self = Working::new(conn, seq, len);
+    }
 }
 
 struct Slot {
@@ -70,6 +103,9 @@ pub struct StateEngine {
     images: Arc<Images>,
     slots: Mutex<HashMap<MirrorKey, SharedSlot>>,
     compact_every: u64,
+    compact_log_fraction: f64,
+    /// Checkpoint uploads still running.
+    pending: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl StateEngine {
@@ -80,12 +116,19 @@ impl StateEngine {
             store,
             slots: Mutex::new(HashMap::new()),
             compact_every: DEFAULT_COMPACT_EVERY,
+            compact_log_fraction: DEFAULT_COMPACT_LOG_FRACTION,
+            pending: Mutex::new(Vec::new()),
         }
     }
 
-    /// Checkpoint every `n` log entries (0 turns compaction off).
+    /// Checkpoint after at least `n` log entries (0 turns compaction off) …
     pub fn set_compact_every(&mut self, n: u64) {
         self.compact_every = n;
+    }
+
+    /// … and at least `fraction` × the state's size in log bytes (0: entries only).
+    pub fn set_compact_log_fraction(&mut self, fraction: f64) {
+        self.compact_log_fraction = fraction.max(0.0);
     }
 
     pub fn images(&self) -> &Arc<Images> {
@@ -151,12 +194,12 @@ impl StateEngine {
             match self.table.append_log(&key.log, next, &entry).await {
                 Ok(()) => {
                     if let Some(w) = guard.db.as_mut() {
-                        w.head = next;
+                        w.logged(next, entry.len());
                     }
                     // The entry is durable: even if COMMIT failed, the next
                     // request would rebuild from the log, so the write stands.
                     commit(&mut guard);
-                    self.maybe_compact(&mut guard, key).await;
+                    self.maybe_compact(&mut guard, key);
                     return Ok(value);
                 }
                 Err(StorageError::AlreadyExists(_)) => {
@@ -190,14 +233,12 @@ impl StateEngine {
             match self.table.append_log(&key.log, next, &encoded).await {
                 Ok(()) => {
                     match images::open_copy(&bytes) {
-                        Ok(conn) => w.conn = conn,
+                        Ok(conn) => w.rebased(conn, next, bytes.len()),
                         Err(e) => {
                             guard.db = None;
                             return Err(e);
                         }
                     }
-                    w.head = next;
-                    self.maybe_compact(&mut guard, key).await;
                     return Ok(());
                 }
                 Err(StorageError::AlreadyExists(_)) => continue,
@@ -207,12 +248,18 @@ impl StateEngine {
         Err(contention(key))
     }
 
-    /// After the entry that made the head a multiple of `compact_every`, saves the
-    /// database as a checkpoint. The write is already durable, so a failure here
-    /// only postpones compaction to the next multiple.
-    async fn maybe_compact(&self, slot: &mut Slot, key: &MirrorKey) {
-        let Some(w) = slot.db.as_ref() else { return };
-        if self.compact_every == 0 || w.head % self.compact_every != 0 {
+    /// Saves the database as a checkpoint once a cold load would replay at least
+    /// `compact_every` entries *and* at least `compact_log_fraction` of the base
+    /// object's size in log bytes. A checkpoint costs the state's size, so tying
+    /// it to logged bytes keeps its cost per write constant however big the state
+    /// grows, while replay stays bounded by the state's size, not its history.
+    /// The write is already durable: a failure here only postpones compaction.
+    fn maybe_compact(&self, slot: &mut Slot, key: &MirrorKey) {
+        let Some(w) = slot.db.as_mut() else { return };
+        if self.compact_every == 0
+            || w.since_entries < self.compact_every
+            || (w.since_bytes as f64) < self.compact_log_fraction * w.base_bytes as f64
+        {
             return;
         }
         let seq = w.head;
@@ -223,32 +270,33 @@ impl StateEngine {
                 return;
             }
         };
-        if let Err(e) = self.checkpoint(key, seq, bytes).await {
-            tracing::warn!(error = %e, session = %key.log.session, seq, "checkpoint failed; the log still holds every entry");
+        w.base_bytes = bytes.len() as u64;
+        w.since_entries = 0;
+        w.since_bytes = 0;
+        // Writing a state-sized object must not stall this mirror's writers: the
+        // copy is consistent, so store and record it off the request path. Lost
+        // work (a failure, a frozen Lambda) only postpones compaction.
+        let (store, table, log) = (self.store.clone(), self.table.clone(), key.log.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = checkpoint(&*store, &*table, &log, seq, bytes).await {
+                tracing::warn!(error = %e, session = %log.session, seq, "checkpoint failed; the log still holds every entry");
+            }
+        });
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.retain(|t| !t.is_finished());
+            pending.push(task);
         }
     }
 
-    async fn checkpoint(&self, key: &MirrorKey, seq: u64, bytes: Bytes) -> StateResult<()> {
-        let prefix = checkpoint_prefix(&key.log);
-        let object = format!("{prefix}{seq:020}.sqlite");
-        match self.store.create(&object, bytes).await {
-            Ok(()) | Err(StorageError::AlreadyExists(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let checkpoint = Checkpoint {
-            seq,
-            object: object.clone(),
+    /// Waits for every checkpoint this instance has started (tests, shutdown).
+    pub async fn flush_checkpoints(&self) {
+        let tasks: Vec<_> = match self.pending.lock() {
+            Ok(mut p) => p.drain(..).collect(),
+            Err(_) => return,
         };
-        if self.table.set_checkpoint(&key.log, &checkpoint).await? {
-            // Older checkpoints are unreachable now; a cold load that read the
-            // old record just before retries (see `cold_load`).
-            for old in self.store.list(&prefix).await? {
-                if old < object {
-                    self.store.delete(&old).await?;
-                }
-            }
+        for t in tasks {
+            let _ = t.await;
         }
-        Ok(())
     }
 
     /// Deletes every checkpoint object of a log (its session ended).
@@ -390,7 +438,7 @@ impl StateEngine {
             Err(e) => return Err(e),
         };
         let conn = images::open_copy(&bytes)?;
-        let mut w = Working { conn, head };
+        let mut w = Working::new(conn, head, bytes.len());
         self.apply_entries(&mut w, entries).await?;
         Ok(Some(w))
     }
@@ -412,6 +460,7 @@ impl StateEngine {
                         in_tx = true;
                     }
                     changes::apply(&w.conn, &changes)?;
+                    w.logged(rec.seq, rec.entry.len());
                 }
                 replacing => {
                     if in_tx {
@@ -420,10 +469,9 @@ impl StateEngine {
                     }
                     let object = replacing.replacement().unwrap_or_default().to_string();
                     let bytes = self.fetch(&object).await?;
-                    w.conn = images::open_copy(&bytes)?;
+                    w.rebased(images::open_copy(&bytes)?, rec.seq, bytes.len());
                 }
             }
-            w.head = rec.seq;
         }
         if in_tx {
             w.conn.execute_batch("COMMIT")?;
@@ -446,6 +494,40 @@ fn commit(slot: &mut Slot) {
             slot.db = None;
         }
     }
+}
+
+/// Stores `bytes` as the checkpoint at `seq` and records it; deletes whichever
+/// checkpoint objects the record made unreachable.
+async fn checkpoint(
+    store: &dyn ObjectStore,
+    table: &dyn SessionTable,
+    log: &LogKey,
+    seq: u64,
+    bytes: Bytes,
+) -> StateResult<()> {
+    let prefix = checkpoint_prefix(log);
+    let object = format!("{prefix}{seq:020}.sqlite");
+    match store.create(&object, bytes).await {
+        Ok(()) | Err(StorageError::AlreadyExists(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let record = Checkpoint {
+        seq,
+        object: object.clone(),
+    };
+    if table.set_checkpoint(log, &record).await? {
+        // Older checkpoints are unreachable now; a cold load that read the old
+        // record just before retries (see `cold_load`).
+        for old in store.list(&prefix).await? {
+            if old < object {
+                store.delete(&old).await?;
+            }
+        }
+    } else {
+        // A newer checkpoint landed first (or the session ended): ours is unreachable.
+        store.delete(&object).await?;
+    }
+    Ok(())
 }
 
 fn contention(key: &MirrorKey) -> StateError {

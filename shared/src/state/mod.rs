@@ -8,7 +8,7 @@ mod error;
 pub mod images;
 mod log;
 
-pub use engine::{MirrorKey, StateEngine, DEFAULT_COMPACT_EVERY};
+pub use engine::{MirrorKey, StateEngine, DEFAULT_COMPACT_EVERY, DEFAULT_COMPACT_LOG_FRACTION};
 pub use error::{StateError, StateResult};
 pub use images::{ImageRecipe, Images};
 pub use log::{LogEntry, RowChange};
