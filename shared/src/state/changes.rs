@@ -4,7 +4,7 @@
 //! into a [`RowChange`] list, and another instance replays the list with
 //! [`apply`].
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::{RowChange, StateError, StateResult};
 
@@ -191,13 +191,4 @@ fn json_to_sql(v: &serde_json::Value) -> rusqlite::types::Value {
         serde_json::Value::String(s) => Value::Text(s.clone()),
         other => Value::Text(other.to_string()),
     }
-}
-
-/// True when the database has captured changes not yet drained (a bug guard).
-pub fn pending(conn: &Connection) -> StateResult<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM _changes LIMIT 1")?
-        .query_row([], |_| Ok(()))
-        .optional()?
-        .is_some())
 }

@@ -322,14 +322,6 @@ impl StateEngine {
         self.read(key, images::serialize).await
     }
 
-    /// The sequence number of the last log entry this instance applied for `key`
-    /// after catching up.
-    pub async fn head(&self, key: &MirrorKey) -> StateResult<u64> {
-        let slot = self.slot(key);
-        let mut guard = slot.lock().await;
-        Ok(self.current(&mut guard, key).await?.head)
-    }
-
     /// Drops this process's working copies of a session (after it ended).
     pub fn evict_session(&self, session: &str) {
         if let Ok(mut slots) = self.slots.lock() {

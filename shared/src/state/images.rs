@@ -44,8 +44,7 @@ pub fn image_key(hash: &str) -> String {
     format!("images/{hash}.sqlite")
 }
 
-/// Builds, stores and caches images; also caches any replacement object (snapshots)
-/// fetched for restores, since those are immutable too.
+/// Builds, stores and caches images: few, immutable, and shared by many sessions.
 pub struct Images {
     store: Arc<dyn ObjectStore>,
     cache: Mutex<HashMap<String, Bytes>>,
@@ -89,7 +88,7 @@ impl Images {
         Ok((hash, false))
     }
 
-    /// The bytes of an immutable object (image or snapshot), from memory or the store.
+    /// The bytes of an image, from memory or the store.
     pub async fn fetch(&self, key: &str) -> StateResult<Bytes> {
         if let Some(b) = self.cached(key) {
             return Ok(b);
@@ -99,8 +98,7 @@ impl Images {
         Ok(bytes)
     }
 
-    /// Remembers bytes just written under `key` (a snapshot this instance took).
-    pub fn remember(&self, key: &str, bytes: Bytes) {
+    fn remember(&self, key: &str, bytes: Bytes) {
         if let Ok(mut c) = self.cache.lock() {
             c.insert(key.to_string(), bytes);
         }
