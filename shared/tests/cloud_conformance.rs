@@ -222,33 +222,7 @@ async fn s3_creates_racing_from_two_clients_have_one_winner() {
     let Some(url) = endpoint() else { return };
     let one = Arc::new(bucket(&url).await);
     let two = Arc::new(same_bucket(&url, &one).await);
-    for round in 0..10 {
-        let key = format!("images/race-{round}.db");
-        let tasks: Vec<_> = (0..16)
-            .map(|i| {
-                let store = Arc::clone(if i % 2 == 0 { &one } else { &two });
-                let key = key.clone();
-                tokio::spawn(
-                    async move { store.create(&key, Bytes::from(vec![i as u8; 4096])).await },
-                )
-            })
-            .collect();
-        let mut winners = Vec::new();
-        for (i, task) in tasks.into_iter().enumerate() {
-            match task.await.expect("task") {
-                Ok(()) => winners.push(i),
-                Err(StorageError::AlreadyExists(_)) => {}
-                Err(e) => panic!("create {i} failed with {e:?}, not AlreadyExists"),
-            }
-        }
-        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
-        let got = one.get(&key).await.expect("get");
-        assert_eq!(
-            got,
-            Bytes::from(vec![winners[0] as u8; 4096]),
-            "the winner's bytes"
-        );
-    }
+    conformance::object_store_create_race(one.clone(), two, 10).await;
     drop_bucket(&one).await;
 }
 

@@ -64,37 +64,12 @@ async fn fs_object_store_passes_conformance_twice_at_once_on_one_root() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fs_creates_racing_from_two_handles_have_one_winner() {
     let dir = tempdir();
-    let stores = [
+    conformance::object_store_create_race(
         Arc::new(FsObjectStore::open(dir.path()).expect("open")),
         Arc::new(FsObjectStore::open(dir.path()).expect("open")),
-    ];
-    for round in 0..20 {
-        let key = format!("images/race-{round}.db");
-        let tasks: Vec<_> = (0..16)
-            .map(|i| {
-                let store = Arc::clone(&stores[i % 2]);
-                let key = key.clone();
-                tokio::spawn(
-                    async move { store.create(&key, Bytes::from(vec![i as u8; 4096])).await },
-                )
-            })
-            .collect();
-        let mut winners = Vec::new();
-        for (i, task) in tasks.into_iter().enumerate() {
-            match task.await.expect("join") {
-                Ok(()) => winners.push(i),
-                Err(StorageError::AlreadyExists(_)) => {}
-                Err(e) => panic!("create {i} failed with {e:?}"),
-            }
-        }
-        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
-        let got = stores[1].get(&key).await.expect("get");
-        assert_eq!(
-            got,
-            Bytes::from(vec![winners[0] as u8; 4096]),
-            "round {round}: winner's bytes"
-        );
-    }
+        20,
+    )
+    .await;
 }
 
 #[tokio::test]

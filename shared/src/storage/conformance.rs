@@ -1500,6 +1500,45 @@ async fn usage_adds_up(t: &dyn SessionTable, ids: &Ids) {
     );
 }
 
+/// Two handles on one store (two processes, two clients) racing the conditional
+/// create of one key from spawned tasks, `rounds` times: exactly one create wins
+/// each round, every other gets `AlreadyExists`, and the stored bytes are the
+/// winner's. Takes owned handles because real races need `tokio::spawn`; the
+/// round count is the argument a slow backend (an emulator) turns down.
+pub async fn object_store_create_race(
+    one: std::sync::Arc<dyn ObjectStore>,
+    two: std::sync::Arc<dyn ObjectStore>,
+    rounds: usize,
+) {
+    let run = run_id();
+    for round in 0..rounds {
+        let key = format!("conformance/{run}/race-{round}.db");
+        let tasks: Vec<_> = (0..16u8)
+            .map(|i| {
+                let store = if i % 2 == 0 { one.clone() } else { two.clone() };
+                let key = key.clone();
+                tokio::spawn(async move { store.create(&key, Bytes::from(vec![i; 4096])).await })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for (i, task) in tasks.into_iter().enumerate() {
+            match task.await.expect("create task") {
+                Ok(()) => winners.push(i),
+                Err(StorageError::AlreadyExists(_)) => {}
+                Err(e) => panic!("round {round}: create {i} failed with {e:?}, not AlreadyExists"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+        let got = two.get(&key).await.expect("get the raced key");
+        assert_eq!(
+            got,
+            Bytes::from(vec![winners[0] as u8; 4096]),
+            "round {round}: the winner's bytes"
+        );
+        one.delete(&key).await.expect("clean up");
+    }
+}
+
 // ------------------------------------------------------------------- helpers
 
 fn run_id() -> String {
