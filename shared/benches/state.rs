@@ -179,7 +179,10 @@ fn main() {
             });
             // Snapshot + restore so the state is one object, not a log to replay.
             rt.block_on(async {
-                let snap = s.snapshot("bench", &session.id).await.expect("snapshot");
+                let snap = s
+                    .snapshot("bench", &session.id, false)
+                    .await
+                    .expect("snapshot");
                 s.restore("bench", &session.id, &snap.id)
                     .await
                     .expect("restore");

@@ -283,7 +283,13 @@ async fn dynamodb_creates_of_one_name_racing_from_two_clients_have_one_winner() 
     assert_eq!(winners.len(), 1, "winners {winners:?}");
     let found = one.find_session("ws", "nightly").await.expect("find");
     assert_eq!(found.id, format!("ses_n{}", winners[0]));
-    assert_eq!(one.list_sessions("ws").await.expect("list").len(), 1);
+    assert_eq!(
+        one.list_sessions("ws", None, usize::MAX)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
     drop_table(&one).await;
 }
 
@@ -377,7 +383,11 @@ async fn dynamodb_reclaims_a_name_whose_row_a_ttl_deleted() {
         ),
         "a reservation without its row finds nothing"
     );
-    assert!(t.list_sessions("ws").await.expect("list").is_empty());
+    assert!(t
+        .list_sessions("ws", None, usize::MAX)
+        .await
+        .expect("list")
+        .is_empty());
     let new = row("ses_new", "ws", Some("nightly"), None);
     t.create_session(&new)
         .await
@@ -450,7 +460,7 @@ async fn dynamodb_leaves_no_log_items_behind() {
     );
 
     assert!(t
-        .delete_session(&r.id, &r.incarnation)
+        .delete_session(&r.id, &r.incarnation, None)
         .await
         .expect("delete"));
     assert!(

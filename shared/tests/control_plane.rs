@@ -424,7 +424,7 @@ async fn reset_snapshot_restore_and_down_round_trip_over_http() {
         Value::Null,
     )
     .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::GONE, "an ended session answers gone");
     let (_, usage) = api(&h.app, Method::GET, "/v1/usage", Value::Null).await;
     assert_eq!(usage["ephemeral_minutes"], 1, "{usage}");
 }
@@ -449,7 +449,12 @@ async fn an_expired_session_answers_410_and_lists_as_expired_before_the_reaper_r
     )
     .await;
     assert_eq!(status, StatusCode::GONE);
-    assert_error(&v, "expired");
+    assert_error(&v, "gone");
+    assert_eq!(
+        (&v["error"]["code"], &v["error"]["reason"]),
+        (&json!("session_expired"), &json!("expired")),
+        "{v}"
+    );
     let (_, list) = api(&h.app, Method::GET, "/v1/sessions", Value::Null).await;
     assert_eq!(list["data"][0]["status"], "expired");
 }

@@ -309,7 +309,7 @@ async fn snapshot_then_restore_brings_back_the_exact_state_everywhere() {
     let b = instance(&st, Arc::new(SystemClock));
     let s = a.create("ws", notes_request()).await.expect("create");
     add(&a, &s, "kept").await;
-    let snap = a.snapshot("ws", &s.id).await.expect("snapshot");
+    let snap = a.snapshot("ws", &s.id, false).await.expect("snapshot");
     assert!(snap.id.starts_with("snap_"));
     add(&a, &s, "lost").await;
     a.reset("ws", &s.id, ResetSession::default())
@@ -318,15 +318,22 @@ async fn snapshot_then_restore_brings_back_the_exact_state_everywhere() {
 
     b.restore("ws", &s.id, &snap.id).await.expect("restore");
     assert_eq!(texts(&a, &s).await, ["seeded one", "seeded two", "kept"]);
-    let listed = a.snapshots("ws", &s.id).await.expect("list");
+    let listed = a
+        .snapshots("ws", &s.id, &Default::default())
+        .await
+        .expect("list");
     assert_eq!(
-        listed.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+        listed
+            .data
+            .iter()
+            .map(|x| x.id.as_str())
+            .collect::<Vec<_>>(),
         [snap.id.as_str()]
     );
 
     let missing = a.restore("ws", &s.id, "snap_00000000000000").await;
     assert!(
-        matches!(missing, Err(SessionError::NotFound(_))),
+        matches!(missing, Err(SessionError::NoSnapshot(_))),
         "{missing:?}"
     );
     let malformed = a.restore("ws", &s.id, "nope").await;
@@ -337,7 +344,7 @@ async fn snapshot_then_restore_brings_back_the_exact_state_everywhere() {
     let other_ws = a.create("other", notes_request()).await.expect("create");
     let foreign = a.restore("other", &other_ws.id, &snap.id).await;
     assert!(
-        matches!(foreign, Err(SessionError::NotFound(_))),
+        matches!(foreign, Err(SessionError::NoSnapshot(_))),
         "snapshots are scoped to their workspace"
     );
 }
@@ -401,19 +408,18 @@ async fn an_expired_session_is_refused_at_once_and_the_reaper_ends_and_bills_it(
     let s = a.create("ws", req).await.expect("create");
     add(&a, &s, "x").await;
     clock.advance_secs(90);
-    assert!(matches!(
-        a.get("ws", &s.id).await,
-        Err(SessionError::Expired(_))
-    ));
-    assert!(matches!(
-        a.context(&s.id, "notes").await,
-        Err(SessionError::Expired(_))
-    ));
+    let expired_at = 1_700_000_090_000;
+    let gone = |r: Result<_, SessionError>| {
+        matches!(r, Err(SessionError::Gone { reason, ended_at_ms, .. })
+            if reason == "expired" && ended_at_ms == expired_at)
+    };
+    assert!(gone(a.get("ws", &s.id).await.map(|_| ())));
+    assert!(gone(a.context(&s.id, "notes").await.map(|_| ())));
     assert_eq!(a.reap().await.expect("reap"), 1);
-    assert!(matches!(
-        a.get("ws", &s.id).await,
-        Err(SessionError::NotFound(_))
-    ));
+    assert!(
+        gone(a.get("ws", &s.id).await.map(|_| ())),
+        "after the reaper, the tombstone still answers gone"
+    );
     assert_eq!(log_len(&st, &s).await, 0, "the session's state is deleted");
     let usage = a.usage("ws").await.expect("usage");
     assert_eq!(
@@ -617,7 +623,7 @@ async fn a_write_to_a_session_ended_by_another_instance_is_refused_not_acknowled
         "{late:?}"
     );
     assert!(
-        matches!(b.down("ws", &s.id).await, Err(SessionError::NotFound(_))),
+        matches!(b.down("ws", &s.id).await, Err(SessionError::Gone { reason, .. }) if reason == "ended"),
         "only one instance ends (and bills) a session"
     );
     assert_eq!(a.usage("ws").await.expect("usage").ephemeral_minutes, 1);

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
 use shared::storage::{
-    conformance, Checkpoint, LogKey, ObjectStore, SessionRow, SessionTable, StorageError,
+    conformance, Checkpoint, LogKey, ObjectStore, SessionRow, SessionTable, StorageError, Tombstone,
 };
 
 fn tempdir() -> tempfile::TempDir {
@@ -340,7 +340,7 @@ fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("pragma");
-    assert_eq!(version, 1, "the schema version is recorded");
+    assert_eq!(version, 2, "the schema version is recorded");
     let objects: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -353,10 +353,72 @@ fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
             "sessions",
             "sessions_expires_at",
             "sessions_workspace_name",
+            "snapshots",
+            "snapshots_session",
+            "tombstones",
+            "tombstones_ended_at",
             "usage"
         ]
     );
 }
+
+/// A data dir from before tombstones and the snapshot index (schema 1) is
+/// migrated in place: its sessions and log survive, the new tables appear.
+#[tokio::test]
+async fn sqlite_migrates_a_version_1_database_keeping_its_sessions() {
+    let dir = tempdir();
+    let path = dir.path().join("sessions.db");
+    rusqlite::Connection::open(&path)
+        .and_then(|c| {
+            c.execute_batch(SCHEMA_VERSION_1)?;
+            c.execute(
+                "INSERT INTO sessions VALUES ('ses_v1ok', 'inc-1', 'local', NULL, NULL, '{}')",
+                [],
+            )?;
+            c.pragma_update(None, "user_version", 1)
+        })
+        .expect("write a version 1 database");
+    let table = SqliteSessionTable::open(&path).expect("open migrates");
+    let row = table
+        .get_session("ses_v1ok")
+        .await
+        .expect("the old row survives");
+    assert_eq!(row.incarnation, "inc-1");
+    let tombstone = Tombstone {
+        id: "ses_v1ok".into(),
+        incarnation: "inc-1".into(),
+        workspace: "local".into(),
+        name: None,
+        ended_at_ms: 1,
+        reason: "ended".into(),
+    };
+    assert!(table
+        .delete_session("ses_v1ok", "inc-1", Some(&tombstone))
+        .await
+        .expect("delete with a tombstone after migrating"));
+    assert_eq!(
+        table.get_tombstone("ses_v1ok").await.expect("tombstone"),
+        tombstone
+    );
+    drop(table);
+    SqliteSessionTable::open(&path).expect("a migrated file opens again");
+}
+
+/// The schema of a version 1 file, as Mirra wrote it before version 2.
+const SCHEMA_VERSION_1: &str = "
+CREATE TABLE sessions (id TEXT PRIMARY KEY NOT NULL, incarnation TEXT NOT NULL,
+    workspace TEXT NOT NULL, name TEXT, expires_at INTEGER, body TEXT NOT NULL) STRICT;
+CREATE UNIQUE INDEX sessions_workspace_name ON sessions (workspace, name);
+CREATE INDEX sessions_expires_at ON sessions (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE log (session TEXT NOT NULL, incarnation TEXT NOT NULL, mirror TEXT NOT NULL,
+    seq INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (session, incarnation, mirror, seq)
+) WITHOUT ROWID, STRICT;
+CREATE TABLE checkpoints (session TEXT NOT NULL, incarnation TEXT NOT NULL,
+    mirror TEXT NOT NULL, seq INTEGER NOT NULL, object TEXT NOT NULL,
+    PRIMARY KEY (session, incarnation, mirror)) WITHOUT ROWID, STRICT;
+CREATE TABLE usage (workspace TEXT NOT NULL, mode TEXT NOT NULL, minutes INTEGER NOT NULL,
+    PRIMARY KEY (workspace, mode)) WITHOUT ROWID, STRICT;
+";
 
 #[test]
 fn sqlite_handles_opening_one_new_file_at_once_all_succeed() {
@@ -427,7 +489,7 @@ async fn sqlite_refuses_a_database_from_a_newer_mirra() {
     let path = dir.path().join("sessions.db");
     drop(SqliteSessionTable::open(&path).expect("open"));
     rusqlite::Connection::open(&path)
-        .and_then(|c| c.pragma_update(None, "user_version", 2))
+        .and_then(|c| c.pragma_update(None, "user_version", 3))
         .expect("bump the schema version");
     match SqliteSessionTable::open(&path) {
         Err(StorageError::Backend(msg)) => assert!(msg.contains("newer"), "{msg}"),
@@ -505,7 +567,7 @@ async fn sqlite_two_handles_on_one_file_see_each_others_writes() {
     );
 
     assert!(b
-        .delete_session("ses_1", "inc-ses_1")
+        .delete_session("ses_1", "inc-ses_1", None)
         .await
         .expect("delete via b"));
     assert!(matches!(
@@ -604,7 +666,7 @@ fn sqlite_deletes_racing_from_threads_and_two_handles_have_one_winner() {
                     .map(|round| {
                         let id = format!("ses_d{round}");
                         barrier.wait();
-                        block_on(table.delete_session(&id, &format!("inc-{id}")))
+                        block_on(table.delete_session(&id, &format!("inc-{id}"), None))
                             .unwrap_or_else(|e| panic!("thread {t} round {round}: {e:?}"))
                     })
                     .collect::<Vec<bool>>()
@@ -622,7 +684,7 @@ fn sqlite_deletes_racing_from_threads_and_two_handles_have_one_winner() {
             "round {round}: {THREADS} racing delete_session, {winners} returned true"
         );
     }
-    assert!(block_on(tables[1].list_sessions("ws"))
+    assert!(block_on(tables[1].list_sessions("ws", None, usize::MAX))
         .expect("list")
         .is_empty());
     assert_eq!(
@@ -699,7 +761,7 @@ fn sqlite_appends_and_checkpoints_racing_delete_leave_nothing_behind() {
             std::thread::spawn(move || {
                 barrier.wait();
                 std::thread::sleep(Duration::from_micros(50 * round));
-                let result = block_on(table.delete_session(&id, &format!("inc-{id}")));
+                let result = block_on(table.delete_session(&id, &format!("inc-{id}"), None));
                 deleted.store(true, Ordering::SeqCst);
                 result
             })
@@ -845,7 +907,7 @@ fn sqlite_writers_on_many_threads_and_two_handles_never_fail_busy() {
                     }
                     if t % 4 == 0 {
                         assert!(table
-                            .delete_session(&id, &format!("inc-{id}"))
+                            .delete_session(&id, &format!("inc-{id}"), None)
                             .await
                             .expect("delete"));
                     }
@@ -859,7 +921,10 @@ fn sqlite_writers_on_many_threads_and_two_handles_never_fail_busy() {
     block_on(async {
         let total = tables[1].usage("ws").await.expect("usage");
         assert_eq!(total, [("ephemeral".to_string(), THREADS as u64 * OPS)]);
-        let rows = tables[0].list_sessions("ws").await.expect("list");
+        let rows = tables[0]
+            .list_sessions("ws", None, usize::MAX)
+            .await
+            .expect("list");
         assert_eq!(rows.len(), THREADS - THREADS / 4);
         let log = tables[0]
             .read_log(&log_key("ses_1", "stripe"), 0)

@@ -134,7 +134,13 @@ fn crash_rounds(start: impl Fn(bool) -> Server, storage: Storage) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let (sessions, _) = open(&storage).await.into_sessions();
-        for s in sessions.list("local").await.expect("list") {
+        let all = shared::session::ListSessions {
+            limit: Some(shared::session::MAX_PAGE_LIMIT),
+            ..Default::default()
+        };
+        let page = sessions.list("local", &all).await.expect("list");
+        assert!(!page.has_more, "more sessions than one page");
+        for s in page.data {
             for mirror in s.mirrors.keys() {
                 let name: &'static str = if mirror == "stripe" {
                     "stripe"

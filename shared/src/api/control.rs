@@ -1,17 +1,20 @@
-//! The control plane: `/v1/sessions…` and `/v1/usage`, a thin JSON edge over
-//! [`Sessions`](crate::session::Sessions).
+//! The control plane: `/v1/sessions…`, `/v1/snapshots…` and `/v1/usage`, a thin
+//! JSON edge over [`Sessions`](crate::session::Sessions). Lists are Stripe-style
+//! pages: `{"object":"list","data":[…],"has_more":…}`, `?limit=&starting_after=`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{Body, Workspace};
+use super::extract::{Body, Params, Workspace};
 use super::view::session_json;
 use super::{ApiError, AppState};
-use crate::session::{CreateSession, ResetSession};
+use crate::session::{
+    CreateSession, ListSessions, ListSnapshots, Page, ResetSession, Snapshot, TakeSnapshot,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sessions/{id}/reset", post(reset))
         .route("/v1/sessions/{id}/snapshots", post(snapshot).get(snapshots))
         .route("/v1/sessions/{id}/restore", post(restore))
+        .route("/v1/snapshots", get(workspace_snapshots))
+        .route("/v1/snapshots/{id}", delete(delete_snapshot))
         .route("/v1/usage", get(usage))
 }
 
@@ -31,23 +36,28 @@ async fn create(
     Body(req): Body<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let session = state.sessions.create(&ws, req).await?;
-    let now = state.sessions.clock().now();
+    let now = state.sessions.clock().now_ms();
     Ok((
         StatusCode::CREATED,
         Json(session_json(&state, &session, now)),
     ))
 }
 
-async fn list(State(state): State<AppState>, Workspace(ws): Workspace) -> ApiResult<Json<Value>> {
-    let now = state.sessions.clock().now();
-    let data: Vec<Value> = state
-        .sessions
-        .list(&ws)
-        .await?
+async fn list(
+    State(state): State<AppState>,
+    Workspace(ws): Workspace,
+    Params(q): Params<ListSessions>,
+) -> ApiResult<Json<Value>> {
+    let now = state.sessions.clock().now_ms();
+    let page = state.sessions.list(&ws, &q).await?;
+    let data: Vec<Value> = page
+        .data
         .iter()
         .map(|s| session_json(&state, s, now))
         .collect();
-    Ok(Json(json!({"object": "list", "data": data})))
+    Ok(Json(
+        json!({"object": "list", "url": "/v1/sessions", "data": data, "has_more": page.has_more}),
+    ))
 }
 
 async fn show(
@@ -56,7 +66,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let session = state.sessions.get(&ws, &id).await?;
-    let now = state.sessions.clock().now();
+    let now = state.sessions.clock().now_ms();
     Ok(Json(session_json(&state, &session, now)))
 }
 
@@ -83,18 +93,59 @@ async fn snapshot(
     State(state): State<AppState>,
     Workspace(ws): Workspace,
     Path(id): Path<String>,
+    Body(req): Body<TakeSnapshot>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let snap = state.sessions.snapshot(&ws, &id).await?;
-    Ok((StatusCode::CREATED, Json(to_value(&snap)?)))
+    let snap = state.sessions.snapshot(&ws, &id, req.keep).await?;
+    Ok((StatusCode::CREATED, Json(snapshot_json(&snap)?)))
 }
 
+/// The snapshots this session (this incarnation of its id) took.
 async fn snapshots(
     State(state): State<AppState>,
     Workspace(ws): Workspace,
     Path(id): Path<String>,
+    Params(q): Params<ListSnapshots>,
 ) -> ApiResult<Json<Value>> {
-    let list = state.sessions.snapshots(&ws, &id).await?;
-    Ok(Json(json!({"object": "list", "data": to_value(&list)?})))
+    let page = state.sessions.snapshots(&ws, &id, &q).await?;
+    snapshot_list(&format!("/v1/sessions/{id}/snapshots"), &page)
+}
+
+/// Every snapshot of the workspace, also those of ended sessions.
+async fn workspace_snapshots(
+    State(state): State<AppState>,
+    Workspace(ws): Workspace,
+    Params(q): Params<ListSnapshots>,
+) -> ApiResult<Json<Value>> {
+    let page = state.sessions.workspace_snapshots(&ws, &q).await?;
+    snapshot_list("/v1/snapshots", &page)
+}
+
+async fn delete_snapshot(
+    State(state): State<AppState>,
+    Workspace(ws): Workspace,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let deleted = state.sessions.delete_snapshot(&ws, &id).await?;
+    Ok(Json(
+        json!({"id": deleted.id, "object": "snapshot", "deleted": deleted.deleted}),
+    ))
+}
+
+fn snapshot_json(snap: &Snapshot) -> ApiResult<Value> {
+    let mut v = to_value(snap)?;
+    v["object"] = "snapshot".into();
+    Ok(v)
+}
+
+fn snapshot_list(url: &str, page: &Page<Snapshot>) -> ApiResult<Json<Value>> {
+    let data = page
+        .data
+        .iter()
+        .map(snapshot_json)
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(
+        json!({"object": "list", "url": url, "data": data, "has_more": page.has_more}),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -24,6 +24,20 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A machine-readable `code` beside `type` where a client must tell cases
+    /// apart: a 404 for the session (forget it) from one for a snapshot (keep it).
+    fn code(&self) -> Option<&'static str> {
+        match self {
+            ApiError::Session(SessionError::NotFound(_)) => Some("session_not_found"),
+            ApiError::Session(SessionError::NoSnapshot(_)) => Some("snapshot_not_found"),
+            ApiError::Session(SessionError::Gone { reason, .. }) if reason == "expired" => {
+                Some("session_expired")
+            }
+            ApiError::Session(SessionError::Gone { .. }) => Some("session_ended"),
+            _ => None,
+        }
+    }
+
     fn status_and_type(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
@@ -33,8 +47,10 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request"),
             ApiError::Session(e) => match e {
                 SessionError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-                SessionError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-                SessionError::Expired(_) => (StatusCode::GONE, "expired"),
+                SessionError::NotFound(_) | SessionError::NoSnapshot(_) => {
+                    (StatusCode::NOT_FOUND, "not_found")
+                }
+                SessionError::Gone { .. } => (StatusCode::GONE, "gone"),
                 SessionError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
                 SessionError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "busy"),
                 SessionError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -49,7 +65,21 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "control plane request failed");
         }
-        let body = serde_json::json!({"error": {"type": kind, "message": self.to_string()}});
-        (status, Json(body)).into_response()
+        let mut error = serde_json::json!({"type": kind, "message": self.to_string()});
+        if let Some(code) = self.code() {
+            error["code"] = code.into();
+        }
+        if let ApiError::Session(SessionError::Gone {
+            id,
+            reason,
+            ended_at_ms,
+        }) = &self
+        {
+            error["session"] = id.as_str().into();
+            error["reason"] = reason.as_str().into();
+            error["ended_at"] = crate::session::fmt_ms(*ended_at_ms).into();
+            error["ended_at_ms"] = (*ended_at_ms).into();
+        }
+        (status, Json(serde_json::json!({ "error": error }))).into_response()
     }
 }

@@ -38,6 +38,20 @@ impl FromRequestParts<AppState> for Workspace {
     }
 }
 
+/// A query string (`?limit=10&starting_after=…`); unknown or malformed
+/// parameters are a 400 in the plane's shape.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| Params(q.0))
+            .map_err(|e| ApiError::BadRequest(format!("invalid query string: {}", e.body_text())))
+    }
+}
+
 /// A JSON body; an empty body reads as `{}` so `POST …/reset` needs none.
 pub struct Body<T>(pub T);
 

@@ -6,7 +6,8 @@ use serde_json::{json, Map, Value};
 use super::AppState;
 use crate::session::Session;
 
-pub fn session_json(state: &AppState, session: &Session, now: i64) -> Value {
+/// `now_ms`: Unix milliseconds, for `status`.
+pub fn session_json(state: &AppState, session: &Session, now_ms: i64) -> Value {
     let suffix = session.id.strip_prefix("ses_").unwrap_or(&session.id);
     let mut mirrors = Map::new();
     for (name, m) in &session.mirrors {
@@ -37,11 +38,13 @@ pub fn session_json(state: &AppState, session: &Session, now: i64) -> Value {
         "name": session.name,
         "workspace": session.workspace,
         "mode": session.mode,
-        "status": if session.is_expired(now) { "expired" } else { "active" },
+        "status": if session.is_expired(now_ms) { "expired" } else { "active" },
         "config_hash": session.config_hash,
         "cached": session.cached,
         "created_at": session.created_at,
         "expires_at": session.expires_at,
+        "created_at_ms": if session.created_at_ms > 0 { session.created_at_ms } else { session.created_at * 1000 },
+        "expires_at_ms": session.expiry_ms(),
         "mirrors": mirrors,
     })
 }

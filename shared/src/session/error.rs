@@ -8,12 +8,22 @@ pub enum SessionError {
     /// The request is malformed or names something that does not exist (400).
     #[error("{0}")]
     Invalid(String),
-    /// No live session, snapshot or mirror by that id or name (404).
+    /// No session (or no such mirror in it) by that id or name (404).
     #[error("{0}")]
     NotFound(String),
-    /// The session timed out; it is being torn down (410).
-    #[error("session {0} has expired")]
-    Expired(String),
+    /// No snapshot by that id in the workspace (404); says nothing of the session.
+    #[error("{0}")]
+    NoSnapshot(String),
+    /// The session expired or was ended (410): from its tombstone, or from its
+    /// expiry before the reaper got to it.
+    #[error("session {id} {} at {}", gone_verb(reason), fmt_ms(*ended_at_ms))]
+    Gone {
+        id: String,
+        /// `expired` or `ended`.
+        reason: String,
+        /// Unix milliseconds.
+        ended_at_ms: i64,
+    },
     /// The name is taken in this workspace (409).
     #[error("{0}")]
     Conflict(String),
@@ -49,3 +59,27 @@ impl From<serde_json::Error> for SessionError {
 }
 
 pub type SessionResult<T> = Result<T, SessionError>;
+
+fn gone_verb(reason: &str) -> &'static str {
+    if reason == "expired" {
+        "expired"
+    } else {
+        "was ended"
+    }
+}
+
+/// `2026-12-02T05:44:30.123Z`.
+pub fn fmt_ms(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fmt_ms_prints_utc_iso_8601() {
+        assert_eq!(super::fmt_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::fmt_ms(1_764_654_270_123), "2025-12-02T05:44:30.123Z");
+        assert_eq!(super::fmt_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

@@ -34,10 +34,22 @@ pub fn is_session_id(s: &str) -> bool {
         .is_some_and(|rest| rest.len() == 4 && rest.bytes().all(|b| ALNUM_LOWER.contains(&b)))
 }
 
-/// A fresh snapshot id: `snap_` + 14 lowercase alphanumerics.
-pub fn new_snapshot_id() -> String {
-    format!("snap_{}", random_lower(14))
+/// A fresh snapshot id: `snap_` + 14 lowercase alphanumerics — the creation
+/// time in milliseconds as 9 base-36 digits, then 5 random ones — so ids sort
+/// by creation time and "newest first" is a plain descending key order.
+pub fn new_snapshot_id(now_ms: i64) -> String {
+    let mut time = [b'0'; 9];
+    let mut t = now_ms.max(0) as u64;
+    for digit in time.iter_mut().rev() {
+        *digit = ALNUM_LOWER_SORTED[(t % 36) as usize];
+        t /= 36;
+    }
+    let time = String::from_utf8_lossy(&time).into_owned();
+    format!("snap_{time}{}", random_from(ALNUM_LOWER_SORTED, 5))
 }
+
+/// Base-36 digits in ASCII order, so fixed-width numbers sort as strings.
+const ALNUM_LOWER_SORTED: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
 /// True for a well-formed snapshot id.
 pub fn is_snapshot_id(s: &str) -> bool {
@@ -65,7 +77,26 @@ mod tests {
     fn generated_ids_are_well_formed() {
         for _ in 0..1000 {
             assert!(is_session_id(&new_session_id()));
-            assert!(is_snapshot_id(&new_snapshot_id()));
+            assert!(is_snapshot_id(&new_snapshot_id(1_764_654_270_123)));
+        }
+    }
+
+    /// Listing newest first relies on snapshot ids sorting by creation time.
+    #[test]
+    fn snapshot_ids_sort_by_creation_time() {
+        let mut last = new_snapshot_id(0);
+        for ms in [
+            1,
+            35,
+            36,
+            999,
+            1_000_000,
+            1_764_654_270_123,
+            1_764_654_270_124,
+        ] {
+            let next = new_snapshot_id(ms);
+            assert!(next > last, "{next} must sort after {last}");
+            last = next;
         }
     }
 

@@ -12,10 +12,12 @@ mod service;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::SessionContext;
-pub use error::{SessionError, SessionResult};
+pub use error::{fmt_ms, SessionError, SessionResult};
 pub use mirror::MirrorDef;
 pub use record::{MirrorState, Mode, Session};
 pub use service::{
-    CreateSession, Ended, MirrorTiming, ResetReport, ResetSession, RestoreReport, Sessions,
-    Snapshot, SnapshotMirror, Usage, DEFAULT_TIMEOUT_SECS, MAX_TIMEOUT_SECS,
+    CreateSession, EndReason, Ended, ListSessions, ListSnapshots, MirrorTiming, Page, ResetReport,
+    ResetSession, RestoreReport, Sessions, Snapshot, SnapshotDeleted, SnapshotMirror, TakeSnapshot,
+    Usage, DEFAULT_PAGE_LIMIT, DEFAULT_TIMEOUT_SECS, MAX_PAGE_LIMIT, MAX_TIMEOUT_SECS,
+    TOMBSTONE_RETENTION_MS,
 };

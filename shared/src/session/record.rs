@@ -45,16 +45,28 @@ pub struct Session {
     pub cached: bool,
     /// Unix seconds.
     pub created_at: i64,
-    /// Unix seconds; `None` for persistent sessions.
+    /// Unix seconds, rounded up; `None` for persistent sessions.
     pub expires_at: Option<i64>,
+    /// Unix milliseconds: expiry is exact to the millisecond, so a 1 s session
+    /// lives 1 s. (0 / `None` in records written before these existed.)
+    #[serde(default)]
+    pub created_at_ms: i64,
+    #[serde(default)]
+    pub expires_at_ms: Option<i64>,
     /// Random per row: tells a reused id's new session from the old one.
     pub incarnation: String,
     pub mirrors: BTreeMap<String, MirrorState>,
 }
 
 impl Session {
-    pub fn is_expired(&self, now: i64) -> bool {
-        self.expires_at.is_some_and(|t| now >= t)
+    /// When it expires (Unix milliseconds), `None` for persistent sessions.
+    pub fn expiry_ms(&self) -> Option<i64> {
+        self.expires_at_ms
+            .or_else(|| self.expires_at.map(|s| s.saturating_mul(1000)))
+    }
+
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expiry_ms().is_some_and(|t| now_ms >= t)
     }
 
     pub fn to_row(&self) -> Result<SessionRow, serde_json::Error> {

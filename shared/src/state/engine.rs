@@ -217,6 +217,13 @@ impl StateEngine {
 
     /// Replaces the whole database with the bytes of `entry`'s object (a reset to
     /// an image or a restore of a snapshot), as a log entry every instance applies.
+    ///
+    /// A restore logs a copy of the snapshot that the session owns (beside its
+    /// checkpoints, named for the entry's seq), not the snapshot itself: a
+    /// snapshot may be deleted while sessions restored from it live on, and
+    /// their cold loads must still find the bytes. Checkpoint cleanup drops the
+    /// copy once a later checkpoint makes it unreachable; ending the session
+    /// drops the rest.
     pub async fn replace(&self, key: &MirrorKey, entry: LogEntry) -> StateResult<()> {
         let object = entry
             .replacement()
@@ -224,14 +231,37 @@ impl StateEngine {
             .to_string();
         // Fetch first: a missing object must fail before anything is logged.
         let bytes = self.fetch(&object).await?;
-        let encoded = entry.encode()?;
+        let copies = matches!(entry, LogEntry::Restore { .. });
         let slot = self.slot(key);
         let mut guard = slot.lock().await;
         for _ in 0..MAX_ATTEMPTS {
             let w = self.current(&mut guard, key).await?;
             let next = w.head + 1;
-            match self.table.append_log(&key.log, next, &encoded).await {
+            let (logged, copy) = if copies {
+                let copy = format!(
+                    "{}{next:020}-restore-{:016x}.sqlite",
+                    checkpoint_prefix(&key.log),
+                    rand::random::<u64>()
+                );
+                self.store.create(&copy, bytes.clone()).await?;
+                (
+                    LogEntry::Restore {
+                        object: copy.clone(),
+                    },
+                    Some(copy),
+                )
+            } else {
+                (entry.clone(), None)
+            };
+            match self
+                .table
+                .append_log(&key.log, next, &logged.encode()?)
+                .await
+            {
                 Ok(()) => {
+                    let Some(w) = guard.db.as_mut() else {
+                        return Err(StateError::Corrupt("working copy vanished".into()));
+                    };
                     match images::open_copy(&bytes) {
                         Ok(conn) => w.rebased(conn, next, bytes.len()),
                         Err(e) => {
@@ -241,8 +271,16 @@ impl StateEngine {
                     }
                     return Ok(());
                 }
-                Err(StorageError::AlreadyExists(_)) => continue,
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    if let Some(copy) = copy {
+                        // Unreferenced: nothing logged it.
+                        let _ = self.store.delete(&copy).await;
+                    }
+                    match e {
+                        StorageError::AlreadyExists(_) => continue,
+                        e => return Err(e.into()),
+                    }
+                }
             }
         }
         Err(contention(key))

@@ -1,5 +1,5 @@
 //! Durable storage behind two traits: [`ObjectStore`] (images, snapshots) and
-//! [`SessionTable`] (sessions, commit log, usage). The embedded defaults are
+//! [`SessionTable`] (sessions, commit log, tombstones, snapshot index, usage). The embedded defaults are
 //! [`fs::FsObjectStore`] and [`sqlite::SqliteSessionTable`]; every implementation
 //! runs the suites in [`conformance`].
 
@@ -14,4 +14,6 @@ pub mod sqlite;
 
 pub use error::{StorageError, StorageResult};
 pub use object_store::{valid_key, ObjectStore};
-pub use session_table::{Checkpoint, LogKey, LogRecord, SessionRow, SessionTable};
+pub use session_table::{
+    Checkpoint, LogKey, LogRecord, SessionRow, SessionTable, SnapshotQuery, SnapshotRow, Tombstone,
+};

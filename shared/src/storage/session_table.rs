@@ -21,6 +21,48 @@ pub struct SessionRow {
     pub body: String,
 }
 
+/// What is left of an ended session, so its URLs answer "gone" (410) with the
+/// reason instead of "no such session" (404). Kept at least a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub id: String,
+    /// The ended row's incarnation.
+    pub incarnation: String,
+    pub workspace: String,
+    pub name: Option<String>,
+    /// Unix milliseconds.
+    pub ended_at_ms: i64,
+    /// `expired` or `ended`.
+    pub reason: String,
+}
+
+/// One saved snapshot: which session *incarnation* took it (a reused id never
+/// sees it) and whether it outlives that session. `body` is the snapshot's
+/// JSON, opaque to storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRow {
+    /// `snap_…`; ids sort by creation time, so newest first is id descending.
+    pub id: String,
+    pub workspace: String,
+    pub session: String,
+    pub incarnation: String,
+    /// Unix milliseconds.
+    pub created_at_ms: i64,
+    /// Kept after its session ends (persistent sessions, `--keep`).
+    pub keep: bool,
+    pub body: String,
+}
+
+/// A page of a workspace's snapshots, newest (greatest id) first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotQuery {
+    /// Only those taken by this (session id, incarnation).
+    pub session: Option<(String, String)>,
+    /// Only ids below this one: the page after the snapshot with this id.
+    pub before: Option<String>,
+    pub limit: usize,
+}
+
 /// Names one commit log: one mirror of one session row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LogKey {
@@ -53,15 +95,28 @@ pub struct Checkpoint {
 /// * `get_session` / `find_session` of a missing row fail with `NotFound`.
 /// * `put_session` replaces an existing row (same id and incarnation) and fails
 ///   with `NotFound` when there is none; it never creates.
-/// * `delete_session(id, incarnation)` removes that row with its logs and
-///   checkpoints and returns `true`; when no row has that id and incarnation it
+/// * `delete_session(id, incarnation, tombstone)` removes that row with its logs
+///   and checkpoints, stores `tombstone` (when given) in the same atomic step,
+///   and returns `true`; when no row has that id and incarnation it
 ///   changes nothing and returns `false`. Of concurrent deletes exactly one
 ///   returns `true`, so only one caller bills the session. The row goes first:
 ///   a backend that cannot delete everything atomically may leave log items of
 ///   the dead incarnation behind after a failure; nothing can append to or
 ///   read them as a live log again, they only cost storage.
-/// * `list_sessions` returns the workspace's rows ordered by id; `expired_sessions`
-///   returns rows (any workspace) with `expires_at <= now`.
+/// * `list_sessions(workspace, after, limit)` returns up to `limit` of the
+///   workspace's rows with ids above `after` (all with `None`), ordered by id.
+///   `expired_sessions` returns rows (any workspace) with `expires_at <= now`.
+/// * `get_tombstone(id)` returns the newest tombstone stored for `id`, or
+///   `NotFound`; a live row with that id does not hide it (callers look at
+///   rows first). `prune_tombstones(before_ms)` deletes tombstones that ended
+///   before `before_ms`, now or later (a backend may leave it to its own item
+///   expiry and return 0); it never touches younger ones.
+/// * `create_snapshot` is a conditional create (`AlreadyExists` for a taken id
+///   in the workspace); `get_snapshot` / `delete_snapshot` address one by
+///   (workspace, id): `NotFound` / `false` when there is none.
+///   `list_snapshots` returns up to `limit` rows of the workspace matching the
+///   query, ordered by id descending. Snapshots are independent of sessions:
+///   deleting a session row leaves them.
 /// * `append_log` is the commit point. It stores entry `seq` only when the row
 ///   named by the key (id *and* incarnation) exists — else `NotFound`, which
 ///   wins over every other reason — and `seq` is above the log's checkpoint and
@@ -86,9 +141,31 @@ pub trait SessionTable: Send + Sync + 'static {
     async fn get_session(&self, id: &str) -> StorageResult<SessionRow>;
     async fn find_session(&self, workspace: &str, name: &str) -> StorageResult<SessionRow>;
     async fn put_session(&self, row: &SessionRow) -> StorageResult<()>;
-    async fn delete_session(&self, id: &str, incarnation: &str) -> StorageResult<bool>;
-    async fn list_sessions(&self, workspace: &str) -> StorageResult<Vec<SessionRow>>;
+    async fn delete_session(
+        &self,
+        id: &str,
+        incarnation: &str,
+        tombstone: Option<&Tombstone>,
+    ) -> StorageResult<bool>;
+    async fn list_sessions(
+        &self,
+        workspace: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StorageResult<Vec<SessionRow>>;
     async fn expired_sessions(&self, now: i64) -> StorageResult<Vec<SessionRow>>;
+
+    async fn get_tombstone(&self, id: &str) -> StorageResult<Tombstone>;
+    async fn prune_tombstones(&self, before_ms: i64) -> StorageResult<u64>;
+
+    async fn create_snapshot(&self, row: &SnapshotRow) -> StorageResult<()>;
+    async fn get_snapshot(&self, workspace: &str, id: &str) -> StorageResult<SnapshotRow>;
+    async fn list_snapshots(
+        &self,
+        workspace: &str,
+        query: &SnapshotQuery,
+    ) -> StorageResult<Vec<SnapshotRow>>;
+    async fn delete_snapshot(&self, workspace: &str, id: &str) -> StorageResult<bool>;
 
     async fn append_log(&self, key: &LogKey, seq: u64, entry: &[u8]) -> StorageResult<()>;
     async fn read_log(&self, key: &LogKey, after: u64) -> StorageResult<Vec<LogRecord>>;

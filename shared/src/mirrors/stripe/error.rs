@@ -167,13 +167,21 @@ impl StripeError {
     /// Maps the session layer's verdict on the `{session}` in the URL.
     pub fn from_session(e: SessionError) -> Self {
         match e {
-            SessionError::NotFound(m) | SessionError::Invalid(m) => {
+            SessionError::NotFound(m) | SessionError::NoSnapshot(m) | SessionError::Invalid(m) => {
                 Self::bad_request(StatusCode::NOT_FOUND, format!("Mirra: {m}"))
             }
-            SessionError::Expired(id) => Self::bad_request(
-                StatusCode::GONE,
-                format!("Mirra: session {id} has expired; create a new session"),
-            ),
+            gone @ SessionError::Gone { .. } => StripeError::InvalidRequest {
+                status: StatusCode::GONE,
+                code: Some(
+                    if matches!(&gone, SessionError::Gone { reason, .. } if reason == "expired") {
+                        "session_expired"
+                    } else {
+                        "session_ended"
+                    },
+                ),
+                message: format!("Mirra: {gone}; create a new session"),
+                param: None,
+            },
             SessionError::Busy(_) => StripeError::LockTimeout,
             SessionError::Conflict(m) | SessionError::Internal(m) => StripeError::Internal(m),
         }

@@ -22,6 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+mod records;
+
 use super::{
     Checkpoint, LogKey, LogRecord, ObjectStore, SessionRow, SessionTable, StorageError,
     StorageResult,
@@ -81,17 +83,27 @@ pub async fn session_table(table: &dyn SessionTable) {
     appends_racing_delete_never_outlive_it(table, &ids).await;
     reused_id_starts_fresh(table, &ids).await;
     usage_adds_up(table, &ids).await;
+    records::list_sessions_pages_by_id(table, &ids).await;
+    records::tombstones_record_ended_sessions(table, &ids).await;
+    records::snapshot_index(table, &ids).await;
 
     for ws in ids.workspaces() {
-        for row in table.list_sessions(&ws).await.expect("list for cleanup") {
-            let deleted = table.delete_session(&row.id, &row.incarnation).await;
+        for row in table
+            .list_sessions(&ws, None, usize::MAX)
+            .await
+            .expect("list for cleanup")
+        {
+            let deleted = table.delete_session(&row.id, &row.incarnation, None).await;
             assert!(
                 matches!(deleted, Ok(true)),
                 "delete_session of a listed row must return true, got {}",
                 describe(&deleted)
             );
         }
-        let left = table.list_sessions(&ws).await.expect("list after cleanup");
+        let left = table
+            .list_sessions(&ws, None, usize::MAX)
+            .await
+            .expect("list after cleanup");
         assert!(
             left.is_empty(),
             "session_table: delete_session left rows: {left:?}"
@@ -454,7 +466,7 @@ impl Ids {
         format!("conformance/run-{}/checkpoint-{n}", self.run)
     }
     fn workspaces(&self) -> Vec<String> {
-        ["a", "b", "exp"].iter().map(|n| self.ws(n)).collect()
+        ["a", "b", "exp", "pg"].iter().map(|n| self.ws(n)).collect()
     }
 }
 
@@ -498,11 +510,14 @@ async fn missing_sessions(t: &dyn SessionTable, ids: &Ids) {
         "find_session of a missing name",
     );
     assert_flag(
-        t.delete_session(&ghost, &ids.inc()).await,
+        t.delete_session(&ghost, &ids.inc(), None).await,
         false,
         "delete_session of a missing row",
     );
-    let listed = t.list_sessions(&ids.ws("a")).await.expect("list_sessions");
+    let listed = t
+        .list_sessions(&ids.ws("a"), None, usize::MAX)
+        .await
+        .expect("list_sessions");
     assert!(
         listed.is_empty(),
         "list_sessions of a fresh workspace returned {listed:?}"
@@ -606,7 +621,8 @@ async fn names_unique_per_workspace(t: &dyn SessionTable, ids: &Ids) {
 
     // Deleting a named session frees its name.
     assert_flag(
-        t.delete_session(&other_ws.id, &other_ws.incarnation).await,
+        t.delete_session(&other_ws.id, &other_ws.incarnation, None)
+            .await,
         true,
         "delete_session of an existing row",
     );
@@ -711,12 +727,18 @@ async fn list_by_workspace(t: &dyn SessionTable, ids: &Ids) {
         expected.push(t.get_session(&ids.ses(n)).await.expect("get"));
     }
     expected.sort_by(|x, y| x.id.cmp(&y.id));
-    let got = t.list_sessions(&ids.ws("a")).await.expect("list_sessions");
+    let got = t
+        .list_sessions(&ids.ws("a"), None, usize::MAX)
+        .await
+        .expect("list_sessions");
     assert_eq!(
         got, expected,
         "list_sessions must return the workspace's rows ordered by id"
     );
-    let b = t.list_sessions(&ids.ws("b")).await.expect("list_sessions");
+    let b = t
+        .list_sessions(&ids.ws("b"), None, usize::MAX)
+        .await
+        .expect("list_sessions");
     assert_eq!(
         b.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
         [ids.ses("s7").as_str()],
@@ -1168,12 +1190,12 @@ async fn delete_session_checks_incarnation(t: &dyn SessionTable, ids: &Ids) {
     }
 
     assert_flag(
-        t.delete_session(&owner.id, &ids.inc()).await,
+        t.delete_session(&owner.id, &ids.inc(), None).await,
         false,
         "delete_session with the row's id but another incarnation",
     );
     assert_flag(
-        t.delete_session(&ids.ses("ghost"), &owner.incarnation)
+        t.delete_session(&ids.ses("ghost"), &owner.incarnation, None)
             .await,
         false,
         "delete_session with the row's incarnation but another id",
@@ -1207,7 +1229,7 @@ async fn delete_session_removes_logs_and_checkpoints(t: &dyn SessionTable, ids: 
     let owner = t.get_session(&ids.ses("log")).await.expect("get");
     let other = t.get_session(&ids.ses("log-other")).await.expect("get");
     assert_flag(
-        t.delete_session(&owner.id, &owner.incarnation).await,
+        t.delete_session(&owner.id, &owner.incarnation, None).await,
         true,
         "delete_session of a row with logs and checkpoints",
     );
@@ -1262,12 +1284,12 @@ async fn delete_session_removes_logs_and_checkpoints(t: &dyn SessionTable, ids: 
         "delete_session must not touch another session's log",
     );
     assert_flag(
-        t.delete_session(&owner.id, &owner.incarnation).await,
+        t.delete_session(&owner.id, &owner.incarnation, None).await,
         false,
         "a second delete_session of one row",
     );
     assert_flag(
-        t.delete_session(&other.id, &other.incarnation).await,
+        t.delete_session(&other.id, &other.incarnation, None).await,
         true,
         "delete_session of a row with a log",
     );
@@ -1286,7 +1308,8 @@ async fn concurrent_deletes_have_one_winner(t: &dyn SessionTable, ids: &Ids) {
             .await
             .expect("append_log");
         let results =
-            join_all((0..RACERS).map(|_| t.delete_session(&doomed.id, &doomed.incarnation))).await;
+            join_all((0..RACERS).map(|_| t.delete_session(&doomed.id, &doomed.incarnation, None)))
+                .await;
         let what = format!("{RACERS} concurrent delete_session of one row (round {round})");
         for r in &results {
             assert!(
@@ -1325,7 +1348,10 @@ async fn appends_racing_delete_never_outlive_it(t: &dyn SessionTable, ids: &Ids)
             let (stripe, doomed) = (stripe_ref, doomed_ref);
             if seq % RACERS as u64 == RACERS as u64 / 2 {
                 Box::pin(async move {
-                    Outcome::Delete(t.delete_session(&doomed.id, &doomed.incarnation).await)
+                    Outcome::Delete(
+                        t.delete_session(&doomed.id, &doomed.incarnation, None)
+                            .await,
+                    )
                 })
             } else {
                 let entry = format!("racing entry {seq}").into_bytes();
@@ -1381,7 +1407,7 @@ async fn reused_id_starts_fresh(t: &dyn SessionTable, ids: &Ids) {
         "set_checkpoint",
     );
     assert_flag(
-        t.delete_session(&first.id, &first.incarnation).await,
+        t.delete_session(&first.id, &first.incarnation, None).await,
         true,
         "delete_session",
     );
@@ -1452,7 +1478,7 @@ async fn reused_id_starts_fresh(t: &dyn SessionTable, ids: &Ids) {
         "put_session with a reused id's old incarnation",
     );
     assert_flag(
-        t.delete_session(&id, &first.incarnation).await,
+        t.delete_session(&id, &first.incarnation, None).await,
         false,
         "delete_session with a reused id's old incarnation",
     );

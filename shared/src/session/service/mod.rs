@@ -1,118 +1,48 @@
 //! The session service: create, look up, reset, snapshot, restore, end and reap
 //! sessions. The control plane is a thin HTTP edge over this.
+//!
+//! An ended session leaves a tombstone for at least [`TOMBSTONE_RETENTION_MS`],
+//! so its id answers "gone" (410, with the reason and when) instead of "no such
+//! session"; new sessions avoid ids that still have one.
+
+mod snapshots;
+mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::id::{
-    is_session_id, is_session_name, is_snapshot_id, new_session_id, new_snapshot_id, random_token,
-};
+pub use types::*;
+
+use super::id::{is_session_id, is_session_name, new_session_id, random_token};
 use super::{
     Clock, MirrorDef, MirrorState, Mode, Session, SessionContext, SessionError, SessionResult,
 };
 use crate::state::images::image_key;
 use crate::state::{ImageRecipe, LogEntry, MirrorKey, StateEngine};
-use crate::storage::{LogKey, ObjectStore, SessionTable, StorageError};
+use crate::storage::{LogKey, ObjectStore, SessionRow, SessionTable, StorageError, Tombstone};
 
-/// Default ephemeral timeout: 60 minutes.
-pub const DEFAULT_TIMEOUT_SECS: u64 = 3600;
-/// Longest ephemeral timeout: 7 days (longer-lived sessions should be persistent).
-pub const MAX_TIMEOUT_SECS: u64 = 7 * 86400;
+/// How long an ended session's tombstone is kept at least: a day.
+pub const TOMBSTONE_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// `POST /v1/sessions`.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateSession {
-    #[serde(default)]
-    pub mirrors: Option<Vec<String>>,
-    #[serde(default)]
-    pub seeds: BTreeMap<String, String>,
-    #[serde(default)]
-    pub seed_files: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
-    pub persistent: bool,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub timeout_seconds: Option<u64>,
+/// Why a session ended, as its tombstone and the 410 answers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Its timeout passed.
+    Expired,
+    /// `mirra down` / `DELETE /v1/sessions/{id}`.
+    Ended,
 }
 
-/// `POST /v1/sessions/{id}/reset`.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResetSession {
-    #[serde(default)]
-    pub mirrors: Option<Vec<String>>,
-    #[serde(default)]
-    pub seeds: BTreeMap<String, String>,
-    #[serde(default)]
-    pub seed_files: BTreeMap<String, serde_json::Value>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct MirrorTiming {
-    pub seed: String,
-    pub config_hash: String,
-    pub cached: bool,
-    pub ms: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ResetReport {
-    pub session: String,
-    pub mirrors: BTreeMap<String, MirrorTiming>,
-    pub total_ms: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SnapshotMirror {
-    pub seed: String,
-    pub object: String,
-    pub bytes: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Snapshot {
-    pub id: String,
-    pub workspace: String,
-    pub session: String,
-    pub session_name: Option<String>,
-    /// Unix seconds.
-    pub created_at: i64,
-    pub created_at_ms: i64,
-    pub mirrors: BTreeMap<String, SnapshotMirror>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RestoreReport {
-    pub session: String,
-    pub snapshot: String,
-    pub mirrors: BTreeMap<String, f64>,
-    pub total_ms: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Ended {
-    pub id: String,
-    pub name: Option<String>,
-    pub mode: Mode,
-    pub status: &'static str,
-    pub billed_minutes: u64,
-    pub final_snapshot: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Usage {
-    pub workspace: String,
-    pub ephemeral_minutes: u64,
-    pub persistent_minutes: u64,
-    /// Sessions still running; their minutes so far are included above.
-    pub live_sessions: usize,
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Expired => "expired",
+            EndReason::Ended => "ended",
+        }
+    }
 }
 
 pub struct Sessions {
@@ -183,7 +113,7 @@ impl Sessions {
                     "timeout_seconds must be between 1 and {MAX_TIMEOUT_SECS}"
                 )));
             }
-            (Mode::Ephemeral, Some(t as i64))
+            (Mode::Ephemeral, Some(t as i64 * 1000))
         };
         if let Some(name) = &req.name {
             if !is_session_name(name) {
@@ -213,7 +143,8 @@ impl Sessions {
                 },
             );
         }
-        let now = self.clock.now();
+        let now_ms = self.clock.now_ms();
+        let expires_at_ms = expires_in.map(|t| now_ms + t);
         let mut session = Session {
             id: String::new(),
             name: req.name.clone(),
@@ -221,13 +152,22 @@ impl Sessions {
             mode,
             config_hash: config_hash(&states),
             cached: all_cached,
-            created_at: now,
-            expires_at: expires_in.map(|t| now + t),
+            created_at: now_ms.div_euclid(1000),
+            // Rounded up, so nothing reading whole seconds ends it early.
+            expires_at: expires_at_ms.map(|t| t.div_euclid(1000) + i64::from(t % 1000 != 0)),
+            created_at_ms: now_ms,
+            expires_at_ms,
             incarnation: random_token(16),
             mirrors: states,
         };
         for _ in 0..16 {
             session.id = new_session_id();
+            // An id whose tombstone is kept still answers 410 to its old users.
+            match self.table.get_tombstone(&session.id).await {
+                Ok(_) => continue,
+                Err(StorageError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
             match self.table.create_session(&session.to_row()?).await {
                 Ok(()) => return Ok(session),
                 Err(StorageError::AlreadyExists(_)) => {
@@ -247,28 +187,103 @@ impl Sessions {
         ))
     }
 
-    /// A live session of the workspace by id or name.
+    /// A live session of the workspace by id or name; 410 once it expired or ended.
     pub async fn get(&self, workspace: &str, id_or_name: &str) -> SessionResult<Session> {
         let s = self.lookup(workspace, id_or_name).await?;
-        if s.is_expired(self.clock.now()) {
-            return Err(SessionError::Expired(s.id));
+        if s.is_expired(self.clock.now_ms()) {
+            return Err(expired(&s));
         }
         Ok(s)
     }
 
-    /// Every stored session of the workspace (expired ones until the reaper ends them).
-    pub async fn list(&self, workspace: &str) -> SessionResult<Vec<Session>> {
-        let rows = self.table.list_sessions(workspace).await?;
-        let mut out = rows
-            .iter()
-            .map(Session::from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|a, b| {
-            b.created_at
-                .cmp(&a.created_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(out)
+    /// A page of the workspace's stored sessions (expired ones until the reaper
+    /// ends them), ordered by id, filtered by status, mode and name.
+    pub async fn list(&self, workspace: &str, q: &ListSessions) -> SessionResult<Page<Session>> {
+        let limit = page_limit(q.limit)?;
+        let status = match q.status.as_deref() {
+            None => None,
+            Some(s @ ("active" | "expired")) => Some(s == "expired"),
+            Some(other) => {
+                return Err(SessionError::Invalid(format!(
+                    "status must be active or expired, not {other:?}"
+                )))
+            }
+        };
+        if let Some(after) = &q.starting_after {
+            if !is_session_id(after) {
+                return Err(SessionError::Invalid(format!(
+                    "starting_after: malformed session id {after:?}"
+                )));
+            }
+        }
+        let now_ms = self.clock.now_ms();
+        let keep = |s: &Session| {
+            status.is_none_or(|expired| s.is_expired(now_ms) == expired)
+                && q.mode.is_none_or(|m| s.mode == m)
+                && q.name.as_ref().is_none_or(|n| s.name.as_ref() == Some(n))
+        };
+        if let Some(name) = &q.name {
+            // Names are unique per workspace: one lookup, no scan.
+            let found = match self.table.find_session(workspace, name).await {
+                Ok(row) => vec![Session::from_row(&row)?],
+                Err(StorageError::NotFound(_)) => vec![],
+                Err(e) => return Err(e.into()),
+            };
+            let data = found
+                .into_iter()
+                .filter(|s| keep(s) && q.starting_after.as_ref().is_none_or(|a| s.id > *a))
+                .collect();
+            return Ok(Page {
+                data,
+                has_more: false,
+            });
+        }
+        let mut data = Vec::new();
+        let mut after = q.starting_after.clone();
+        // Filters may drop rows: read on until the page (and one more) is full.
+        loop {
+            let want = limit + 1 - data.len();
+            let rows = self
+                .table
+                .list_sessions(workspace, after.as_deref(), want.max(DEFAULT_PAGE_LIMIT))
+                .await?;
+            let exhausted = rows.len() < want.max(DEFAULT_PAGE_LIMIT);
+            for row in &rows {
+                after = Some(row.id.clone());
+                let s = Session::from_row(row)?;
+                if keep(&s) {
+                    data.push(s);
+                    if data.len() > limit {
+                        break;
+                    }
+                }
+            }
+            if data.len() > limit || exhausted {
+                break;
+            }
+        }
+        let has_more = data.len() > limit;
+        data.truncate(limit);
+        Ok(Page { data, has_more })
+    }
+
+    /// Every stored session of the workspace, page after page.
+    async fn all_sessions(&self, workspace: &str) -> SessionResult<Vec<Session>> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let rows: Vec<SessionRow> = self
+                .table
+                .list_sessions(workspace, after.as_deref(), MAX_PAGE_LIMIT)
+                .await?;
+            for row in &rows {
+                out.push(Session::from_row(row)?);
+            }
+            match rows.last() {
+                Some(last) if rows.len() == MAX_PAGE_LIMIT => after = Some(last.id.clone()),
+                _ => return Ok(out),
+            }
+        }
     }
 
     pub async fn reset(
@@ -357,97 +372,16 @@ impl Sessions {
         })
     }
 
-    pub async fn snapshot(&self, workspace: &str, id_or_name: &str) -> SessionResult<Snapshot> {
-        let session = self.get(workspace, id_or_name).await?;
-        self.take_snapshot(&session).await
-    }
-
-    pub async fn snapshots(
-        &self,
-        workspace: &str,
-        id_or_name: &str,
-    ) -> SessionResult<Vec<Snapshot>> {
-        let session = self.get(workspace, id_or_name).await?;
-        let mut out = Vec::new();
-        for key in self.store.list(&format!("snapshots/{workspace}/")).await? {
-            if !key.ends_with("/meta.json") {
-                continue;
-            }
-            let meta: Snapshot = match self.store.get(&key).await {
-                Ok(b) => serde_json::from_slice(&b)?,
-                Err(StorageError::NotFound(_)) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            if meta.session == session.id {
-                out.push(meta);
-            }
-        }
-        out.sort_by_key(|s| s.created_at_ms);
-        Ok(out)
-    }
-
-    pub async fn restore(
-        &self,
-        workspace: &str,
-        id_or_name: &str,
-        snapshot: &str,
-    ) -> SessionResult<RestoreReport> {
-        let started = Instant::now();
-        if !is_snapshot_id(snapshot) {
-            return Err(SessionError::Invalid(format!(
-                "malformed snapshot id {snapshot:?}"
-            )));
-        }
-        let session = self.get(workspace, id_or_name).await?;
-        let meta: Snapshot = match self
-            .store
-            .get(&format!("snapshots/{workspace}/{snapshot}/meta.json"))
-            .await
-        {
-            Ok(b) => serde_json::from_slice(&b)?,
-            Err(StorageError::NotFound(_)) => {
-                return Err(SessionError::NotFound(format!(
-                    "no such snapshot: {snapshot}"
-                )))
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let mut report = BTreeMap::new();
-        for (m, snap) in &meta.mirrors {
-            let Some(state) = session.mirrors.get(m) else {
-                continue;
-            };
-            let t0 = Instant::now();
-            let key = mirror_key(&session, m, &state.image);
-            self.engine
-                .replace(
-                    &key,
-                    LogEntry::Restore {
-                        object: snap.object.clone(),
-                    },
-                )
-                .await?;
-            report.insert(m.clone(), ms(t0));
-        }
-        if report.is_empty() {
-            return Err(SessionError::Invalid(format!(
-                "snapshot {snapshot} holds none of the mirrors of session {}",
-                session.id
-            )));
-        }
-        Ok(RestoreReport {
-            session: session.id,
-            snapshot: meta.id,
-            mirrors: report,
-            total_ms: ms(started),
-        })
-    }
-
     /// Ends a session: a persistent one keeps a final snapshot, an ephemeral one's
     /// state is deleted. Expired sessions can be ended too.
     pub async fn down(&self, workspace: &str, id_or_name: &str) -> SessionResult<Ended> {
         let session = self.lookup(workspace, id_or_name).await?;
-        self.end(session).await
+        let now_ms = self.clock.now_ms();
+        match session.expiry_ms() {
+            // Expired before it was ended: the tombstone says so, as the reaper's would.
+            Some(t) if now_ms >= t => self.end(session, EndReason::Expired, t).await,
+            _ => self.end(session, EndReason::Ended, now_ms).await,
+        }
     }
 
     pub async fn usage(&self, workspace: &str) -> SessionResult<Usage> {
@@ -461,7 +395,7 @@ impl Sessions {
                 _ => {}
             }
         }
-        let live = self.list(workspace).await?;
+        let live = self.all_sessions(workspace).await?;
         for s in &live {
             match s.mode {
                 Mode::Ephemeral => {
@@ -478,15 +412,28 @@ impl Sessions {
         })
     }
 
-    /// Ends every expired session (any workspace); returns how many.
+    /// Ends every expired session (any workspace) and forgets tombstones past
+    /// their retention; returns how many sessions it ended.
     pub async fn reap(&self) -> SessionResult<usize> {
-        let rows = self.table.expired_sessions(self.clock.now()).await?;
+        let now_ms = self.clock.now_ms();
+        let rows = self.table.expired_sessions(now_ms.div_euclid(1000)).await?;
         let mut n = 0;
         for row in rows {
             let session = Session::from_row(&row)?;
-            self.end(session).await?;
-            n += 1;
+            // The table's expiry is in whole seconds, rounded up; this is exact.
+            let Some(expiry) = session.expiry_ms().filter(|t| now_ms >= *t) else {
+                continue;
+            };
+            match self.end(session, EndReason::Expired, expiry).await {
+                Ok(_) => n += 1,
+                // Ended by someone else (a `down`, another instance's reaper).
+                Err(SessionError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
+        self.table
+            .prune_tombstones(now_ms - TOMBSTONE_RETENTION_MS)
+            .await?;
         Ok(n)
     }
 
@@ -519,17 +466,13 @@ impl Sessions {
         }
         let row = match self.table.get_session(session_id).await {
             Ok(r) => r,
-            Err(StorageError::NotFound(_)) => {
-                return Err(SessionError::NotFound(format!(
-                    "no such session: {session_id}"
-                )))
-            }
+            Err(StorageError::NotFound(_)) => return Err(self.missing(session_id, None).await),
             Err(e) => return Err(e.into()),
         };
         let session = Session::from_row(&row)?;
         let now_ms = self.clock.now_ms();
-        if session.is_expired(now_ms.div_euclid(1000)) {
-            return Err(SessionError::Expired(session.id));
+        if session.is_expired(now_ms) {
+            return Err(expired(&session));
         }
         let Some(state) = session.mirrors.get(mirror) else {
             return Err(SessionError::NotFound(format!(
@@ -546,17 +489,31 @@ impl Sessions {
         })
     }
 
-    async fn end(&self, session: Session) -> SessionResult<Ended> {
+    /// Ends a session at `ended_at_ms`: deletes its row (leaving a tombstone),
+    /// its working copies, checkpoints and — when ephemeral — the snapshots it
+    /// took without `keep`; bills it.
+    async fn end(
+        &self,
+        session: Session,
+        reason: EndReason,
+        ended_at_ms: i64,
+    ) -> SessionResult<Ended> {
         let final_snapshot = match session.mode {
-            Mode::Persistent => Some(self.take_snapshot(&session).await?.id),
+            Mode::Persistent => Some(self.take_snapshot(&session, true).await?.id),
             Mode::Ephemeral => None,
         };
-        let now = self.clock.now();
-        let end_at = session.expires_at.map_or(now, |e| now.min(e));
-        let minutes = session.billed_minutes(end_at);
+        let minutes = session.billed_minutes(ended_at_ms.div_euclid(1000));
+        let tombstone = Tombstone {
+            id: session.id.clone(),
+            incarnation: session.incarnation.clone(),
+            workspace: session.workspace.clone(),
+            name: session.name.clone(),
+            ended_at_ms,
+            reason: reason.as_str().to_string(),
+        };
         if !self
             .table
-            .delete_session(&session.id, &session.incarnation)
+            .delete_session(&session.id, &session.incarnation, Some(&tombstone))
             .await?
         {
             return Err(SessionError::NotFound(format!(
@@ -571,6 +528,9 @@ impl Sessions {
                 tracing::warn!(error = %e, session = %session.id, "could not delete checkpoints");
             }
         }
+        if session.mode == Mode::Ephemeral {
+            self.drop_session_snapshots(&session).await;
+        }
         self.table
             .add_usage(&session.workspace, session.mode.as_str(), minutes)
             .await?;
@@ -582,44 +542,6 @@ impl Sessions {
             billed_minutes: minutes,
             final_snapshot,
         })
-    }
-
-    async fn take_snapshot(&self, session: &Session) -> SessionResult<Snapshot> {
-        let id = new_snapshot_id();
-        let mut mirrors = BTreeMap::new();
-        for (m, state) in &session.mirrors {
-            let key = mirror_key(session, m, &state.image);
-            let bytes: Bytes = self.engine.serialize(&key).await?;
-            let object = format!("snapshots/{}/{id}/{m}.sqlite", session.workspace);
-            let size = bytes.len() as u64;
-            self.store.create(&object, bytes).await?;
-            mirrors.insert(
-                m.clone(),
-                SnapshotMirror {
-                    seed: state.seed.clone(),
-                    object,
-                    bytes: size,
-                },
-            );
-        }
-        let now_ms = self.clock.now_ms();
-        let meta = Snapshot {
-            id: id.clone(),
-            workspace: session.workspace.clone(),
-            session: session.id.clone(),
-            session_name: session.name.clone(),
-            created_at: now_ms.div_euclid(1000),
-            created_at_ms: now_ms,
-            mirrors,
-        };
-        let body = serde_json::to_vec(&meta)?;
-        self.store
-            .create(
-                &format!("snapshots/{}/{id}/meta.json", session.workspace),
-                Bytes::from(body),
-            )
-            .await?;
-        Ok(meta)
     }
 
     async fn lookup(&self, workspace: &str, id_or_name: &str) -> SessionResult<Session> {
@@ -635,13 +557,29 @@ impl Sessions {
         let row = match row {
             Ok(r) if r.workspace == workspace => r,
             Ok(_) | Err(StorageError::NotFound(_)) => {
-                return Err(SessionError::NotFound(format!(
-                    "no such session: {id_or_name}"
-                )))
+                return Err(self.missing(id_or_name, Some(workspace)).await)
             }
             Err(e) => return Err(e.into()),
         };
         Ok(Session::from_row(&row)?)
+    }
+
+    /// Why a session id has no live row: gone (410) when its tombstone is kept
+    /// (and, when `workspace` is given, belongs to it), else not found (404).
+    async fn missing(&self, id_or_name: &str, workspace: Option<&str>) -> SessionError {
+        let not_found = || SessionError::NotFound(format!("no such session: {id_or_name}"));
+        if !is_session_id(id_or_name) {
+            return not_found();
+        }
+        match self.table.get_tombstone(id_or_name).await {
+            Ok(t) if workspace.is_none_or(|ws| ws == t.workspace) => SessionError::Gone {
+                id: t.id,
+                reason: t.reason,
+                ended_at_ms: t.ended_at_ms,
+            },
+            Ok(_) | Err(StorageError::NotFound(_)) => not_found(),
+            Err(e) => e.into(),
+        }
     }
 
     fn def(&self, mirror: &str) -> SessionResult<&Arc<dyn MirrorDef>> {
@@ -764,6 +702,25 @@ fn mirror_key(session: &Session, mirror: &str, image: &str) -> MirrorKey {
             mirror: mirror.to_string(),
         },
         base: image_key(image),
+    }
+}
+
+/// A session past its expiry that the reaper has not ended yet.
+fn expired(s: &Session) -> SessionError {
+    SessionError::Gone {
+        id: s.id.clone(),
+        reason: EndReason::Expired.as_str().to_string(),
+        ended_at_ms: s.expiry_ms().unwrap_or_default(),
+    }
+}
+
+/// A list's `limit`: [`DEFAULT_PAGE_LIMIT`] when absent, 1 to [`MAX_PAGE_LIMIT`].
+fn page_limit(limit: Option<usize>) -> SessionResult<usize> {
+    match limit.unwrap_or(DEFAULT_PAGE_LIMIT) {
+        n @ 1..=MAX_PAGE_LIMIT => Ok(n),
+        n => Err(SessionError::Invalid(format!(
+            "limit must be between 1 and {MAX_PAGE_LIMIT}, not {n}"
+        ))),
     }
 }
 

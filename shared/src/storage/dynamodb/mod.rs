@@ -10,6 +10,8 @@
 //! | name reservation | `W#{ws}` | `N#{name}` | `id inc` of the row holding it |
 //! | usage counter | `W#{ws}` | `U#{mode}` | `min` |
 //! | log entry | `L#{session}#{incarnation}` | `{mirror}#{seq:020}` | `e` (bytes) |
+//! | tombstone | `S#{id}` | `T` | `id inc ws name? ended reason ttl` |
+//! | snapshot | `W#{ws}` | `P#{snap id}` | `id sess inc cms keep body` |
 //!
 //! (`#` and `\` inside the log key's parts are escaped with `\`, so no two logs
 //! share keys.) Every read that decides an outcome is strongly consistent.
@@ -56,13 +58,18 @@ use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
 
 use super::s3::{backoff, sdk_error_text};
-use super::{Checkpoint, LogKey, LogRecord, SessionRow, SessionTable, StorageError, StorageResult};
+mod records;
+
+use super::{
+    Checkpoint, LogKey, LogRecord, SessionRow, SessionTable, SnapshotQuery, SnapshotRow,
+    StorageError, StorageResult, Tombstone,
+};
 
 /// The table definition `--create-resources` uses, as `aws dynamodb create-table
 /// --cli-input-json` takes it (its `TableName` is replaced by the configured one).
-pub const TABLE_DEFINITION: &str = include_str!("../../../infra/dynamodb/table.json");
+pub const TABLE_DEFINITION: &str = include_str!("../../../../infra/dynamodb/table.json");
 /// The TTL setting, as `aws dynamodb update-time-to-live --cli-input-json` takes it.
-pub const TTL_DEFINITION: &str = include_str!("../../../infra/dynamodb/ttl.json");
+pub const TTL_DEFINITION: &str = include_str!("../../../../infra/dynamodb/ttl.json");
 
 /// Partition and sort key attribute names.
 pub const PK: &str = "pk";
@@ -573,6 +580,122 @@ impl DynamoSessionTable {
             .build())
     }
 
+    /// Up to `limit` ids of the workspace's members above `after`, in order, and
+    /// whether more may follow.
+    async fn member_ids(
+        &self,
+        workspace: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StorageResult<(Vec<String>, bool)> {
+        let mut e = Expr::default();
+        // Member sort keys are `S#{id}`; `S$` sorts right after every one of them.
+        let from = format!("S#{}", after.unwrap_or(""));
+        let cond = format!(
+            "{} = {} AND {} BETWEEN {} AND {}",
+            e.n(PK),
+            e.s(&ws_pk(workspace)),
+            e.n(SK),
+            e.s(&from),
+            e.s("S$")
+        );
+        let mut ids = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page_limit =
+                i32::try_from((limit - ids.len()).saturating_add(1)).unwrap_or(i32::MAX);
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(&cond)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .consistent_read(true)
+                .limit(page_limit)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| ddb_err("list members", &self.table, e))?;
+            for item in out.items.unwrap_or_default() {
+                let Some(id) = item
+                    .get(SK)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|k| k.strip_prefix("S#"))
+                else {
+                    continue;
+                };
+                if Some(id) == after {
+                    continue;
+                }
+                if ids.len() == limit {
+                    return Ok((ids, true));
+                }
+                ids.push(id.to_owned());
+            }
+            match out.last_evaluated_key {
+                Some(k) if ids.len() < limit => start = Some(k),
+                Some(_) => return Ok((ids, true)),
+                None => return Ok((ids, false)),
+            }
+        }
+    }
+
+    /// The rows of these ids that still belong to the workspace, in no order.
+    async fn rows_of(&self, workspace: &str, ids: &[String]) -> StorageResult<Vec<SessionRow>> {
+        let mut keys: Vec<Item> = ids.iter().map(|id| row_key(id)).collect();
+        let mut rows = Vec::with_capacity(keys.len());
+        let mut attempt = 0;
+        while !keys.is_empty() {
+            let rest = keys.split_off(keys.len().min(BATCH_GET));
+            let batch = std::mem::replace(&mut keys, rest);
+            let mut e = Expr::default();
+            let projection = row_projection(&mut e);
+            let ka = KeysAndAttributes::builder()
+                .set_keys(Some(batch))
+                .consistent_read(true)
+                .projection_expression(projection)
+                .set_expression_attribute_names(e.names())
+                .build()
+                .map_err(build_err)?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, ka)
+                .send()
+                .await
+                .map_err(|e| ddb_err("list sessions", &self.table, e))?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let row = row_from_item(&item)?;
+                // A member item can outlive a row a TTL deleted.
+                if row.workspace == workspace {
+                    rows.push(row);
+                }
+            }
+            if let Some(left) = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|ka| ka.keys)
+                .filter(|k| !k.is_empty())
+            {
+                attempt += 1;
+                if attempt > RETRIES {
+                    return Err(StorageError::Backend(format!(
+                        "dynamodb list sessions ({}): keys still unprocessed",
+                        self.table
+                    )));
+                }
+                tokio::time::sleep(backoff(attempt)).await;
+                keys.extend(left);
+            }
+        }
+        Ok(rows)
+    }
+
     /// Keys (`pk`, `sk`) of a partition's items whose sort keys are in `range`,
     /// every page.
     async fn query_keys(&self, pk: &str, range: SkRange<'_>) -> StorageResult<Vec<Item>> {
@@ -587,9 +710,6 @@ impl DynamoSessionTable {
                     e.s(from),
                     e.s(to)
                 );
-            }
-            SkRange::Prefix(p) => {
-                cond = format!("{cond} AND begins_with({}, {})", e.n(SK), e.s(p));
             }
         }
         let projection = format!("{}, {}", e.n(PK), e.n(SK));
@@ -665,7 +785,6 @@ impl DynamoSessionTable {
 enum SkRange<'a> {
     All,
     Between(&'a str, &'a str),
-    Prefix(&'a str),
 }
 
 enum Holder {
@@ -810,7 +929,12 @@ impl SessionTable for DynamoSessionTable {
 
     /// Reads the row, then deletes it with its member and name items in one
     /// transaction conditional on what was read; then deletes its log.
-    async fn delete_session(&self, id: &str, incarnation: &str) -> StorageResult<bool> {
+    async fn delete_session(
+        &self,
+        id: &str,
+        incarnation: &str,
+        tombstone: Option<&Tombstone>,
+    ) -> StorageResult<bool> {
         let mut deleted = false;
         for _ in 0..RETRIES {
             let Some(row) = self.row(id).await? else {
@@ -846,6 +970,9 @@ impl SessionTable for DynamoSessionTable {
             if let Some(n) = &row.name {
                 items.push(self.delete_plain(name_key(&row.workspace, n))?);
             }
+            if let Some(t) = tombstone {
+                items.push(self.put_tombstone_item(t)?);
+            }
             match self.transact("delete session", items).await? {
                 None => {
                     deleted = true;
@@ -873,61 +1000,24 @@ impl SessionTable for DynamoSessionTable {
         Ok(true)
     }
 
-    async fn list_sessions(&self, workspace: &str) -> StorageResult<Vec<SessionRow>> {
-        let members = self
-            .query_keys(&ws_pk(workspace), SkRange::Prefix("S#"))
-            .await?;
-        let mut keys: Vec<Item> = members
-            .iter()
-            .filter_map(|m| m.get(SK)?.as_s().ok()?.strip_prefix("S#").map(row_key))
-            .collect();
-        let mut rows = Vec::with_capacity(keys.len());
-        let mut attempt = 0;
-        while !keys.is_empty() {
-            let rest = keys.split_off(keys.len().min(BATCH_GET));
-            let batch = std::mem::replace(&mut keys, rest);
-            let mut e = Expr::default();
-            let projection = row_projection(&mut e);
-            let ka = KeysAndAttributes::builder()
-                .set_keys(Some(batch))
-                .consistent_read(true)
-                .projection_expression(projection)
-                .set_expression_attribute_names(e.names())
-                .build()
-                .map_err(build_err)?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, ka)
-                .send()
-                .await
-                .map_err(|e| ddb_err("list sessions", &self.table, e))?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                let row = row_from_item(&item)?;
-                // A member item can outlive a row a TTL deleted.
-                if row.workspace == workspace {
-                    rows.push(row);
-                }
-            }
-            if let Some(left) = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .map(|ka| ka.keys)
-                .filter(|k| !k.is_empty())
-            {
-                attempt += 1;
-                if attempt > RETRIES {
-                    return Err(StorageError::Backend(format!(
-                        "dynamodb list sessions ({}): keys still unprocessed",
-                        self.table
-                    )));
-                }
-                tokio::time::sleep(backoff(attempt)).await;
-                keys.extend(left);
+    /// Pages through the workspace's member items (sorted by id) and reads their
+    /// rows; a member whose row a TTL deleted is skipped, and the next members
+    /// fill its place, so a short page means there are no more.
+    async fn list_sessions(
+        &self,
+        workspace: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StorageResult<Vec<SessionRow>> {
+        let mut rows = Vec::new();
+        let mut cursor = after.map(str::to_owned);
+        while rows.len() < limit {
+            let want = limit - rows.len();
+            let (ids, more) = self.member_ids(workspace, cursor.as_deref(), want).await?;
+            cursor = ids.last().cloned();
+            rows.extend(self.rows_of(workspace, &ids).await?);
+            if !more {
+                break;
             }
         }
         rows.sort_by(|a, b| a.id.cmp(&b.id));
@@ -1154,6 +1244,39 @@ impl SessionTable for DynamoSessionTable {
             (Some(seq), Some(object)) => Ok(Some(Checkpoint { seq, object })),
             _ => Ok(None),
         }
+    }
+
+    async fn get_tombstone(&self, id: &str) -> StorageResult<Tombstone> {
+        self.tombstone(id)
+            .await?
+            .ok_or_else(|| StorageError::NotFound(format!("tombstone of session {id}")))
+    }
+
+    /// DynamoDB's TTL deletes tombstones (`ttl` a day after they ended or later).
+    async fn prune_tombstones(&self, _before_ms: i64) -> StorageResult<u64> {
+        Ok(0)
+    }
+
+    async fn create_snapshot(&self, row: &SnapshotRow) -> StorageResult<()> {
+        self.put_snapshot(row).await
+    }
+
+    async fn get_snapshot(&self, workspace: &str, id: &str) -> StorageResult<SnapshotRow> {
+        self.snapshot(workspace, id)
+            .await?
+            .ok_or_else(|| StorageError::NotFound(format!("snapshot {id} in {workspace}")))
+    }
+
+    async fn list_snapshots(
+        &self,
+        workspace: &str,
+        query: &SnapshotQuery,
+    ) -> StorageResult<Vec<SnapshotRow>> {
+        self.query_snapshots(workspace, query).await
+    }
+
+    async fn delete_snapshot(&self, workspace: &str, id: &str) -> StorageResult<bool> {
+        self.remove_snapshot(workspace, id).await
     }
 
     async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()> {

@@ -29,54 +29,21 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rusqlite::{ffi, params, Connection, OptionalExtension, Row, TransactionBehavior};
 
-use super::{Checkpoint, LogKey, LogRecord, SessionRow, SessionTable, StorageError, StorageResult};
+mod records;
+mod schema;
+
+use schema::init_schema;
+
+use super::{
+    Checkpoint, LogKey, LogRecord, SessionRow, SessionTable, SnapshotQuery, SnapshotRow,
+    StorageError, StorageResult, Tombstone,
+};
 
 /// How long a connection waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `PRAGMA user_version` of the schema below. Files from before versioning (0,
-/// with a `sessions` table) have no incarnations and are refused, not migrated.
-const SCHEMA_VERSION: i64 = 1;
-
 /// An append refused for a reason gone by the time it looks again is retried.
 const APPEND_ATTEMPTS: usize = 3;
-
-const SCHEMA: &str = "
-CREATE TABLE sessions (
-    id          TEXT PRIMARY KEY NOT NULL,
-    incarnation TEXT NOT NULL,
-    workspace   TEXT NOT NULL,
-    name        TEXT,
-    expires_at  INTEGER,
-    body        TEXT NOT NULL
-) STRICT;
--- NULL names never collide in a SQLite unique index: unnamed sessions are free.
-CREATE UNIQUE INDEX sessions_workspace_name ON sessions (workspace, name);
--- The reaper's scan; persistent sessions (no expiry) stay out of it.
-CREATE INDEX sessions_expires_at ON sessions (expires_at) WHERE expires_at IS NOT NULL;
-CREATE TABLE log (
-    session     TEXT NOT NULL,
-    incarnation TEXT NOT NULL,
-    mirror      TEXT NOT NULL,
-    seq         INTEGER NOT NULL,
-    entry       BLOB NOT NULL,
-    PRIMARY KEY (session, incarnation, mirror, seq)
-) WITHOUT ROWID, STRICT;
-CREATE TABLE checkpoints (
-    session     TEXT NOT NULL,
-    incarnation TEXT NOT NULL,
-    mirror      TEXT NOT NULL,
-    seq         INTEGER NOT NULL,
-    object      TEXT NOT NULL,
-    PRIMARY KEY (session, incarnation, mirror)
-) WITHOUT ROWID, STRICT;
-CREATE TABLE usage (
-    workspace TEXT NOT NULL,
-    mode      TEXT NOT NULL,
-    minutes   INTEGER NOT NULL,
-    PRIMARY KEY (workspace, mode)
-) WITHOUT ROWID, STRICT;
-";
 
 const SESSION_COLUMNS: &str = "id, incarnation, workspace, name, expires_at, body";
 
@@ -162,50 +129,6 @@ fn enable_wal(conn: &Connection) -> StorageResult<String> {
             done => return done.map_err(|e| backend("enable WAL", e)),
         }
     }
-}
-
-/// Creates the schema in a fresh file, accepts the current one and refuses
-/// anything else. Creation is one immediate transaction, so processes opening
-/// one new file at once neither both create nor see half a schema.
-fn init_schema(conn: &mut Connection, file: &str) -> StorageResult<()> {
-    let version =
-        |c: &Connection| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
-    if version(conn).map_err(|e| backend("read schema version", e))? == SCHEMA_VERSION {
-        return Ok(());
-    }
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| backend("lock for schema", e))?;
-    let found = version(&tx).map_err(|e| backend("read schema version", e))?;
-    if found == SCHEMA_VERSION {
-        return Ok(());
-    }
-    let tables: i64 = tx
-        .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(|e| backend("read schema", e))?;
-    if found != 0 || tables != 0 {
-        let what = if found > SCHEMA_VERSION {
-            format!("was written by a newer Mirra (schema version {found}, this one knows {SCHEMA_VERSION})")
-        } else {
-            format!(
-                "has an older schema (version {found}, before session incarnations) that this \
-                 Mirra cannot migrate; stop every mirra process and delete the data directory \
-                 holding it (sessions and snapshots are lost)"
-            )
-        };
-        return Err(StorageError::Backend(format!(
-            "session table {file} {what}"
-        )));
-    }
-    tx.execute_batch(SCHEMA)
-        .map_err(|e| backend("create schema", e))?;
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-        .map_err(|e| backend("set schema version", e))?;
-    tx.commit().map_err(|e| backend("create schema", e))
 }
 
 /// A panic while holding a connection cannot leave a transaction open (rusqlite
@@ -348,7 +271,12 @@ impl SessionTable for SqliteSessionTable {
         Ok(())
     }
 
-    async fn delete_session(&self, id: &str, incarnation: &str) -> StorageResult<bool> {
+    async fn delete_session(
+        &self,
+        id: &str,
+        incarnation: &str,
+        tombstone: Option<&Tombstone>,
+    ) -> StorageResult<bool> {
         self.write(
             || format!("session {id}"),
             |c| {
@@ -365,18 +293,30 @@ impl SessionTable for SqliteSessionTable {
                     "DELETE FROM checkpoints WHERE session = ?1 AND incarnation = ?2",
                 )?
                 .execute([id, incarnation])?;
+                if let Some(t) = tombstone {
+                    records::put_tombstone(&tx, t)?;
+                }
                 tx.commit()?;
                 Ok(true)
             },
         )
     }
 
-    async fn list_sessions(&self, workspace: &str) -> StorageResult<Vec<SessionRow>> {
+    async fn list_sessions(
+        &self,
+        workspace: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StorageResult<Vec<SessionRow>> {
         self.read(|c| {
             c.prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE workspace = ?1 ORDER BY id"
+                "SELECT {SESSION_COLUMNS} FROM sessions
+                 WHERE workspace = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
             ))?
-            .query_map([workspace], session_from_row)?
+            .query_map(
+                params![workspace, after, clamp(limit as u64)],
+                session_from_row,
+            )?
             .collect()
         })
     }
@@ -518,6 +458,45 @@ impl SessionTable for SqliteSessionTable {
             })
             .optional()
         })
+    }
+
+    async fn get_tombstone(&self, id: &str) -> StorageResult<Tombstone> {
+        self.read(|c| records::get_tombstone(c, id))?
+            .ok_or_else(|| StorageError::NotFound(format!("tombstone of session {id}")))
+    }
+
+    async fn prune_tombstones(&self, before_ms: i64) -> StorageResult<u64> {
+        self.write(
+            || "tombstones".into(),
+            |c| records::prune_tombstones(c, before_ms),
+        )
+    }
+
+    async fn create_snapshot(&self, row: &SnapshotRow) -> StorageResult<()> {
+        self.write(
+            || format!("snapshot {} in {}", row.id, row.workspace),
+            |c| records::create_snapshot(c, row),
+        )
+    }
+
+    async fn get_snapshot(&self, workspace: &str, id: &str) -> StorageResult<SnapshotRow> {
+        self.read(|c| records::get_snapshot(c, workspace, id))?
+            .ok_or_else(|| StorageError::NotFound(format!("snapshot {id} in {workspace}")))
+    }
+
+    async fn list_snapshots(
+        &self,
+        workspace: &str,
+        query: &SnapshotQuery,
+    ) -> StorageResult<Vec<SnapshotRow>> {
+        self.read(|c| records::list_snapshots(c, workspace, query))
+    }
+
+    async fn delete_snapshot(&self, workspace: &str, id: &str) -> StorageResult<bool> {
+        self.write(
+            || format!("snapshot {id}"),
+            |c| records::delete_snapshot(c, workspace, id),
+        )
     }
 
     async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()> {

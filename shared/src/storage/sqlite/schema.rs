@@ -1,0 +1,125 @@
+//! The session table's schema, its version and the migrations between versions.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::backend;
+use crate::storage::{StorageError, StorageResult};
+
+/// `PRAGMA user_version` of the schema below. Files from before versioning (0,
+/// with a `sessions` table) have no incarnations and are refused, not migrated;
+/// version 1 files are migrated in place.
+pub(super) const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1: sessions, commit log, checkpoints, usage.
+const SCHEMA_V1: &str = "
+CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY NOT NULL,
+    incarnation TEXT NOT NULL,
+    workspace   TEXT NOT NULL,
+    name        TEXT,
+    expires_at  INTEGER,
+    body        TEXT NOT NULL
+) STRICT;
+-- NULL names never collide in a SQLite unique index: unnamed sessions are free.
+CREATE UNIQUE INDEX sessions_workspace_name ON sessions (workspace, name);
+-- The reaper's scan; persistent sessions (no expiry) stay out of it.
+CREATE INDEX sessions_expires_at ON sessions (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE log (
+    session     TEXT NOT NULL,
+    incarnation TEXT NOT NULL,
+    mirror      TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    entry       BLOB NOT NULL,
+    PRIMARY KEY (session, incarnation, mirror, seq)
+) WITHOUT ROWID, STRICT;
+CREATE TABLE checkpoints (
+    session     TEXT NOT NULL,
+    incarnation TEXT NOT NULL,
+    mirror      TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    object      TEXT NOT NULL,
+    PRIMARY KEY (session, incarnation, mirror)
+) WITHOUT ROWID, STRICT;
+CREATE TABLE usage (
+    workspace TEXT NOT NULL,
+    mode      TEXT NOT NULL,
+    minutes   INTEGER NOT NULL,
+    PRIMARY KEY (workspace, mode)
+) WITHOUT ROWID, STRICT;
+";
+
+/// Version 2 adds tombstones of ended sessions and the snapshot index.
+const MIGRATE_V1_TO_V2: &str = "
+CREATE TABLE tombstones (
+    id          TEXT PRIMARY KEY NOT NULL,
+    incarnation TEXT NOT NULL,
+    workspace   TEXT NOT NULL,
+    name        TEXT,
+    ended_at_ms INTEGER NOT NULL,
+    reason      TEXT NOT NULL
+) WITHOUT ROWID, STRICT;
+CREATE INDEX tombstones_ended_at ON tombstones (ended_at_ms);
+CREATE TABLE snapshots (
+    workspace     TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    session       TEXT NOT NULL,
+    incarnation   TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    keep          INTEGER NOT NULL,
+    body          TEXT NOT NULL,
+    PRIMARY KEY (workspace, id)
+) WITHOUT ROWID, STRICT;
+-- A session's own snapshots, newest first, without scanning the workspace's.
+CREATE INDEX snapshots_session ON snapshots (workspace, session, incarnation, id);
+";
+
+/// Creates the schema in a fresh file, migrates a version 1 file, accepts the
+/// current one and refuses anything else. Each step is one immediate
+/// transaction, so processes opening one file at once neither both create (or
+/// migrate) nor see half a schema.
+pub(super) fn init_schema(conn: &mut Connection, file: &str) -> StorageResult<()> {
+    let version =
+        |c: &Connection| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
+    if version(conn).map_err(|e| backend("read schema version", e))? == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| backend("lock for schema", e))?;
+    let found = version(&tx).map_err(|e| backend("read schema version", e))?;
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tables: i64 = tx
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| backend("read schema", e))?;
+    let steps = match (found, tables) {
+        (0, 0) => vec![SCHEMA_V1, MIGRATE_V1_TO_V2],
+        (1, _) => vec![MIGRATE_V1_TO_V2],
+        _ => {
+            let what = if found > SCHEMA_VERSION {
+                format!("was written by a newer Mirra (schema version {found}, this one knows {SCHEMA_VERSION})")
+            } else {
+                format!(
+                    "has an older schema (version {found}, before session incarnations) that this \
+                     Mirra cannot migrate; stop every mirra process and delete the data directory \
+                     holding it (sessions and snapshots are lost)"
+                )
+            };
+            return Err(StorageError::Backend(format!(
+                "session table {file} {what}"
+            )));
+        }
+    };
+    for step in steps {
+        tx.execute_batch(step)
+            .map_err(|e| backend("create schema", e))?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(|e| backend("set schema version", e))?;
+    tx.commit().map_err(|e| backend("create schema", e))
+}
