@@ -416,7 +416,12 @@ impl Sessions {
     /// their retention; returns how many sessions it ended.
     pub async fn reap(&self) -> SessionResult<usize> {
         let now_ms = self.clock.now_ms();
-        let rows = self.table.expired_sessions(now_ms.div_euclid(1000)).await?;
+        // Rows store expiry in whole seconds rounded up: ask for one second more
+        // and let the exact check below drop the not-yet-expired.
+        let rows = self
+            .table
+            .expired_sessions(now_ms.div_euclid(1000) + 1)
+            .await?;
         let mut n = 0;
         for row in rows {
             let session = Session::from_row(&row)?;
