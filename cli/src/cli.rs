@@ -35,14 +35,14 @@ pub enum Command {
     Up(UpArgs),
     /// End a session (a persistent one keeps a final snapshot).
     Down(SessionArgs),
-    /// List the live sessions.
-    Ls(JsonArgs),
+    /// List the workspace's sessions (every page).
+    Ls(LsArgs),
     /// Put a session's mirrors back to their seeds (or new ones).
     Reset(ResetArgs),
     /// Save a session's state as a snapshot.
-    Snapshot(SessionArgs),
-    /// List the snapshots of a session.
-    Snapshots(SessionArgs),
+    Snapshot(SnapshotArgs),
+    /// List a session's snapshots (or all of the workspace's), or delete some.
+    Snapshots(SnapshotsArgs),
     /// Put a session back to a snapshot.
     Restore(RestoreArgs),
     /// Print `export` lines that point an app at a session: eval "$(mirra env)".
@@ -81,6 +81,58 @@ pub struct ServeArgs {
     /// replays at most N log entries (0: never).
     #[arg(long, env = "MIRRA_COMPACT_EVERY", default_value_t = shared::state::DEFAULT_COMPACT_EVERY)]
     pub compact_every: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LsArgs {
+    /// Only sessions in this state (`expired`: timed out, not torn down yet).
+    #[arg(long, value_parser = ["active", "expired"])]
+    pub status: Option<String>,
+    /// Only ephemeral or only persistent sessions.
+    #[arg(long, value_parser = ["ephemeral", "persistent"])]
+    pub mode: Option<String>,
+    /// Only the session with this name.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub out: JsonArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub target: SessionArgs,
+    /// Keep the snapshot after an ephemeral session ends (a persistent
+    /// session's snapshots are always kept).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SnapshotsArgs {
+    #[command(subcommand)]
+    pub action: Option<SnapshotsAction>,
+    #[command(flatten)]
+    pub target: SessionArgs,
+    /// Every snapshot of the workspace, also those of ended sessions.
+    #[arg(long, conflicts_with = "session")]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SnapshotsAction {
+    /// Delete snapshots by id (sessions restored from them keep their state).
+    Rm(SnapshotsRmArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotsRmArgs {
+    /// Snapshot ids (snap_…).
+    #[arg(required = true, value_name = "SNAPSHOT")]
+    pub ids: Vec<String>,
+    #[command(flatten)]
+    pub out: JsonArgs,
 }
 
 #[derive(Debug, Clone, Args)]

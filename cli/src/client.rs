@@ -112,24 +112,67 @@ impl Client {
     }
 
     pub fn get(&self, segments: &[&str]) -> Result<Reply, CliError> {
-        self.send(Method::GET, segments, None)
+        self.send(Method::GET, segments, &[], None)
+    }
+
+    /// Every item of a paged list (`{"object":"list","data","has_more"}`),
+    /// following `starting_after` page by page, as one list with `has_more: false`.
+    pub fn get_all(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Reply, CliError> {
+        let mut data = Vec::new();
+        let mut after: Option<String> = None;
+        let mut first: Option<Value> = None;
+        loop {
+            let mut q: Vec<(&str, &str)> = query.to_vec();
+            q.push(("limit", "1000"));
+            if let Some(a) = &after {
+                q.push(("starting_after", a));
+            }
+            let page = self.send(Method::GET, segments, &q, None)?.json;
+            let items = page
+                .get("data")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let more = page.get("has_more").and_then(Value::as_bool) == Some(true);
+            after = items
+                .last()
+                .and_then(|i| i.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            data.extend(items);
+            first.get_or_insert(page);
+            if !more || after.is_none() {
+                break;
+            }
+        }
+        let mut list = first.unwrap_or_else(|| serde_json::json!({"object": "list"}));
+        list["data"] = Value::Array(data);
+        list["has_more"] = Value::Bool(false);
+        Ok(Reply {
+            raw: list.to_string(),
+            json: list,
+        })
     }
 
     pub fn post(&self, segments: &[&str], body: &Value) -> Result<Reply, CliError> {
-        self.send(Method::POST, segments, Some(body))
+        self.send(Method::POST, segments, &[], Some(body))
     }
 
     pub fn delete(&self, segments: &[&str]) -> Result<Reply, CliError> {
-        self.send(Method::DELETE, segments, None)
+        self.send(Method::DELETE, segments, &[], None)
     }
 
     fn send(
         &self,
         method: Method,
         segments: &[&str],
+        query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Reply, CliError> {
-        let url = self.url(segments)?;
+        let mut url = self.url(segments)?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
         tracing::debug!(%method, %url, "request");
         let mut req: RequestBuilder = self.http.request(method, url.clone());
         if let Some(token) = &self.config.token {
@@ -181,9 +224,11 @@ pub fn decode(status: StatusCode, text: &str, url: &str) -> Result<Reply, CliErr
     let error = parsed.as_ref().and_then(|v| v.get("error"));
     let kind = error.and_then(|e| e.get("type")).and_then(Value::as_str);
     let message = error.and_then(|e| e.get("message")).and_then(Value::as_str);
+    let code = error.and_then(|e| e.get("code")).and_then(Value::as_str);
     Err(CliError::Api {
         status: status.as_u16(),
         kind: kind.map_or_else(|| format!("http_{}", status.as_u16()), str::to_string),
+        code: code.map(str::to_string),
         message: match message {
             Some(m) => m.to_string(),
             None if text.trim().is_empty() => format!("the server answered {status}"),

@@ -14,6 +14,8 @@ pub enum CliError {
         status: u16,
         /// The API's `error.type`, or `http_<status>` when the body was not an API error.
         kind: String,
+        /// The API's `error.code` (`session_not_found`, `snapshot_not_found`, …).
+        code: Option<String>,
         message: String,
         /// Set when the session came from local memory rather than `--session`.
         remembered_session: Option<String>,
@@ -79,7 +81,7 @@ impl CliError {
                  (its token is in .mirra/token, or MIRRA_DATA_DIR/token)"
                     .to_string(),
             ),
-            CliError::Api { remembered_session: Some(s), status: 404 | 410, .. } => Some(format!(
+            CliError::Api { remembered_session: Some(s), .. } => Some(format!(
                 "{s} was the session remembered from `mirra up`; it is gone and now forgotten. \
                  Run `mirra up` or pass --session."
             )),
@@ -112,6 +114,7 @@ mod tests {
         let api = CliError::Api {
             status: 404,
             kind: "not_found".into(),
+            code: None,
             message: "m".into(),
             remembered_session: None,
         };

@@ -376,7 +376,7 @@ fn a_gone_remembered_session_is_forgotten_with_a_hint() {
         (201, SESSION),
         (
             410,
-            r#"{"error":{"type":"expired","message":"session ses_ab12 has expired"}}"#,
+            r#"{"error":{"type":"gone","code":"session_expired","message":"session ses_ab12 has expired"}}"#,
         ),
     ]);
     let mut env = Env::new();

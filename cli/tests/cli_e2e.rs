@@ -186,3 +186,78 @@ fn the_readme_tour_works_end_to_end_with_a_generated_token() {
         "{usage}"
     );
 }
+
+/// Item 9: a restore naming an unknown snapshot fails, and the remembered
+/// session is not forgotten (only a 404/410 *for the session* may do that).
+#[test]
+fn restoring_an_unknown_snapshot_keeps_the_remembered_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = serve(&dir.path().join("data"));
+    let up = ok_json(&mirra(&live, dir.path(), &["up", "--json"]));
+    let id = up["id"].as_str().expect("id");
+
+    let out = mirra(
+        &live,
+        dir.path(),
+        &["restore", "--snapshot", "snap_0000000000zzzz"],
+    );
+    assert_eq!(out.status.code(), Some(1), "an API error exits 1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no such snapshot"), "{stderr}");
+    assert!(!stderr.contains("forgotten"), "{stderr}");
+
+    let env = mirra(&live, dir.path(), &["env"]);
+    assert!(
+        env.status.success(),
+        "{}",
+        String::from_utf8_lossy(&env.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&env.stdout).contains(id),
+        "the session is still remembered"
+    );
+}
+
+/// Item 2: `snapshot --keep`, `snapshots --all` and `snapshots rm`.
+#[test]
+fn snapshots_can_be_kept_listed_workspace_wide_and_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = serve(&dir.path().join("data"));
+    ok_json(&mirra(&live, dir.path(), &["up", "--json"]));
+    let plain = ok_json(&mirra(&live, dir.path(), &["snapshot", "--json"]));
+    let kept = ok_json(&mirra(&live, dir.path(), &["snapshot", "--keep", "--json"]));
+    assert_eq!(
+        (&plain["keep"], &kept["keep"]),
+        (&Value::Bool(false), &Value::Bool(true))
+    );
+    ok_json(&mirra(&live, dir.path(), &["down", "--json"]));
+
+    let all = ok_json(&mirra(&live, dir.path(), &["snapshots", "--all", "--json"]));
+    let ids: Vec<&str> = all["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [kept["id"].as_str().expect("id")],
+        "only the kept one outlives its session"
+    );
+
+    let kept_id = kept["id"].as_str().expect("id");
+    let rm = mirra(&live, dir.path(), &["snapshots", "rm", kept_id]);
+    assert!(
+        rm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rm.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&rm.stdout),
+        format!("deleted {kept_id}\n")
+    );
+    let again = mirra(&live, dir.path(), &["snapshots", "rm", kept_id]);
+    assert_eq!(again.status.code(), Some(1));
+    let all = ok_json(&mirra(&live, dir.path(), &["snapshots", "--all", "--json"]));
+    assert_eq!(all["data"], Value::Array(vec![]));
+}

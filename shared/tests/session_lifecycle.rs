@@ -261,7 +261,7 @@ async fn ending_an_ephemeral_session_deletes_its_snapshots_except_kept_ones() {
     h.down(&s).await;
 
     let (_, all) = h.api(Method::GET, "/v1/snapshots", Value::Null).await;
-    assert_eq!(ids(&all), [kept.clone()], "{all}");
+    assert_eq!(ids(&all), std::slice::from_ref(&kept), "{all}");
     let other = h.up(json!({})).await;
     let other_id = other["id"].as_str().expect("id").to_owned();
     let restore = |snap: String| {
@@ -496,11 +496,11 @@ async fn session_list_pages_and_filters() {
     let (_, v) = h
         .api(Method::GET, "/v1/sessions?status=expired", Value::Null)
         .await;
-    assert_eq!(ids(&v), [short.clone()]);
+    assert_eq!(ids(&v), std::slice::from_ref(&short));
     let (_, v) = h
         .api(Method::GET, "/v1/sessions?mode=persistent", Value::Null)
         .await;
-    assert_eq!(ids(&v), [named.clone()]);
+    assert_eq!(ids(&v), std::slice::from_ref(&named));
     let (_, v) = h
         .api(Method::GET, "/v1/sessions?name=staging", Value::Null)
         .await;

@@ -1,13 +1,22 @@
-//! `mirra ls`: the live sessions as a table.
+//! `mirra ls`: the workspace's sessions as a table, every page of them.
 
 use serde_json::Value;
 
 use super::{Ctx, Output};
+use crate::cli::LsArgs;
 use crate::error::CliError;
 use crate::output::{field, fmt_expires, now_unix, table};
 
-pub fn run(ctx: &Ctx) -> Result<Output, CliError> {
-    let list = ctx.client.get(&["v1", "sessions"])?;
+pub fn run(ctx: &Ctx, args: &LsArgs) -> Result<Output, CliError> {
+    let filters: Vec<(&str, &str)> = [
+        ("status", &args.status),
+        ("mode", &args.mode),
+        ("name", &args.name),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    .collect();
+    let list = ctx.client.get_all(&["v1", "sessions"], &filters)?;
     Ok(Output {
         human: human(&list, now_unix()),
         body: list,

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::cli::{Cli, Command, SeedArgs, SessionArgs};
+use crate::cli::{Cli, Command, SeedArgs, SessionArgs, SnapshotsAction};
 use crate::client::{Client, Config, Reply};
 use crate::error::CliError;
 use crate::output;
@@ -36,10 +36,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(_) => unreachable!("handled above"),
         Command::Up(a) => (a.out.json, up::run(&ctx, &a)?),
         Command::Down(a) => (a.out.json, down::run(&ctx, &a)?),
-        Command::Ls(a) => (a.json, ls::run(&ctx)?),
+        Command::Ls(a) => (a.out.json, ls::run(&ctx, &a)?),
         Command::Reset(a) => (a.target.out.json, reset::run(&ctx, &a)?),
-        Command::Snapshot(a) => (a.out.json, snapshot::create(&ctx, &a)?),
-        Command::Snapshots(a) => (a.out.json, snapshot::list(&ctx, &a)?),
+        Command::Snapshot(a) => (a.target.out.json, snapshot::create(&ctx, &a)?),
+        Command::Snapshots(a) => match &a.action {
+            Some(SnapshotsAction::Rm(rm)) => (rm.out.json, snapshot::remove(&ctx, rm)?),
+            None => (a.target.out.json, snapshot::list(&ctx, &a)?),
+        },
         Command::Restore(a) => (a.target.out.json, snapshot::restore(&ctx, &a)?),
         Command::Env(a) => (a.out.json, env::run(&ctx, &a)?),
         Command::Usage(a) => (a.json, usage::run(&ctx)?),
@@ -103,7 +106,9 @@ impl Ctx {
     }
 
     /// Runs a call against a session. When a remembered session turns out to be
-    /// gone (404/410), it is forgotten so the next command asks for another.
+    /// gone — the server says so *of the session* (`session_not_found`,
+    /// `session_expired`, `session_ended`), not of a snapshot or anything else
+    /// the call named — it is forgotten so the next command asks for another.
     pub fn on_session<T>(
         &self,
         target: &Target,
@@ -111,15 +116,17 @@ impl Ctx {
     ) -> Result<T, CliError> {
         match call(&self.client, &target.session) {
             Err(CliError::Api {
-                status: status @ (404 | 410),
+                status,
                 kind,
+                code,
                 message,
                 ..
-            }) if target.remembered => {
+            }) if target.remembered && is_session_gone(code.as_deref()) => {
                 self.forget(&target.session);
                 Err(CliError::Api {
                     status,
                     kind,
+                    code,
                     message,
                     remembered_session: Some(target.session.clone()),
                 })
@@ -148,6 +155,14 @@ impl Ctx {
             }
         }
     }
+}
+
+/// The error codes with which the server says a session itself is gone.
+fn is_session_gone(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("session_not_found" | "session_expired" | "session_ended")
+    )
 }
 
 /// The API's `seeds` and `seed_files` objects.

@@ -1,16 +1,17 @@
-//! `mirra snapshot`, `mirra snapshots` and `mirra restore`.
+//! `mirra snapshot`, `mirra snapshots [rm]` and `mirra restore`.
 
 use serde_json::{json, Value};
 
 use super::{session_label, Ctx, Output};
-use crate::cli::{RestoreArgs, SessionArgs};
+use crate::cli::{RestoreArgs, SnapshotArgs, SnapshotsArgs, SnapshotsRmArgs};
 use crate::error::CliError;
 use crate::output::{field, fmt_bytes, fmt_ms, fmt_unix, table};
 
-pub fn create(ctx: &Ctx, args: &SessionArgs) -> Result<Output, CliError> {
-    let target = ctx.target(args)?;
+pub fn create(ctx: &Ctx, args: &SnapshotArgs) -> Result<Output, CliError> {
+    let target = ctx.target(&args.target)?;
+    let body = json!({"keep": args.keep});
     let snap = ctx.on_session(&target, |c, s| {
-        c.post(&["v1", "sessions", s, "snapshots"], &json!({}))
+        c.post(&["v1", "sessions", s, "snapshots"], &body)
     })?;
     Ok(Output {
         human: created(&snap),
@@ -18,12 +19,51 @@ pub fn create(ctx: &Ctx, args: &SessionArgs) -> Result<Output, CliError> {
     })
 }
 
-pub fn list(ctx: &Ctx, args: &SessionArgs) -> Result<Output, CliError> {
-    let target = ctx.target(args)?;
-    let list = ctx.on_session(&target, |c, s| c.get(&["v1", "sessions", s, "snapshots"]))?;
+pub fn list(ctx: &Ctx, args: &SnapshotsArgs) -> Result<Output, CliError> {
+    let list = if args.all {
+        ctx.client.get_all(&["v1", "snapshots"], &[])?
+    } else {
+        let target = ctx.target(&args.target)?;
+        ctx.on_session(&target, |c, s| {
+            c.get_all(&["v1", "sessions", s, "snapshots"], &[])
+        })?
+    };
     Ok(Output {
         human: listed(&list),
         body: list,
+    })
+}
+
+/// Deletes each snapshot in turn; stops at the first failure, having said
+/// which ones are already deleted.
+pub fn remove(ctx: &Ctx, args: &SnapshotsRmArgs) -> Result<Output, CliError> {
+    let mut human = String::new();
+    let mut deleted = Vec::new();
+    for id in &args.ids {
+        match ctx.client.delete(&["v1", "snapshots", id]) {
+            Ok(reply) => {
+                human.push_str(&format!("deleted {id}\n"));
+                deleted.push(reply.json);
+            }
+            Err(e) => {
+                if !deleted.is_empty() {
+                    eprint!("{human}");
+                }
+                return Err(e);
+            }
+        }
+    }
+    let body = if deleted.len() == 1 {
+        deleted.remove(0)
+    } else {
+        json!({"object": "list", "data": deleted, "has_more": false})
+    };
+    Ok(Output {
+        human,
+        body: crate::client::Reply {
+            raw: body.to_string(),
+            json: body,
+        },
     })
 }
 
@@ -88,14 +128,20 @@ fn listed(list: &Value) -> String {
     if snaps.is_empty() {
         return "no snapshots; take one with `mirra snapshot`\n".to_string();
     }
-    let mut rows = vec![["ID", "SESSION", "CREATED", "MIRRORS"]
+    let mut rows = vec![["ID", "SESSION", "CREATED", "KEEP", "MIRRORS"]
         .map(String::from)
         .to_vec()];
     for s in snaps {
+        let keep = if s.get("keep").and_then(Value::as_bool) == Some(true) {
+            "yes"
+        } else {
+            "no"
+        };
         rows.push(vec![
             field(s, "id"),
             session_label(s, "session", "session_name"),
             created_at(s),
+            keep.to_string(),
             mirror_sizes(s),
         ]);
     }
@@ -146,8 +192,8 @@ mod tests {
         let out = listed(&json!({"object":"list","data":[snap()]}));
         assert_eq!(
             out,
-            "ID       SESSION        CREATED                  MIRRORS\n\
-             snap_x1  ses_ab12 (ci)  1970-01-01 00:00:00 UTC  stripe 143.4 KB\n"
+            "ID       SESSION        CREATED                  KEEP  MIRRORS\n\
+             snap_x1  ses_ab12 (ci)  1970-01-01 00:00:00 UTC  no    stripe 143.4 KB\n"
         );
         let r = json!({"session":"ses_ab12","snapshot":"snap_x1","mirrors":{"stripe":0.41},"total_ms":0.9});
         assert_eq!(
