@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use shared::api::{router, AppState};
 use shared::config::{workspace_token, BackendChoice, Backends, ConfigError, TokenSource};
+use shared::server::{serve, ServeConfig};
 use shared::session::SystemClock;
 use tokio::net::TcpListener;
 
@@ -91,9 +92,20 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         println!("{note}");
     }
 
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let config = ServeConfig {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        body_timeout: Duration::from_secs(args.body_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connections: args
+            .max_connections
+            .map_or_else(shared::server::default_max_connections, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }),
+        log_requests: !args.quiet,
+        mirror_names: state.mirrors.iter().map(|m| m.def.name()).collect(),
+        ..ServeConfig::default()
+    };
+    let served = serve(listener, router(state), config, shutdown_signal()).await;
     reaper.abort();
     served?;
     println!("mirra stopped");
