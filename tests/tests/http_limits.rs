@@ -248,12 +248,10 @@ fn stderr_of_serve(dir: &std::path::Path, extra_env: &[(&str, &str)]) -> String 
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn mirra serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let first = BufReader::new(stdout)
-        .lines()
-        .next()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    // Keep reading stdout: a closed pipe would fail the server's next print.
+    std::thread::spawn(move || lines.for_each(drop));
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
