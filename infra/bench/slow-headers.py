@@ -55,14 +55,20 @@ def main():
     sel = selectors.DefaultSelector()
     opened, refused = {}, 0
     start = time.monotonic()
+    failed_in_a_row = 0
     for i in range(args.connections):
+        if failed_in_a_row >= 20:  # the listen backlog is full: stop trying
+            refused += args.connections - i
+            break
         s = socket.socket()
-        s.settimeout(2)
+        s.settimeout(0.5)
         try:
             s.connect((host, int(port)))
             s.sendall(b"GET /v1/usage HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            failed_in_a_row = 0
         except OSError:
             refused += 1
+            failed_in_a_row += 1
             s.close()
             continue
         s.setblocking(False)
@@ -73,7 +79,10 @@ def main():
 
     held_for = []
     deadline = start + args.window
-    while opened and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if not opened:
+            time.sleep(0.2)
+            continue
         for key, _ in sel.select(timeout=0.2):
             try:
                 data = key.fileobj.recv(4096)
@@ -88,7 +97,7 @@ def main():
 
     ok = [lat for good, lat in results if good]
     print(f"slow connections: {args.connections} tried, {len(opened) + len(held_for)} opened "
-          f"in {open_secs:.1f} s, {refused} failed to connect")
+          f"in {open_secs:.1f} s, {refused} not connected (connect failed or backlog full)")
     print(f"after {args.window:.0f} s: {len(opened)} still held by the server, {len(held_for)} closed"
           + (f" (held {statistics.median(held_for):.1f} s median, {max(held_for):.1f} s max)"
              if held_for else ""))

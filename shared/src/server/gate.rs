@@ -51,7 +51,11 @@ pub(super) async fn read_body(
 fn too_large(limit: usize) -> Response<Body> {
     error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("request body is larger than the {} byte limit", limit),
+        &if limit.is_multiple_of(1 << 20) {
+            format!("request body is larger than the {} MiB limit", limit >> 20)
+        } else {
+            format!("request body is larger than the {limit} byte limit")
+        },
     )
 }
 
