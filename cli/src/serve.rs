@@ -1,7 +1,8 @@
 //! `mirra serve`: the local emulator on the backends the environment chooses
 //! (embedded by default, S3 + DynamoDB with `MIRRA_S3_BUCKET` and
 //! `MIRRA_DYNAMODB_TABLE`). Glue only: build backends once, bind, run the
-//! library's router until Ctrl-C / SIGTERM.
+//! library's router through its serving loop (`shared::server::serve`: timeouts,
+//! connection cap, request log) until Ctrl-C / SIGTERM.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
