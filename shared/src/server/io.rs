@@ -86,10 +86,12 @@ impl AsyncWrite for TrackedIo {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.replaced.is_some() || this.activity.no_request_in_flight() {
+        let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| b);
+        let candidate =
+            this.activity.no_request_in_flight() && AUTOMATIC.iter().any(|p| first.starts_with(p));
+        if this.replaced.is_some() || candidate {
             // Inspect (and maybe replace) the head on its own; a short
             // vectored write is allowed.
-            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| b);
             return Pin::new(this).poll_write(cx, first);
         }
         Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
@@ -109,6 +111,9 @@ impl AsyncWrite for TrackedIo {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+/// The status lines hyper's automatic answers start with.
+const AUTOMATIC: [&[u8]; 3] = [b"HTTP/1.1 400 ", b"HTTP/1.1 414 ", b"HTTP/1.1 431 "];
 
 /// The JSON answer that replaces hyper's automatic one, when `head` is such an
 /// answer: one of its three statuses, `connection: close` and an empty body.
