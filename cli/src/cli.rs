@@ -81,6 +81,25 @@ pub struct ServeArgs {
     /// replays at most N log entries (0: never).
     #[arg(long, env = "MIRRA_COMPACT_EVERY", default_value_t = shared::state::DEFAULT_COMPACT_EVERY)]
     pub compact_every: u64,
+    /// Seconds a client has to send a complete request head (from connecting,
+    /// or from the first byte of a later request on the same connection).
+    #[arg(long, env = "MIRRA_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECONDS")]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a whole request body once its head is in;
+    /// later it gets a 408 and the connection closes.
+    #[arg(long, env = "MIRRA_BODY_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECONDS")]
+    pub body_timeout: u64,
+    /// Seconds a kept-alive connection may sit idle between requests.
+    #[arg(long, env = "MIRRA_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), value_name = "SECONDS")]
+    pub idle_timeout: u64,
+    /// Connections served at once [default: half the open-files limit, at most
+    /// 4096]. Beyond it new connections wait in the listen backlog, and
+    /// connections with no request in flight are closed within a second to make room.
+    #[arg(long, env = "MIRRA_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..u64::from(u32::MAX)), value_name = "N")]
+    pub max_connections: Option<u64>,
+    /// Do not log a line per request (errors and warnings still show).
+    #[arg(long, short = 'q', env = "MIRRA_QUIET")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -8,6 +8,7 @@ mod output;
 mod serve;
 mod state;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -26,6 +27,8 @@ fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in files or CI logs.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,13 +1,15 @@
 //! `mirra serve`: the local emulator on the backends the environment chooses
 //! (embedded by default, S3 + DynamoDB with `MIRRA_S3_BUCKET` and
 //! `MIRRA_DYNAMODB_TABLE`). Glue only: build backends once, bind, run the
-//! library's router until Ctrl-C / SIGTERM.
+//! library's router through its serving loop (`shared::server::serve`: timeouts,
+//! connection cap, request log) until Ctrl-C / SIGTERM.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::api::{router, AppState};
 use shared::config::{workspace_token, BackendChoice, Backends, ConfigError, TokenSource};
+use shared::server::{serve, ServeConfig};
 use shared::session::SystemClock;
 use tokio::net::TcpListener;
 
@@ -91,9 +93,20 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         println!("{note}");
     }
 
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let config = ServeConfig {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        body_timeout: Duration::from_secs(args.body_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connections: args
+            .max_connections
+            .map_or_else(shared::server::default_max_connections, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }),
+        log_requests: !args.quiet,
+        mirror_names: state.mirrors.iter().map(|m| m.def.name()).collect(),
+        ..ServeConfig::default()
+    };
+    let served = serve(listener, router(state), config, shutdown_signal()).await;
     reaper.abort();
     served?;
     println!("mirra stopped");

@@ -10,11 +10,14 @@
 //! * [`mirrors`] — one folder per emulated API, one file per resource.
 //! * [`api`] — axum routers: the control plane (`/v1/…`) and the mirror data
 //!   plane (path and host routing).
+//! * [`server`] — the serving loop: accept loop with a connection cap, header,
+//!   body and idle timeouts, bodies read before routing, one log line per request.
 //! * [`config`] — server configuration and backend construction.
 
 pub mod api;
 pub mod config;
 pub mod mirrors;
+pub mod server;
 pub mod session;
 pub mod state;
 pub mod storage;

@@ -32,7 +32,10 @@ pub fn rewrite(mut req: Request, mirrors: &[&'static str]) -> Request {
 
 /// `stripe-ab12.anything` → `("stripe", "ab12")` when `stripe` is a known mirror
 /// and the suffix has the shape of a session id's.
-fn parse_host<'a>(host: &'a str, mirrors: &[&'static str]) -> Option<(&'static str, &'a str)> {
+pub(crate) fn parse_host<'a>(
+    host: &'a str,
+    mirrors: &[&'static str],
+) -> Option<(&'static str, &'a str)> {
     let label = host.split('.').next()?;
     if label.len() == host.len() {
         return None; // a bare host (no subdomain) is never host-routed

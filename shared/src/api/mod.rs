@@ -5,7 +5,7 @@
 mod control;
 mod error;
 mod extract;
-mod host;
+pub(crate) mod host;
 mod state;
 mod view;
 
