@@ -22,11 +22,15 @@ impl Drop for Live {
     }
 }
 
-fn serve(data: &Path) -> Live {
+/// `mirra serve` on a free port with a generated token in `data`; it records its
+/// URL and token in `state` (the state dir clients share).
+fn serve(data: &Path, state: &Path) -> Live {
     let mut server = Command::new(MIRRA)
         .args(["serve", "--port", "0", "--data-dir"])
         .arg(data)
+        .env("MIRRA_STATE_DIR", state)
         .env_remove("MIRRA_TOKEN")
+        .env_remove("MIRRA_API_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -100,7 +104,7 @@ fn create_customer(base: &str, key: &str) {
 #[test]
 fn the_readme_tour_works_end_to_end_with_a_generated_token() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let live = serve(&dir.path().join("data"));
+    let live = serve(&dir.path().join("data"), &dir.path().join("state"));
     let token = std::fs::read_to_string(dir.path().join("data/token")).expect("token file written");
     assert!(
         live.first_lines[1].contains(token.trim()),
@@ -185,4 +189,92 @@ fn the_readme_tour_works_end_to_end_with_a_generated_token() {
         usage["ephemeral_minutes"].as_u64().is_some_and(|m| m >= 2),
         "{usage}"
     );
+}
+
+/// Runs `mirra` in `cwd` with only the shared state dir to go on: no data dir,
+/// no token, and the server named by `--api-url` (when given).
+fn mirra_elsewhere(cwd: &Path, state: &Path, args: &[&str]) -> Output {
+    Command::new(MIRRA)
+        .args(args)
+        .current_dir(cwd)
+        .env("MIRRA_STATE_DIR", state)
+        .env_remove("MIRRA_API_URL")
+        .env_remove("MIRRA_DATA_DIR")
+        .env_remove("MIRRA_TOKEN")
+        .env_remove("MIRRA_SESSION")
+        .output()
+        .expect("run mirra")
+}
+
+/// `mirra serve` records each server's URL and generated token (owner-only), so
+/// client commands work from any directory, for each of several servers.
+#[test]
+fn the_cli_finds_each_servers_generated_token_from_any_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let a = serve(&dir.path().join("a"), &state);
+    let b = serve(&dir.path().join("b"), &state);
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+
+    let up = ok_json(&mirra_elsewhere(
+        &elsewhere,
+        &state,
+        &["up", "--json", "--api-url", &a.url],
+    ));
+    let on_a = up["id"].as_str().expect("id");
+    for (live, expected) in [(&a, 1), (&b, 0)] {
+        let ls = ok_json(&mirra_elsewhere(
+            &elsewhere,
+            &state,
+            &["--api-url", &live.url, "ls", "--json"],
+        ));
+        assert_eq!(
+            ls["data"].as_array().map(Vec::len),
+            Some(expected),
+            "{}: {ls}",
+            live.url
+        );
+    }
+    // The session remembered for A is A's, not B's.
+    let env = mirra_elsewhere(&elsewhere, &state, &["env", "--api-url", &a.url]);
+    assert!(
+        env.status.success(),
+        "{}",
+        String::from_utf8_lossy(&env.stderr)
+    );
+    assert!(String::from_utf8_lossy(&env.stdout).contains(on_a));
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let token_a = std::fs::read_to_string(dir.path().join("a/token")).expect("token");
+        let mut holding_tokens = 0;
+        for path in files_under(&state) {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.contains(token_a.trim()) {
+                holding_tokens += 1;
+                let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{} is owner-only", path.display());
+            }
+        }
+        assert!(
+            holding_tokens >= 1,
+            "A's token is recorded in {}",
+            state.display()
+        );
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
