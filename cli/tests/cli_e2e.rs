@@ -278,3 +278,86 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The `$ mirra …` lines of the README's tour, in order, comments dropped.
+fn readme_tour() -> (String, Vec<Vec<String>>) {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let first_command = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.lines().next())
+        .expect("a first sh block")
+        .to_string();
+    let tour = readme
+        .split("## A two-minute tour")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .expect("a tour section");
+    let mut commands = vec![];
+    let mut in_console = false;
+    for line in tour.lines() {
+        if line.starts_with("```") {
+            in_console = line == "```console";
+            continue;
+        }
+        if let Some(cmd) = line.strip_prefix("$ ").filter(|_| in_console) {
+            let cmd = cmd.split(" #").next().unwrap_or_default().trim();
+            let words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+            if words.first().is_some_and(|w| w == "mirra") {
+                commands.push(words);
+            }
+        }
+    }
+    (first_command, commands)
+}
+
+/// The README's first command installs `mirra` and starts the server; every
+/// `mirra` command of the tour then runs, in order, against that server, from
+/// another directory, and none of them starts a second server on its port.
+#[test]
+fn the_readme_tour_follows_from_the_first_command() {
+    let (first, tour) = readme_tour();
+    assert!(
+        first.contains("cargo install --locked --path cli") && first.contains("mirra serve"),
+        "the first command installs mirra and starts the server: {first:?}"
+    );
+    assert!(tour.len() >= 6, "{tour:?}");
+    assert!(
+        tour.iter().all(|c| c.get(1).is_none_or(|w| w != "serve")),
+        "the first command's server holds the port; the tour cannot start another: {tour:?}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let live = serve(&dir.path().join("data"), &state);
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    let mut last_snapshot: Option<String> = None;
+    for words in &tour {
+        let args: Vec<String> = words[1..]
+            .iter()
+            // The README shows the id its own run printed; use this run's.
+            .map(|w| match &last_snapshot {
+                Some(id) if w.starts_with("snap_") => id.clone(),
+                _ => w.clone(),
+            })
+            .collect();
+        let mut all: Vec<&str> = vec!["--api-url", &live.url];
+        all.extend(args.iter().map(String::as_str));
+        let out = mirra_elsewhere(&elsewhere, &state, &all);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "`{}` failed: {}{stdout}",
+            words.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if let Some(id) = stdout
+            .split_whitespace()
+            .find(|w| w.starts_with("snap_") && w.len() > 5)
+        {
+            last_snapshot = Some(id.to_string());
+        }
+    }
+}
