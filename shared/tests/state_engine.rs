@@ -256,7 +256,22 @@ async fn two_engines_racing_for_one_log_retry_their_lost_writes_and_land_each_on
     for i in 0..WRITES {
         let (inst, s) = (if i % 2 == 0 { a.clone() } else { b.clone() }, s.clone());
         tasks.push(tokio::spawn(async move {
-            add(&inst, &s, &format!("n{i}")).await
+            // A write that loses every one of its attempts gives up with
+            // `Contention` (a 429 to an SDK, which retries it): do the same.
+            loop {
+                let outcome = ctx(&inst, &s)
+                    .await
+                    .write(|c| {
+                        c.execute("INSERT INTO notes (text) VALUES (?1)", [format!("n{i}")])
+                            .map_err(|e| TestError::from(StateError::from(e)))
+                    })
+                    .await;
+                match outcome {
+                    Ok(_) => break,
+                    Err(TestError::State(StateError::Contention(_))) => continue,
+                    Err(e) => panic!("n{i}: {e:?}"),
+                }
+            }
         }));
     }
     for t in tasks {
