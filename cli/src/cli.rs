@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use shared::session::MAX_TIMEOUT_SECS;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -17,12 +18,33 @@ Examples:
 
 /// Each test run gets its own stateful mirror of the APIs it talks to.
 ///
-/// Client commands talk to the server at MIRRA_API_URL (default
-/// http://127.0.0.1:4400) with the token in MIRRA_TOKEN, or in the server's
-/// data dir (MIRRA_DATA_DIR, default .mirra) when MIRRA_TOKEN is unset.
+/// Client commands talk to the server at --api-url, else MIRRA_API_URL, else
+/// http://127.0.0.1:4400 (never a guess: a server on another address needs one
+/// of those). They send --token, else MIRRA_TOKEN, else the token `mirra serve`
+/// recorded for that URL in the state dir (MIRRA_STATE_DIR, else
+/// $XDG_STATE_HOME/mirra, else ~/.local/state/mirra), else the token file in
+/// the data dir (MIRRA_DATA_DIR, default .mirra).
+///
+/// Exit codes: 0 done; 2 refused before any request (bad flag or value, seed
+/// file, URL, no session to act on); 1 the server refused or could not be
+/// reached, or anything else failed.
 #[derive(Debug, Parser)]
 #[command(name = "mirra", version, about, long_about, propagate_version = true, after_help = EXAMPLES)]
 pub struct Cli {
+    /// The server client commands talk to [env: MIRRA_API_URL] [default: http://127.0.0.1:4400].
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Workspace token: what client commands send, and what `serve` requires
+    /// [default: the server's recorded token, see above; serve: <data-dir>/token,
+    /// generated on first start].
+    #[arg(
+        long,
+        global = true,
+        env = "MIRRA_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -62,8 +84,8 @@ pub struct ServeArgs {
     /// Where sessions, the commit log, images, snapshots and the token live.
     #[arg(long, default_value = ".mirra", env = "MIRRA_DATA_DIR")]
     pub data_dir: PathBuf,
-    /// API token clients must send; generated and written to <data-dir>/token when unset.
-    #[arg(long, env = "MIRRA_TOKEN", hide_env_values = true)]
+    /// The global --token / MIRRA_TOKEN (set by the dispatcher, not parsed here).
+    #[arg(skip)]
     pub token: Option<String>,
     /// Create the S3 bucket and DynamoDB table when missing (emulators, first runs).
     ///
@@ -195,8 +217,15 @@ pub struct UpArgs {
     /// A name to address the session by instead of its id.
     #[arg(long)]
     pub name: Option<String>,
-    /// How long an ephemeral session lives: 90s, 60m, 2h, 1d, 1h30m or plain seconds [server default: 60m].
-    #[arg(long, value_parser = parse_timeout, conflicts_with = "persistent", value_name = "DURATION")]
+    #[arg(
+        long,
+        help = timeout_help(),
+        value_parser = parse_timeout,
+        conflicts_with = "persistent",
+        value_name = "DURATION",
+        // `-5m` reaches the parser (and gets "cannot be negative"), not clap's flag matching.
+        allow_hyphen_values = true
+    )]
     pub timeout: Option<u64>,
     #[command(flatten)]
     pub out: JsonArgs,
@@ -287,12 +316,60 @@ pub fn parse_seed_file(s: &str) -> Result<SeedFileSpec, String> {
     })
 }
 
+/// The longest timeout the server accepts, in the units `--timeout` takes.
+fn max_timeout() -> String {
+    fmt_duration(MAX_TIMEOUT_SECS)
+}
+
+fn timeout_help() -> String {
+    format!(
+        "How long an ephemeral session lives: 90s, 60m, 2h, 1d, 1h30m or plain seconds; \
+         at most {} [server default: 60m]",
+        max_timeout()
+    )
+}
+
+/// `604800` → `7d`, `5400` → `1h30m`: the form `--timeout` reads.
+pub fn fmt_duration(secs: u64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut rest = secs;
+    for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    out
+}
+
 /// A duration in seconds: `90s`, `60m`, `2h`, `1d`, combinations such as `1h30m`,
-/// or a plain number of seconds. Zero is refused: a session that is born expired
-/// is never what was meant.
+/// or a plain number of seconds, up to [`MAX_TIMEOUT_SECS`] (what the server
+/// accepts, so a longer one is refused before any request). Zero is refused: a
+/// session that is born expired is never what was meant.
 pub fn parse_timeout(s: &str) -> Result<u64, String> {
+    let secs = parse_duration(s)?;
+    if secs > MAX_TIMEOUT_SECS {
+        return Err(format!(
+            "{s:?} is longer than the server allows: at most {} ({MAX_TIMEOUT_SECS} s); \
+             a session that must outlive that should be --persistent",
+            max_timeout()
+        ));
+    }
+    Ok(secs)
+}
+
+fn parse_duration(s: &str) -> Result<u64, String> {
     const HINT: &str = "use e.g. 90s, 60m, 2h, 1d, 1h30m or plain seconds";
     let t = s.trim();
+    if let Some(rest) = t.strip_prefix('-') {
+        return match parse_duration(rest) {
+            Ok(_) => Err(format!("{s:?}: a timeout cannot be negative; {HINT}")),
+            Err(_) => Err(format!("{s:?} is not a duration; {HINT}")),
+        };
+    }
     if t.is_empty() {
         return Err(format!("empty duration; {HINT}"));
     }
@@ -391,6 +468,48 @@ mod tests {
             assert!(!err.is_empty(), "{bad}");
         }
         assert!(parse_timeout("5x").expect_err("5x").contains("not a unit"));
+    }
+
+    #[test]
+    fn timeout_refuses_negative_durations_and_more_than_the_maximum() {
+        for neg in ["-5m", "-90", " -1h30m"] {
+            assert!(
+                parse_timeout(neg)
+                    .expect_err(neg)
+                    .contains("cannot be negative"),
+                "{neg}"
+            );
+        }
+        assert!(!parse_timeout("--json")
+            .expect_err("flag")
+            .contains("negative"));
+        assert_eq!(parse_timeout("7d"), Ok(MAX_TIMEOUT_SECS));
+        assert_eq!(
+            parse_timeout(&MAX_TIMEOUT_SECS.to_string()),
+            Ok(MAX_TIMEOUT_SECS)
+        );
+        let over = parse_timeout(&(MAX_TIMEOUT_SECS + 1).to_string()).expect_err("over");
+        assert!(over.contains("at most 7d"), "{over}");
+    }
+
+    #[test]
+    fn durations_format_in_the_units_timeout_reads() {
+        for (secs, text) in [(604800, "7d"), (5400, "1h30m"), (90, "1m30s"), (3600, "1h")] {
+            assert_eq!(fmt_duration(secs), text);
+            assert_eq!(parse_timeout(text), Ok(secs));
+        }
+    }
+
+    #[test]
+    fn api_url_and_token_are_global_flags() {
+        for argv in [
+            &["mirra", "--api-url", "http://h:1", "--token", "t", "ls"][..],
+            &["mirra", "ls", "--api-url", "http://h:1", "--token", "t"],
+        ] {
+            let cli = Cli::try_parse_from(argv).expect("parses");
+            assert_eq!(cli.api_url.as_deref(), Some("http://h:1"), "{argv:?}");
+            assert_eq!(cli.token.as_deref(), Some("t"), "{argv:?}");
+        }
     }
 
     #[test]

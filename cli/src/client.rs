@@ -10,51 +10,115 @@ use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
 use crate::error::CliError;
+use crate::servers::{url_key, Servers};
 
 pub const DEFAULT_API_URL: &str = "http://127.0.0.1:4400";
 
-/// Where the server is and how to authenticate, from the environment.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Normalised (no trailing `/`): also the key of the local session memory.
-    pub api_url: String,
+/// The global flags, as given (`--token` also reads `MIRRA_TOKEN`, through clap).
+#[derive(Debug, Clone, Default)]
+pub struct Globals {
+    pub api_url: Option<String>,
     pub token: Option<String>,
 }
 
-impl Config {
-    /// `MIRRA_API_URL` (default [`DEFAULT_API_URL`]); `MIRRA_TOKEN`, else the token
-    /// file `mirra serve` writes in its data dir (`MIRRA_DATA_DIR`, default `.mirra`).
-    pub fn from_env() -> Result<Self, CliError> {
-        let var = |k: &str| {
-            std::env::var(k)
-                .ok()
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let api_url =
-            normalise_url(&var("MIRRA_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_string()))?;
-        let token = var("MIRRA_TOKEN").or_else(|| {
-            let dir = var("MIRRA_DATA_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(".mirra"));
-            std::fs::read_to_string(dir.join("token"))
-                .ok()
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-        });
-        Ok(Config { api_url, token })
+/// Where the token a client sends came from, so a 401 can say which one was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `--token` or `MIRRA_TOKEN`.
+    Given,
+    /// The record `mirra serve` left for this URL in the state dir.
+    Recorded(PathBuf),
+    /// `<data dir>/token` (`MIRRA_DATA_DIR`, default `.mirra`, relative to here).
+    DataDir(PathBuf),
+    None,
+}
+
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Given => write!(f, "from --token / MIRRA_TOKEN"),
+            TokenSource::Recorded(p) => write!(f, "recorded by `mirra serve` in {}", p.display()),
+            TokenSource::DataDir(p) => write!(f, "read from {}", p.display()),
+            TokenSource::None => write!(f, "none found"),
+        }
     }
 }
 
-/// Checks the URL once, up front, and drops a trailing `/` so that
-/// `http://h:1/` and `http://h:1` are the same server.
-pub fn normalise_url(raw: &str) -> Result<String, CliError> {
-    let bad = |why: String| CliError::Usage(format!("MIRRA_API_URL {raw:?} is not usable: {why}"));
-    let url = Url::parse(raw).map_err(|e| bad(e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(bad("expected an http:// or https:// address".into()));
+/// Where the server is and how to authenticate.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Normalised (no trailing `/`): also the key of the local session memory
+    /// and of the server records.
+    pub api_url: String,
+    pub token: Option<String>,
+    pub token_source: TokenSource,
+    /// Other servers recorded on this machine, newest first: named in the hint
+    /// when nothing answers at `api_url`.
+    pub other_servers: Vec<String>,
+}
+
+impl Config {
+    /// The URL: `--api-url`, else `MIRRA_API_URL`, else [`DEFAULT_API_URL`] —
+    /// never a guess among recorded servers, so a command cannot silently act
+    /// on another server than the one the user meant.
+    ///
+    /// The token: `--token`, else `MIRRA_TOKEN`, else the record `mirra serve`
+    /// left for that URL, else the token file in the data dir (`MIRRA_DATA_DIR`,
+    /// default `.mirra`).
+    pub fn resolve(
+        globals: &Globals,
+        env: &dyn Fn(&str) -> Option<String>,
+        servers: Option<&Servers>,
+    ) -> Result<Self, CliError> {
+        let clean = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let api_url = match (clean(globals.api_url.clone()), clean(env("MIRRA_API_URL"))) {
+            (Some(flag), _) => normalise_url(&flag, "--api-url")?,
+            (None, Some(var)) => normalise_url(&var, "MIRRA_API_URL")?,
+            (None, None) => DEFAULT_API_URL.to_string(),
+        };
+        let given = clean(globals.token.clone()).or_else(|| clean(env("MIRRA_TOKEN")));
+        let (token, token_source) = if let Some(t) = given {
+            (Some(t), TokenSource::Given)
+        } else if let Some(rec) = servers.and_then(|s| s.get(&api_url)) {
+            let path = servers.map(|s| s.path_for(&api_url)).unwrap_or_default();
+            (
+                Some(rec.token.trim().to_string()),
+                TokenSource::Recorded(path),
+            )
+        } else {
+            let dir = clean(env("MIRRA_DATA_DIR")).unwrap_or_else(|| ".mirra".to_string());
+            let file = PathBuf::from(dir).join("token");
+            match clean(std::fs::read_to_string(&file).ok()) {
+                Some(t) => (Some(t), TokenSource::DataDir(file)),
+                None => (None, TokenSource::None),
+            }
+        };
+        let other_servers = servers
+            .map(Servers::all)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.url)
+            .filter(|u| *u != api_url)
+            .collect();
+        Ok(Config {
+            api_url,
+            token,
+            token_source,
+            other_servers,
+        })
     }
-    Ok(url.as_str().trim_end_matches('/').to_string())
+
+    /// [`Config::resolve`] with the process environment and state dir.
+    pub fn from_env(globals: &Globals) -> Result<Self, CliError> {
+        let env = |k: &str| std::env::var(k).ok();
+        Config::resolve(globals, &env, Servers::from_env().as_ref())
+    }
+}
+
+/// Checks the URL once, up front (a bad one is a usage error, exit 2), in the
+/// spelling server records use. `from` names the flag or variable it came from.
+pub fn normalise_url(raw: &str, from: &str) -> Result<String, CliError> {
+    url_key(raw).map_err(|why| CliError::Usage(format!("{from} {raw:?} is not usable: {why}")))
 }
 
 /// A successful answer: the parsed body for human output, and the body's own
@@ -102,7 +166,7 @@ impl Client {
         url.path_segments_mut()
             .map_err(|()| {
                 CliError::Usage(format!(
-                    "MIRRA_API_URL {} cannot take a path",
+                    "the API URL {} cannot take a path",
                     self.config.api_url
                 ))
             })?
@@ -185,7 +249,18 @@ impl Client {
         let status = resp.status();
         let text = resp.text().map_err(|e| self.transport_error(&e))?;
         tracing::debug!(%status, bytes = text.len(), "response");
-        decode(status, &text, url.as_str())
+        match decode(status, &text, url.as_str()) {
+            Err(CliError::Api {
+                status: 401,
+                message,
+                ..
+            }) => Err(CliError::Unauthorized {
+                message,
+                url: self.config.api_url.clone(),
+                token: self.config.token_source.clone(),
+            }),
+            other => other,
+        }
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> CliError {
@@ -199,6 +274,7 @@ impl Client {
         CliError::Connect {
             url: self.config.api_url.clone(),
             reason,
+            others: self.config.other_servers.clone(),
         }
     }
 }
@@ -280,31 +356,138 @@ mod tests {
     #[test]
     fn urls_are_normalised_and_checked() {
         assert_eq!(
-            normalise_url("http://127.0.0.1:4400/").ok().as_deref(),
+            normalise_url("http://127.0.0.1:4400/", "--api-url")
+                .ok()
+                .as_deref(),
             Some("http://127.0.0.1:4400")
         );
         assert_eq!(
-            normalise_url("http://h/prefix/").ok().as_deref(),
+            normalise_url("http://h/prefix/", "--api-url")
+                .ok()
+                .as_deref(),
             Some("http://h/prefix")
         );
-        assert!(normalise_url("127.0.0.1:4400").is_err());
-        assert!(normalise_url("ftp://h").is_err());
+        let e = normalise_url("127.0.0.1:4400", "MIRRA_API_URL").expect_err("no scheme");
+        assert!(e.to_string().starts_with("MIRRA_API_URL"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+        assert!(normalise_url("ftp://h", "--api-url").is_err());
+    }
+
+    fn config(api_url: &str) -> Config {
+        Config {
+            api_url: api_url.into(),
+            token: None,
+            token_source: TokenSource::None,
+            other_servers: vec![],
+        }
+    }
+
+    /// URL: flag > MIRRA_API_URL > the default (never a recorded guess).
+    /// Token: flag > MIRRA_TOKEN > the server's record for that URL > the data dir.
+    #[test]
+    fn flags_beat_env_beats_the_servers_record_beats_the_data_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        std::fs::write(data.join("token"), "tok_datadir\n").expect("write");
+        let servers = Servers::in_state_dir(&dir.path().join("state"));
+        let record = |url: &str, token: &str| {
+            servers
+                .record(&crate::servers::ServerRecord {
+                    url: url.into(),
+                    token: token.into(),
+                    data_dir: data.clone(),
+                    pid: 1,
+                    started_at: 0,
+                })
+                .expect("record")
+        };
+        let data_dir = data.display().to_string();
+        let resolve = |flags: Globals, vars: &[(&str, &str)], servers: Option<&Servers>| {
+            let mut vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            vars.push(("MIRRA_DATA_DIR".into(), data_dir.clone()));
+            let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            Config::resolve(&flags, &env, servers).expect("resolves")
+        };
+        let flags = |url: Option<&str>, token: Option<&str>| Globals {
+            api_url: url.map(str::to_string),
+            token: token.map(str::to_string),
+        };
+        let env_all = [
+            ("MIRRA_API_URL", "http://127.0.0.1:5000/"),
+            ("MIRRA_TOKEN", "tok_env"),
+        ];
+
+        // Nothing recorded: the default URL and the data dir's token.
+        let c = resolve(flags(None, None), &[], Some(&servers));
+        assert_eq!(c.api_url, DEFAULT_API_URL);
+        assert_eq!(c.token.as_deref(), Some("tok_datadir"));
+        assert!(matches!(c.token_source, TokenSource::DataDir(_)));
+
+        let at_default = record(DEFAULT_API_URL, "tok_recorded_4400");
+        record("http://127.0.0.1:5000", "tok_recorded_5000");
+        let c = resolve(flags(None, None), &[], Some(&servers));
+        assert_eq!(c.token.as_deref(), Some("tok_recorded_4400"));
+        assert_eq!(c.token_source, TokenSource::Recorded(at_default));
+        assert_eq!(c.other_servers, ["http://127.0.0.1:5000"]);
+
+        // The record follows the URL, whichever way the URL was given.
+        let c = resolve(
+            flags(None, None),
+            &[("MIRRA_API_URL", "http://127.0.0.1:5000/")],
+            Some(&servers),
+        );
+        assert_eq!(
+            (c.api_url.as_str(), c.token.as_deref()),
+            ("http://127.0.0.1:5000", Some("tok_recorded_5000"))
+        );
+        let c = resolve(
+            flags(Some("http://127.0.0.1:4400"), None),
+            &env_all[..1],
+            Some(&servers),
+        );
+        assert_eq!(c.token.as_deref(), Some("tok_recorded_4400"));
+
+        // MIRRA_TOKEN beats the record; the flags beat the environment.
+        let c = resolve(flags(None, None), &env_all, Some(&servers));
+        assert_eq!(
+            (c.api_url.as_str(), c.token.as_deref()),
+            ("http://127.0.0.1:5000", Some("tok_env"))
+        );
+        assert_eq!(c.token_source, TokenSource::Given);
+        let c = resolve(
+            flags(Some("http://127.0.0.1:6000"), Some("tok_flag")),
+            &env_all,
+            Some(&servers),
+        );
+        assert_eq!(
+            (c.api_url.as_str(), c.token.as_deref()),
+            ("http://127.0.0.1:6000", Some("tok_flag"))
+        );
+
+        // No record for the URL (or no state dir): the data dir's token.
+        let c = resolve(
+            flags(Some("http://127.0.0.1:6000"), None),
+            &[],
+            Some(&servers),
+        );
+        assert_eq!(c.token.as_deref(), Some("tok_datadir"));
+        let c = resolve(flags(None, None), &[], None);
+        assert_eq!(c.token.as_deref(), Some("tok_datadir"));
+
+        let bad = Config::resolve(&flags(Some("localhost:4400"), None), &|_| None, None);
+        assert!(matches!(bad, Err(CliError::Usage(m)) if m.starts_with("--api-url")));
     }
 
     #[test]
     fn paths_are_built_under_the_base_and_encoded() {
-        let c = Client::new(Config {
-            api_url: "http://h:1/base".into(),
-            token: None,
-        })
-        .expect("client");
+        let c = Client::new(config("http://h:1/base")).expect("client");
         let u = c.url(&["v1", "sessions", "a/b c"]).expect("url");
         assert_eq!(u.as_str(), "http://h:1/base/v1/sessions/a%2Fb%20c");
-        let c = Client::new(Config {
-            api_url: "http://h:1".into(),
-            token: None,
-        })
-        .expect("client");
+        let c = Client::new(config("http://h:1")).expect("client");
         assert_eq!(
             c.url(&["v1", "usage"]).expect("url").as_str(),
             "http://h:1/v1/usage"

@@ -1,8 +1,12 @@
-//! Every way a `mirra` command can fail, and the exit code each one maps to:
-//! 2 for mistakes in how the command was called (clap's own convention), 1 for
-//! everything that went wrong after that.
+//! Every way a `mirra` command can fail, and the exit code each one maps to.
+//! The rule (README, "Exit codes"): 2 when the command is refused before any
+//! request is sent (a bad flag, value, seed file or URL; no session to act on),
+//! as clap does for its own errors; 1 when the server refused the request, could
+//! not be reached, or anything else failed after that.
 
 use std::path::PathBuf;
+
+use crate::client::TokenSource;
 
 /// A failed command. `Display` is the one-line message printed after `error: `;
 /// [`CliError::hint`] adds a second line where a next step is obvious.
@@ -21,9 +25,22 @@ pub enum CliError {
         remembered_session: Option<String>,
     },
 
+    /// The server refused the token (401).
+    #[error("{message}")]
+    Unauthorized {
+        message: String,
+        url: String,
+        token: TokenSource,
+    },
+
     /// Nothing listening, or the connection broke before an answer came.
     #[error("cannot reach the Mirra server at {url}: {reason}")]
-    Connect { url: String, reason: String },
+    Connect {
+        url: String,
+        reason: String,
+        /// Other servers recorded on this machine, newest first.
+        others: Vec<String>,
+    },
 
     /// The server answered, but not with the JSON we expect from it.
     #[error("unexpected answer from {url}: {reason}")]
@@ -59,7 +76,7 @@ pub enum CliError {
 }
 
 impl CliError {
-    /// Exit status: 2 for usage errors (as clap does), 1 otherwise.
+    /// Exit status: 2 for what is refused before any request, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::NoSession { .. } | CliError::SeedFile { .. } | CliError::Usage(_) => 2,
@@ -70,17 +87,32 @@ impl CliError {
     /// A second line that tells the user what to do next, when we know.
     pub fn hint(&self) -> Option<String> {
         match self {
-            CliError::Connect { url, .. } => Some(format!(
-                "is `mirra serve` running at {url}? Start it, or set MIRRA_API_URL to the server's address."
-            )),
+            CliError::Connect { url, others, .. } => {
+                let mut hint = format!(
+                    "is `mirra serve` running at {url}? Start it, or point at the server with \
+                     --api-url (or MIRRA_API_URL)."
+                );
+                if !others.is_empty() {
+                    hint.push_str(&format!(
+                        " Servers recorded on this machine: {}",
+                        others.join(", ")
+                    ));
+                }
+                Some(hint)
+            }
             CliError::NoSession { .. } => Some(
                 "pass --session <ID or NAME> (or set MIRRA_SESSION), or run `mirra up` to start one".to_string(),
             ),
-            CliError::Api { status: 401, .. } => Some(
-                "set MIRRA_TOKEN, or run from the directory holding the server's data dir \
-                 (its token is in .mirra/token, or MIRRA_DATA_DIR/token)"
-                    .to_string(),
-            ),
+            CliError::Unauthorized { url, token, .. } => Some(match token {
+                TokenSource::None => format!(
+                    "no token for {url}: pass --token (or set MIRRA_TOKEN). `mirra serve` records \
+                     its token for clients when it starts."
+                ),
+                source => format!(
+                    "the token was {source}; pass the token of the server at {url} with --token \
+                     (or MIRRA_TOKEN)."
+                ),
+            }),
             CliError::Api { remembered_session: Some(s), .. } => Some(format!(
                 "{s} was the session remembered from `mirra up`; it is gone and now forgotten. \
                  Run `mirra up` or pass --session."
@@ -123,7 +155,8 @@ mod tests {
         assert_eq!(
             CliError::Connect {
                 url: "u".into(),
-                reason: "r".into()
+                reason: "r".into(),
+                others: vec![],
             }
             .exit_code(),
             1
@@ -135,10 +168,16 @@ mod tests {
         let e = CliError::Connect {
             url: "http://127.0.0.1:9".into(),
             reason: "connection refused".into(),
+            others: vec!["http://127.0.0.1:5000".into()],
         };
-        assert!(e
-            .hint()
-            .unwrap_or_default()
-            .contains("is `mirra serve` running at http://127.0.0.1:9?"));
+        let hint = e.hint().unwrap_or_default();
+        assert!(
+            hint.contains("is `mirra serve` running at http://127.0.0.1:9?"),
+            "{hint}"
+        );
+        assert!(
+            hint.ends_with("Servers recorded on this machine: http://127.0.0.1:5000"),
+            "{hint}"
+        );
     }
 }

@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod output;
 mod serve;
+mod servers;
 mod state;
 
 use std::io::IsTerminal;

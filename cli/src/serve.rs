@@ -71,6 +71,18 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         BackendChoice::Aws { .. } => 60,
     });
     let reaper = tokio::spawn(sessions.run_reaper(Duration::from_secs(reap_every)));
+    // Before the first line: a client started when it appears finds the token
+    // from any directory (see servers.rs).
+    match crate::servers::record_started(&public_url, &token, &args.data_dir) {
+        Ok(Some(path)) => notes.push(format!(
+            "clients find this server's token in {}",
+            crate::servers::shown(&path)
+        )),
+        Ok(None) => {}
+        Err(e) => notes.push(format!(
+            "warning: cannot record this server for clients: {e}"
+        )),
+    }
 
     println!(
         "mirra listening on {public_url} (data dir {}, ready in {} ms)",

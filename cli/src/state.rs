@@ -2,8 +2,7 @@
 //! `down`… work without `--session`. One small JSON file maps each API URL to its
 //! session, so pointing at another server never picks up a stranger's session.
 //!
-//! Location: `$MIRRA_STATE_DIR`, else `$XDG_STATE_HOME/mirra`, else
-//! `~/.local/state/mirra`; the file is `last-session.json`.
+//! Location: [`state_dir`]; the file is `last-session.json`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -14,6 +13,20 @@ use serde::{Deserialize, Serialize};
 use crate::error::CliError;
 
 const FILE: &str = "last-session.json";
+
+/// Mirra's per-user state dir, shared by the session memory and the server
+/// records ([`crate::servers`]): `$MIRRA_STATE_DIR`, else `$XDG_STATE_HOME/mirra`,
+/// else `~/.local/state/mirra`; `None` when none of those is set.
+pub fn state_dir() -> Option<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("MIRRA_STATE_DIR")
+        .or_else(|| var("XDG_STATE_HOME").map(|d| d.join("mirra")))
+        .or_else(|| var("HOME").map(|h| h.join(".local/state/mirra")))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remembered {
@@ -32,15 +45,7 @@ impl LastSession {
     /// The state file chosen by the environment; `None` when neither
     /// `MIRRA_STATE_DIR`, `XDG_STATE_HOME` nor `HOME` is set (nothing is remembered then).
     pub fn from_env() -> Option<Self> {
-        let var = |k: &str| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        let dir = var("MIRRA_STATE_DIR")
-            .or_else(|| var("XDG_STATE_HOME").map(|d| d.join("mirra")))
-            .or_else(|| var("HOME").map(|h| h.join(".local/state/mirra")))?;
-        Some(Self::in_dir(&dir))
+        state_dir().map(|d| Self::in_dir(&d))
     }
 
     pub fn in_dir(dir: &Path) -> Self {

@@ -414,3 +414,113 @@ fn write_memory(dir: &Path, url: &str, id: &str) {
     let body = serde_json::json!({ url: {"id": id, "name": null} });
     std::fs::write(dir.join("last-session.json"), body.to_string()).expect("write");
 }
+
+/// A timeout the server would refuse is refused here first: exit 2, no request.
+#[test]
+fn a_timeout_above_the_maximum_exits_2_before_any_request() {
+    let env = Env::new();
+    let max_days = shared::session::MAX_TIMEOUT_SECS / 86400;
+    let too_long = format!("{}d", max_days + 1);
+    let over_by_a_second = (shared::session::MAX_TIMEOUT_SECS + 1).to_string();
+    for value in [too_long.as_str(), over_by_a_second.as_str()] {
+        let o = env.mirra(&["up", "--timeout", value]);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 2, "{value}: {err}");
+        assert!(
+            err.contains(&format!("at most {max_days}d")),
+            "{value}: names the maximum: {err}"
+        );
+        // The (closed) server was never asked.
+        assert!(!err.contains("mirra serve"), "{value}: {err}");
+    }
+    let o = env.mirra(&["up", "--timeout", &format!("{max_days}d")]);
+    assert_eq!(code(&o), 1, "the maximum itself is allowed: {}", stderr(&o));
+}
+
+/// `--timeout -5m` is a negative duration, not an unknown flag `-5`.
+#[test]
+fn a_negative_timeout_is_refused_as_negative_with_exit_2() {
+    let env = Env::new();
+    for args in [
+        &["up", "--timeout", "-5m"][..],
+        &["up", "--timeout=-5m"],
+        &["up", "--timeout", "-90"],
+    ] {
+        let o = env.mirra(args);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 2, "{args:?}: {err}");
+        assert!(
+            err.contains("--timeout") && err.contains("cannot be negative"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// The maximum timeout is stated where users look for it: `mirra up --help`.
+#[test]
+fn up_help_states_the_maximum_timeout() {
+    let o = Env::new().mirra(&["up", "--help"]);
+    assert_eq!(code(&o), 0);
+    let max_days = shared::session::MAX_TIMEOUT_SECS / 86400;
+    assert!(
+        stdout(&o).contains(&format!("at most {max_days}d")),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// `--api-url` and `--token` are global: they work before or after the
+/// subcommand and beat MIRRA_API_URL / MIRRA_TOKEN.
+#[test]
+fn api_url_and_token_flags_work_before_or_after_the_subcommand() {
+    let list = r#"{"object":"list","data":[]}"#;
+    let (url, server) = canned(vec![(200, list), (200, list), (200, list)]);
+    let env = Env::new(); // MIRRA_API_URL: a closed port; MIRRA_TOKEN: tok_test
+    for args in [
+        &["--api-url", url.as_str(), "--token", "tok_flag", "ls"][..],
+        &["ls", "--api-url", url.as_str(), "--token", "tok_flag"],
+        &[
+            "--token=tok_flag",
+            "ls",
+            "--json",
+            "--api-url",
+            url.as_str(),
+        ],
+    ] {
+        let o = env.mirra(args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+    }
+    for seen in join(server) {
+        assert_eq!(seen.request_line, "GET /v1/sessions?limit=1000 HTTP/1.1");
+        assert_eq!(seen.authorization.as_deref(), Some("Bearer tok_flag"));
+    }
+    let o = env.mirra(&["serve", "--api-url", "http://127.0.0.1:1"]);
+    assert_eq!(
+        code(&o),
+        2,
+        "serve has no server to point at: {}",
+        stderr(&o)
+    );
+}
+
+/// A 401 says which token was sent (flag, env, server record or data dir) and
+/// exits 1: the request was made.
+#[test]
+fn a_refused_token_says_where_it_came_from_and_exits_1() {
+    let (url, server) = canned(vec![(
+        401,
+        r#"{"error":{"type":"unauthorized","message":"invalid workspace token"}}"#,
+    )]);
+    let mut env = Env::new();
+    env.api_url = url.clone();
+    let o = env.mirra(&["ls"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "error: invalid workspace token\nhint: the token was from --token / MIRRA_TOKEN; \
+             pass the token of the server at {url} with --token (or MIRRA_TOKEN).\n"
+        )
+    );
+    join(server);
+}

@@ -22,11 +22,15 @@ impl Drop for Live {
     }
 }
 
-fn serve(data: &Path) -> Live {
+/// `mirra serve` on a free port with a generated token in `data`; it records its
+/// URL and token in `state` (the state dir clients share).
+fn serve(data: &Path, state: &Path) -> Live {
     let mut server = Command::new(MIRRA)
         .args(["serve", "--port", "0", "--data-dir"])
         .arg(data)
+        .env("MIRRA_STATE_DIR", state)
         .env_remove("MIRRA_TOKEN")
+        .env_remove("MIRRA_API_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -100,7 +104,7 @@ fn create_customer(base: &str, key: &str) {
 #[test]
 fn the_readme_tour_works_end_to_end_with_a_generated_token() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let live = serve(&dir.path().join("data"));
+    let live = serve(&dir.path().join("data"), &dir.path().join("state"));
     let token = std::fs::read_to_string(dir.path().join("data/token")).expect("token file written");
     assert!(
         live.first_lines[1].contains(token.trim()),
@@ -187,12 +191,183 @@ fn the_readme_tour_works_end_to_end_with_a_generated_token() {
     );
 }
 
+/// Runs `mirra` in `cwd` with only the shared state dir to go on: no data dir,
+/// no token, and the server named by `--api-url` (when given).
+fn mirra_elsewhere(cwd: &Path, state: &Path, args: &[&str]) -> Output {
+    Command::new(MIRRA)
+        .args(args)
+        .current_dir(cwd)
+        .env("MIRRA_STATE_DIR", state)
+        .env_remove("MIRRA_API_URL")
+        .env_remove("MIRRA_DATA_DIR")
+        .env_remove("MIRRA_TOKEN")
+        .env_remove("MIRRA_SESSION")
+        .output()
+        .expect("run mirra")
+}
+
+/// `mirra serve` records each server's URL and generated token (owner-only), so
+/// client commands work from any directory, for each of several servers.
+#[test]
+fn the_cli_finds_each_servers_generated_token_from_any_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let a = serve(&dir.path().join("a"), &state);
+    let b = serve(&dir.path().join("b"), &state);
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+
+    let up = ok_json(&mirra_elsewhere(
+        &elsewhere,
+        &state,
+        &["up", "--json", "--api-url", &a.url],
+    ));
+    let on_a = up["id"].as_str().expect("id");
+    for (live, expected) in [(&a, 1), (&b, 0)] {
+        let ls = ok_json(&mirra_elsewhere(
+            &elsewhere,
+            &state,
+            &["--api-url", &live.url, "ls", "--json"],
+        ));
+        assert_eq!(
+            ls["data"].as_array().map(Vec::len),
+            Some(expected),
+            "{}: {ls}",
+            live.url
+        );
+    }
+    // The session remembered for A is A's, not B's.
+    let env = mirra_elsewhere(&elsewhere, &state, &["env", "--api-url", &a.url]);
+    assert!(
+        env.status.success(),
+        "{}",
+        String::from_utf8_lossy(&env.stderr)
+    );
+    assert!(String::from_utf8_lossy(&env.stdout).contains(on_a));
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let token_a = std::fs::read_to_string(dir.path().join("a/token")).expect("token");
+        let mut holding_tokens = 0;
+        for path in files_under(&state) {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.contains(token_a.trim()) {
+                holding_tokens += 1;
+                let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{} is owner-only", path.display());
+            }
+        }
+        assert!(
+            holding_tokens >= 1,
+            "A's token is recorded in {}",
+            state.display()
+        );
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The `$ mirra …` lines of the README's tour, in order, comments dropped.
+fn readme_tour() -> (String, Vec<Vec<String>>) {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let first_command = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.lines().next())
+        .expect("a first sh block")
+        .to_string();
+    let tour = readme
+        .split("## A two-minute tour")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .expect("a tour section");
+    let mut commands = vec![];
+    let mut in_console = false;
+    for line in tour.lines() {
+        if line.starts_with("```") {
+            in_console = line == "```console";
+            continue;
+        }
+        if let Some(cmd) = line.strip_prefix("$ ").filter(|_| in_console) {
+            let cmd = cmd.split(" #").next().unwrap_or_default().trim();
+            let words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+            if words.first().is_some_and(|w| w == "mirra") {
+                commands.push(words);
+            }
+        }
+    }
+    (first_command, commands)
+}
+
+/// The README's first command installs `mirra` and starts the server; every
+/// `mirra` command of the tour then runs, in order, against that server, from
+/// another directory, and none of them starts a second server on its port.
+#[test]
+fn the_readme_tour_follows_from_the_first_command() {
+    let (first, tour) = readme_tour();
+    assert!(
+        first.contains("cargo install --locked --path cli") && first.contains("mirra serve"),
+        "the first command installs mirra and starts the server: {first:?}"
+    );
+    assert!(tour.len() >= 6, "{tour:?}");
+    assert!(
+        tour.iter().all(|c| c.get(1).is_none_or(|w| w != "serve")),
+        "the first command's server holds the port; the tour cannot start another: {tour:?}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let live = serve(&dir.path().join("data"), &state);
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    let mut last_snapshot: Option<String> = None;
+    for words in &tour {
+        let args: Vec<String> = words[1..]
+            .iter()
+            // The README shows the id its own run printed; use this run's.
+            .map(|w| match &last_snapshot {
+                Some(id) if w.starts_with("snap_") => id.clone(),
+                _ => w.clone(),
+            })
+            .collect();
+        let mut all: Vec<&str> = vec!["--api-url", &live.url];
+        all.extend(args.iter().map(String::as_str));
+        let out = mirra_elsewhere(&elsewhere, &state, &all);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "`{}` failed: {}{stdout}",
+            words.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if let Some(id) = stdout
+            .split_whitespace()
+            .find(|w| w.starts_with("snap_") && w.len() > 5)
+        {
+            last_snapshot = Some(id.to_string());
+        }
+    }
+}
+
 /// Item 9: a restore naming an unknown snapshot fails, and the remembered
 /// session is not forgotten (only a 404/410 *for the session* may do that).
 #[test]
 fn restoring_an_unknown_snapshot_keeps_the_remembered_session() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let live = serve(&dir.path().join("data"));
+    let live = serve(&dir.path().join("data"), &dir.path().join("state"));
     let up = ok_json(&mirra(&live, dir.path(), &["up", "--json"]));
     let id = up["id"].as_str().expect("id");
 
@@ -222,7 +397,7 @@ fn restoring_an_unknown_snapshot_keeps_the_remembered_session() {
 #[test]
 fn snapshots_can_be_kept_listed_workspace_wide_and_removed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let live = serve(&dir.path().join("data"));
+    let live = serve(&dir.path().join("data"), &dir.path().join("state"));
     ok_json(&mirra(&live, dir.path(), &["up", "--json"]));
     let plain = ok_json(&mirra(&live, dir.path(), &["snapshot", "--json"]));
     let kept = ok_json(&mirra(&live, dir.path(), &["snapshot", "--keep", "--json"]));

@@ -3,6 +3,8 @@
 //! commit log, instances sharing storage, cold restore, reset, snapshot/restore,
 //! image caching, expiry and isolation.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -228,6 +230,121 @@ async fn two_instances_writing_one_session_lose_nothing_and_agree() {
     let log = st.table.read_log(&log_key(&s), 0).await.expect("log");
     let seqs: Vec<u64> = log.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=200).collect::<Vec<_>>(), "log is gap-free");
+}
+
+/// Two engines on a multi-thread runtime race for the same log entries: the
+/// losers roll back, catch up and run again, and every write lands exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_engines_racing_for_one_log_retry_their_lost_writes_and_land_each_once() {
+    let st = storage();
+    let racing = Arc::new(support::racing_table::RacingTable::new(st.table.clone()));
+    let table: Arc<dyn SessionTable> = racing.clone();
+    let engine = |table: &Arc<dyn SessionTable>| {
+        let mut sessions = Sessions::new(
+            table.clone(),
+            st.store.clone(),
+            Arc::new(SystemClock),
+            vec![Arc::new(Notes)],
+        );
+        sessions.set_compact_every(0);
+        Arc::new(sessions)
+    };
+    let (a, b) = (engine(&table), engine(&table));
+    let s = a.create("ws", notes_request()).await.expect("create");
+    const WRITES: usize = 200;
+    let mut tasks = Vec::new();
+    for i in 0..WRITES {
+        let (inst, s) = (if i % 2 == 0 { a.clone() } else { b.clone() }, s.clone());
+        tasks.push(tokio::spawn(async move {
+            // A write that loses every one of its attempts gives up with
+            // `Contention` (a 429 to an SDK, which retries it): do the same.
+            loop {
+                let outcome = ctx(&inst, &s)
+                    .await
+                    .write(|c| {
+                        c.execute("INSERT INTO notes (text) VALUES (?1)", [format!("n{i}")])
+                            .map_err(|e| TestError::from(StateError::from(e)))
+                    })
+                    .await;
+                match outcome {
+                    Ok(_) => break,
+                    Err(TestError::State(StateError::Contention(_))) => continue,
+                    Err(e) => panic!("n{i}: {e:?}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+
+    assert!(
+        racing.lost() > 0,
+        "the engines raced: some appends lost and were retried ({} appends)",
+        racing.appends()
+    );
+    assert_eq!(
+        racing.appends(),
+        WRITES + racing.lost(),
+        "each lost append was retried until it landed"
+    );
+    let (ta, tb) = (texts(&a, &s).await, texts(&b, &s).await);
+    assert_eq!(
+        ta, tb,
+        "both engines converge on the same rows in the same order"
+    );
+    assert_eq!(ta.len(), 2 + WRITES);
+    for i in 0..WRITES {
+        assert_eq!(
+            ta.iter().filter(|t| **t == format!("n{i}")).count(),
+            1,
+            "n{i} exactly once"
+        );
+    }
+    let log = st.table.read_log(&log_key(&s), 0).await.expect("log");
+    let seqs: Vec<u64> = log.iter().map(|r| r.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=WRITES as u64).collect::<Vec<_>>(),
+        "log is gap-free"
+    );
+}
+
+/// A write that loses every race gives up with `Contention` (never a silent
+/// success or a lost write), and the same write succeeds once the races stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_loses_every_race_fails_with_contention_and_logs_nothing() {
+    let st = storage();
+    let racing = Arc::new(support::racing_table::RacingTable::new(st.table.clone()));
+    let table: Arc<dyn SessionTable> = racing.clone();
+    let a = Arc::new(Sessions::new(
+        table,
+        st.store.clone(),
+        Arc::new(SystemClock),
+        vec![Arc::new(Notes)],
+    ));
+    let s = a.create("ws", notes_request()).await.expect("create");
+    racing.set_always_lose(true);
+    let outcome = ctx(&a, &s)
+        .await
+        .write(|c| {
+            c.execute("INSERT INTO notes (text) VALUES ('contended')", [])
+                .map_err(|e| TestError::from(StateError::from(e)))
+        })
+        .await;
+    assert!(
+        matches!(outcome, Err(TestError::State(StateError::Contention(_)))),
+        "{outcome:?}"
+    );
+    assert!(racing.lost() > 1, "the engine retried before giving up");
+    assert_eq!(log_len(&st, &s).await, 0, "nothing was logged");
+    assert_eq!(texts(&a, &s).await, ["seeded one", "seeded two"]);
+    racing.set_always_lose(false);
+    add(&a, &s, "contended").await;
+    assert_eq!(
+        texts(&a, &s).await,
+        ["seeded one", "seeded two", "contended"]
+    );
 }
 
 #[tokio::test]

@@ -116,6 +116,8 @@ impl Server {
         let mut child = Command::new(mirra_bin())
             .args(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(data_dir)
+            // Server records stay beside the data dir, never in the user's state dir.
+            .env("MIRRA_STATE_DIR", state_dir_beside(data_dir))
             .envs(env.iter().map(|(k, v)| (k, v)))
             .env("MIRRA_TOKEN", TOKEN)
             .env(
@@ -212,6 +214,13 @@ impl Drop for Server {
             let _ = c.wait();
         }
     }
+}
+
+/// `<data dir>-state`: where a test server records its URL and token.
+fn state_dir_beside(data_dir: &Path) -> PathBuf {
+    let mut name = data_dir.file_name().unwrap_or_default().to_os_string();
+    name.push("-state");
+    data_dir.with_file_name(name)
 }
 
 /// A session's Stripe base URL and secret key.

@@ -3,7 +3,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use mirra_tests::{stripe_of, Server};
 use reqwest::blocking::Client;
@@ -89,9 +90,11 @@ fn ctrl_c_stops_cleanly_and_every_acknowledged_write_survives_a_restart() {
     let (base, key) = stripe_of(&session);
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
     let writers: Vec<_> = (0..4)
         .map(|w| {
             let (base, key, acked, stop) = (base.clone(), key.clone(), acked.clone(), stop.clone());
+            let failures = failures.clone();
             std::thread::spawn(move || {
                 let http = mirra_tests::http_client();
                 let mut i = 0;
@@ -101,16 +104,21 @@ fn ctrl_c_stops_cleanly_and_every_acknowledged_write_survives_a_restart() {
                             .lock()
                             .expect("lock")
                             .push(c["id"].as_str().expect("id").to_string()),
-                        _ => break, // the server is going away; unacknowledged writes may be lost
+                        // The server is going away; unacknowledged writes may be lost.
+                        other => {
+                            failures
+                                .lock()
+                                .expect("lock")
+                                .push(format!("w{w}: {other:?}"));
+                            return;
+                        }
                     }
                     i += 1;
                 }
             })
         })
         .collect();
-    while acked.lock().expect("lock").len() < 200 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_acks(&acked, 200, &writers, &failures, ACK_DEADLINE);
     let code = server.interrupt();
     stop.store(true, Ordering::Relaxed);
     for w in writers {
@@ -125,6 +133,86 @@ fn ctrl_c_stops_cleanly_and_every_acknowledged_write_survives_a_restart() {
     for id in &ids {
         let (status, c) = get(restarted.http(), &format!("{base}/v1/customers/{id}"), &key);
         assert_eq!(status, StatusCode::OK, "acknowledged {id} was lost: {c}");
+    }
+}
+
+/// Far beyond what 200 creates take on a loaded machine; only a stuck server
+/// or test gets near it.
+const ACK_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Waits until `want` writes are acknowledged. Panics, saying why (with the
+/// writers' `failures`), when every writer has stopped or `deadline` passes
+/// first, instead of waiting forever.
+fn wait_for_acks(
+    acked: &Mutex<Vec<String>>,
+    want: usize,
+    writers: &[JoinHandle<()>],
+    failures: &Mutex<Vec<String>>,
+    deadline: Duration,
+) {
+    let started = Instant::now();
+    loop {
+        let have = acked.lock().expect("lock").len();
+        if have >= want {
+            return;
+        }
+        assert!(
+            !writers.iter().all(JoinHandle::is_finished),
+            "every writer stopped after {have} of {want} acknowledged writes: {:?}",
+            failures.lock().expect("lock")
+        );
+        assert!(
+            started.elapsed() < deadline,
+            "only {have} of {want} writes acknowledged after {deadline:?}: {:?}",
+            failures.lock().expect("lock")
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The wait for acknowledgements ends with a clear failure when the writers
+/// stop short, instead of spinning forever.
+#[test]
+#[should_panic(expected = "every writer stopped after 1 of 200 acknowledged writes")]
+fn waiting_for_acks_fails_clearly_when_the_writers_stop_short() {
+    let acked = Mutex::new(vec!["cus_only_one".to_string()]);
+    let failures = Mutex::new(vec!["w0: connection refused".to_string()]);
+    let writer = std::thread::spawn(|| ());
+    while !writer.is_finished() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    wait_for_acks(&acked, 200, &[writer], &failures, ACK_DEADLINE);
+}
+
+/// The wait also ends at its deadline while a writer is still going.
+#[test]
+#[should_panic(expected = "only 0 of 200 writes acknowledged")]
+fn waiting_for_acks_fails_clearly_at_the_deadline() {
+    let acked = Mutex::new(Vec::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let writer = std::thread::spawn(move || {
+        while !flag.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    let guard = StopOnDrop(stop);
+    wait_for_acks(
+        &acked,
+        200,
+        &[writer],
+        &Mutex::new(vec![]),
+        Duration::from_millis(50),
+    );
+    drop(guard);
+}
+
+/// Lets a test's helper thread end even when the test panics.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 

@@ -15,14 +15,25 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::cli::{Cli, Command, SeedArgs, SessionArgs, SnapshotsAction};
-use crate::client::{Client, Config, Reply};
+use crate::client::{Client, Config, Globals, Reply};
 use crate::error::CliError;
 use crate::output;
 use crate::state::LastSession;
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
-    if let Command::Serve(args) = cli.command {
+    let globals = Globals {
+        api_url: cli.api_url,
+        token: cli.token,
+    };
+    if let Command::Serve(mut args) = cli.command {
+        if globals.api_url.is_some() {
+            return Err(CliError::Usage(
+                "--api-url is for client commands; `mirra serve` listens on --host and --port"
+                    .into(),
+            ));
+        }
+        args.token = globals.token;
         // Only the server needs an async runtime; client commands stay blocking.
         let rt = tokio::runtime::Runtime::new()
             .map_err(|e| CliError::io("starting the async runtime", e))?;
@@ -31,7 +42,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             .block_on(crate::serve::run(args))
             .map_err(|e| CliError::Serve(e.to_string()));
     }
-    let ctx = Ctx::from_env()?;
+    let ctx = Ctx::from_env(&globals)?;
     let (json, out) = match cli.command {
         Command::Serve(_) => unreachable!("handled above"),
         Command::Up(a) => (a.out.json, up::run(&ctx, &a)?),
@@ -73,9 +84,9 @@ pub struct Target {
 }
 
 impl Ctx {
-    fn from_env() -> Result<Self, CliError> {
+    fn from_env(globals: &Globals) -> Result<Self, CliError> {
         Ok(Ctx {
-            client: Client::new(Config::from_env()?)?,
+            client: Client::new(Config::from_env(globals)?)?,
             memory: LastSession::from_env(),
         })
     }

@@ -1,0 +1,3 @@
+//! Test doubles shared by the engine and mirror tests (`mod support;`).
+
+pub mod racing_table;
