@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::size::{parse_byte_size, ByteSize};
+
 const EXAMPLES: &str = "\
 Examples:
   mirra serve &                      # the local server on 127.0.0.1:4400
@@ -81,6 +83,16 @@ pub struct ServeArgs {
     /// replays at most N log entries (0: never).
     #[arg(long, env = "MIRRA_COMPACT_EVERY", default_value_t = shared::state::DEFAULT_COMPACT_EVERY)]
     pub compact_every: u64,
+    /// Memory for working copies (one in-memory database per used session and
+    /// mirror): past it the least recently used are dropped and rebuilt on their
+    /// next request. Binary units: 768MiB, 1G, 512m, or bytes.
+    #[arg(long, env = "MIRRA_CACHE_BYTES", value_name = "SIZE", value_parser = parse_byte_size,
+          default_value_t = ByteSize(shared::state::DEFAULT_CACHE_BYTES))]
+    pub cache_bytes: ByteSize,
+    /// Memory for cached seed images, least recently used out first.
+    #[arg(long, env = "MIRRA_IMAGE_CACHE_BYTES", value_name = "SIZE", value_parser = parse_byte_size,
+          default_value_t = ByteSize(shared::state::DEFAULT_IMAGE_CACHE_BYTES))]
+    pub image_cache_bytes: ByteSize,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod output;
 mod serve;
+mod size;
 mod state;
 
 use std::process::ExitCode;
