@@ -14,10 +14,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-/// Opt-in (`--features mimalloc`): see the README's Memory section for figures.
-#[cfg(feature = "mimalloc")]
+/// Opt-in (`--features jemalloc`): see the README's Memory section for figures.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -21,14 +21,14 @@ use rusqlite::Connection;
 
 use super::engine::MirrorKey;
 
-/// Default budget for working copies: with the server's own ~25 MB, a busy
-/// `mirra serve` stays under 1 GB (~5,500 seeded Stripe copies resident; the
-/// rest are rebuilt on their next request, in well under a millisecond).
+/// Default budget for working copies: a busy `mirra serve` stays under 1 GB
+/// (~6,000 seeded Stripe copies resident, 840 MB RSS with 10,000 touched
+/// sessions; the rest are rebuilt from image + log on their next request).
 pub const DEFAULT_CACHE_BYTES: u64 = 768 * 1024 * 1024;
 
 /// What a working copy costs beside its pages: the connection, its parsed
 /// schema, page-cache headers and prepared statements. Measured with
-/// `infra/bench/rss`: 10,000 touched Stripe copies of 36 KB cost ~130 KB each.
+/// `infra/bench/rss`: a touched Stripe copy of 36 KB costs ~135 KB of RSS.
 pub const COPY_OVERHEAD_BYTES: u64 = 96 * 1024;
 
 /// What the working copies weigh together, updated as they are built, grow and drop.
