@@ -10,6 +10,10 @@
 //! size in log bytes, the writer saves the database as a checkpoint object and
 //! records it in the table; older entries may then be deleted, and a cold load
 //! starts from the newest checkpoint, so its cost stays flat as history grows.
+//!
+//! Working copies are a cache within a byte budget (`copies`): after every
+//! request, the least recently used copies beyond it are dropped, to be rebuilt
+//! from checkpoint or image + log on their next use.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
