@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use shared::session::MAX_TIMEOUT_SECS;
 
+use crate::size::{parse_byte_size, ByteSize};
+
 const EXAMPLES: &str = "\
 Examples:
   mirra serve &                      # the local server on 127.0.0.1:4400
@@ -122,6 +124,16 @@ pub struct ServeArgs {
     /// Do not log a line per request (errors and warnings still show).
     #[arg(long, short = 'q', env = "MIRRA_QUIET")]
     pub quiet: bool,
+    /// Memory for working copies (one in-memory database per used session and
+    /// mirror): past it the least recently used are dropped and rebuilt on their
+    /// next request. Binary units: 768MiB, 1G, 512m, or bytes.
+    #[arg(long, env = "MIRRA_CACHE_BYTES", value_name = "SIZE", value_parser = parse_byte_size,
+          default_value_t = ByteSize(shared::state::DEFAULT_CACHE_BYTES))]
+    pub cache_bytes: ByteSize,
+    /// Memory for cached seed images, least recently used out first.
+    #[arg(long, env = "MIRRA_IMAGE_CACHE_BYTES", value_name = "SIZE", value_parser = parse_byte_size,
+          default_value_t = ByteSize(shared::state::DEFAULT_IMAGE_CACHE_BYTES))]
+    pub image_cache_bytes: ByteSize,
 }
 
 #[derive(Debug, Clone, Args)]

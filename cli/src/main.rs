@@ -7,6 +7,7 @@ mod error;
 mod output;
 mod serve;
 mod servers;
+mod size;
 mod state;
 
 use std::io::IsTerminal;
@@ -14,6 +15,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+
+/// Opt-in (`--features jemalloc`): see the README's Memory section for figures.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

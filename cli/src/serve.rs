@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::api::{router, AppState};
-use shared::config::{workspace_token, BackendChoice, Backends, ConfigError, TokenSource};
+use shared::config::{
+    workspace_token, BackendChoice, Backends, ConfigError, EngineSettings, TokenSource,
+};
 use shared::server::{serve, ServeConfig};
 use shared::session::SystemClock;
 use tokio::net::TcpListener;
@@ -45,7 +47,12 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         source,
     })?;
     let (token, source) = workspace_token(&args.data_dir, args.token.as_deref())?;
-    let (sessions, mirrors) = backends.sessions(Arc::new(SystemClock), args.compact_every);
+    let settings = EngineSettings {
+        compact_every: args.compact_every,
+        cache_bytes: args.cache_bytes.0,
+        image_cache_bytes: args.image_cache_bytes.0,
+    };
+    let (sessions, mirrors) = backends.sessions(Arc::new(SystemClock), settings);
     let addr = format!("{}:{}", args.host, args.port);
     let listener = TcpListener::bind(&addr)
         .await

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::mirrors::{self, Mirror};
 use crate::session::{id::random_token, Clock, Sessions, SystemClock};
-use crate::state::DEFAULT_COMPACT_EVERY;
+use crate::state::{DEFAULT_CACHE_BYTES, DEFAULT_COMPACT_EVERY, DEFAULT_IMAGE_CACHE_BYTES};
 use crate::storage::dynamodb::DynamoSessionTable;
 use crate::storage::fs::FsObjectStore;
 use crate::storage::s3::S3ObjectStore;
@@ -180,22 +180,45 @@ impl Backends {
     }
 
     /// The session service over these backends, serving every mirror of this
-    /// build and checkpointing every `compact_every` commits per mirror.
+    /// build with the engine `settings`.
     pub fn sessions(
         self,
         clock: Arc<dyn Clock>,
-        compact_every: u64,
+        settings: EngineSettings,
     ) -> (Arc<Sessions>, Vec<Mirror>) {
         let mirrors = mirrors::all();
         let defs = mirrors.iter().map(|m| m.def.clone()).collect();
         let mut sessions = Sessions::new(self.table, self.store, clock, defs);
-        sessions.set_compact_every(compact_every);
+        sessions.set_compact_every(settings.compact_every);
+        sessions.set_cache_bytes(settings.cache_bytes);
+        sessions.set_image_cache_bytes(settings.image_cache_bytes);
         (Arc::new(sessions), mirrors)
     }
 
-    /// [`Backends::sessions`] on the wall clock with the default compaction.
+    /// [`Backends::sessions`] on the wall clock with the default settings.
     pub fn into_sessions(self) -> (Arc<Sessions>, Vec<Mirror>) {
-        self.sessions(Arc::new(SystemClock), DEFAULT_COMPACT_EVERY)
+        self.sessions(Arc::new(SystemClock), EngineSettings::default())
+    }
+}
+
+/// How the state engine compacts and how much memory its caches may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// Checkpoint every this many commits per mirror (0: never).
+    pub compact_every: u64,
+    /// Budget for working copies (page count × page size of each).
+    pub cache_bytes: u64,
+    /// Budget for cached seeded images.
+    pub image_cache_bytes: u64,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            compact_every: DEFAULT_COMPACT_EVERY,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            image_cache_bytes: DEFAULT_IMAGE_CACHE_BYTES,
+        }
     }
 }
 

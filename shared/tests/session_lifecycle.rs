@@ -328,9 +328,12 @@ async fn a_deleted_snapshot_is_gone_but_sessions_restored_from_it_keep_their_sta
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
 
     // A cold instance rebuilds the restored session from its own copy of the bytes.
-    h.sessions
-        .engine()
-        .evict_session(other["id"].as_str().expect("id"));
+    h.sessions.engine().evict_idle(std::time::Duration::ZERO);
+    assert_eq!(
+        h.sessions.engine().resident_copies(),
+        0,
+        "every copy is cold"
+    );
     assert_eq!(h.emails(&other).await, ["b@test.dev"]);
 }
 

@@ -10,14 +10,18 @@
 //! size in log bytes, the writer saves the database as a checkpoint object and
 //! records it in the table; older entries may then be deleted, and a cold load
 //! starts from the newest checkpoint, so its cost stays flat as history grows.
+//!
+//! Working copies are a cache within a byte budget (`copies`): after every
+//! request, the least recently used copies beyond it are dropped, to be rebuilt
+//! from checkpoint or image + log on their next use.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use rusqlite::Connection;
 
+use super::copies::{Copies, Slot, Working};
 use super::images::{self, Images};
 use super::{changes, LogEntry, StateError, StateResult};
 use crate::storage::{Checkpoint, LogKey, LogRecord, ObjectStore, SessionTable, StorageError};
@@ -54,54 +58,11 @@ impl std::hash::Hash for MirrorKey {
     }
 }
 
-struct Working {
-    conn: Connection,
-    /// Sequence number of the last log entry applied to `conn`.
-    head: u64,
-    /// Size of the object a cold load would start from (image, snapshot or
-    /// checkpoint), and the log entries and bytes a cold load would replay on
-    /// top of it: what decides when a checkpoint pays off.
-    base_bytes: u64,
-    since_entries: u64,
-    since_bytes: u64,
-}
-
-impl Working {
-    fn new(conn: Connection, head: u64, base_bytes: usize) -> Self {
-        Working {
-            conn,
-            head,
-            base_bytes: base_bytes as u64,
-            since_entries: 0,
-            since_bytes: 0,
-        }
-    }
-
-    /// Counts an entry applied on top of the base.
-    fn logged(&mut self, seq: u64, entry_len: usize) {
-        self.head = seq;
-        self.since_entries += 1;
-        self.since_bytes += entry_len as u64;
-    }
-
-    /// The whole database was replaced by an object of `len` bytes at `seq`.
-    fn rebased(&mut self, conn: Connection, seq: u64, len: usize) {
-        *self = Working::new(conn, seq, len);
-    }
-}
-
-struct Slot {
-    db: Option<Working>,
-    last_used: Instant,
-}
-
-type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
-
 pub struct StateEngine {
     table: Arc<dyn SessionTable>,
     store: Arc<dyn ObjectStore>,
     images: Arc<Images>,
-    slots: Mutex<HashMap<MirrorKey, SharedSlot>>,
+    copies: Copies,
     compact_every: u64,
     compact_log_fraction: f64,
     /// Checkpoint uploads still running.
@@ -114,7 +75,7 @@ impl StateEngine {
             table,
             images: Arc::new(Images::new(store.clone())),
             store,
-            slots: Mutex::new(HashMap::new()),
+            copies: Copies::new(super::copies::DEFAULT_CACHE_BYTES),
             compact_every: DEFAULT_COMPACT_EVERY,
             compact_log_fraction: DEFAULT_COMPACT_LOG_FRACTION,
             pending: Mutex::new(Vec::new()),
@@ -131,6 +92,28 @@ impl StateEngine {
         self.compact_log_fraction = fraction.max(0.0);
     }
 
+    /// Keep working copies within `bytes` (see [`DEFAULT_CACHE_BYTES`]); the
+    /// least recently used beyond it are dropped and rebuilt on their next use.
+    ///
+    /// [`DEFAULT_CACHE_BYTES`]: super::DEFAULT_CACHE_BYTES
+    pub fn set_cache_bytes(&mut self, bytes: u64) {
+        self.copies.set_budget(bytes);
+    }
+
+    pub fn cache_bytes(&self) -> u64 {
+        self.copies.budget()
+    }
+
+    /// What this process's working copies weigh together (page count × page size).
+    pub fn resident_bytes(&self) -> u64 {
+        self.copies.resident_bytes()
+    }
+
+    /// How many working copies this process holds.
+    pub fn resident_copies(&self) -> u64 {
+        self.copies.resident_copies()
+    }
+
     pub fn images(&self) -> &Arc<Images> {
         &self.images
     }
@@ -144,10 +127,16 @@ impl StateEngine {
     where
         E: From<StateError>,
     {
-        let slot = self.slot(key);
-        let mut guard = slot.lock().await;
-        let w = self.current(&mut guard, key).await?;
-        f(&w.conn)
+        let out = {
+            let slot = self.copies.slot(key);
+            let mut guard = slot.lock().await;
+            match self.current(&mut guard, key).await {
+                Ok(w) => f(&w.conn),
+                Err(e) => Err(e.into()),
+            }
+        };
+        self.copies.trim();
+        out
     }
 
     /// Runs `f` in a transaction and commits what it changed as one log entry.
@@ -156,21 +145,37 @@ impl StateEngine {
     pub async fn write<R, E>(
         &self,
         key: &MirrorKey,
+        f: impl FnMut(&Connection) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<StateError>,
+    {
+        let out = {
+            let slot = self.copies.slot(key);
+            let mut guard = slot.lock().await;
+            self.write_locked(&mut guard, key, f).await
+        };
+        self.copies.trim();
+        out
+    }
+
+    async fn write_locked<R, E>(
+        &self,
+        guard: &mut Slot,
+        key: &MirrorKey,
         mut f: impl FnMut(&Connection) -> Result<R, E>,
     ) -> Result<R, E>
     where
         E: From<StateError>,
     {
-        let slot = self.slot(key);
-        let mut guard = slot.lock().await;
         for _ in 0..MAX_ATTEMPTS {
-            let w = self.current(&mut guard, key).await?;
+            let w = self.current(guard, key).await?;
             w.conn.execute_batch("BEGIN").map_err(StateError::from)?;
             let outcome = f(&w.conn);
             let value = match outcome {
                 Ok(v) => v,
                 Err(e) => {
-                    rollback(&mut guard);
+                    rollback(guard);
                     return Err(e);
                 }
             };
@@ -181,12 +186,12 @@ impl StateEngine {
             let changes = match drained {
                 Ok(c) => c,
                 Err(e) => {
-                    rollback(&mut guard);
+                    rollback(guard);
                     return Err(e.into());
                 }
             };
             if changes.is_empty() {
-                commit(&mut guard);
+                commit(guard);
                 return Ok(value);
             }
             let entry = LogEntry::Changes { changes }.encode()?;
@@ -198,16 +203,19 @@ impl StateEngine {
                     }
                     // The entry is durable: even if COMMIT failed, the next
                     // request would rebuild from the log, so the write stands.
-                    commit(&mut guard);
-                    self.maybe_compact(&mut guard, key);
+                    commit(guard);
+                    if let Some(w) = guard.db.as_mut() {
+                        w.reweigh();
+                    }
+                    self.maybe_compact(guard, key);
                     return Ok(value);
                 }
                 Err(StorageError::AlreadyExists(_)) => {
-                    rollback(&mut guard);
+                    rollback(guard);
                     continue;
                 }
                 Err(e) => {
-                    rollback(&mut guard);
+                    rollback(guard);
                     return Err(StateError::from(e).into());
                 }
             }
@@ -231,11 +239,25 @@ impl StateEngine {
             .to_string();
         // Fetch first: a missing object must fail before anything is logged.
         let bytes = self.fetch(&object).await?;
+        let out = {
+            let slot = self.copies.slot(key);
+            let mut guard = slot.lock().await;
+            self.replace_locked(&mut guard, key, &entry, &bytes).await
+        };
+        self.copies.trim();
+        out
+    }
+
+    async fn replace_locked(
+        &self,
+        guard: &mut Slot,
+        key: &MirrorKey,
+        entry: &LogEntry,
+        bytes: &Bytes,
+    ) -> StateResult<()> {
         let copies = matches!(entry, LogEntry::Restore { .. });
-        let slot = self.slot(key);
-        let mut guard = slot.lock().await;
         for _ in 0..MAX_ATTEMPTS {
-            let w = self.current(&mut guard, key).await?;
+            let w = self.current(guard, key).await?;
             let next = w.head + 1;
             let (logged, copy) = if copies {
                 let copy = format!(
@@ -244,12 +266,10 @@ impl StateEngine {
                     rand::random::<u64>()
                 );
                 self.store.create(&copy, bytes.clone()).await?;
-                (
-                    LogEntry::Restore {
-                        object: copy.clone(),
-                    },
-                    Some(copy),
-                )
+                let logged = LogEntry::Restore {
+                    object: copy.clone(),
+                };
+                (logged, Some(copy))
             } else {
                 (entry.clone(), None)
             };
@@ -262,7 +282,7 @@ impl StateEngine {
                     let Some(w) = guard.db.as_mut() else {
                         return Err(StateError::Corrupt("working copy vanished".into()));
                     };
-                    match images::open_copy(&bytes) {
+                    match images::open_copy(bytes) {
                         Ok(conn) => w.rebased(conn, next, bytes.len()),
                         Err(e) => {
                             guard.db = None;
@@ -360,37 +380,14 @@ impl StateEngine {
         self.read(key, images::serialize).await
     }
 
-    /// Drops this process's working copies of a session (after it ended).
-    pub fn evict_session(&self, session: &str) {
-        if let Ok(mut slots) = self.slots.lock() {
-            slots.retain(|k, _| k.log.session != session);
-        }
+    /// Drops this process's working copy of one session's mirror (it ended).
+    pub fn evict(&self, key: &MirrorKey) {
+        self.copies.evict(key);
     }
 
     /// Drops working copies unused for `idle`; they are rebuilt from storage on demand.
     pub fn evict_idle(&self, idle: Duration) {
-        if let Ok(mut slots) = self.slots.lock() {
-            slots.retain(|_, slot| match slot.try_lock() {
-                Ok(s) => s.last_used.elapsed() < idle,
-                Err(_) => true,
-            });
-        }
-    }
-
-    fn slot(&self, key: &MirrorKey) -> SharedSlot {
-        let mut slots = match self.slots.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        slots
-            .entry(key.clone())
-            .or_insert_with(|| {
-                Arc::new(tokio::sync::Mutex::new(Slot {
-                    db: None,
-                    last_used: Instant::now(),
-                }))
-            })
-            .clone()
+        self.copies.evict_idle(idle);
     }
 
     /// Loads the working copy if this instance has none, then applies every log
@@ -400,7 +397,7 @@ impl StateEngine {
         slot: &'a mut Slot,
         key: &MirrorKey,
     ) -> StateResult<&'a mut Working> {
-        slot.last_used = Instant::now();
+        slot.touch();
         if slot.db.is_none() {
             slot.db = Some(self.cold_load(key).await?);
         } else if let Some(w) = slot.db.as_mut() {
@@ -415,6 +412,7 @@ impl StateEngine {
                     slot.db = None;
                     return Err(e);
                 }
+                w.reweigh();
             }
         }
         slot.db
@@ -468,8 +466,12 @@ impl StateEngine {
             Err(e) => return Err(e),
         };
         let conn = images::open_copy(&bytes)?;
-        let mut w = Working::new(conn, head, bytes.len());
+        let mut w = self.copies.working(conn, head, bytes.len());
+        let replay = !entries.is_empty();
         self.apply_entries(&mut w, entries).await?;
+        if replay {
+            w.reweigh();
+        }
         Ok(Some(w))
     }
 

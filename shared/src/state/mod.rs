@@ -1,14 +1,16 @@
 //! Per-mirror SQLite state: images ([`images`]), the commit log ([`LogEntry`]),
 //! change capture ([`changes`]) and the working copies that serve requests
-//! ([`StateEngine`]). Knows nothing of HTTP or vendors.
+//! ([`StateEngine`]), held within a byte budget (`copies`). Knows nothing of HTTP or vendors.
 
 pub mod changes;
+mod copies;
 mod engine;
 mod error;
 pub mod images;
 mod log;
 
+pub use copies::DEFAULT_CACHE_BYTES;
 pub use engine::{MirrorKey, StateEngine, DEFAULT_COMPACT_EVERY, DEFAULT_COMPACT_LOG_FRACTION};
 pub use error::{StateError, StateResult};
-pub use images::{ImageRecipe, Images};
+pub use images::{ImageRecipe, Images, DEFAULT_IMAGE_CACHE_BYTES};
 pub use log::{LogEntry, RowChange};

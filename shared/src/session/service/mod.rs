@@ -79,6 +79,16 @@ impl Sessions {
         self.engine.set_compact_log_fraction(fraction);
     }
 
+    /// Keep working copies within `bytes`; see `StateEngine::set_cache_bytes`.
+    pub fn set_cache_bytes(&mut self, bytes: u64) {
+        self.engine.set_cache_bytes(bytes);
+    }
+
+    /// Keep cached images within `bytes`; see `Images::set_budget`.
+    pub fn set_image_cache_bytes(&mut self, bytes: u64) {
+        self.engine.images().set_budget(bytes);
+    }
+
     pub fn engine(&self) -> &StateEngine {
         &self.engine
     }
@@ -526,9 +536,9 @@ impl Sessions {
                 session.id
             )));
         }
-        self.engine.evict_session(&session.id);
         for m in session.mirrors.keys() {
             let key = mirror_key(&session, m, "");
+            self.engine.evict(&key);
             if let Err(e) = self.engine.delete_checkpoints(&key.log).await {
                 tracing::warn!(error = %e, session = %session.id, "could not delete checkpoints");
             }

@@ -1,0 +1,262 @@
+//! The working copies one process holds, bounded by bytes.
+//!
+//! Each (session, mirror) this process has served has a slot; a slot's working
+//! copy is an in-memory SQLite database. Copies are rebuilt from image or
+//! checkpoint plus log on demand, so holding one is only a cache: once the
+//! copies together weigh more than the budget, the least recently used ones are
+//! dropped — on the request that went over, in every runtime (a Lambda has no
+//! background task to do it later).
+//!
+//! A copy is weighed as SQLite's page count × page size (the database it
+//! holds) plus [`COPY_OVERHEAD_BYTES`] for what every connection costs beside
+//! its pages, so the budget tracks the process's memory, not just its data. A slot that anyone holds or waits for (its `Arc` is shared)
+//! is never dropped, so no request loses its copy mid-way.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+use rusqlite::Connection;
+
+use super::engine::MirrorKey;
+
+/// Default budget for working copies: a busy `mirra serve` stays under 1 GB
+/// (~6,000 seeded Stripe copies resident, 840 MB RSS with 10,000 touched
+/// sessions; the rest are rebuilt from image + log on their next request).
+pub const DEFAULT_CACHE_BYTES: u64 = 768 * 1024 * 1024;
+
+/// What a working copy costs beside its pages: the connection, its parsed
+/// schema, page-cache headers and prepared statements. Measured with
+/// `infra/bench/rss`: a touched Stripe copy of 36 KB costs ~135 KB of RSS.
+pub const COPY_OVERHEAD_BYTES: u64 = 96 * 1024;
+
+/// What the working copies weigh together, updated as they are built, grow and drop.
+#[derive(Debug, Default)]
+struct Meter {
+    bytes: AtomicU64,
+    copies: AtomicU64,
+}
+
+/// One working copy: a database made current up to log entry `head`.
+pub(super) struct Working {
+    pub conn: Connection,
+    /// Sequence number of the last log entry applied to `conn`.
+    pub head: u64,
+    /// Size of the object a cold load would start from (image, snapshot or
+    /// checkpoint), and the log entries and bytes a cold load would replay on
+    /// top of it: what decides when a checkpoint pays off.
+    pub base_bytes: u64,
+    pub since_entries: u64,
+    pub since_bytes: u64,
+    /// What this copy adds to the meter.
+    weight: u64,
+    meter: Arc<Meter>,
+}
+
+impl Working {
+    /// Counts an entry applied on top of the base.
+    pub fn logged(&mut self, seq: u64, entry_len: usize) {
+        self.head = seq;
+        self.since_entries += 1;
+        self.since_bytes += entry_len as u64;
+    }
+
+    /// The whole database was replaced by an object of `len` bytes at `seq`.
+    pub fn rebased(&mut self, conn: Connection, seq: u64, len: usize) {
+        *self = Working::new(conn, seq, len, self.meter.clone());
+    }
+
+    /// Weighs the copy again after it changed.
+    pub fn reweigh(&mut self) {
+        let now = weigh(&self.conn, self.weight - COPY_OVERHEAD_BYTES);
+        if now >= self.weight {
+            self.meter
+                .bytes
+                .fetch_add(now - self.weight, Ordering::Relaxed);
+        } else {
+            self.meter
+                .bytes
+                .fetch_sub(self.weight - now, Ordering::Relaxed);
+        }
+        self.weight = now;
+    }
+
+    fn new(conn: Connection, head: u64, base_bytes: usize, meter: Arc<Meter>) -> Self {
+        let weight = weigh(&conn, base_bytes as u64);
+        meter.bytes.fetch_add(weight, Ordering::Relaxed);
+        meter.copies.fetch_add(1, Ordering::Relaxed);
+        Working {
+            conn,
+            head,
+            base_bytes: base_bytes as u64,
+            since_entries: 0,
+            since_bytes: 0,
+            weight,
+            meter,
+        }
+    }
+}
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        self.meter.bytes.fetch_sub(self.weight, Ordering::Relaxed);
+        self.meter.copies.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Page count × page size plus the connection's overhead; `pages` stands in
+/// when SQLite cannot say (it always can for an open database).
+fn weigh(conn: &Connection, pages: u64) -> u64 {
+    let pages = conn
+        .prepare_cached(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        )
+        .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+        .map_or(pages, |n| u64::try_from(n).unwrap_or(pages));
+    pages + COPY_OVERHEAD_BYTES
+}
+
+pub(super) struct Slot {
+    pub db: Option<Working>,
+    last_used: Instant,
+}
+
+impl Slot {
+    /// Marks the slot used now (for idle eviction).
+    pub fn touch(&mut self) {
+        self.last_used = Instant::now();
+    }
+}
+
+pub(super) type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
+
+/// The slots, most recently used first, and the budget they must fit in.
+pub(super) struct Copies {
+    slots: Mutex<LruCache<MirrorKey, SharedSlot>>,
+    meter: Arc<Meter>,
+    budget: AtomicU64,
+}
+
+impl Copies {
+    pub fn new(budget: u64) -> Self {
+        Copies {
+            slots: Mutex::new(LruCache::unbounded()),
+            meter: Arc::new(Meter::default()),
+            budget: AtomicU64::new(budget),
+        }
+    }
+
+    pub fn set_budget(&self, bytes: u64) {
+        self.budget.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn budget(&self) -> u64 {
+        self.budget.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the working copies weigh together.
+    pub fn resident_bytes(&self) -> u64 {
+        self.meter.bytes.load(Ordering::Relaxed)
+    }
+
+    /// How many working copies are built.
+    pub fn resident_copies(&self) -> u64 {
+        self.meter.copies.load(Ordering::Relaxed)
+    }
+
+    /// A working copy of `conn`, counted against the budget.
+    pub fn working(&self, conn: Connection, head: u64, base_bytes: usize) -> Working {
+        Working::new(conn, head, base_bytes, self.meter.clone())
+    }
+
+    /// The slot for `key` (a new, empty one the first time), now the most
+    /// recently used.
+    pub fn slot(&self, key: &MirrorKey) -> SharedSlot {
+        self.lock()
+            .get_or_insert_ref(key, || {
+                Arc::new(tokio::sync::Mutex::new(Slot {
+                    db: None,
+                    last_used: Instant::now(),
+                }))
+            })
+            .clone()
+    }
+
+    /// Drops least recently used copies nobody is using until the rest fit the
+    /// budget. Called after every request that may have built or grown a copy;
+    /// cheap when under budget.
+    pub fn trim(&self) {
+        let budget = self.budget();
+        if self.resident_bytes() <= budget {
+            return;
+        }
+        let dropped = {
+            let mut slots = self.lock();
+            let mut over = self.resident_bytes().saturating_sub(budget);
+            let mut victims = Vec::new();
+            for (key, slot) in slots.iter().rev() {
+                if over == 0 {
+                    break;
+                }
+                if let Some(weight) = unused_weight(slot) {
+                    over = over.saturating_sub(weight);
+                    victims.push(key.clone());
+                }
+            }
+            victims
+                .iter()
+                .filter_map(|k| slots.pop(k))
+                .collect::<Vec<_>>()
+        };
+        // Closing connections outside the map's lock keeps other requests moving.
+        drop(dropped);
+    }
+
+    /// Forgets the copy of `key` (its session ended). A request still using it
+    /// finishes on it; the copy goes when that request is done.
+    pub fn evict(&self, key: &MirrorKey) {
+        let dropped = self.lock().pop(key);
+        drop(dropped);
+    }
+
+    /// Drops unused copies not used for `idle`.
+    pub fn evict_idle(&self, idle: Duration) {
+        let dropped = {
+            let mut slots = self.lock();
+            let mut victims = Vec::new();
+            for (key, slot) in slots.iter().rev() {
+                if Arc::strong_count(slot) > 1 {
+                    continue;
+                }
+                match slot.try_lock() {
+                    Ok(s) if s.last_used.elapsed() >= idle => victims.push(key.clone()),
+                    Ok(_) => break, // the rest were used more recently still
+                    Err(_) => {}
+                }
+            }
+            victims
+                .iter()
+                .filter_map(|k| slots.pop(k))
+                .collect::<Vec<_>>()
+        };
+        drop(dropped);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LruCache<MirrorKey, SharedSlot>> {
+        match self.slots.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+/// The weight of a slot's copy when nobody else holds or waits for the slot
+/// (the map's lock, held by the caller, stops anyone from taking it meanwhile).
+fn unused_weight(slot: &SharedSlot) -> Option<u64> {
+    if Arc::strong_count(slot) > 1 {
+        return None;
+    }
+    let s = slot.try_lock().ok()?;
+    Some(s.db.as_ref().map_or(0, |w| w.weight))
+}

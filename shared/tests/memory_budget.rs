@@ -1,0 +1,292 @@
+//! Bounded memory: working copies and cached images stay within their byte
+//! budgets by dropping the least recently used, on the request that went over
+//! (no reaper runs in these tests), and what was dropped is rebuilt on demand
+//! from image + log. Ending a session drops its copies at once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rusqlite::Connection;
+use serde_json::json;
+use shared::session::{CreateSession, MirrorDef, Session, Sessions, SystemClock};
+use shared::state::{ImageRecipe, Images, StateError};
+use shared::storage::fs::FsObjectStore;
+use shared::storage::sqlite::SqliteSessionTable;
+use shared::storage::{ObjectStore, SessionTable};
+
+/// A mirror with one table of notes; its seed is `{"notes": ["text", …]}`.
+struct Notes;
+
+impl MirrorDef for Notes {
+    fn name(&self) -> &'static str {
+        "notes"
+    }
+    fn schema(&self) -> &'static str {
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"
+    }
+    fn seed_names(&self) -> &'static [&'static str] {
+        &["default"]
+    }
+    fn builtin_seed(&self, name: &str) -> Option<serde_json::Value> {
+        (name == "default").then(|| json!({"notes": ["seeded"]}))
+    }
+    fn load_seed(&self, conn: &Connection, seed: &serde_json::Value) -> Result<(), String> {
+        load_notes(conn, seed)
+    }
+    fn new_credentials(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([("key".to_string(), shared::session::id::random_token(8))])
+    }
+    fn env(&self, base_url: &str, _c: &BTreeMap<String, String>) -> Vec<(String, String)> {
+        vec![("NOTES_URL".into(), base_url.into())]
+    }
+}
+
+fn load_notes(conn: &Connection, seed: &serde_json::Value) -> Result<(), String> {
+    let notes = seed
+        .get("notes")
+        .and_then(|n| n.as_array())
+        .ok_or("seed needs a notes array")?;
+    for n in notes {
+        let text = n.as_str().ok_or("every note is a string")?;
+        conn.execute("INSERT INTO notes (text) VALUES (?1)", [text])
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+struct Storage {
+    _dir: tempfile::TempDir,
+    table: Arc<dyn SessionTable>,
+    store: Arc<dyn ObjectStore>,
+}
+
+fn storage() -> Storage {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = SqliteSessionTable::open(&dir.path().join("sessions.db")).expect("table");
+    let store = FsObjectStore::open(dir.path().join("objects")).expect("store");
+    Storage {
+        table: Arc::new(table),
+        store: Arc::new(store),
+        _dir: dir,
+    }
+}
+
+/// An instance whose working copies may weigh `cache_bytes` together.
+fn instance(s: &Storage, cache_bytes: u64) -> Arc<Sessions> {
+    let mut sessions = Sessions::new(
+        s.table.clone(),
+        s.store.clone(),
+        Arc::new(SystemClock),
+        vec![Arc::new(Notes)],
+    );
+    sessions.set_cache_bytes(cache_bytes);
+    Arc::new(sessions)
+}
+
+fn notes_request() -> CreateSession {
+    CreateSession {
+        mirrors: Some(vec!["notes".into()]),
+        ..Default::default()
+    }
+}
+
+async fn add(sessions: &Arc<Sessions>, s: &Session, text: &str) {
+    let ctx = sessions.context(&s.id, "notes").await.expect("context");
+    ctx.write(|c| {
+        c.execute("INSERT INTO notes (text) VALUES (?1)", [text])
+            .map_err(StateError::from)
+    })
+    .await
+    .expect("write");
+}
+
+async fn texts(sessions: &Arc<Sessions>, s: &Session) -> Vec<String> {
+    let ctx = sessions.context(&s.id, "notes").await.expect("context");
+    ctx.read(|c| {
+        let mut st = c.prepare("SELECT text FROM notes ORDER BY id")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<Vec<String>, _>>()
+            .map_err(StateError::from)
+    })
+    .await
+    .expect("read")
+}
+
+/// What one session's working copy weighs after `notes` were added to it,
+/// measured on an unbounded instance.
+async fn weight_after(st: &Storage, notes: &[&str]) -> u64 {
+    let probe = instance(st, u64::MAX);
+    let s = probe.create("ws", notes_request()).await.expect("create");
+    for n in notes {
+        add(&probe, &s, n).await;
+    }
+    let weight = probe.engine().resident_bytes();
+    assert_eq!(probe.engine().resident_copies(), 1);
+    assert!(weight > 0, "a working copy weighs something");
+    weight
+}
+
+async fn one_copy_weight(st: &Storage) -> u64 {
+    weight_after(st, &["probe"]).await
+}
+
+/// Touching more sessions than the budget holds keeps the working copies within
+/// it on every request, and every session still reads back exactly its own writes.
+#[tokio::test]
+async fn touching_more_sessions_than_the_budget_holds_stays_within_it_and_rebuilds_the_evicted() {
+    let st = storage();
+    let weight = one_copy_weight(&st).await;
+    let budget = 3 * weight;
+    let engine_owner = instance(&st, budget);
+    let mut sessions = Vec::new();
+    for i in 0..12 {
+        let s = engine_owner
+            .create("ws", notes_request())
+            .await
+            .expect("create");
+        add(&engine_owner, &s, &format!("note {i}")).await;
+        let engine = engine_owner.engine();
+        assert!(
+            engine.resident_bytes() <= budget,
+            "after touching {} sessions: {} bytes resident, budget {budget}",
+            i + 1,
+            engine.resident_bytes()
+        );
+        sessions.push(s);
+    }
+    assert!(engine_owner.engine().resident_copies() <= 3);
+    // Oldest first: every one of these was evicted and is rebuilt from image + log.
+    for (i, s) in sessions.iter().enumerate() {
+        add(&engine_owner, s, "again").await;
+        assert_eq!(
+            texts(&engine_owner, s).await,
+            ["seeded".to_string(), format!("note {i}"), "again".into()]
+        );
+        assert!(engine_owner.engine().resident_bytes() <= budget);
+    }
+}
+
+/// The most recently used copies are the ones kept: touching a session again
+/// protects it from the next eviction.
+#[tokio::test]
+async fn the_least_recently_used_copy_is_the_one_dropped() {
+    let st = storage();
+    let big_note = "b".repeat(64 * 1024);
+    let big = weight_after(&st, &[&big_note]).await;
+    let small = one_copy_weight(&st).await;
+    assert!(big > small);
+    let a = instance(&st, big + small);
+    let s1 = a.create("ws", notes_request()).await.expect("s1");
+    let s2 = a.create("ws", notes_request()).await.expect("s2");
+    add(&a, &s1, &big_note).await;
+    add(&a, &s2, "probe").await;
+    assert_eq!(a.engine().resident_bytes(), big + small);
+    // s1 is now the most recent; a third session must push out s2, not s1.
+    texts(&a, &s1).await;
+    let s3 = a.create("ws", notes_request()).await.expect("s3");
+    add(&a, &s3, "probe").await;
+    assert_eq!(a.engine().resident_copies(), 2);
+    assert_eq!(
+        a.engine().resident_bytes(),
+        big + small,
+        "the big, recently read s1 stays; the small, older s2 went"
+    );
+}
+
+/// A budget of zero keeps nothing between requests; each request rebuilds its
+/// copy, and writes still land.
+#[tokio::test]
+async fn a_zero_budget_keeps_no_copy_between_requests_and_loses_no_write() {
+    let st = storage();
+    let a = instance(&st, 0);
+    let s = a.create("ws", notes_request()).await.expect("create");
+    add(&a, &s, "one").await;
+    assert_eq!(a.engine().resident_copies(), 0);
+    assert_eq!(a.engine().resident_bytes(), 0);
+    add(&a, &s, "two").await;
+    assert_eq!(texts(&a, &s).await, ["seeded", "one", "two"]);
+    assert_eq!(a.engine().resident_copies(), 0);
+}
+
+/// Ending a session drops its working copies at once, not after an idle timeout.
+#[tokio::test]
+async fn ending_a_session_drops_its_working_copies() {
+    let st = storage();
+    let a = instance(&st, u64::MAX);
+    let s1 = a.create("ws", notes_request()).await.expect("s1");
+    let s2 = a.create("ws", notes_request()).await.expect("s2");
+    add(&a, &s1, "one").await;
+    add(&a, &s2, "two").await;
+    assert_eq!(a.engine().resident_copies(), 2);
+    let both = a.engine().resident_bytes();
+    a.down("ws", &s1.id).await.expect("down");
+    assert_eq!(a.engine().resident_copies(), 1);
+    assert!(a.engine().resident_bytes() < both);
+    a.down("ws", &s2.id).await.expect("down");
+    assert_eq!(a.engine().resident_copies(), 0);
+    assert_eq!(a.engine().resident_bytes(), 0);
+}
+
+/// A seed of `n` notes of 1 KB each: an image of roughly `n` KB.
+fn padded_seed(tag: &str, n: usize) -> serde_json::Value {
+    let note = format!("{tag}{}", "x".repeat(1024));
+    json!({"notes": vec![note; n]})
+}
+
+const LOAD: &(dyn Fn(&Connection, &serde_json::Value) -> Result<(), String> + Sync) = &load_notes;
+
+fn recipe<'a>(seed: &'a serde_json::Value) -> ImageRecipe<'a> {
+    ImageRecipe {
+        mirror: "notes",
+        schema: "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)",
+        seed,
+        load: LOAD,
+    }
+}
+
+/// The image cache holds at most its budget, drops the least recently used
+/// image first, keeps none bigger than the whole budget, and an image it
+/// dropped is still served (from the store).
+#[tokio::test]
+async fn the_image_cache_stays_within_its_budget_least_recently_used_out_first() {
+    let st = storage();
+    let images = Images::new(st.store.clone());
+    let seeds: Vec<_> = ["a", "b", "c"].iter().map(|t| padded_seed(t, 40)).collect();
+    let mut keys = Vec::new();
+    let mut sizes = Vec::new();
+    for seed in &seeds {
+        let (hash, _) = images.ensure(&recipe(seed)).await.expect("ensure");
+        let key = shared::state::images::image_key(&hash);
+        sizes.push(images.fetch(&key).await.expect("fetch").len() as u64);
+        keys.push(key);
+    }
+    assert_eq!(
+        images.cached_count(),
+        3,
+        "within the default budget all stay"
+    );
+    // Room for two of the three.
+    let budget = sizes[0] + sizes[1] + sizes[2] / 2;
+    images.set_budget(budget);
+    assert_eq!(images.cached_count(), 2, "setting the budget trims at once");
+    assert!(images.cached_bytes() <= budget);
+    // a was the least recently used; use b, then bring a back: c goes.
+    let b: Bytes = images.fetch(&keys[1]).await.expect("b");
+    let a: Bytes = images.fetch(&keys[0]).await.expect("a, from the store");
+    assert_eq!(a, st.store.get(&keys[0]).await.expect("stored a"));
+    assert!(!b.is_empty());
+    assert!(images.cached_bytes() <= budget);
+    assert_eq!(images.cached_count(), 2);
+    let held = images.cached_bytes();
+    images.fetch(&keys[1]).await.expect("b again");
+    images.fetch(&keys[0]).await.expect("a again");
+    assert_eq!(images.cached_bytes(), held, "a and b are the two held");
+    // An image bigger than the whole budget is served but not kept.
+    let big = padded_seed("big", 200);
+    let (hash, _) = images.ensure(&recipe(&big)).await.expect("big");
+    let big_key = shared::state::images::image_key(&hash);
+    assert!(images.fetch(&big_key).await.expect("big").len() as u64 > budget);
+    assert!(images.cached_bytes() <= budget);
+    assert_eq!(images.cached_count(), 2);
+}
