@@ -228,6 +228,39 @@ async fn ending_a_session_drops_its_working_copies() {
     assert_eq!(a.engine().resident_bytes(), 0);
 }
 
+/// The memory of dropped copies is handed back once enough was dropped: the
+/// engine counts what ended sessions and evictions freed, and a release takes
+/// the count only past its threshold.
+#[tokio::test]
+async fn dropped_copies_are_counted_until_a_release_hands_them_back() {
+    let st = storage();
+    let a = instance(&st, u64::MAX);
+    let s1 = a.create("ws", notes_request()).await.expect("s1");
+    let s2 = a.create("ws", notes_request()).await.expect("s2");
+    add(&a, &s1, "one").await;
+    add(&a, &s2, "two").await;
+    let both = a.engine().resident_bytes();
+    assert_eq!(a.engine().release_freed_memory(1), 0, "nothing dropped yet");
+    a.down("ws", &s1.id).await.expect("down");
+    let one = both - a.engine().resident_bytes();
+    assert_eq!(
+        a.engine().release_freed_memory(one + 1),
+        0,
+        "below the threshold nothing is released"
+    );
+    a.down("ws", &s2.id).await.expect("down");
+    assert_eq!(
+        a.engine().release_freed_memory(one + 1),
+        both,
+        "past it, everything dropped since the last release is released"
+    );
+    assert_eq!(
+        a.engine().release_freed_memory(1),
+        0,
+        "and the count starts afresh"
+    );
+}
+
 /// A seed of `n` notes of 1 KB each: an image of roughly `n` KB.
 fn padded_seed(tag: &str, n: usize) -> serde_json::Value {
     let note = format!("{tag}{}", "x".repeat(1024));

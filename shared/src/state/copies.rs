@@ -36,6 +36,9 @@ pub const COPY_OVERHEAD_BYTES: u64 = 96 * 1024;
 struct Meter {
     bytes: AtomicU64,
     copies: AtomicU64,
+    /// Weight of the copies dropped since the allocator was last asked to
+    /// return free memory (see [`Copies::take_freed`]).
+    freed: AtomicU64,
 }
 
 /// One working copy: a database made current up to log entry `head`.
@@ -102,6 +105,7 @@ impl Drop for Working {
     fn drop(&mut self) {
         self.meter.bytes.fetch_sub(self.weight, Ordering::Relaxed);
         self.meter.copies.fetch_sub(1, Ordering::Relaxed);
+        self.meter.freed.fetch_add(self.weight, Ordering::Relaxed);
     }
 }
 
@@ -163,6 +167,17 @@ impl Copies {
     /// How many working copies are built.
     pub fn resident_copies(&self) -> u64 {
         self.meter.copies.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of copies dropped since the last call that took at least `min`:
+    /// returns them and starts counting afresh, or returns 0 below `min`.
+    pub fn take_freed(&self, min: u64) -> u64 {
+        let freed = self.meter.freed.load(Ordering::Relaxed);
+        if freed < min.max(1) {
+            return 0;
+        }
+        self.meter.freed.fetch_sub(freed, Ordering::Relaxed);
+        freed
     }
 
     /// A working copy of `conn`, counted against the budget.

@@ -385,6 +385,18 @@ impl StateEngine {
         self.copies.evict(key);
     }
 
+    /// Once working copies weighing at least `min_bytes` were dropped since the
+    /// last time, asks the allocator to hand their memory back to the system
+    /// (glibc keeps it otherwise); returns the bytes that were dropped, or 0.
+    /// Walks every arena, so it belongs on a background tick, not a request.
+    pub fn release_freed_memory(&self, min_bytes: u64) -> u64 {
+        let freed = self.copies.take_freed(min_bytes);
+        if freed > 0 {
+            malloc_trim::release_free_memory();
+        }
+        freed
+    }
+
     /// Drops working copies unused for `idle`; they are rebuilt from storage on demand.
     pub fn evict_idle(&self, idle: Duration) {
         self.copies.evict_idle(idle);

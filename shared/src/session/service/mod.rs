@@ -24,6 +24,11 @@ use crate::state::images::image_key;
 use crate::state::{ImageRecipe, LogEntry, MirrorKey, StateEngine};
 use crate::storage::{LogKey, ObjectStore, SessionRow, SessionTable, StorageError, Tombstone};
 
+/// Dropped working copies worth this much make the reaper hand memory back to
+/// the system (a few hundred ended sessions; small enough that RSS follows
+/// the sessions down, large enough that the arena walk stays rare).
+pub const RELEASE_AFTER_FREED_BYTES: u64 = 8 << 20;
+
 /// How long an ended session's tombstone is kept at least: a day.
 pub const TOMBSTONE_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -452,8 +457,10 @@ impl Sessions {
         Ok(n)
     }
 
-    /// Ends expired sessions every `every`, and drops working copies idle for ten
-    /// minutes; runs until the task is dropped.
+    /// Ends expired sessions every `every`, drops working copies idle for ten
+    /// minutes, and once copies worth [`RELEASE_AFTER_FREED_BYTES`] were dropped
+    /// (sessions ended, copies evicted) hands their memory back to the system;
+    /// runs until the task is dropped.
     pub async fn run_reaper(self: Arc<Self>, every: std::time::Duration) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -465,6 +472,17 @@ impl Sessions {
                 Err(e) => tracing::warn!(error = %e, "reaper failed; retrying next tick"),
             }
             self.engine.evict_idle(std::time::Duration::from_secs(600));
+            let engine = self.clone();
+            let released = tokio::task::spawn_blocking(move || {
+                engine
+                    .engine
+                    .release_freed_memory(RELEASE_AFTER_FREED_BYTES)
+            })
+            .await
+            .unwrap_or(0);
+            if released > 0 {
+                tracing::debug!(bytes = released, "returned freed working copies' memory");
+            }
         }
     }
 
