@@ -30,7 +30,7 @@ mod tests {
     #[test]
     fn a_trim_after_a_freed_burst_releases_memory() {
         let burst: Vec<Vec<u8>> = (0..20_000).map(|i| vec![i as u8; 4000]).collect();
-        let keep = vec![1u8; 64]; // a live allocation above the burst
+        let keep = Box::new([1u8; 64]); // a live allocation above the burst
         drop(burst);
         assert!(
             super::release_free_memory(),
