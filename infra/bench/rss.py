@@ -64,18 +64,26 @@ class Client:
         self.call("DELETE", f"/v1/sessions/{session[0]}")
 
 
-def rss_mb(pid):
+def status_mb(pid, field):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
-    raise SystemExit(f"no VmRSS for pid {pid}")
+    raise SystemExit(f"no {field} for pid {pid}")
+
+
+ANON = {}
 
 
 def report(pid, what, settle=SETTLE):
+    """Prints RSS and its anonymous part (heap: what sessions cost); the rest
+    is the binary's code and data pages mapped from its file, which grow as
+    more code paths run and are shared and reclaimable."""
     time.sleep(settle)
-    mb = rss_mb(pid)
-    print(f"{what:<44} {mb:8.1f} MB", flush=True)
+    mb = status_mb(pid, "VmRSS")
+    anon = status_mb(pid, "RssAnon")
+    ANON[what] = anon
+    print(f"{what:<44} {mb:8.1f} MB   (anonymous {anon:6.1f} MB)", flush=True)
     return mb
 
 
@@ -119,6 +127,8 @@ def rounds(c, pid):
     end = report(pid, "after 5 rounds", SETTLE_END)
     print(f"start {start:.1f} MB, warm {warm:.1f} MB, peak {peak:.1f} MB, after {end:.1f} MB "
           f"({(end - start) / start * 100:+.0f} % of start, {(end - warm) / warm * 100:+.0f} % of warm)")
+    a0, a1 = ANON["start (0 sessions)"], ANON["after 5 rounds"]
+    print(f"anonymous: start {a0:.1f} MB, after {a1:.1f} MB ({(a1 - a0) / a0 * 100:+.0f} %)")
 
 
 def main():

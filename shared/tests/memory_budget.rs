@@ -240,25 +240,21 @@ async fn dropped_copies_are_counted_until_a_release_hands_them_back() {
     add(&a, &s1, "one").await;
     add(&a, &s2, "two").await;
     let both = a.engine().resident_bytes();
-    assert_eq!(a.engine().release_freed_memory(1), 0, "nothing dropped yet");
+    assert_eq!(a.release_freed_memory(1), 0, "nothing dropped yet");
     a.down("ws", &s1.id).await.expect("down");
     let one = both - a.engine().resident_bytes();
     assert_eq!(
-        a.engine().release_freed_memory(one + 1),
+        a.release_freed_memory(one + 1),
         0,
         "below the threshold nothing is released"
     );
     a.down("ws", &s2.id).await.expect("down");
     assert_eq!(
-        a.engine().release_freed_memory(one + 1),
+        a.release_freed_memory(one + 1),
         both,
         "past it, everything dropped since the last release is released"
     );
-    assert_eq!(
-        a.engine().release_freed_memory(1),
-        0,
-        "and the count starts afresh"
-    );
+    assert_eq!(a.release_freed_memory(1), 0, "and the count starts afresh");
 }
 
 /// A seed of `n` notes of 1 KB each: an image of roughly `n` KB.

@@ -385,16 +385,11 @@ impl StateEngine {
         self.copies.evict(key);
     }
 
-    /// Once working copies weighing at least `min_bytes` were dropped since the
-    /// last time, asks the allocator to hand their memory back to the system
-    /// (glibc keeps it otherwise); returns the bytes that were dropped, or 0.
-    /// Walks every arena, so it belongs on a background tick, not a request.
-    pub fn release_freed_memory(&self, min_bytes: u64) -> u64 {
-        let freed = self.copies.take_freed(min_bytes);
-        if freed > 0 {
-            malloc_trim::release_free_memory();
-        }
-        freed
+    /// Bytes of working copies dropped since the last call that returned them,
+    /// once they reach `min_bytes` (else 0): how much memory the allocator may
+    /// now be keeping for nothing (see `Sessions::release_freed_memory`).
+    pub fn take_freed_bytes(&self, min_bytes: u64) -> u64 {
+        self.copies.take_freed(min_bytes)
     }
 
     /// Drops working copies unused for `idle`; they are rebuilt from storage on demand.

@@ -174,4 +174,8 @@ pub trait SessionTable: Send + Sync + 'static {
 
     async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()>;
     async fn usage(&self, workspace: &str) -> StorageResult<Vec<(String, u64)>>;
+
+    /// Drops in-process caches that are rebuilt on demand (SQLite's page
+    /// cache), so a server whose sessions ended can shrink. Best effort.
+    fn release_memory(&self) {}
 }

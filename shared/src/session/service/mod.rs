@@ -472,11 +472,9 @@ impl Sessions {
                 Err(e) => tracing::warn!(error = %e, "reaper failed; retrying next tick"),
             }
             self.engine.evict_idle(std::time::Duration::from_secs(600));
-            let engine = self.clone();
+            let sessions = self.clone();
             let released = tokio::task::spawn_blocking(move || {
-                engine
-                    .engine
-                    .release_freed_memory(RELEASE_AFTER_FREED_BYTES)
+                sessions.release_freed_memory(RELEASE_AFTER_FREED_BYTES)
             })
             .await
             .unwrap_or(0);
@@ -484,6 +482,20 @@ impl Sessions {
                 tracing::debug!(bytes = released, "returned freed working copies' memory");
             }
         }
+    }
+
+    /// Once working copies worth `min_bytes` were dropped since the last time,
+    /// empties the session table's page cache and asks the allocator to hand
+    /// free memory back to the system (glibc keeps it otherwise); returns the
+    /// bytes of copies dropped, or 0. Walks every allocator arena, so it runs
+    /// on a background tick, never on a request.
+    pub fn release_freed_memory(&self, min_bytes: u64) -> u64 {
+        let freed = self.engine.take_freed_bytes(min_bytes);
+        if freed > 0 {
+            self.table.release_memory();
+            malloc_trim::release_free_memory();
+        }
+        freed
     }
 
     /// The door a mirror request goes through: the live session and one of its mirrors.

@@ -515,6 +515,14 @@ impl SessionTable for SqliteSessionTable {
         Ok(())
     }
 
+    /// Empties the connection's page cache; the file (and the OS's cache of
+    /// it) still holds every page, so the next reads only cost a copy.
+    fn release_memory(&self) {
+        if let Err(e) = lock(&self.conn).release_memory() {
+            tracing::debug!(error = %e, "sqlite release_memory failed");
+        }
+    }
+
     async fn usage(&self, workspace: &str) -> StorageResult<Vec<(String, u64)>> {
         self.read(|c| {
             c.prepare_cached("SELECT mode, minutes FROM usage WHERE workspace = ?1 ORDER BY mode")?
