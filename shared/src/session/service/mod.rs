@@ -5,24 +5,27 @@
 //! so its id answers "gone" (410, with the reason and when) instead of "no such
 //! session"; new sessions avoid ids that still have one.
 
+mod lists;
+mod seeds;
 mod snapshots;
 mod types;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
-
 pub use types::*;
+
+use lists::page_limit;
+use seeds::config_hash;
 
 use super::id::{is_session_id, is_session_name, new_session_id, random_token};
 use super::{
     Clock, MirrorDef, MirrorState, Mode, Session, SessionContext, SessionError, SessionResult,
 };
 use crate::state::images::image_key;
-use crate::state::{ImageRecipe, LogEntry, MirrorKey, StateEngine};
-use crate::storage::{LogKey, ObjectStore, SessionRow, SessionTable, StorageError, Tombstone};
+use crate::state::{LogEntry, MirrorKey, StateEngine};
+use crate::storage::{LogKey, ObjectStore, SessionTable, StorageError, Tombstone};
 
 /// Dropped working copies worth this much make the reaper hand memory back to
 /// the system (a few hundred ended sessions; small enough that RSS follows
@@ -209,96 +212,6 @@ impl Sessions {
             return Err(expired(&s));
         }
         Ok(s)
-    }
-
-    /// A page of the workspace's stored sessions (expired ones until the reaper
-    /// ends them), ordered by id, filtered by status, mode and name.
-    pub async fn list(&self, workspace: &str, q: &ListSessions) -> SessionResult<Page<Session>> {
-        let limit = page_limit(q.limit)?;
-        let status = match q.status.as_deref() {
-            None => None,
-            Some(s @ ("active" | "expired")) => Some(s == "expired"),
-            Some(other) => {
-                return Err(SessionError::Invalid(format!(
-                    "status must be active or expired, not {other:?}"
-                )))
-            }
-        };
-        if let Some(after) = &q.starting_after {
-            if !is_session_id(after) {
-                return Err(SessionError::Invalid(format!(
-                    "starting_after: malformed session id {after:?}"
-                )));
-            }
-        }
-        let now_ms = self.clock.now_ms();
-        let keep = |s: &Session| {
-            status.is_none_or(|expired| s.is_expired(now_ms) == expired)
-                && q.mode.is_none_or(|m| s.mode == m)
-                && q.name.as_ref().is_none_or(|n| s.name.as_ref() == Some(n))
-        };
-        if let Some(name) = &q.name {
-            // Names are unique per workspace: one lookup, no scan.
-            let found = match self.table.find_session(workspace, name).await {
-                Ok(row) => vec![Session::from_row(&row)?],
-                Err(StorageError::NotFound(_)) => vec![],
-                Err(e) => return Err(e.into()),
-            };
-            let data = found
-                .into_iter()
-                .filter(|s| keep(s) && q.starting_after.as_ref().is_none_or(|a| s.id > *a))
-                .collect();
-            return Ok(Page {
-                data,
-                has_more: false,
-            });
-        }
-        let mut data = Vec::new();
-        let mut after = q.starting_after.clone();
-        // Filters may drop rows: read on until the page (and one more) is full.
-        loop {
-            let want = limit + 1 - data.len();
-            let rows = self
-                .table
-                .list_sessions(workspace, after.as_deref(), want.max(DEFAULT_PAGE_LIMIT))
-                .await?;
-            let exhausted = rows.len() < want.max(DEFAULT_PAGE_LIMIT);
-            for row in &rows {
-                after = Some(row.id.clone());
-                let s = Session::from_row(row)?;
-                if keep(&s) {
-                    data.push(s);
-                    if data.len() > limit {
-                        break;
-                    }
-                }
-            }
-            if data.len() > limit || exhausted {
-                break;
-            }
-        }
-        let has_more = data.len() > limit;
-        data.truncate(limit);
-        Ok(Page { data, has_more })
-    }
-
-    /// Every stored session of the workspace, page after page.
-    async fn all_sessions(&self, workspace: &str) -> SessionResult<Vec<Session>> {
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let rows: Vec<SessionRow> = self
-                .table
-                .list_sessions(workspace, after.as_deref(), MAX_PAGE_LIMIT)
-                .await?;
-            for row in &rows {
-                out.push(Session::from_row(row)?);
-            }
-            match rows.last() {
-                Some(last) if rows.len() == MAX_PAGE_LIMIT => after = Some(last.id.clone()),
-                _ => return Ok(out),
-            }
-        }
     }
 
     pub async fn reset(
@@ -626,117 +539,6 @@ impl Sessions {
             Err(e) => e.into(),
         }
     }
-
-    fn def(&self, mirror: &str) -> SessionResult<&Arc<dyn MirrorDef>> {
-        self.mirrors.get(mirror).ok_or_else(|| {
-            SessionError::Invalid(format!(
-                "unknown mirror {mirror:?} (known: {})",
-                self.mirrors.keys().copied().collect::<Vec<_>>().join(", ")
-            ))
-        })
-    }
-
-    /// The mirrors a request names: its list, else the ones its seeds name, else
-    /// (on create) every known mirror's first, `stripe`.
-    fn requested_mirrors(
-        &self,
-        list: Option<&[String]>,
-        seeds: &BTreeMap<String, String>,
-        seed_files: &BTreeMap<String, serde_json::Value>,
-        creating: bool,
-    ) -> SessionResult<Vec<String>> {
-        let mirrors: Vec<String> = match list {
-            Some(l) => l.to_vec(),
-            None => {
-                let named: BTreeSet<&String> = seeds.keys().chain(seed_files.keys()).collect();
-                if named.is_empty() && creating {
-                    vec!["stripe".to_string()]
-                } else {
-                    named.into_iter().cloned().collect()
-                }
-            }
-        };
-        if mirrors.is_empty() {
-            return Err(SessionError::Invalid(
-                "mirrors must name at least one mirror".into(),
-            ));
-        }
-        let mut seen = BTreeSet::new();
-        for m in &mirrors {
-            self.def(m)?;
-            if !seen.insert(m) {
-                return Err(SessionError::Invalid(format!(
-                    "mirror {m:?} is listed twice"
-                )));
-            }
-        }
-        self.check_seed_keys(&mirrors, seeds, seed_files)?;
-        Ok(mirrors)
-    }
-
-    fn check_seed_keys(
-        &self,
-        mirrors: &[String],
-        seeds: &BTreeMap<String, String>,
-        seed_files: &BTreeMap<String, serde_json::Value>,
-    ) -> SessionResult<()> {
-        for m in seeds.keys().chain(seed_files.keys()) {
-            self.def(m)?;
-            if !mirrors.contains(m) {
-                return Err(SessionError::Invalid(format!(
-                    "a seed is given for {m:?}, which is not among the mirrors"
-                )));
-            }
-            if seeds.contains_key(m) && seed_files.contains_key(m) {
-                return Err(SessionError::Invalid(format!(
-                    "give {m:?} either a seed or a seed file, not both"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// (label, seed document) for one mirror.
-    fn resolve_seed(
-        &self,
-        def: &Arc<dyn MirrorDef>,
-        name: Option<&String>,
-        file: Option<&serde_json::Value>,
-    ) -> SessionResult<(String, serde_json::Value)> {
-        if let Some(doc) = file {
-            return Ok(("custom".to_string(), doc.clone()));
-        }
-        let raw = name.map(String::as_str).unwrap_or("default");
-        // Accept both `default` and `stripe:default`.
-        let seed_name = raw
-            .strip_prefix(def.name())
-            .and_then(|r| r.strip_prefix(':'))
-            .unwrap_or(raw);
-        match def.builtin_seed(seed_name) {
-            Some(doc) => Ok((seed_name.to_string(), doc)),
-            None => Err(SessionError::Invalid(format!(
-                "unknown seed {}:{seed_name} (known: {})",
-                def.name(),
-                def.seed_names().join(", ")
-            ))),
-        }
-    }
-
-    async fn build_image(
-        &self,
-        def: &Arc<dyn MirrorDef>,
-        seed: &serde_json::Value,
-    ) -> SessionResult<(String, bool)> {
-        let load =
-            |conn: &rusqlite::Connection, seed: &serde_json::Value| def.load_seed(conn, seed);
-        let recipe = ImageRecipe {
-            mirror: def.name(),
-            schema: def.schema(),
-            seed,
-            load: &load,
-        };
-        Ok(self.engine.images().ensure(&recipe).await?)
-    }
 }
 
 fn mirror_key(session: &Session, mirror: &str, image: &str) -> MirrorKey {
@@ -757,27 +559,6 @@ fn expired(s: &Session) -> SessionError {
         reason: EndReason::Expired.as_str().to_string(),
         ended_at_ms: s.expiry_ms().unwrap_or_default(),
     }
-}
-
-/// A list's `limit`: [`DEFAULT_PAGE_LIMIT`] when absent, 1 to [`MAX_PAGE_LIMIT`].
-fn page_limit(limit: Option<usize>) -> SessionResult<usize> {
-    match limit.unwrap_or(DEFAULT_PAGE_LIMIT) {
-        n @ 1..=MAX_PAGE_LIMIT => Ok(n),
-        n => Err(SessionError::Invalid(format!(
-            "limit must be between 1 and {MAX_PAGE_LIMIT}, not {n}"
-        ))),
-    }
-}
-
-fn config_hash(mirrors: &BTreeMap<String, MirrorState>) -> String {
-    let mut h = Sha256::new();
-    for (m, st) in mirrors {
-        h.update(m.as_bytes());
-        h.update(b"=");
-        h.update(st.image.as_bytes());
-        h.update(b";");
-    }
-    hex::encode(&h.finalize()[..8])
 }
 
 fn ms(since: Instant) -> f64 {
