@@ -169,6 +169,11 @@ impl Copies {
         self.meter.copies.load(Ordering::Relaxed)
     }
 
+    /// Bytes of copies dropped since they were last taken.
+    pub fn freed(&self) -> u64 {
+        self.meter.freed.load(Ordering::Relaxed)
+    }
+
     /// Bytes of copies dropped since the last call that took at least `min`:
     /// returns them and starts counting afresh, or returns 0 below `min`.
     pub fn take_freed(&self, min: u64) -> u64 {

@@ -392,6 +392,11 @@ impl StateEngine {
         self.copies.take_freed(min_bytes)
     }
 
+    /// Bytes of working copies dropped and not yet taken.
+    pub fn freed_bytes(&self) -> u64 {
+        self.copies.freed()
+    }
+
     /// Drops working copies unused for `idle`; they are rebuilt from storage on demand.
     pub fn evict_idle(&self, idle: Duration) {
         self.copies.evict_idle(idle);

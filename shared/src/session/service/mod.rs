@@ -371,12 +371,14 @@ impl Sessions {
     }
 
     /// Ends expired sessions every `every`, drops working copies idle for ten
-    /// minutes, and once copies worth [`RELEASE_AFTER_FREED_BYTES`] were dropped
-    /// (sessions ended, copies evicted) hands their memory back to the system;
-    /// runs until the task is dropped.
+    /// minutes, and hands the memory of dropped copies (sessions ended, copies
+    /// evicted) back to the system: every [`RELEASE_AFTER_FREED_BYTES`] while
+    /// they keep going, and the rest once a tick passes with none dropped.
+    /// Runs until the task is dropped.
     pub async fn run_reaper(self: Arc<Self>, every: std::time::Duration) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut freed_last_tick = 0;
         loop {
             tick.tick().await;
             match self.reap().await {
@@ -385,12 +387,19 @@ impl Sessions {
                 Err(e) => tracing::warn!(error = %e, "reaper failed; retrying next tick"),
             }
             self.engine.evict_idle(std::time::Duration::from_secs(600));
+            // Mid-burst, release every RELEASE_AFTER_FREED_BYTES; once a tick
+            // passes with nothing more dropped, release whatever the burst left.
+            let freed = self.engine.freed_bytes();
+            let min = if freed == freed_last_tick {
+                1
+            } else {
+                RELEASE_AFTER_FREED_BYTES
+            };
             let sessions = self.clone();
-            let released = tokio::task::spawn_blocking(move || {
-                sessions.release_freed_memory(RELEASE_AFTER_FREED_BYTES)
-            })
-            .await
-            .unwrap_or(0);
+            let released = tokio::task::spawn_blocking(move || sessions.release_freed_memory(min))
+                .await
+                .unwrap_or(0);
+            freed_last_tick = self.engine.freed_bytes();
             if released > 0 {
                 tracing::debug!(bytes = released, "returned freed working copies' memory");
             }
