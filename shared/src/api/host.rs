@@ -9,13 +9,7 @@ use axum::http::Uri;
 /// Rewrites a host-routed request's URI to its path-routed form; leaves every
 /// other request alone. `mirrors` are the mirror names this server knows.
 pub fn rewrite(mut req: Request, mirrors: &[&'static str]) -> Request {
-    let host = req
-        .headers()
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().host())
-        .unwrap_or("");
-    let Some((mirror, suffix)) = parse_host(host, mirrors) else {
+    let Some((mirror, suffix)) = parse_host(request_host(&req), mirrors) else {
         return req;
     };
     let path_and_query = req
@@ -28,6 +22,16 @@ pub fn rewrite(mut req: Request, mirrors: &[&'static str]) -> Request {
         *req.uri_mut() = uri;
     }
     req
+}
+
+/// The host a request names: its `Host` header, else the URI's authority
+/// (HTTP/2, absolute-form), else empty.
+pub(crate) fn request_host<B>(req: &axum::http::Request<B>) -> &str {
+    req.headers()
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().host())
+        .unwrap_or("")
 }
 
 /// `stripe-ab12.anything` → `("stripe", "ab12")` when `stripe` is a known mirror

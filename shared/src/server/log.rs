@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use axum::http::header::HOST;
 use axum::http::{Method, StatusCode};
 use hyper::Request;
+
+use crate::api::host::request_host;
 
 pub(super) struct RequestLine {
     method: Method,
@@ -19,13 +20,7 @@ impl RequestLine {
     /// change the URI, the log shows what the client sent (without the query).
     pub(super) fn of<B>(req: &Request<B>, mirrors: &[&'static str]) -> Self {
         let path = req.uri().path().to_string();
-        let host = req
-            .headers()
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri().host())
-            .unwrap_or("");
-        let session = session_of(&path, host, mirrors);
+        let session = session_of(&path, request_host(req), mirrors);
         RequestLine {
             method: req.method().clone(),
             path,

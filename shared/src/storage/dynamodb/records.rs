@@ -6,11 +6,11 @@
 //! partition (`W#{ws}`, `P#{id}`): snapshot ids sort by creation time, so a
 //! backwards `Query` lists them newest first without an index.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
 use super::{
-    build_err, corrupt, ddb_err, get_s, key, opt_s, s, ws_pk, DynamoSessionTable, Expr, Item, ID,
-    INC, NAME, PK, SK, TTL_ATTRIBUTE, WS,
+    corrupt, ddb_err, get_s, key, opt_s, s, ws_pk, DynamoSessionTable, Expr, Item, ID, INC, NAME,
+    PK, SK, TTL_ATTRIBUTE, WS,
 };
 use crate::storage::{SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone};
 
@@ -78,15 +78,7 @@ impl DynamoSessionTable {
                 .saturating_add(TOMBSTONE_TTL_SECS)
                 .max(0)),
         );
-        Ok(TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .build()
-                    .map_err(build_err)?,
-            )
-            .build())
+        self.put_plain(item)
     }
 
     pub(super) async fn tombstone(&self, id: &str) -> StorageResult<Option<Tombstone>> {
