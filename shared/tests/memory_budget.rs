@@ -3,74 +3,16 @@
 //! (no reaper runs in these tests), and what was dropped is rebuilt on demand
 //! from image + log. Ending a session drops its copies at once.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
 use rusqlite::Connection;
 use serde_json::json;
-use shared::session::{CreateSession, MirrorDef, Session, Sessions, SystemClock};
+use shared::session::{Session, Sessions, SystemClock};
 use shared::state::{ImageRecipe, Images, StateError};
-use shared::storage::fs::FsObjectStore;
-use shared::storage::sqlite::SqliteSessionTable;
-use shared::storage::{ObjectStore, SessionTable};
-
-/// A mirror with one table of notes; its seed is `{"notes": ["text", …]}`.
-struct Notes;
-
-impl MirrorDef for Notes {
-    fn name(&self) -> &'static str {
-        "notes"
-    }
-    fn schema(&self) -> &'static str {
-        "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"
-    }
-    fn seed_names(&self) -> &'static [&'static str] {
-        &["default"]
-    }
-    fn builtin_seed(&self, name: &str) -> Option<serde_json::Value> {
-        (name == "default").then(|| json!({"notes": ["seeded"]}))
-    }
-    fn load_seed(&self, conn: &Connection, seed: &serde_json::Value) -> Result<(), String> {
-        load_notes(conn, seed)
-    }
-    fn new_credentials(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([("key".to_string(), shared::session::id::random_token(8))])
-    }
-    fn env(&self, base_url: &str, _c: &BTreeMap<String, String>) -> Vec<(String, String)> {
-        vec![("NOTES_URL".into(), base_url.into())]
-    }
-}
-
-fn load_notes(conn: &Connection, seed: &serde_json::Value) -> Result<(), String> {
-    let notes = seed
-        .get("notes")
-        .and_then(|n| n.as_array())
-        .ok_or("seed needs a notes array")?;
-    for n in notes {
-        let text = n.as_str().ok_or("every note is a string")?;
-        conn.execute("INSERT INTO notes (text) VALUES (?1)", [text])
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-struct Storage {
-    _dir: tempfile::TempDir,
-    table: Arc<dyn SessionTable>,
-    store: Arc<dyn ObjectStore>,
-}
-
-fn storage() -> Storage {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let table = SqliteSessionTable::open(&dir.path().join("sessions.db")).expect("table");
-    let store = FsObjectStore::open(dir.path().join("objects")).expect("store");
-    Storage {
-        table: Arc::new(table),
-        store: Arc::new(store),
-        _dir: dir,
-    }
-}
+use support::notes::{load_notes, notes_request, storage, Notes, Storage};
 
 /// An instance whose working copies may weigh `cache_bytes` together.
 fn instance(s: &Storage, cache_bytes: u64) -> Arc<Sessions> {
@@ -78,17 +20,12 @@ fn instance(s: &Storage, cache_bytes: u64) -> Arc<Sessions> {
         s.table.clone(),
         s.store.clone(),
         Arc::new(SystemClock),
-        vec![Arc::new(Notes)],
+        vec![Arc::new(Notes {
+            default: &["seeded"],
+        })],
     );
     sessions.set_cache_bytes(cache_bytes);
     Arc::new(sessions)
-}
-
-fn notes_request() -> CreateSession {
-    CreateSession {
-        mirrors: Some(vec!["notes".into()]),
-        ..Default::default()
-    }
 }
 
 async fn add(sessions: &Arc<Sessions>, s: &Session, text: &str) {

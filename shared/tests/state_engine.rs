@@ -8,56 +8,14 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rusqlite::Connection;
 use serde_json::json;
 use shared::session::{
-    Clock, CreateSession, ManualClock, MirrorDef, ResetSession, Session, SessionContext,
-    SessionError, Sessions, SystemClock,
+    Clock, CreateSession, ManualClock, ResetSession, Session, SessionContext, SessionError,
+    Sessions, SystemClock,
 };
 use shared::state::StateError;
-use shared::storage::fs::FsObjectStore;
-use shared::storage::sqlite::SqliteSessionTable;
-use shared::storage::{LogKey, ObjectStore, SessionTable, StorageError};
-
-/// A mirror with one table of notes; its seed is `{"notes": ["text", …]}`.
-struct Notes;
-
-impl MirrorDef for Notes {
-    fn name(&self) -> &'static str {
-        "notes"
-    }
-    fn schema(&self) -> &'static str {
-        "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"
-    }
-    fn seed_names(&self) -> &'static [&'static str] {
-        &["default", "empty"]
-    }
-    fn builtin_seed(&self, name: &str) -> Option<serde_json::Value> {
-        match name {
-            "default" => Some(json!({"notes": ["seeded one", "seeded two"]})),
-            "empty" => Some(json!({"notes": []})),
-            _ => None,
-        }
-    }
-    fn load_seed(&self, conn: &Connection, seed: &serde_json::Value) -> Result<(), String> {
-        let notes = seed
-            .get("notes")
-            .and_then(|n| n.as_array())
-            .ok_or("seed needs a notes array")?;
-        for n in notes {
-            let text = n.as_str().ok_or("every note is a string")?;
-            conn.execute("INSERT INTO notes (text) VALUES (?1)", [text])
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
-    }
-    fn new_credentials(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([("key".to_string(), shared::session::id::random_token(8))])
-    }
-    fn env(&self, base_url: &str, _c: &BTreeMap<String, String>) -> Vec<(String, String)> {
-        vec![("NOTES_URL".into(), base_url.into())]
-    }
-}
+use shared::storage::{LogKey, SessionTable, StorageError};
+use support::notes::{notes_request, storage, Notes, Storage};
 
 #[derive(Debug)]
 enum TestError {
@@ -68,23 +26,6 @@ enum TestError {
 impl From<StateError> for TestError {
     fn from(e: StateError) -> Self {
         TestError::State(e)
-    }
-}
-
-struct Storage {
-    _dir: tempfile::TempDir,
-    table: Arc<dyn SessionTable>,
-    store: Arc<dyn ObjectStore>,
-}
-
-fn storage() -> Storage {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let table = SqliteSessionTable::open(&dir.path().join("sessions.db")).expect("table");
-    let store = FsObjectStore::open(dir.path().join("objects")).expect("store");
-    Storage {
-        table: Arc::new(table),
-        store: Arc::new(store),
-        _dir: dir,
     }
 }
 
@@ -99,19 +40,14 @@ fn compacting_instance(s: &Storage, clock: Arc<dyn Clock>, every: u64) -> Arc<Se
         s.table.clone(),
         s.store.clone(),
         clock,
-        vec![Arc::new(Notes)],
+        vec![Arc::new(Notes {
+            default: &["seeded one", "seeded two"],
+        })],
     );
     sessions.set_compact_every(every);
     // Checkpoint on entry count alone, so these tests know where checkpoints fall.
     sessions.set_compact_log_fraction(0.0);
     Arc::new(sessions)
-}
-
-fn notes_request() -> CreateSession {
-    CreateSession {
-        mirrors: Some(vec!["notes".into()]),
-        ..Default::default()
-    }
 }
 
 async fn ctx(sessions: &Arc<Sessions>, s: &Session) -> SessionContext {
@@ -244,7 +180,9 @@ async fn two_engines_racing_for_one_log_retry_their_lost_writes_and_land_each_on
             table.clone(),
             st.store.clone(),
             Arc::new(SystemClock),
-            vec![Arc::new(Notes)],
+            vec![Arc::new(Notes {
+                default: &["seeded one", "seeded two"],
+            })],
         );
         sessions.set_compact_every(0);
         Arc::new(sessions)
@@ -321,7 +259,9 @@ async fn a_write_that_loses_every_race_fails_with_contention_and_logs_nothing() 
         table,
         st.store.clone(),
         Arc::new(SystemClock),
-        vec![Arc::new(Notes)],
+        vec![Arc::new(Notes {
+            default: &["seeded one", "seeded two"],
+        })],
     ));
     let s = a.create("ws", notes_request()).await.expect("create");
     racing.set_always_lose(true);
@@ -785,7 +725,9 @@ async fn small_writes_to_a_large_state_wait_for_enough_log_before_a_checkpoint()
         st.table.clone(),
         st.store.clone(),
         Arc::new(SystemClock),
-        vec![Arc::new(Notes)],
+        vec![Arc::new(Notes {
+            default: &["seeded one", "seeded two"],
+        })],
     );
     sessions.set_compact_every(5);
     sessions.set_compact_log_fraction(0.5);

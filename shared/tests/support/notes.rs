@@ -1,0 +1,86 @@
+//! A minimal test mirror — one table of notes, seed `{"notes": ["text", …]}` —
+//! and embedded storage in a temp dir, so engine tests pin the engine, not a
+//! vendor's API.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use serde_json::json;
+use shared::session::{CreateSession, MirrorDef};
+use shared::storage::fs::FsObjectStore;
+use shared::storage::sqlite::SqliteSessionTable;
+use shared::storage::{ObjectStore, SessionTable};
+
+/// The notes mirror; `default` is its built-in `default` seed (`empty` has none).
+pub struct Notes {
+    pub default: &'static [&'static str],
+}
+
+impl MirrorDef for Notes {
+    fn name(&self) -> &'static str {
+        "notes"
+    }
+    fn schema(&self) -> &'static str {
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"
+    }
+    fn seed_names(&self) -> &'static [&'static str] {
+        &["default", "empty"]
+    }
+    fn builtin_seed(&self, name: &str) -> Option<serde_json::Value> {
+        match name {
+            "default" => Some(json!({ "notes": self.default })),
+            "empty" => Some(json!({"notes": []})),
+            _ => None,
+        }
+    }
+    fn load_seed(&self, conn: &Connection, seed: &serde_json::Value) -> Result<(), String> {
+        load_notes(conn, seed)
+    }
+    fn new_credentials(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([("key".to_string(), shared::session::id::random_token(8))])
+    }
+    fn env(&self, base_url: &str, _c: &BTreeMap<String, String>) -> Vec<(String, String)> {
+        vec![("NOTES_URL".into(), base_url.into())]
+    }
+}
+
+/// Inserts a seed's notes.
+pub fn load_notes(conn: &Connection, seed: &serde_json::Value) -> Result<(), String> {
+    let notes = seed
+        .get("notes")
+        .and_then(|n| n.as_array())
+        .ok_or("seed needs a notes array")?;
+    for n in notes {
+        let text = n.as_str().ok_or("every note is a string")?;
+        conn.execute("INSERT INTO notes (text) VALUES (?1)", [text])
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// A session table and object store in a temp dir, dropped with it.
+pub struct Storage {
+    _dir: tempfile::TempDir,
+    pub table: Arc<dyn SessionTable>,
+    pub store: Arc<dyn ObjectStore>,
+}
+
+pub fn storage() -> Storage {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = SqliteSessionTable::open(&dir.path().join("sessions.db")).expect("table");
+    let store = FsObjectStore::open(dir.path().join("objects")).expect("store");
+    Storage {
+        table: Arc::new(table),
+        store: Arc::new(store),
+        _dir: dir,
+    }
+}
+
+/// `POST /v1/sessions` for one notes mirror on its default seed.
+pub fn notes_request() -> CreateSession {
+    CreateSession {
+        mirrors: Some(vec!["notes".into()]),
+        ..Default::default()
+    }
+}
