@@ -127,16 +127,11 @@ impl StateEngine {
     where
         E: From<StateError>,
     {
-        let out = {
-            let slot = self.copies.slot(key);
-            let mut guard = slot.lock().await;
-            match self.current(&mut guard, key).await {
-                Ok(w) => f(&w.conn),
-                Err(e) => Err(e.into()),
-            }
-        };
-        self.copies.trim();
-        out
+        self.locked(key, async |slot| match self.current(slot, key).await {
+            Ok(w) => f(&w.conn),
+            Err(e) => Err(e.into()),
+        })
+        .await
     }
 
     /// Runs `f` in a transaction and commits what it changed as one log entry.
@@ -150,10 +145,17 @@ impl StateEngine {
     where
         E: From<StateError>,
     {
+        self.locked(key, async |slot| self.write_locked(slot, key, f).await)
+            .await
+    }
+
+    /// Runs `f` with the key's working copy locked, then trims the copies to
+    /// their budget — after unlocking, so this one may be evicted too.
+    async fn locked<T>(&self, key: &MirrorKey, f: impl AsyncFnOnce(&mut Slot) -> T) -> T {
         let out = {
             let slot = self.copies.slot(key);
             let mut guard = slot.lock().await;
-            self.write_locked(&mut guard, key, f).await
+            f(&mut guard).await
         };
         self.copies.trim();
         out
@@ -239,13 +241,10 @@ impl StateEngine {
             .to_string();
         // Fetch first: a missing object must fail before anything is logged.
         let bytes = self.fetch(&object).await?;
-        let out = {
-            let slot = self.copies.slot(key);
-            let mut guard = slot.lock().await;
-            self.replace_locked(&mut guard, key, &entry, &bytes).await
-        };
-        self.copies.trim();
-        out
+        self.locked(key, async |slot| {
+            self.replace_locked(slot, key, &entry, &bytes).await
+        })
+        .await
     }
 
     async fn replace_locked(
