@@ -588,55 +588,91 @@ impl DynamoSessionTable {
         after: Option<&str>,
         limit: usize,
     ) -> StorageResult<(Vec<String>, bool)> {
-        let mut e = Expr::default();
         // Member sort keys are `S#{id}`; `S$` sorts right after every one of them.
         let from = format!("S#{}", after.unwrap_or(""));
+        let range = SortRange {
+            from: &from,
+            to: "S$",
+            forward: true,
+            skip: after.map(|_| from.as_str()),
+        };
+        let (items, more) = self
+            .query_range("list members", &ws_pk(workspace), range, &[], limit)
+            .await?;
+        let ids = items
+            .iter()
+            .filter_map(|item| {
+                let sk = item.get(SK)?.as_s().ok()?;
+                sk.strip_prefix("S#").map(str::to_owned)
+            })
+            .collect();
+        Ok((ids, more))
+    }
+
+    /// Items of one partition whose sort keys lie in `range`, read page by page,
+    /// keeping those whose attributes equal `filter`'s values, until `limit` are
+    /// collected; the flag says whether more may follow.
+    async fn query_range(
+        &self,
+        what: &str,
+        pk: &str,
+        range: SortRange<'_>,
+        filter: &[(&str, &str)],
+        limit: usize,
+    ) -> StorageResult<(Vec<Item>, bool)> {
+        let mut e = Expr::default();
         let cond = format!(
             "{} = {} AND {} BETWEEN {} AND {}",
             e.n(PK),
-            e.s(&ws_pk(workspace)),
+            e.s(pk),
             e.n(SK),
-            e.s(&from),
-            e.s("S$")
+            e.s(range.from),
+            e.s(range.to)
         );
-        let mut ids = Vec::new();
+        let filter = (!filter.is_empty()).then(|| {
+            filter
+                .iter()
+                .map(|(attr, value)| format!("{} = {}", e.n(attr), e.s(value)))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        });
+        let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let page_limit =
-                i32::try_from((limit - ids.len()).saturating_add(1)).unwrap_or(i32::MAX);
-            let out = self
+            let mut req = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression(&cond)
+                .set_filter_expression(filter.clone())
                 .set_expression_attribute_names(e.names())
                 .set_expression_attribute_values(e.values())
+                .scan_index_forward(range.forward)
                 .consistent_read(true)
-                .limit(page_limit)
-                .set_exclusive_start_key(start.take())
+                .set_exclusive_start_key(start.take());
+            if filter.is_none() {
+                // Without a filter every item read counts: read one past the page.
+                let want = (limit - items.len()).saturating_add(1);
+                req = req.limit(i32::try_from(want).unwrap_or(i32::MAX));
+            }
+            let out = req
                 .send()
                 .await
-                .map_err(|e| ddb_err("list members", &self.table, e))?;
+                .map_err(|err| ddb_err(what, &self.table, err))?;
             for item in out.items.unwrap_or_default() {
-                let Some(id) = item
-                    .get(SK)
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|k| k.strip_prefix("S#"))
-                else {
-                    continue;
-                };
-                if Some(id) == after {
+                let sk = item.get(SK).and_then(|v| v.as_s().ok());
+                if range.skip.is_some() && sk.map(String::as_str) == range.skip {
                     continue;
                 }
-                if ids.len() == limit {
-                    return Ok((ids, true));
+                if items.len() == limit {
+                    return Ok((items, true));
                 }
-                ids.push(id.to_owned());
+                items.push(item);
             }
             match out.last_evaluated_key {
-                Some(k) if ids.len() < limit => start = Some(k),
-                Some(_) => return Ok((ids, true)),
-                None => return Ok((ids, false)),
+                Some(k) if items.len() < limit => start = Some(k),
+                Some(_) => return Ok((items, true)),
+                None => return Ok((items, false)),
             }
         }
     }
@@ -782,6 +818,15 @@ impl DynamoSessionTable {
 }
 
 /// Which sort keys of a partition a query wants.
+/// Sort keys `from..=to` of a partition, ascending or descending, without the
+/// one equal to `skip` (a page cursor).
+struct SortRange<'a> {
+    from: &'a str,
+    to: &'a str,
+    forward: bool,
+    skip: Option<&'a str>,
+}
+
 enum SkRange<'a> {
     All,
     Between(&'a str, &'a str),

@@ -9,8 +9,8 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
 use super::{
-    corrupt, ddb_err, get_s, key, opt_s, s, ws_pk, DynamoSessionTable, Expr, Item, ID, INC, NAME,
-    PK, SK, TTL_ATTRIBUTE, WS,
+    corrupt, ddb_err, get_s, key, opt_s, s, ws_pk, DynamoSessionTable, Expr, Item, SortRange, ID,
+    INC, NAME, PK, SK, TTL_ATTRIBUTE, WS,
 };
 use crate::storage::{SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone};
 
@@ -148,59 +148,25 @@ impl DynamoSessionTable {
         workspace: &str,
         q: &SnapshotQuery,
     ) -> StorageResult<Vec<SnapshotRow>> {
-        let mut e = Expr::default();
-        let mut cond = format!("{} = {}", e.n(PK), e.s(&ws_pk(workspace)));
-        match &q.before {
-            // `P#` sorts before every `P#snap_…`; the bound itself is dropped below.
-            Some(before) => {
-                cond = format!(
-                    "{cond} AND {} BETWEEN {} AND {}",
-                    e.n(SK),
-                    e.s("P#"),
-                    e.s(&format!("P#{before}"))
-                )
-            }
-            None => cond = format!("{cond} AND begins_with({}, {})", e.n(SK), e.s("P#")),
-        }
-        let filter = q.session.as_ref().map(|(session, inc)| {
-            format!(
-                "{} = {} AND {} = {}",
-                e.n(SESSION),
-                e.s(session),
-                e.n(INC),
-                e.s(inc)
-            )
-        });
-        let mut rows = Vec::new();
-        let mut start: Option<Item> = None;
-        while rows.len() < q.limit {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(&cond)
-                .set_filter_expression(filter.clone())
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| ddb_err("list snapshots", &self.table, e))?;
-            for item in out.items.unwrap_or_default() {
-                let row = snapshot_from_item(workspace, &item)?;
-                if q.before.as_deref() == Some(row.id.as_str()) || rows.len() == q.limit {
-                    continue;
-                }
-                rows.push(row);
-            }
-            match out.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => break,
-            }
-        }
-        Ok(rows)
+        // Snapshot sort keys are `P#{id}`; `P$` sorts right after every one.
+        let to = q.before.as_ref().map(|b| format!("P#{b}"));
+        let range = SortRange {
+            from: "P#",
+            to: to.as_deref().unwrap_or("P$"),
+            forward: false,
+            skip: to.as_deref(),
+        };
+        let filter: Vec<(&str, &str)> = match &q.session {
+            Some((session, inc)) => vec![(SESSION, session.as_str()), (INC, inc.as_str())],
+            None => vec![],
+        };
+        let (items, _) = self
+            .query_range("list snapshots", &ws_pk(workspace), range, &filter, q.limit)
+            .await?;
+        items
+            .iter()
+            .map(|item| snapshot_from_item(workspace, item))
+            .collect()
     }
 
     pub(super) async fn remove_snapshot(&self, workspace: &str, id: &str) -> StorageResult<bool> {
