@@ -1,19 +1,22 @@
-//! The storage conformance suites against the embedded backends, plus what only
-//! those backends can show: several handles (processes) on one file or root,
-//! leftover temp files, and writes surviving a killed process.
+//! The session table conformance suite against the embedded SQLite backend,
+//! plus what only it can show: several handles (processes) on one file, and
+//! writes surviving a killed process. (The filesystem object store's tests are
+//! in `fs_object_store.rs`, the file's schema in `sqlite_schema.rs`.)
 
-use std::fs;
+mod support;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
 use shared::storage::{
-    conformance, Checkpoint, LogKey, ObjectStore, SessionRow, SessionTable, StorageError, Tombstone,
+    conformance, Checkpoint, LogKey, ObjectStore, SessionRow, SessionTable, StorageError,
 };
+use support::raw_count;
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
@@ -39,223 +42,6 @@ fn session(id: &str, workspace: &str, name: Option<&str>) -> SessionRow {
     }
 }
 
-// ------------------------------------------------------------- filesystem
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fs_object_store_passes_conformance() {
-    let dir = tempdir();
-    let store = FsObjectStore::open(dir.path()).expect("open");
-    conformance::object_store(&store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fs_object_store_passes_conformance_twice_at_once_on_one_root() {
-    // Two handles on one root, as two processes would have, each running the
-    // suite while the other's keys are present.
-    let dir = tempdir();
-    let one = FsObjectStore::open(dir.path()).expect("open");
-    let two = FsObjectStore::open(dir.path()).expect("open");
-    tokio::join!(
-        conformance::object_store(&one),
-        conformance::object_store(&two)
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fs_creates_racing_from_two_handles_have_one_winner() {
-    let dir = tempdir();
-    conformance::object_store_create_race(
-        Arc::new(FsObjectStore::open(dir.path()).expect("open")),
-        Arc::new(FsObjectStore::open(dir.path()).expect("open")),
-        20,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn fs_ignores_leftover_temp_and_stray_files() {
-    let dir = tempdir();
-    let store = FsObjectStore::open(dir.path()).expect("open");
-    store
-        .put("images/a.db", Bytes::from_static(b"a"))
-        .await
-        .expect("put");
-    // What a crash mid-put or mid-create leaves, plus files no key can name.
-    let tmp = dir.path().join(FsObjectStore::TEMP_DIR);
-    fs::write(tmp.join("12345-0-00000000deadbeef"), b"half-written").expect("write temp");
-    fs::write(dir.path().join("stray file.txt"), b"x").expect("write stray");
-    fs::write(dir.path().join("images").join("bad~name"), b"x").expect("write stray");
-
-    let reopened = FsObjectStore::open(dir.path()).expect("open with leftovers");
-    assert_eq!(reopened.list("").await.expect("list"), ["images/a.db"]);
-    assert_eq!(
-        reopened.list("images/").await.expect("list"),
-        ["images/a.db"]
-    );
-    assert_eq!(
-        reopened.get("images/a.db").await.expect("get"),
-        Bytes::from_static(b"a")
-    );
-    reopened
-        .put("images/b.db", Bytes::from_static(b"b"))
-        .await
-        .expect("put beside leftovers");
-    reopened
-        .create("images/c.db", Bytes::from_static(b"c"))
-        .await
-        .expect("create beside leftovers");
-    assert_eq!(
-        reopened.list("").await.expect("list"),
-        ["images/a.db", "images/b.db", "images/c.db"]
-    );
-    // Our own writes leave no temp files behind.
-    let temps: Vec<_> = fs::read_dir(&tmp)
-        .expect("read tmp")
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    assert_eq!(
-        temps.len(),
-        1,
-        "only the planted leftover should remain: {temps:?}"
-    );
-}
-
-#[tokio::test]
-async fn fs_open_sweeps_stale_temp_files_and_keeps_fresh_ones() {
-    let dir = tempdir();
-    FsObjectStore::open(dir.path()).expect("open");
-    let tmp = dir.path().join(FsObjectStore::TEMP_DIR);
-    let stale = tmp.join("1-0-stale");
-    let fresh = tmp.join("1-1-fresh");
-    fs::write(&stale, b"old").expect("write");
-    fs::write(&fresh, b"new").expect("write");
-    let two_hours_ago = SystemTime::now() - Duration::from_secs(2 * 3600);
-    fs::File::options()
-        .write(true)
-        .open(&stale)
-        .and_then(|f| f.set_modified(two_hours_ago))
-        .expect("age the stale temp file");
-
-    FsObjectStore::open(dir.path()).expect("reopen");
-    assert!(
-        !stale.exists(),
-        "a temp file from a writer dead for hours must be swept"
-    );
-    assert!(
-        fresh.exists(),
-        "a fresh temp file may belong to a live writer and must stay"
-    );
-}
-
-#[tokio::test]
-async fn fs_invalid_keys_never_reach_outside_the_root() {
-    let dir = tempdir();
-    let root = dir.path().join("store");
-    let store = FsObjectStore::open(&root).expect("open");
-    for key in ["../outside", "a/../../outside", "/tmp/outside"] {
-        assert!(matches!(
-            store.put(key, Bytes::from_static(b"x")).await,
-            Err(StorageError::Backend(_))
-        ));
-    }
-    assert!(!dir.path().join("outside").exists());
-    assert!(store.list("../").await.expect("list").is_empty());
-}
-
-#[tokio::test]
-async fn fs_objects_survive_reopen() {
-    let dir = tempdir();
-    {
-        let store = FsObjectStore::open(dir.path()).expect("open");
-        store
-            .put("snapshots/ws/snap_1", Bytes::from_static(b"snap"))
-            .await
-            .expect("put");
-        store
-            .create("images/h.db", Bytes::from_static(b"img"))
-            .await
-            .expect("create");
-    }
-    let store = FsObjectStore::open(dir.path()).expect("reopen");
-    assert_eq!(
-        store.get("snapshots/ws/snap_1").await.expect("get"),
-        Bytes::from_static(b"snap")
-    );
-    assert_eq!(
-        store.get("images/h.db").await.expect("get"),
-        Bytes::from_static(b"img")
-    );
-}
-
-#[tokio::test]
-async fn fs_delete_prunes_directories_it_empties() {
-    let dir = tempdir();
-    let store = FsObjectStore::open(dir.path()).expect("open");
-    store
-        .put("snapshots/ws_1/ses_a/snap_1", Bytes::from_static(b"1"))
-        .await
-        .expect("put");
-    store
-        .put("snapshots/ws_2/snap_2", Bytes::from_static(b"2"))
-        .await
-        .expect("put");
-    store
-        .delete("snapshots/ws_1/ses_a/snap_1")
-        .await
-        .expect("delete");
-    assert!(
-        !dir.path().join("snapshots/ws_1").exists(),
-        "emptied directories must go"
-    );
-    assert!(
-        dir.path().join("snapshots/ws_2/snap_2").exists(),
-        "non-empty ones stay"
-    );
-    assert!(dir.path().join(FsObjectStore::TEMP_DIR).exists());
-    store
-        .put("snapshots/ws_1/ses_a/snap_3", Bytes::from_static(b"3"))
-        .await
-        .expect("put again");
-    assert_eq!(
-        store.list("snapshots/").await.expect("list"),
-        ["snapshots/ws_1/ses_a/snap_3", "snapshots/ws_2/snap_2"]
-    );
-}
-
-#[tokio::test]
-async fn fs_key_that_is_a_directory_of_other_keys_is_a_backend_error() {
-    // The one place a directory tree cannot act as a flat key space.
-    let dir = tempdir();
-    let store = FsObjectStore::open(dir.path()).expect("open");
-    store
-        .put("a/b", Bytes::from_static(b"x"))
-        .await
-        .expect("put");
-    assert!(matches!(
-        store.put("a", Bytes::new()).await,
-        Err(StorageError::Backend(_))
-    ));
-    assert!(matches!(
-        store.create("a", Bytes::new()).await,
-        Err(StorageError::Backend(_))
-    ));
-    assert!(matches!(
-        store.get("a").await,
-        Err(StorageError::NotFound(_))
-    ));
-    assert!(matches!(
-        store.put("a/b/c", Bytes::new()).await,
-        Err(StorageError::Backend(_))
-    ));
-    assert_eq!(
-        store.get("a/b").await.expect("get"),
-        Bytes::from_static(b"x")
-    );
-}
-
-// ----------------------------------------------------------------- SQLite
-
 /// The log of a row made by [`session`].
 fn log_key(id: &str, mirror: &str) -> LogKey {
     LogKey {
@@ -271,34 +57,6 @@ fn checkpoint(seq: u64, object: &str) -> Checkpoint {
         object: object.into(),
     }
 }
-
-/// Counts rows behind the backend's back, for what the trait cannot show
-/// (entries deleted at once, nothing left of a deleted session).
-fn raw_count(path: &Path, sql: &str, session: &str) -> i64 {
-    rusqlite::Connection::open(path)
-        .and_then(|c| c.query_row(sql, [session], |r| r.get(0)))
-        .expect("raw count")
-}
-
-/// The schema of the files Mirra wrote before session incarnations.
-const SCHEMA_BEFORE_INCARNATIONS: &str = "
-CREATE TABLE sessions (
-    id TEXT PRIMARY KEY NOT NULL, workspace TEXT NOT NULL, name TEXT,
-    expires_at INTEGER, body TEXT NOT NULL
-) STRICT;
-CREATE UNIQUE INDEX sessions_workspace_name ON sessions (workspace, name);
-CREATE INDEX sessions_expires_at ON sessions (expires_at) WHERE expires_at IS NOT NULL;
-CREATE TABLE log (
-    session TEXT NOT NULL, mirror TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL,
-    PRIMARY KEY (session, mirror, seq)
-) WITHOUT ROWID, STRICT;
-CREATE TABLE usage (
-    workspace TEXT NOT NULL, mode TEXT NOT NULL, minutes INTEGER NOT NULL,
-    PRIMARY KEY (workspace, mode)
-) WITHOUT ROWID, STRICT;
-INSERT INTO sessions VALUES ('ses_old', 'ws', 'kept', NULL, '{}');
-INSERT INTO log VALUES ('ses_old', 'stripe', 1, x'01');
-";
 
 #[tokio::test]
 async fn sqlite_file_table_passes_conformance() {
@@ -326,101 +84,6 @@ async fn sqlite_passes_conformance_twice_at_once_on_one_file() {
 }
 
 #[test]
-fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
-    let dir = tempdir();
-    let path = dir.path().join("mirra.db");
-    let first = SqliteSessionTable::open(&path).expect("open");
-    let second = SqliteSessionTable::open(&path).expect("open again while the first is open");
-    drop((first, second));
-    let conn = rusqlite::Connection::open(&path).expect("raw open");
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .expect("pragma");
-    assert_eq!(mode, "wal");
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .expect("pragma");
-    assert_eq!(version, 2, "the schema version is recorded");
-    let objects: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .expect("schema");
-    assert_eq!(
-        objects,
-        [
-            "checkpoints",
-            "log",
-            "sessions",
-            "sessions_expires_at",
-            "sessions_workspace_name",
-            "snapshots",
-            "snapshots_session",
-            "tombstones",
-            "tombstones_ended_at",
-            "usage"
-        ]
-    );
-}
-
-/// A data dir from before tombstones and the snapshot index (schema 1) is
-/// migrated in place: its sessions and log survive, the new tables appear.
-#[tokio::test]
-async fn sqlite_migrates_a_version_1_database_keeping_its_sessions() {
-    let dir = tempdir();
-    let path = dir.path().join("sessions.db");
-    rusqlite::Connection::open(&path)
-        .and_then(|c| {
-            c.execute_batch(SCHEMA_VERSION_1)?;
-            c.execute(
-                "INSERT INTO sessions VALUES ('ses_v1ok', 'inc-1', 'local', NULL, NULL, '{}')",
-                [],
-            )?;
-            c.pragma_update(None, "user_version", 1)
-        })
-        .expect("write a version 1 database");
-    let table = SqliteSessionTable::open(&path).expect("open migrates");
-    let row = table
-        .get_session("ses_v1ok")
-        .await
-        .expect("the old row survives");
-    assert_eq!(row.incarnation, "inc-1");
-    let tombstone = Tombstone {
-        id: "ses_v1ok".into(),
-        incarnation: "inc-1".into(),
-        workspace: "local".into(),
-        name: None,
-        ended_at_ms: 1,
-        reason: "ended".into(),
-    };
-    assert!(table
-        .delete_session("ses_v1ok", "inc-1", Some(&tombstone))
-        .await
-        .expect("delete with a tombstone after migrating"));
-    assert_eq!(
-        table.get_tombstone("ses_v1ok").await.expect("tombstone"),
-        tombstone
-    );
-    drop(table);
-    SqliteSessionTable::open(&path).expect("a migrated file opens again");
-}
-
-/// The schema of a version 1 file, as Mirra wrote it before version 2.
-const SCHEMA_VERSION_1: &str = "
-CREATE TABLE sessions (id TEXT PRIMARY KEY NOT NULL, incarnation TEXT NOT NULL,
-    workspace TEXT NOT NULL, name TEXT, expires_at INTEGER, body TEXT NOT NULL) STRICT;
-CREATE UNIQUE INDEX sessions_workspace_name ON sessions (workspace, name);
-CREATE INDEX sessions_expires_at ON sessions (expires_at) WHERE expires_at IS NOT NULL;
-CREATE TABLE log (session TEXT NOT NULL, incarnation TEXT NOT NULL, mirror TEXT NOT NULL,
-    seq INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (session, incarnation, mirror, seq)
-) WITHOUT ROWID, STRICT;
-CREATE TABLE checkpoints (session TEXT NOT NULL, incarnation TEXT NOT NULL,
-    mirror TEXT NOT NULL, seq INTEGER NOT NULL, object TEXT NOT NULL,
-    PRIMARY KEY (session, incarnation, mirror)) WITHOUT ROWID, STRICT;
-CREATE TABLE usage (workspace TEXT NOT NULL, mode TEXT NOT NULL, minutes INTEGER NOT NULL,
-    PRIMARY KEY (workspace, mode)) WITHOUT ROWID, STRICT;
-";
-
-#[test]
 fn sqlite_handles_opening_one_new_file_at_once_all_succeed() {
     const HANDLES: usize = 8;
     for round in 0..10 {
@@ -443,57 +106,6 @@ fn sqlite_handles_opening_one_new_file_at_once_all_succeed() {
                 "round {round}: a handle opening a new file beside others failed: {opened:?}"
             );
         }
-    }
-}
-
-#[tokio::test]
-async fn sqlite_refuses_a_database_from_before_incarnations() {
-    let dir = tempdir();
-    let path = dir.path().join("sessions.db");
-    rusqlite::Connection::open(&path)
-        .and_then(|c| c.execute_batch(SCHEMA_BEFORE_INCARNATIONS))
-        .expect("write an old database");
-    match SqliteSessionTable::open(&path) {
-        Err(StorageError::Backend(msg)) => {
-            assert!(
-                msg.contains(&path.display().to_string())
-                    && msg.contains("older schema")
-                    && msg.contains("delete the data directory"),
-                "the error must name the file and say what to do: {msg}"
-            );
-        }
-        other => panic!("open of an old database must fail with Backend, got {other:?}"),
-    }
-    // Refusing changes nothing: the old file is as it was.
-    assert_eq!(
-        raw_count(
-            &path,
-            "SELECT count(*) FROM log WHERE session = ?1",
-            "ses_old"
-        ),
-        1
-    );
-    assert_eq!(
-        raw_count(
-            &path,
-            "SELECT count(*) FROM sqlite_schema WHERE name = ?1",
-            "checkpoints"
-        ),
-        0
-    );
-}
-
-#[tokio::test]
-async fn sqlite_refuses_a_database_from_a_newer_mirra() {
-    let dir = tempdir();
-    let path = dir.path().join("sessions.db");
-    drop(SqliteSessionTable::open(&path).expect("open"));
-    rusqlite::Connection::open(&path)
-        .and_then(|c| c.pragma_update(None, "user_version", 3))
-        .expect("bump the schema version");
-    match SqliteSessionTable::open(&path) {
-        Err(StorageError::Backend(msg)) => assert!(msg.contains("newer"), "{msg}"),
-        other => panic!("open of a newer database must fail with Backend, got {other:?}"),
     }
 }
 

@@ -4,3 +4,11 @@
 
 pub mod notes;
 pub mod racing_table;
+
+/// Counts rows of a SQLite file behind the backend's back, for what the trait
+/// cannot show (entries deleted at once, nothing left of a deleted session).
+pub fn raw_count(path: &std::path::Path, sql: &str, session: &str) -> i64 {
+    rusqlite::Connection::open(path)
+        .and_then(|c| c.query_row(sql, [session], |r| r.get(0)))
+        .expect("raw count")
+}

@@ -1,0 +1,178 @@
+//! The SQLite session table's file: WAL mode, the schema it creates, the
+//! version 1 files it migrates in place and the files it refuses.
+
+mod support;
+
+use shared::storage::sqlite::SqliteSessionTable;
+use shared::storage::{SessionTable, StorageError, Tombstone};
+use support::raw_count;
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// The schema of the files Mirra wrote before session incarnations.
+const SCHEMA_BEFORE_INCARNATIONS: &str = "
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY NOT NULL, workspace TEXT NOT NULL, name TEXT,
+    expires_at INTEGER, body TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX sessions_workspace_name ON sessions (workspace, name);
+CREATE INDEX sessions_expires_at ON sessions (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE log (
+    session TEXT NOT NULL, mirror TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL,
+    PRIMARY KEY (session, mirror, seq)
+) WITHOUT ROWID, STRICT;
+CREATE TABLE usage (
+    workspace TEXT NOT NULL, mode TEXT NOT NULL, minutes INTEGER NOT NULL,
+    PRIMARY KEY (workspace, mode)
+) WITHOUT ROWID, STRICT;
+INSERT INTO sessions VALUES ('ses_old', 'ws', 'kept', NULL, '{}');
+INSERT INTO log VALUES ('ses_old', 'stripe', 1, x'01');
+";
+
+#[test]
+fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
+    let dir = tempdir();
+    let path = dir.path().join("mirra.db");
+    let first = SqliteSessionTable::open(&path).expect("open");
+    let second = SqliteSessionTable::open(&path).expect("open again while the first is open");
+    drop((first, second));
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("pragma");
+    assert_eq!(mode, "wal");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("pragma");
+    assert_eq!(version, 2, "the schema version is recorded");
+    let objects: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("schema");
+    assert_eq!(
+        objects,
+        [
+            "checkpoints",
+            "log",
+            "sessions",
+            "sessions_expires_at",
+            "sessions_workspace_name",
+            "snapshots",
+            "snapshots_session",
+            "tombstones",
+            "tombstones_ended_at",
+            "usage"
+        ]
+    );
+}
+
+/// A data dir from before tombstones and the snapshot index (schema 1) is
+/// migrated in place: its sessions and log survive, the new tables appear.
+#[tokio::test]
+async fn sqlite_migrates_a_version_1_database_keeping_its_sessions() {
+    let dir = tempdir();
+    let path = dir.path().join("sessions.db");
+    rusqlite::Connection::open(&path)
+        .and_then(|c| {
+            c.execute_batch(SCHEMA_VERSION_1)?;
+            c.execute(
+                "INSERT INTO sessions VALUES ('ses_v1ok', 'inc-1', 'local', NULL, NULL, '{}')",
+                [],
+            )?;
+            c.pragma_update(None, "user_version", 1)
+        })
+        .expect("write a version 1 database");
+    let table = SqliteSessionTable::open(&path).expect("open migrates");
+    let row = table
+        .get_session("ses_v1ok")
+        .await
+        .expect("the old row survives");
+    assert_eq!(row.incarnation, "inc-1");
+    let tombstone = Tombstone {
+        id: "ses_v1ok".into(),
+        incarnation: "inc-1".into(),
+        workspace: "local".into(),
+        name: None,
+        ended_at_ms: 1,
+        reason: "ended".into(),
+    };
+    assert!(table
+        .delete_session("ses_v1ok", "inc-1", Some(&tombstone))
+        .await
+        .expect("delete with a tombstone after migrating"));
+    assert_eq!(
+        table.get_tombstone("ses_v1ok").await.expect("tombstone"),
+        tombstone
+    );
+    drop(table);
+    SqliteSessionTable::open(&path).expect("a migrated file opens again");
+}
+
+/// The schema of a version 1 file, as Mirra wrote it before version 2.
+const SCHEMA_VERSION_1: &str = "
+CREATE TABLE sessions (id TEXT PRIMARY KEY NOT NULL, incarnation TEXT NOT NULL,
+    workspace TEXT NOT NULL, name TEXT, expires_at INTEGER, body TEXT NOT NULL) STRICT;
+CREATE UNIQUE INDEX sessions_workspace_name ON sessions (workspace, name);
+CREATE INDEX sessions_expires_at ON sessions (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE log (session TEXT NOT NULL, incarnation TEXT NOT NULL, mirror TEXT NOT NULL,
+    seq INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (session, incarnation, mirror, seq)
+) WITHOUT ROWID, STRICT;
+CREATE TABLE checkpoints (session TEXT NOT NULL, incarnation TEXT NOT NULL,
+    mirror TEXT NOT NULL, seq INTEGER NOT NULL, object TEXT NOT NULL,
+    PRIMARY KEY (session, incarnation, mirror)) WITHOUT ROWID, STRICT;
+CREATE TABLE usage (workspace TEXT NOT NULL, mode TEXT NOT NULL, minutes INTEGER NOT NULL,
+    PRIMARY KEY (workspace, mode)) WITHOUT ROWID, STRICT;
+";
+
+#[tokio::test]
+async fn sqlite_refuses_a_database_from_before_incarnations() {
+    let dir = tempdir();
+    let path = dir.path().join("sessions.db");
+    rusqlite::Connection::open(&path)
+        .and_then(|c| c.execute_batch(SCHEMA_BEFORE_INCARNATIONS))
+        .expect("write an old database");
+    match SqliteSessionTable::open(&path) {
+        Err(StorageError::Backend(msg)) => {
+            assert!(
+                msg.contains(&path.display().to_string())
+                    && msg.contains("older schema")
+                    && msg.contains("delete the data directory"),
+                "the error must name the file and say what to do: {msg}"
+            );
+        }
+        other => panic!("open of an old database must fail with Backend, got {other:?}"),
+    }
+    // Refusing changes nothing: the old file is as it was.
+    assert_eq!(
+        raw_count(
+            &path,
+            "SELECT count(*) FROM log WHERE session = ?1",
+            "ses_old"
+        ),
+        1
+    );
+    assert_eq!(
+        raw_count(
+            &path,
+            "SELECT count(*) FROM sqlite_schema WHERE name = ?1",
+            "checkpoints"
+        ),
+        0
+    );
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_database_from_a_newer_mirra() {
+    let dir = tempdir();
+    let path = dir.path().join("sessions.db");
+    drop(SqliteSessionTable::open(&path).expect("open"));
+    rusqlite::Connection::open(&path)
+        .and_then(|c| c.pragma_update(None, "user_version", 3))
+        .expect("bump the schema version");
+    match SqliteSessionTable::open(&path) {
+        Err(StorageError::Backend(msg)) => assert!(msg.contains("newer"), "{msg}"),
+        other => panic!("open of a newer database must fail with Backend, got {other:?}"),
+    }
+}
