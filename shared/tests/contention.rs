@@ -13,7 +13,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::mirrors::stripe::{self, Stripe};
-use shared::session::{CreateSession, Sessions, SystemClock};
+use shared::session::{CreateSession, Door, Sessions, SystemClock};
 use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
 use shared::storage::SessionTable;
@@ -59,7 +59,7 @@ async fn a_create_that_loses_every_race_answers_429_lock_timeout_and_a_retry_suc
     ));
     let app = Router::new()
         .nest("/m/{session}/stripe", stripe::router())
-        .with_state(sessions.clone());
+        .with_state(Door::new(sessions.clone()));
     let s = sessions
         .create("ws", CreateSession::default())
         .await

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use serde_json::{json, Value};
 use shared::api::{router, AppState};
 use shared::mirrors::Mirror;
-use shared::session::{Clock, ManualClock, MirrorDef, Sessions};
+use shared::session::{Clock, Door, ManualClock, MirrorDef, Sessions};
 use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
 use tower::ServiceExt;
@@ -53,7 +53,7 @@ impl MirrorDef for Echo {
     }
 }
 
-fn echo_routes() -> Router<Arc<Sessions>> {
+fn echo_routes() -> Router<Door> {
     Router::new().route(
         "/whoami",
         get(|Path(p): Path<HashMap<String, String>>| async move {

@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use shared::mirrors::stripe::{self, Stripe};
 use shared::session::{
-    Clock, CreateSession, ManualClock, MirrorDef, SessionError, Sessions, SystemClock,
+    Clock, CreateSession, Door, ManualClock, MirrorDef, SessionError, Sessions, SystemClock,
 };
 use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
@@ -42,7 +42,7 @@ fn harness_with(clock: Arc<dyn Clock>) -> Harness {
     ));
     let app = Router::new()
         .nest("/m/{session}/stripe", stripe::router())
-        .with_state(sessions.clone())
+        .with_state(Door::new(sessions.clone()))
         .layer(DefaultBodyLimit::max(1 << 20));
     Harness {
         _dir: dir,

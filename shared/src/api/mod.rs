@@ -9,12 +9,12 @@ pub(crate) mod host;
 mod state;
 mod view;
 
-use std::sync::Arc;
-
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use axum::Router;
 use tower::ServiceBuilder;
+
+use crate::session::Door;
 
 pub use error::ApiError;
 pub use state::AppState;
@@ -25,7 +25,7 @@ pub const BODY_LIMIT: usize = 1 << 20;
 
 /// The whole HTTP surface of one Mirra server.
 pub fn router(state: AppState) -> Router {
-    let mut mirror_plane: Router<Arc<crate::session::Sessions>> = Router::new();
+    let mut mirror_plane: Router<Door> = Router::new();
     for m in &state.mirrors {
         mirror_plane = mirror_plane.nest(&format!("/m/{{session}}/{}", m.def.name()), (m.router)());
     }
@@ -33,7 +33,7 @@ pub fn router(state: AppState) -> Router {
     let app = control::router()
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
-        .merge(mirror_plane.with_state(state.sessions.clone()))
+        .merge(mirror_plane.with_state(Door::new(state.sessions.clone())))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let host_routed = ServiceBuilder::new()

@@ -6,16 +6,17 @@ use std::sync::Arc;
 
 use axum::Router;
 
-use crate::session::{MirrorDef, Sessions};
+use crate::session::{Door, MirrorDef};
 
 pub mod stripe;
+pub mod toolkit;
 
 /// One mirror: what the session layer needs and the routes it serves.
 #[derive(Clone)]
 pub struct Mirror {
     pub def: Arc<dyn MirrorDef>,
     /// Routes relative to the mirror's base URL (`/v1/customers` …).
-    pub router: fn() -> Router<Arc<Sessions>>,
+    pub router: fn() -> Router<Door>,
 }
 
 /// Every mirror this build serves.

@@ -48,12 +48,24 @@ impl SessionContext {
         self.now_ms
     }
 
-    /// Runs a read-only query against the mirror's current state.
+    /// Runs `f` against the mirror's current state on a connection that refuses
+    /// writes (`PRAGMA query_only`): only [`write`](Self::write) changes state,
+    /// so every change reaches the log.
     pub async fn read<R, E>(&self, f: impl FnOnce(&Connection) -> Result<R, E>) -> Result<R, E>
     where
         E: From<StateError>,
     {
-        self.sessions.engine().read(&self.key, f).await
+        self.sessions
+            .engine()
+            .read(&self.key, |conn| {
+                conn.pragma_update(None, "query_only", true)
+                    .map_err(StateError::from)?;
+                let out = f(conn);
+                conn.pragma_update(None, "query_only", false)
+                    .map_err(StateError::from)?;
+                out
+            })
+            .await
     }
 
     /// Runs `f` in a transaction; what it changes is committed to the session's

@@ -4,6 +4,7 @@
 
 mod clock;
 mod context;
+mod door;
 mod error;
 pub mod id;
 mod mirror;
@@ -12,6 +13,7 @@ mod service;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::SessionContext;
+pub use door::Door;
 pub use error::{fmt_ms, SessionError, SessionResult};
 pub use mirror::MirrorDef;
 pub use record::{MirrorState, Mode, Session};

@@ -1,120 +1,30 @@
-//! [`StripeCtx`]: the session named in the URL plus Stripe's own authentication.
+//! Stripe's authentication and request headers.
 //! The key travels as `Authorization: Bearer sk_test_…` or as the user of Basic
 //! auth (what `curl -u sk_test_…:` sends); failures answer exactly as Stripe does,
 //! so SDKs raise `AuthenticationError`.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
-use axum::extract::{FromRequestParts, RawPathParams};
-use axum::http::request::Parts;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use base64::Engine;
 
 use super::error::StripeError;
-use super::{idempotency, RequestId};
-use crate::session::{SessionContext, Sessions};
+use crate::mirrors::toolkit::idempotency::Saved;
+
+/// Longest `Idempotency-Key` Stripe accepts.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 const NO_KEY: &str = "You did not provide an API key. You need to provide your API key in the Authorization \
 header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication \
 for details, or we can help at https://support.stripe.com/.";
 
-/// What a Stripe handler gets: the session's state door and request facts.
-pub struct StripeCtx {
-    pub ctx: SessionContext,
-    /// `req_…`, also sent as the `Request-Id` header.
-    pub request_id: String,
-    /// The `Idempotency-Key` of a POST, validated.
-    pub idempotency_key: Option<String>,
-    /// Path parameters other than `session` (`customer`, …).
-    params: Vec<(String, String)>,
-}
-
-impl StripeCtx {
-    pub fn path_param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-impl FromRequestParts<Arc<Sessions>> for StripeCtx {
-    type Rejection = StripeError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        sessions: &Arc<Sessions>,
-    ) -> Result<Self, Self::Rejection> {
-        // Stripe checks for a key before anything else.
-        let key = api_key(parts)?;
-        let raw = RawPathParams::from_request_parts(parts, sessions)
-            .await
-            .map_err(|e| StripeError::bad_request(StatusCode::NOT_FOUND, format!("Mirra: {e}")))?;
-        let mut session = None;
-        let mut params = Vec::new();
-        for (k, v) in raw.iter() {
-            if k == "session" {
-                session = Some(v.to_string());
-            } else {
-                params.push((k.to_string(), v.to_string()));
-            }
-        }
-        let Some(session) = session else {
-            return Err(StripeError::Internal(
-                "the Stripe router was mounted without a {session} path parameter".into(),
-            ));
-        };
-        let ctx = sessions
-            .context(&session, "stripe")
-            .await
-            .map_err(StripeError::from_session)?;
-        let creds = ctx.credentials();
-        let secret = creds
-            .get("secret_key")
-            .map(String::as_str)
-            .unwrap_or_default();
-        if secret.is_empty() || !constant_time_eq(key.as_bytes(), secret.as_bytes()) {
-            let publishable = creds
-                .get("publishable_key")
-                .map(String::as_str)
-                .unwrap_or_default();
-            if !publishable.is_empty() && constant_time_eq(key.as_bytes(), publishable.as_bytes()) {
-                return Err(StripeError::Authentication {
-                    code: Some("secret_key_required"),
-                    message: "This API call cannot be made with a publishable API key. Please use a secret API key. \
-                              You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
-                        .into(),
-                });
-            }
-            return Err(StripeError::Authentication {
-                code: None,
-                message: format!("Invalid API Key provided: {}", mask(&key)),
-            });
-        }
-        let idempotency_key = match (&parts.method, parts.headers.get("idempotency-key")) {
-            (&Method::POST, Some(v)) => idempotency::check_key(v.as_bytes())?,
-            _ => None,
-        };
-        let request_id = match parts.extensions.get::<RequestId>() {
-            Some(RequestId(id)) => id.clone(),
-            None => RequestId::generate().0,
-        };
-        Ok(StripeCtx {
-            ctx,
-            request_id,
-            idempotency_key,
-            params,
-        })
-    }
-}
-
 /// The key from `Authorization`, or Stripe's 401 when there is none.
-fn api_key(parts: &Parts) -> Result<String, StripeError> {
+pub fn api_key(headers: &HeaderMap) -> Result<String, StripeError> {
     let missing = || StripeError::Authentication {
         code: None,
         message: NO_KEY.into(),
     };
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(missing());
     };
     let value = value.to_str().map_err(|_| missing())?.trim();
@@ -135,6 +45,80 @@ fn api_key(parts: &Parts) -> Result<String, StripeError> {
         return Err(missing());
     }
     Ok(key)
+}
+
+/// The key must be the session's secret key; its publishable key gets Stripe's
+/// own refusal, anything else "Invalid API Key provided".
+pub fn check_key(key: &str, creds: &BTreeMap<String, String>) -> Result<(), StripeError> {
+    let cred = |k: &str| creds.get(k).map(String::as_str).unwrap_or_default();
+    let secret = cred("secret_key");
+    if !secret.is_empty() && constant_time_eq(key.as_bytes(), secret.as_bytes()) {
+        return Ok(());
+    }
+    let publishable = cred("publishable_key");
+    if !publishable.is_empty() && constant_time_eq(key.as_bytes(), publishable.as_bytes()) {
+        return Err(StripeError::Authentication {
+            code: Some("secret_key_required"),
+            message: "This API call cannot be made with a publishable API key. Please use a secret API key. \
+                      You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
+                .into(),
+        });
+    }
+    Err(StripeError::Authentication {
+        code: None,
+        message: format!("Invalid API Key provided: {}", mask(key)),
+    })
+}
+
+/// `Stripe-Account` (Connect) is not emulated: Stripe's answer to an account
+/// that is not a Connect platform.
+pub fn connect_refused(_key: &str, _account: &HeaderValue) -> StripeError {
+    StripeError::bad_request(
+        StatusCode::FORBIDDEN,
+        "Only Stripe Connect platforms can work with other accounts. If you specified a client_id parameter, \
+         make sure it's correct. If you need to setup a Stripe Connect platform, you can do so at \
+         https://dashboard.stripe.com/account/applications/settings.",
+    )
+}
+
+/// Validates an `Idempotency-Key` header value; empty means none.
+pub fn idempotency_key(raw: &[u8]) -> Result<Option<String>, StripeError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let key = std::str::from_utf8(raw).map_err(|_| {
+        StripeError::bad_request(StatusCode::BAD_REQUEST, "Invalid Idempotency-Key header: not UTF-8.")
+    })?;
+    if key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+        return Err(StripeError::bad_request(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid Idempotency-Key: keys must be at most {MAX_IDEMPOTENCY_KEY_LEN} characters long."),
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// A key first used on another endpoint.
+pub fn key_reused_elsewhere(key: &str, saved: &Saved, endpoint: &str) -> StripeError {
+    StripeError::Idempotency {
+        message: format!(
+            "Keys for idempotent requests can only be used for the same endpoint they were first \
+             used for ('{}' vs '{endpoint}'). Try using a key other than '{key}' if you meant to \
+             execute a different request.",
+            saved.endpoint
+        ),
+    }
+}
+
+/// A key first used with other parameters.
+pub fn key_reused_with_other_params(key: &str) -> StripeError {
+    StripeError::Idempotency {
+        message: format!(
+            "Keys for idempotent requests can only be used with the same parameters they were \
+             first used with. Try using a key other than '{key}' if you meant to execute a \
+             different request."
+        ),
+    }
 }
 
 /// `sk_test_********************ab12`: Stripe shows the prefix and the last four.

@@ -8,17 +8,16 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::StatusCode;
-use axum::response::Response;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::auth::StripeCtx;
-use super::error::{json_response, StripeError};
-use super::form::{string_value, Fields, FormBody, FormQuery, Param};
-use super::idempotency;
-use crate::session::id::{random_from, random_token};
+use super::error::StripeError;
+use super::form::{string_value, Fields, Param};
+use super::lists;
+use super::pipeline::Call;
+use crate::mirrors::toolkit::objects::Kind;
+use crate::session::id::random_from;
 
 /// Metadata limits Stripe enforces.
 const METADATA_MAX_KEYS: usize = 50;
@@ -116,11 +115,6 @@ impl Customer {
     }
 }
 
-/// `cus_` + 14 random alphanumerics, like Stripe's.
-pub fn new_id() -> String {
-    format!("cus_{}", random_token(14))
-}
-
 /// Stripe generates 8 uppercase hex-like characters per customer.
 pub fn new_invoice_prefix() -> String {
     random_from(b"0123456789ABCDEF", 8)
@@ -131,7 +125,7 @@ pub fn new_invoice_prefix() -> String {
 pub enum Mode {
     Create,
     Update,
-    /// A customer in a seed document: create parameters, no `expand`.
+    /// A customer in a seed document: create parameters.
     Seed,
 }
 
@@ -168,7 +162,6 @@ pub struct CustomerParams {
     preferred_locales: Param<Vec<String>>,
     shipping: Param<Shipping>,
     tax_exempt: Param<String>,
-    pub expand: Vec<String>,
 }
 
 impl CustomerParams {
@@ -250,13 +243,6 @@ impl CustomerParams {
                 ));
             }
         }
-        let expand = match mode {
-            Mode::Seed => Vec::new(),
-            Mode::Create | Mode::Update => match f.string_list("expand", 5000)? {
-                Param::Given(v) => v,
-                Param::Absent | Param::Empty => Vec::new(),
-            },
-        };
         Ok(CustomerParams {
             address,
             balance,
@@ -271,7 +257,6 @@ impl CustomerParams {
             preferred_locales,
             shipping,
             tax_exempt,
-            expand,
         })
     }
 
@@ -547,401 +532,114 @@ fn valid_email(s: &str) -> bool {
         && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-/// What `expand[]` asks for. Expanding a field that is `null` here (discount,
-/// default source, test clock, default payment method) is valid and changes
-/// nothing; `sources`, `subscriptions`, `tax_ids` and `tax` are only returned
-/// when expanded, as in Stripe's current API.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Expand {
-    sources: bool,
-    subscriptions: bool,
-    tax_ids: bool,
-    tax: bool,
+/// Storage: one row per customer ever created, `email` indexed for lists.
+pub static KIND: Kind = Kind {
+    object: "customer",
+    table: "customers",
+    prefix: "cus_",
+    id_len: 14,
+    columns: &["email"],
+};
+
+/// Fields Stripe includes only when expanded (`expand[]=tax_ids` …), computed
+/// from the customer: nothing here creates sources, subscriptions or tax ids yet.
+pub fn includable(field: &str) -> Option<fn(&Connection, &Value) -> rusqlite::Result<Value>> {
+    fn empty_list(c: &Value, what: &str) -> Value {
+        let id = c.get("id").and_then(Value::as_str).unwrap_or_default();
+        json!({"object": "list", "data": [], "has_more": false, "url": format!("/v1/customers/{id}/{what}")})
+    }
+    Some(match field {
+        "sources" => |_, c| Ok(empty_list(c, "sources")),
+        "subscriptions" => |_, c| Ok(empty_list(c, "subscriptions")),
+        "tax_ids" => |_, c| Ok(empty_list(c, "tax_ids")),
+        "tax" => |_, _| Ok(json!({"automatic_tax": "unrecognized_location", "ip_address": null, "location": null})),
+        _ => return None,
+    })
 }
 
-impl Expand {
-    /// `in_list`: paths must start with `data.`, as on Stripe's list endpoints.
-    pub fn parse(paths: &[String], in_list: bool) -> Result<Self, StripeError> {
-        let mut e = Expand::default();
-        for full in paths {
-            let path = if in_list {
-                match full.strip_prefix("data.") {
-                    Some(p) => p,
-                    None => return Err(cannot_expand(full)),
-                }
-            } else {
-                full.as_str()
-            };
-            match path {
-                "sources" => e.sources = true,
-                "subscriptions" => e.subscriptions = true,
-                "tax_ids" => e.tax_ids = true,
-                "tax" => e.tax = true,
-                "default_source"
-                | "discount"
-                | "test_clock"
-                | "invoice_settings.default_payment_method" => {}
-                _ => return Err(cannot_expand(full)),
-            }
-        }
-        Ok(e)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        *self == Expand::default()
-    }
-
-    /// The stored customer JSON with the expanded fields added.
-    pub fn render(&self, data: &str) -> Result<String, StripeError> {
-        let mut v: Value = serde_json::from_str(data)
-            .map_err(|e| StripeError::Internal(format!("stored customer: {e}")))?;
-        self.add(&mut v);
-        Ok(v.to_string())
-    }
-
-    fn add(&self, v: &mut Value) {
-        let id = v
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let Some(obj) = v.as_object_mut() else { return };
-        let empty_list = |what: &str| serde_json::json!({"object": "list", "data": [], "has_more": false, "url": format!("/v1/customers/{id}/{what}")});
-        if self.sources {
-            obj.insert("sources".into(), empty_list("sources"));
-        }
-        if self.subscriptions {
-            obj.insert("subscriptions".into(), empty_list("subscriptions"));
-        }
-        if self.tax_ids {
-            obj.insert("tax_ids".into(), empty_list("tax_ids"));
-        }
-        if self.tax {
-            obj.insert(
-                "tax".into(),
-                serde_json::json!({"automatic_tax": "unrecognized_location", "ip_address": null, "location": null}),
-            );
-        }
-    }
-}
-
-fn cannot_expand(path: &str) -> StripeError {
-    StripeError::bad_request(
-        StatusCode::BAD_REQUEST,
-        format!("This property cannot be expanded ({path})."),
-    )
-}
-
-/// The row for one customer id: (seq, deleted, created, data).
-type Row = (i64, bool, i64, String);
-
-const SELECT_ONE: &str = "SELECT seq, deleted, created, data FROM customers WHERE id = ?1";
-
-fn find(conn: &Connection, id: &str) -> Result<Option<Row>, StripeError> {
-    Ok(conn
-        .prepare_cached(SELECT_ONE)?
-        .query_row([id], |r| {
-            Ok((r.get(0)?, r.get::<_, i64>(1)? != 0, r.get(2)?, r.get(3)?))
-        })
-        .optional()?)
-}
-
-/// Inserts a new customer whose JSON is `data` (seeds use this too).
-pub fn insert(conn: &Connection, c: &Customer, data: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO customers (id, created, email, data) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![c.id, c.created, c.email, data])?;
+/// Inserts a new customer (seeds use this too).
+pub fn insert(conn: &Connection, c: &Customer) -> Result<(), StripeError> {
+    KIND.insert(conn, &to_value(c)?)?;
     Ok(())
 }
 
-fn deleted_stub(id: &str) -> String {
-    serde_json::json!({"id": id, "object": "customer", "deleted": true}).to_string()
+fn deleted_stub(id: &str) -> Value {
+    json!({"id": id, "object": "customer", "deleted": true})
 }
 
-fn to_json(c: &Customer) -> Result<String, StripeError> {
-    serde_json::to_string(c).map_err(|e| StripeError::Internal(format!("serialize customer: {e}")))
+fn to_value(c: &Customer) -> Result<Value, StripeError> {
+    serde_json::to_value(c).map_err(|e| StripeError::Internal(format!("serialize customer: {e}")))
+}
+
+fn load(call: &Call, id: &str) -> Result<Customer, StripeError> {
+    let stored = KIND.load(call.conn, id)?.ok_or_else(|| StripeError::no_such("customer", id, "id"))?;
+    serde_json::from_value(stored).map_err(|e| StripeError::Internal(format!("stored customer {id}: {e}")))
 }
 
 /// `POST /v1/customers`.
-pub async fn create(sc: StripeCtx, form: FormBody) -> Result<Response, StripeError> {
-    let mut f = Fields::new(form.params);
+pub fn create(call: &Call) -> Result<Value, StripeError> {
+    let mut f = Fields::new(call.params.clone());
     let params = CustomerParams::parse(&mut f, Mode::Create)?;
     f.finish()?;
-    let expand = Expand::parse(&params.expand, false)?;
-    // Ids and times are fixed before the write, so a re-run after a lost race
-    // produces the same row.
-    let mut c = Customer::new(new_id(), sc.ctx.now(), new_invoice_prefix());
+    let mut c = Customer::new(KIND.new_id(), call.now, new_invoice_prefix());
     params.apply(&mut c);
     CustomerParams::check_result(&c)?;
-    let data = to_json(&c)?;
-    let body = if expand.is_empty() {
-        data.clone()
-    } else {
-        expand.render(&data)?
-    };
-    idempotency::write(&sc, "POST /v1/customers", &form.raw, |conn| {
-        insert(conn, &c, &data)?;
-        Ok(body.clone())
-    })
-    .await
+    let v = to_value(&c)?;
+    KIND.insert(call.conn, &v)?;
+    Ok(v)
 }
 
-/// `GET /v1/customers/{customer}`.
-pub async fn retrieve(sc: StripeCtx, FormQuery(q): FormQuery) -> Result<Response, StripeError> {
-    let id = sc.path_param("customer").unwrap_or_default().to_string();
-    let mut f = Fields::new(q);
-    let expand = match f.string_list("expand", 5000)? {
-        Param::Given(v) => Expand::parse(&v, false)?,
-        Param::Absent | Param::Empty => Expand::default(),
-    };
-    f.finish()?;
-    let body = sc
-        .ctx
-        .read(|conn| match find(conn, &id)? {
-            None => Err(StripeError::no_such("customer", &id, "id")),
-            Some((_, true, _, _)) => Ok(deleted_stub(&id)),
-            Some((_, false, _, data)) if expand.is_empty() => Ok(data),
-            Some((_, false, _, data)) => expand.render(&data),
-        })
-        .await?;
-    Ok(json_response(StatusCode::OK, body))
+/// `GET /v1/customers/{customer}`: a deleted customer answers as a stub.
+pub fn retrieve(call: &Call) -> Result<Value, StripeError> {
+    let id = call.args.get("customer");
+    Fields::new(call.params.clone()).finish()?;
+    match KIND.find(call.conn, id)? {
+        None => Err(StripeError::no_such("customer", id, "id")),
+        Some(s) if s.deleted => Ok(deleted_stub(id)),
+        Some(s) => Ok(s.value()?),
+    }
 }
 
 /// `POST /v1/customers/{customer}`.
-pub async fn update(sc: StripeCtx, form: FormBody) -> Result<Response, StripeError> {
-    let id = sc.path_param("customer").unwrap_or_default().to_string();
-    let mut f = Fields::new(form.params);
+pub fn update(call: &Call) -> Result<Value, StripeError> {
+    let id = call.args.get("customer");
+    let mut f = Fields::new(call.params.clone());
     let params = CustomerParams::parse(&mut f, Mode::Update)?;
     f.finish()?;
-    let expand = Expand::parse(&params.expand, false)?;
-    let endpoint = format!("POST /v1/customers/{id}");
-    idempotency::write(&sc, &endpoint, &form.raw, |conn| {
-        let (seq, data) = match find(conn, &id)? {
-            Some((seq, false, _, data)) => (seq, data),
-            _ => return Err(StripeError::no_such("customer", &id, "id")),
-        };
-        let mut c: Customer = serde_json::from_str(&data)
-            .map_err(|e| StripeError::Internal(format!("stored customer {id}: {e}")))?;
-        params.apply(&mut c);
-        CustomerParams::check_result(&c)?;
-        let new = to_json(&c)?;
-        if new != data {
-            conn.prepare_cached("UPDATE customers SET email = ?2, data = ?3 WHERE seq = ?1")?
-                .execute(params![seq, c.email, new])?;
-        }
-        if expand.is_empty() {
-            Ok(new)
-        } else {
-            expand.render(&new)
-        }
-    })
-    .await
+    let mut c = load(call, id)?;
+    let before = c.clone();
+    params.apply(&mut c);
+    CustomerParams::check_result(&c)?;
+    let v = to_value(&c)?;
+    if c != before {
+        KIND.save(call.conn, &v)?;
+    }
+    Ok(v)
 }
 
 /// `DELETE /v1/customers/{customer}`.
-pub async fn delete(sc: StripeCtx, FormQuery(q): FormQuery) -> Result<Response, StripeError> {
-    let id = sc.path_param("customer").unwrap_or_default().to_string();
-    Fields::new(q).finish()?;
-    let body = sc
-        .ctx
-        .write(|conn| match find(conn, &id)? {
-            Some((seq, false, _, _)) => {
-                conn.prepare_cached("UPDATE customers SET deleted = 1 WHERE seq = ?1")?
-                    .execute([seq])?;
-                Ok(deleted_stub(&id))
-            }
-            _ => Err(StripeError::no_such("customer", &id, "id")),
-        })
-        .await?;
-    Ok(json_response(StatusCode::OK, body))
+pub fn delete(call: &Call) -> Result<Value, StripeError> {
+    let id = call.args.get("customer");
+    Fields::new(call.params.clone()).finish()?;
+    load(call, id)?;
+    KIND.mark_deleted(call.conn, id)?;
+    Ok(deleted_stub(id))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cursor {
-    None,
-    After,
-    Before,
-}
-
-/// `GET /v1/customers`: newest first (`created`, then insertion order).
-pub async fn list(sc: StripeCtx, FormQuery(q): FormQuery) -> Result<Response, StripeError> {
-    let mut f = Fields::new(q);
-    let limit = match f.integer("limit")? {
-        Param::Absent => 10,
-        Param::Empty => return Err(StripeError::invalid_empty("limit")),
-        Param::Given(n) if n < 1 => {
-            return Err(StripeError::invalid(
-                "This value must be greater than or equal to 1.",
-                "limit",
-            ))
-        }
-        Param::Given(n) if n > 100 => {
-            return Err(StripeError::invalid(
-                "This value must be less than or equal to 100.",
-                "limit",
-            ))
-        }
-        Param::Given(n) => n,
-    };
-    let given = |p: Param<String>| match p {
-        Param::Given(s) => Some(s),
-        Param::Absent | Param::Empty => None,
-    };
-    let starting_after = given(f.string("starting_after", 5000)?);
-    let ending_before = given(f.string("ending_before", 5000)?);
-    if starting_after.is_some() && ending_before.is_some() {
-        return Err(StripeError::invalid_code(
-            "parameters_exclusive",
-            "You may only specify one of these parameters: ending_before, starting_after.",
-            "ending_before",
-        ));
+/// `GET /v1/customers`: newest first, optionally by `email`.
+pub fn list(call: &Call) -> Result<Value, StripeError> {
+    let mut f = Fields::new(call.params.clone());
+    let mut q = lists::query(&mut f)?;
+    if let Param::Given(email) = f.string("email", 512)? {
+        q.filters.push(("email", email.into()));
     }
-    let email = given(f.string("email", 512)?);
-    let (mut lo, mut hi) = created_range(&mut f)?;
-    let test_clock = given(f.string("test_clock", 5000)?);
-    let expand = match f.string_list("expand", 5000)? {
-        Param::Given(v) => Expand::parse(&v, true)?,
-        Param::Absent | Param::Empty => Expand::default(),
-    };
+    let test_clock = f.string("test_clock", 5000)?;
     f.finish()?;
-
-    let (cursor, cursor_id) = match (starting_after, ending_before) {
-        (Some(id), _) => (Cursor::After, Some(id)),
-        (_, Some(id)) => (Cursor::Before, Some(id)),
-        _ => (Cursor::None, None),
-    };
-    let mut sql =
-        String::from("SELECT data FROM customers WHERE deleted = 0 AND created BETWEEN ?1 AND ?2");
-    if email.is_some() {
-        sql.push_str(" AND email = ?3");
+    if let Param::Given(_) = test_clock {
+        // No customer belongs to a test clock in this mirror.
+        return Ok(lists::empty("/v1/customers"));
     }
-    let (c_created, c_seq) = (
-        if email.is_some() { 4 } else { 3 },
-        if email.is_some() { 5 } else { 4 },
-    );
-    // With `created` already bounded by the cursor's, "strictly after the cursor in
-    // list order" reduces to this, which keeps the index range scan.
-    match cursor {
-        Cursor::None => {}
-        Cursor::After => sql.push_str(&format!(" AND (created < ?{c_created} OR seq < ?{c_seq})")),
-        Cursor::Before => sql.push_str(&format!(" AND (created > ?{c_created} OR seq > ?{c_seq})")),
-    }
-    sql.push_str(match cursor {
-        Cursor::Before => " ORDER BY created ASC, seq ASC LIMIT ",
-        _ => " ORDER BY created DESC, seq DESC LIMIT ",
-    });
-    sql.push_str(&(limit + 1).to_string());
-
-    let (rows, has_more) = sc
-        .ctx
-        .read(|conn| {
-            let mut binds: Vec<rusqlite::types::Value> = Vec::with_capacity(5);
-            let mut cursor_at = None;
-            if let Some(cid) = &cursor_id {
-                let param = if cursor == Cursor::After {
-                    "starting_after"
-                } else {
-                    "ending_before"
-                };
-                match find(conn, cid)? {
-                    Some((seq, _, created, _)) => {
-                        if cursor == Cursor::After {
-                            hi = hi.min(created);
-                        } else {
-                            lo = lo.max(created);
-                        }
-                        cursor_at = Some((created, seq));
-                    }
-                    None => return Err(StripeError::no_such("customer", cid, param)),
-                }
-            }
-            binds.push(lo.into());
-            binds.push(hi.into());
-            if let Some(e) = &email {
-                binds.push(e.clone().into());
-            }
-            if let Some((created, seq)) = cursor_at {
-                binds.push(created.into());
-                binds.push(seq.into());
-            }
-            if test_clock.is_some() {
-                // No customer belongs to a test clock in this mirror.
-                return Ok((Vec::new(), false));
-            }
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let mut out: Vec<String> = stmt
-                .query_map(rusqlite::params_from_iter(binds), |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let more = out.len() as i64 > limit;
-            out.truncate(limit as usize);
-            if cursor == Cursor::Before {
-                out.reverse();
-            }
-            Ok((out, more))
-        })
-        .await?;
-
-    let mut body = String::with_capacity(rows.iter().map(|r| r.len() + 1).sum::<usize>() + 80);
-    body.push_str(r#"{"object":"list","data":["#);
-    for (i, data) in rows.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        if expand.is_empty() {
-            body.push_str(data);
-        } else {
-            body.push_str(&expand.render(data)?);
-        }
-    }
-    body.push_str(r#"],"has_more":"#);
-    body.push_str(if has_more { "true" } else { "false" });
-    body.push_str(r#","url":"/v1/customers"}"#);
-    Ok(json_response(StatusCode::OK, body))
-}
-
-/// `created=T` or `created[gt|gte|lt|lte]=T` as an inclusive range.
-fn created_range(f: &mut Fields) -> Result<(i64, i64), StripeError> {
-    let (mut lo, mut hi) = (i64::MIN, i64::MAX);
-    match f.take("created") {
-        None => {}
-        Some(Value::Object(map)) => {
-            let mut r = Fields::new(map);
-            let mut bound = |k: &str| -> Result<Option<i64>, StripeError> {
-                let path = format!("created[{k}]");
-                match r.take(k) {
-                    None => Ok(None),
-                    Some(v) => match super::form::integer_value(v, &path)? {
-                        Param::Given(n) => Ok(Some(n)),
-                        _ => Err(StripeError::invalid_empty(&path)),
-                    },
-                }
-            };
-            if let Some(n) = bound("gt")? {
-                lo = lo.max(n.saturating_add(1));
-            }
-            if let Some(n) = bound("gte")? {
-                lo = lo.max(n);
-            }
-            if let Some(n) = bound("lt")? {
-                hi = hi.min(n.saturating_sub(1));
-            }
-            if let Some(n) = bound("lte")? {
-                hi = hi.min(n);
-            }
-            if let Some(k) = r.drain().into_iter().next().map(|(k, _)| k) {
-                return Err(StripeError::unknown_parameter(&format!("created[{k}]")));
-            }
-        }
-        Some(v) => match super::form::integer_value(v, "created")? {
-            Param::Given(n) => {
-                lo = n;
-                hi = n;
-            }
-            _ => return Err(StripeError::invalid_empty("created")),
-        },
-    }
-    Ok((lo, hi))
+    lists::page(call.conn, &KIND, &q, "/v1/customers")
 }
 
 #[cfg(test)]

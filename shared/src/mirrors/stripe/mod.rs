@@ -1,34 +1,43 @@
 //! The Stripe mirror: what Stripe's official SDKs see when their API base points
-//! at `/m/{session}/stripe`. One file per job: [`auth`] (session + Stripe's key
-//! check), [`form`] (Stripe's bracketed form encoding), [`error`] (Stripe's error
-//! shape), [`idempotency`] (Idempotency-Key replays), [`seed`] (seed documents),
-//! and one file per resource ([`customers`]).
+//! at `/m/{session}/stripe`. [`pipeline`] runs every request (key, session,
+//! version, idempotency, route, parameters, one transaction, expansion);
+//! [`routes`] lists the emulated operations; one file per resource
+//! ([`customers`]) holds its behaviour. Around them: [`auth`] (Stripe's key
+//! and header checks), [`form`] (bracketed form encoding), [`error`] (Stripe's
+//! error shape), [`lists`] (list parameters and envelope), [`expand`] (what
+//! may be expanded), [`seed`] (seed documents).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::LazyLock;
 
-use axum::extract::Request;
-use axum::http::{HeaderValue, Method, Uri};
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::get;
+use axum::routing::any;
 use axum::Router;
 
+use crate::mirrors::toolkit::{idempotency, objects::Kind};
 use crate::session::id::random_token;
-use crate::session::{MirrorDef, Sessions};
+use crate::session::{Door, MirrorDef};
 
 pub mod auth;
 pub mod customers;
 pub mod error;
+pub mod expand;
 pub mod form;
-pub mod idempotency;
+pub mod lists;
+pub mod pipeline;
+pub mod routes;
 pub mod seed;
 
-pub use auth::StripeCtx;
 pub use error::StripeError;
 
-/// The mirror's DDL (see the comments in the file).
-pub const SCHEMA: &str = include_str!("schema.sql");
+/// Every resource's storage.
+pub static KINDS: &[&Kind] = &[&customers::KIND];
+
+/// The mirror's DDL: each resource's table, then the toolkit's.
+pub static SCHEMA: LazyLock<String> = LazyLock::new(|| {
+    let mut sql: String = KINDS.iter().map(|k| k.ddl()).collect();
+    sql.push_str(idempotency::DDL);
+    sql
+});
 
 /// The Stripe mirror's definition for the session layer.
 pub struct Stripe;
@@ -39,7 +48,7 @@ impl MirrorDef for Stripe {
     }
 
     fn schema(&self) -> &'static str {
-        SCHEMA
+        &SCHEMA
     }
 
     fn seed_names(&self) -> &'static [&'static str] {
@@ -91,49 +100,10 @@ impl MirrorDef for Stripe {
     }
 }
 
-/// The routes, relative to the mirror's base URL. The API layer nests this under
-/// `/m/{session}/stripe`; [`StripeCtx`] reads `{session}` from there.
-pub fn router() -> Router<Arc<Sessions>> {
+/// Every request below the mirror's base URL goes to the [`pipeline`]; the API
+/// layer nests this under `/m/{session}/stripe`.
+pub fn router() -> Router<Door> {
     Router::new()
-        .route(
-            "/v1/customers",
-            get(customers::list).post(customers::create),
-        )
-        .route(
-            "/v1/customers/{customer}",
-            get(customers::retrieve)
-                .post(customers::update)
-                .delete(customers::delete),
-        )
-        .method_not_allowed_fallback(unrecognized)
-        .fallback(unrecognized)
-        .layer(middleware::from_fn(stamp_request_id))
-}
-
-/// A request's `req_…` id: in the `Request-Id` header of every response and in
-/// the request's extensions for handlers (idempotency records keep it).
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-impl RequestId {
-    pub fn generate() -> Self {
-        RequestId(format!("req_{}", random_token(14)))
-    }
-}
-
-async fn stamp_request_id(mut req: Request, next: Next) -> Response {
-    let id = RequestId::generate();
-    let header = HeaderValue::from_str(&id.0).ok();
-    req.extensions_mut().insert(id);
-    let mut res = next.run(req).await;
-    if let Some(h) = header {
-        res.headers_mut().insert("request-id", h);
-    }
-    res
-}
-
-/// Stripe answers unknown paths, and known paths with another method, with a 404
-/// naming the method and path — after checking the key, as Stripe does.
-async fn unrecognized(_auth: StripeCtx, method: Method, uri: Uri) -> StripeError {
-    StripeError::unrecognized_url(method.as_str(), uri.path())
+        .route("/", any(pipeline::handle))
+        .route("/{*rest}", any(pipeline::handle))
 }

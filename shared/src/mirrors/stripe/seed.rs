@@ -83,8 +83,7 @@ pub fn load(conn: &rusqlite::Connection, seed: &Value) -> Result<(), String> {
         let mut c = Customer::new(id, created, derived(&digest[14..22], b"0123456789ABCDEF"));
         params.apply(&mut c);
         CustomerParams::check_result(&c).map_err(|e| at(describe(&e)))?;
-        let data = serde_json::to_string(&c).map_err(|e| at(e.to_string()))?;
-        customers::insert(conn, &c, &data).map_err(|e| at(e.to_string()))?;
+        customers::insert(conn, &c).map_err(|e| at(describe(&e)))?;
     }
     Ok(())
 }
@@ -125,7 +124,7 @@ mod tests {
 
     fn db() -> Option<rusqlite::Connection> {
         let conn = rusqlite::Connection::open_in_memory().ok()?;
-        conn.execute_batch(super::super::SCHEMA).ok()?;
+        conn.execute_batch(&super::super::SCHEMA).ok()?;
         Some(conn)
     }
 

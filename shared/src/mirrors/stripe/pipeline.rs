@@ -1,0 +1,259 @@
+//! Every request to the Stripe mirror, top to bottom (stripe-mock's bannered
+//! `HandleRequest` is the model). One function, [`handle`], runs the steps in
+//! the order Stripe answers failures in: a request without a key fails before
+//! one for an unknown URL, a bad parameter before any state is touched.
+//!
+//! Resources only ever see a [`Call`]: the request's validated parameters, its
+//! path arguments and one connection — read-only for reads, one transaction
+//! (logged, with its idempotency record) for writes.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{RawPathParams, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+use super::auth;
+use super::error::{json_response, StripeError};
+use super::expand::Rules;
+use super::form::decode;
+use super::routes;
+use crate::mirrors::toolkit::expand::{expand, ExpandError};
+use crate::mirrors::toolkit::idempotency::{self, Check, Saved};
+use crate::mirrors::toolkit::route::{Match, PathArgs};
+use crate::session::id::random_token;
+use crate::session::{Door, SessionContext};
+
+/// The API version whose shapes this mirror serves: the one today's official
+/// SDKs pin (stripe-python 16.1, stripe-node 23.1).
+pub const API_VERSION: &str = "2026-10-28.endive";
+/// Largest body read; the API layer refuses larger ones earlier.
+const BODY_LIMIT: usize = crate::api::BODY_LIMIT;
+
+/// What a resource operation gets.
+pub struct Call<'a> {
+    /// The mirror's state: read-only for GET, the request's transaction otherwise.
+    pub conn: &'a Connection,
+    /// `{customer}`, `{intent}` … from the route's template.
+    pub args: &'a PathArgs,
+    /// The request's parameters (query string and form body), `expand` taken out.
+    pub params: &'a Map<String, Value>,
+    /// Request time, Unix seconds.
+    pub now: i64,
+    /// `req_…`, for the events the request raises.
+    pub request_id: &'a str,
+    pub idempotency_key: Option<&'a str>,
+    /// The session's own credentials (webhook secret …).
+    pub ctx: &'a SessionContext,
+}
+
+/// The mirror's one handler: every method and path below `/m/{session}/stripe`.
+pub async fn handle(State(door): State<Door>, path: RawPathParams, req: Request) -> Response {
+    let request_id = format!("req_{}", random_token(14));
+    let session = path
+        .iter()
+        .find(|(k, _)| *k == "session")
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default();
+    let mut res = match run(&door, &session, &request_id, req).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    };
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("request-id", v);
+    }
+    h.insert("stripe-version", HeaderValue::from_static(API_VERSION));
+    res
+}
+
+async fn run(door: &Door, session: &str, request_id: &str, req: Request) -> Result<Response, StripeError> {
+    let (parts, body) = req.into_parts();
+
+    // ── 1. API key ──────────────────────────────────────────────────────────
+    // Stripe refuses a request without a key before looking at anything else.
+    let key = auth::api_key(&parts.headers)?;
+
+    // ── 2. Session ──────────────────────────────────────────────────────────
+    // Unknown: 404; expired or ended: 410 with when and why (its tombstone).
+    let ctx = door
+        .open(session, "stripe")
+        .await
+        .map_err(StripeError::from_session)?;
+
+    // ── 3. Vendor auth ──────────────────────────────────────────────────────
+    // The key must be this session's secret key.
+    auth::check_key(&key, ctx.credentials())?;
+
+    // ── 4. API version and account ──────────────────────────────────────────
+    check_version(&parts.headers)?;
+    if let Some(account) = parts.headers.get("stripe-account") {
+        return Err(auth::connect_refused(&key, account));
+    }
+
+    // ── 5. Idempotency key ──────────────────────────────────────────────────
+    let idempotency_key = match (&parts.method, parts.headers.get("idempotency-key")) {
+        (&Method::POST, Some(v)) => auth::idempotency_key(v.as_bytes())?,
+        _ => None,
+    };
+
+    // ── 6. Route ────────────────────────────────────────────────────────────
+    let path = parts.uri.path().to_string();
+    let (route, args) = match routes::table().find(&parts.method, &path) {
+        Match::Found(route, args) => (route, args),
+        Match::OtherMethod | Match::NoSuchPath => {
+            return Err(StripeError::unrecognized_url(parts.method.as_str(), &path))
+        }
+    };
+
+    // ── 7. Parameters ───────────────────────────────────────────────────────
+    // Query string for every method, then the form body of a POST.
+    let body = read_body(body).await?;
+    let mut params = Map::new();
+    let mut raw = Vec::new();
+    if let Some(q) = parts.uri.query().filter(|q| !q.is_empty()) {
+        decode(q.as_bytes(), &mut params)?;
+        raw.extend_from_slice(q.as_bytes());
+    }
+    if parts.method == Method::POST && !body.is_empty() {
+        decode(&body, &mut params)?;
+        if !raw.is_empty() {
+            raw.push(b'&');
+        }
+        raw.extend_from_slice(&body);
+    }
+    let expand_paths = take_expand(&mut params)?;
+
+    // ── 8. Apply, in one read or one logged transaction ─────────────────────
+    let call = |conn: &Connection| -> Result<Value, StripeError> {
+        let c = Call {
+            conn,
+            args: &args,
+            params: &params,
+            now: ctx.now(),
+            request_id,
+            idempotency_key: idempotency_key.as_deref(),
+            ctx: &ctx,
+        };
+        let mut out = (route.handler)(&c)?;
+        // ── 9. Render: expansions read the same state ──
+        expand(conn, &mut out, &expand_paths, &Rules).map_err(expand_error)?;
+        Ok(out)
+    };
+    let write = parts.method != Method::GET;
+    if !write {
+        let out = ctx.read(call).await?;
+        return Ok(json_response(StatusCode::OK, out.to_string()));
+    }
+    let Some(key) = idempotency_key.as_deref() else {
+        let out = ctx.write(call).await?;
+        return Ok(json_response(StatusCode::OK, out.to_string()));
+    };
+    let endpoint = format!("{} {path}", parts.method);
+    let fingerprint = idempotency::fingerprint(&raw);
+    let now = ctx.now();
+    let outcome = ctx
+        .write(|conn| {
+            match idempotency::check(conn, key, &endpoint, &fingerprint, now)? {
+                Check::Fresh => {}
+                Check::Replay(saved) => return Ok((saved, true)),
+                Check::OtherEndpoint(saved) => return Err(auth::key_reused_elsewhere(key, &saved, &endpoint)),
+                Check::OtherParams(_) => return Err(auth::key_reused_with_other_params(key)),
+            }
+            // Stripe saves a request's outcome when the endpoint ran, errors included.
+            let (status, body) = match call(conn) {
+                Ok(v) => (200, v.to_string()),
+                Err(e) if e.is_final() => (e.status().as_u16(), e.body().to_string()),
+                Err(e) => return Err(e),
+            };
+            let saved = Saved {
+                endpoint: endpoint.clone(),
+                fingerprint: fingerprint.clone(),
+                created: now,
+                request_id: request_id.to_string(),
+                status,
+                body,
+            };
+            idempotency::save(conn, key, &saved)?;
+            Ok((saved, false))
+        })
+        .await?;
+    let (saved, replayed) = outcome;
+    let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
+    let mut res = json_response(status, saved.body);
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(key) {
+        h.insert("idempotency-key", v);
+    }
+    if replayed {
+        h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+        if let Ok(v) = HeaderValue::from_str(&saved.request_id) {
+            h.insert("original-request", v);
+        }
+    }
+    Ok(res)
+}
+
+async fn read_body(body: Body) -> Result<Bytes, StripeError> {
+    to_bytes(body, BODY_LIMIT).await.map_err(|e| {
+        StripeError::bad_request(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body too large: requests to the Stripe mirror are limited to 1 MiB ({e})."),
+        )
+    })
+}
+
+/// `Stripe-Version`: any dated version is accepted (the shapes served are those
+/// of [`API_VERSION`]); a malformed one is Stripe's 400.
+fn check_version(headers: &HeaderMap) -> Result<(), StripeError> {
+    let Some(v) = headers.get("stripe-version") else {
+        return Ok(());
+    };
+    let v = v.to_str().unwrap_or_default();
+    let date = v.split('.').next().unwrap_or_default();
+    let b = date.as_bytes();
+    let dated = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if dated {
+        Ok(())
+    } else {
+        Err(StripeError::bad_request(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid Stripe API version: {v}"),
+        ))
+    }
+}
+
+/// `expand[]=a&expand[]=b` out of the parameters (handlers never see it).
+fn take_expand(params: &mut Map<String, Value>) -> Result<Vec<String>, StripeError> {
+    match params.remove("expand") {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(StripeError::invalid("Invalid array", "expand")),
+            })
+            .collect(),
+        Some(Value::String(s)) if s.is_empty() => Ok(Vec::new()),
+        Some(_) => Err(StripeError::invalid("Invalid array", "expand")),
+    }
+}
+
+fn expand_error(e: ExpandError) -> StripeError {
+    match e {
+        ExpandError::NotExpandable(path) => StripeError::bad_request(
+            StatusCode::BAD_REQUEST,
+            format!("This property cannot be expanded ({path})."),
+        ),
+        ExpandError::TooDeep(path) => StripeError::bad_request(
+            StatusCode::BAD_REQUEST,
+            format!("You cannot expand more than 4 levels of a property. Property: {path}"),
+        ),
+        ExpandError::Sql(e) => e.into(),
+    }
+}

@@ -1,0 +1,35 @@
+//! The Stripe mirror's route table: one line per emulated operation, named by
+//! its operation id in Stripe's OpenAPI document.
+
+use std::sync::LazyLock;
+
+use axum::http::Method;
+use serde_json::Value;
+
+use super::customers;
+use super::error::StripeError;
+use super::pipeline::Call;
+use crate::mirrors::toolkit::route::{Route, Routes};
+
+/// A resource operation: behaviour on a [`Call`], returning the object to render.
+pub type Handler = fn(&Call) -> Result<Value, StripeError>;
+
+pub fn table() -> &'static Routes<Handler> {
+    static TABLE: LazyLock<Routes<Handler>> = LazyLock::new(|| {
+        let r = |method: Method, template, operation, handler: Handler| Route {
+            method,
+            template,
+            operation,
+            handler,
+        };
+        use Method as M;
+        Routes::new(vec![
+            r(M::GET, "/v1/customers", "GetCustomers", customers::list),
+            r(M::POST, "/v1/customers", "PostCustomers", customers::create),
+            r(M::GET, "/v1/customers/{customer}", "GetCustomersCustomer", customers::retrieve),
+            r(M::POST, "/v1/customers/{customer}", "PostCustomersCustomer", customers::update),
+            r(M::DELETE, "/v1/customers/{customer}", "DeleteCustomersCustomer", customers::delete),
+        ])
+    });
+    &TABLE
+}

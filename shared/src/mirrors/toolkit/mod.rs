@@ -1,0 +1,14 @@
+//! The mirror toolkit: what every vendor's mirror is built from, written once.
+//! A resource file holds behaviour only; these hold the mechanisms.
+//!
+//! * [`objects`] — a resource's instances as JSON documents with indexed columns.
+//! * [`list`] — newest-first pages with cursors, `created` ranges and filters.
+//! * [`expand`] — ids replaced by the objects they name, dotted paths.
+//! * [`idempotency`] — saved responses under a key, in the request's transaction.
+//! * [`route`] — a vendor's route table, matched after its auth.
+
+pub mod expand;
+pub mod idempotency;
+pub mod list;
+pub mod objects;
+pub mod route;

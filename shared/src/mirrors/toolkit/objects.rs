@@ -1,0 +1,219 @@
+//! Objects: every resource keeps its instances as JSON documents, exactly as the
+//! API returns them, in a table of its own in the mirror's SQLite. A retrieve
+//! answers with stored text; `id`, `created`, `deleted` and the few fields lists
+//! filter on ([`Kind::columns`]) are copied into indexed columns on every save,
+//! so lists are index range scans. Deleted objects may stay as rows (Stripe still
+//! answers a retrieve of a deleted customer, and it stays a valid list cursor).
+
+use rusqlite::types::Value as Sql;
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
+use serde_json::Value;
+
+use crate::session::id::random_token;
+
+/// One resource's storage: its table, id format and filter columns.
+#[derive(Debug)]
+pub struct Kind {
+    /// The object's `object` value (`customer`, `payment_intent`).
+    pub object: &'static str,
+    /// Its table in the mirror's database.
+    pub table: &'static str,
+    /// Id prefix, underscore included (`cus_`, `pi_`).
+    pub prefix: &'static str,
+    /// Random characters after the prefix (Stripe: 14 for customers, 24 for most).
+    pub id_len: usize,
+    /// Top-level fields lists filter on; each becomes an indexed column. An
+    /// expanded object in such a field is stored as its id.
+    pub columns: &'static [&'static str],
+}
+
+/// A stored object as its row holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub seq: i64,
+    pub created: i64,
+    pub deleted: bool,
+    /// The object's JSON text.
+    pub data: String,
+}
+
+impl Stored {
+    pub fn value(&self) -> Result<Value, rusqlite::Error> {
+        serde_json::from_str(&self.data).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
+    }
+}
+
+impl Kind {
+    /// A fresh id in the resource's format.
+    pub fn new_id(&self) -> String {
+        format!("{}{}", self.prefix, random_token(self.id_len))
+    }
+
+    /// The table and its indexes. Single-column primary key (`seq`), as change
+    /// capture needs; `seq` also breaks ties between objects created in one second.
+    pub fn ddl(&self) -> String {
+        let t = self.table;
+        let cols: String = self.columns.iter().map(|c| format!("    \"{c}\",\n")).collect();
+        let mut sql = format!(
+            "CREATE TABLE \"{t}\" (\n    seq     INTEGER PRIMARY KEY,\n    id      TEXT    NOT NULL UNIQUE,\n    \
+             created INTEGER NOT NULL,\n    deleted INTEGER NOT NULL DEFAULT 0,\n{cols}    data    TEXT    NOT NULL\n);\n\
+             CREATE INDEX \"{t}_live\" ON \"{t}\" (created) WHERE deleted = 0;\n"
+        );
+        for c in self.columns {
+            sql.push_str(&format!(
+                "CREATE INDEX \"{t}_{c}\" ON \"{t}\" (\"{c}\", created) WHERE deleted = 0;\n"
+            ));
+        }
+        sql
+    }
+
+    /// Stores a new object (its `id` and `created` are read from it).
+    pub fn insert(&self, conn: &Connection, obj: &Value) -> rusqlite::Result<()> {
+        let cols: String = self.columns.iter().map(|c| format!(", \"{c}\"")).collect();
+        let marks: String = (0..self.columns.len()).map(|i| format!(", ?{}", i + 4)).collect();
+        let sql = format!(
+            "INSERT INTO \"{}\" (id, created, data{cols}) VALUES (?1, ?2, ?3{marks})",
+            self.table
+        );
+        let mut binds = vec![
+            Sql::Text(str_field(obj, "id")),
+            Sql::Integer(obj.get("created").and_then(Value::as_i64).unwrap_or(0)),
+            Sql::Text(obj.to_string()),
+        ];
+        binds.extend(self.columns.iter().map(|c| column_value(obj.get(*c))));
+        conn.prepare_cached(&sql)?.execute(params_from_iter(binds))?;
+        Ok(())
+    }
+
+    /// Replaces a stored object's JSON (and its columns) by id.
+    pub fn save(&self, conn: &Connection, obj: &Value) -> rusqlite::Result<()> {
+        let sets: String = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!(", \"{c}\" = ?{}", i + 3))
+            .collect();
+        let sql = format!("UPDATE \"{}\" SET data = ?2{sets} WHERE id = ?1", self.table);
+        let mut binds = vec![Sql::Text(str_field(obj, "id")), Sql::Text(obj.to_string())];
+        binds.extend(self.columns.iter().map(|c| column_value(obj.get(*c))));
+        let n = conn.prepare_cached(&sql)?.execute(params_from_iter(binds))?;
+        if n == 0 {
+            return Err(rusqlite::Error::QueryReturnedNoRows);
+        }
+        Ok(())
+    }
+
+    /// Marks an object deleted, keeping its row (and its place in list order).
+    pub fn mark_deleted(&self, conn: &Connection, id: &str) -> rusqlite::Result<()> {
+        let sql = format!("UPDATE \"{}\" SET deleted = 1 WHERE id = ?1", self.table);
+        conn.prepare_cached(&sql)?.execute([id])?;
+        Ok(())
+    }
+
+    /// Removes an object's row altogether.
+    pub fn remove(&self, conn: &Connection, id: &str) -> rusqlite::Result<()> {
+        let sql = format!("DELETE FROM \"{}\" WHERE id = ?1", self.table);
+        conn.prepare_cached(&sql)?.execute([id])?;
+        Ok(())
+    }
+
+    /// The row for `id`, deleted or not.
+    pub fn find(&self, conn: &Connection, id: &str) -> rusqlite::Result<Option<Stored>> {
+        let sql = format!(
+            "SELECT seq, created, deleted, data FROM \"{}\" WHERE id = ?1",
+            self.table
+        );
+        conn.prepare_cached(&sql)?
+            .query_row([id], |r| {
+                Ok(Stored {
+                    seq: r.get(0)?,
+                    created: r.get(1)?,
+                    deleted: r.get::<_, i64>(2)? != 0,
+                    data: r.get(3)?,
+                })
+            })
+            .optional()
+    }
+
+    /// The live (not deleted) object `id`, parsed.
+    pub fn load(&self, conn: &Connection, id: &str) -> rusqlite::Result<Option<Value>> {
+        match self.find(conn, id)? {
+            Some(s) if !s.deleted => Ok(Some(s.value()?)),
+            _ => Ok(None),
+        }
+    }
+}
+
+fn str_field(obj: &Value, k: &str) -> String {
+    obj.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+/// A filter column's value: scalars as they are, an expanded object as its id.
+pub fn column_value(v: Option<&Value>) -> Sql {
+    match v {
+        None | Some(Value::Null) => Sql::Null,
+        Some(Value::String(s)) => Sql::Text(s.clone()),
+        Some(Value::Bool(b)) => Sql::Integer(i64::from(*b)),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(i) => Sql::Integer(i),
+            None => Sql::Real(n.as_f64().unwrap_or(0.0)),
+        },
+        Some(Value::Object(o)) => match o.get("id") {
+            Some(Value::String(id)) => Sql::Text(id.clone()),
+            _ => Sql::Null,
+        },
+        Some(Value::Array(_)) => Sql::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const THINGS: Kind = Kind {
+        object: "thing",
+        table: "things",
+        prefix: "th_",
+        id_len: 10,
+        columns: &["owner", "status"],
+    };
+
+    fn db() -> Connection {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(&THINGS.ddl()).expect("ddl");
+        conn
+    }
+
+    /// What goes in comes back as the same text, and filter columns follow saves.
+    #[test]
+    fn objects_round_trip_and_columns_follow_saves() {
+        let conn = db();
+        let id = THINGS.new_id();
+        assert!(id.starts_with("th_") && id.len() == 13);
+        let mut obj = json!({"id": id, "object": "thing", "created": 7, "owner": {"id": "o_1"}, "status": "new"});
+        THINGS.insert(&conn, &obj).expect("insert");
+        assert_eq!(THINGS.load(&conn, &id).expect("load"), Some(obj.clone()));
+        obj["status"] = json!("done");
+        THINGS.save(&conn, &obj).expect("save");
+        let (owner, status): (String, String) = conn
+            .query_row("SELECT owner, status FROM things WHERE id = ?1", [&id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .expect("row");
+        assert_eq!((owner.as_str(), status.as_str()), ("o_1", "done"));
+        THINGS.mark_deleted(&conn, &id).expect("delete");
+        assert_eq!(THINGS.load(&conn, &id).expect("load"), None);
+        assert!(THINGS.find(&conn, &id).expect("find").is_some_and(|s| s.deleted));
+    }
+
+    /// Saving an object that was never inserted is an error, not a silent no-op.
+    #[test]
+    fn saving_an_unknown_object_fails() {
+        let conn = db();
+        let err = THINGS.save(&conn, &json!({"id": "th_nope", "created": 1}));
+        assert!(matches!(err, Err(rusqlite::Error::QueryReturnedNoRows)));
+    }
+}
