@@ -9,6 +9,7 @@ use axum::Router;
 use crate::session::{MirrorDef, Sessions};
 
 pub mod stripe;
+pub mod toolkit;
 
 /// One mirror: what the session layer needs and the routes it serves.
 #[derive(Clone)]

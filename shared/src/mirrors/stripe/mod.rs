@@ -22,6 +22,7 @@ pub mod customers;
 pub mod error;
 pub mod form;
 pub mod idempotency;
+pub mod params;
 pub mod seed;
 
 pub use auth::StripeCtx;
