@@ -23,6 +23,7 @@ pub mod error;
 pub mod expand;
 pub mod form;
 pub mod lists;
+pub mod params;
 pub mod pipeline;
 pub mod routes;
 pub mod seed;
