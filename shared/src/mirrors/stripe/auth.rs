@@ -12,7 +12,7 @@ use base64::Engine;
 
 use super::error::StripeError;
 use super::{idempotency, RequestId};
-use crate::session::{SessionContext, Sessions};
+use crate::session::{SessionContext, Sessions, UnknownCredential};
 
 const NO_KEY: &str = "You did not provide an API key. You need to provide your API key in the Authorization \
 header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication \
@@ -47,6 +47,14 @@ impl FromRequestParts<Arc<Sessions>> for StripeCtx {
     ) -> Result<Self, Self::Rejection> {
         // Stripe checks for a key before anything else.
         let key = api_key(parts)?;
+        // Routed by a key that names no session (api::credential): Stripe's
+        // answer to an unknown key.
+        if parts.extensions.get::<UnknownCredential>().is_some() {
+            return Err(StripeError::Authentication {
+                code: None,
+                message: format!("Invalid API Key provided: {}", mask(&key)),
+            });
+        }
         let raw = RawPathParams::from_request_parts(parts, sessions)
             .await
             .map_err(|e| StripeError::bad_request(StatusCode::NOT_FOUND, format!("Mirra: {e}")))?;
@@ -109,7 +117,7 @@ impl FromRequestParts<Arc<Sessions>> for StripeCtx {
 }
 
 /// The key from `Authorization`, or Stripe's 401 when there is none.
-fn api_key(parts: &Parts) -> Result<String, StripeError> {
+pub(super) fn api_key(parts: &Parts) -> Result<String, StripeError> {
     let missing = || StripeError::Authentication {
         code: None,
         message: NO_KEY.into(),
