@@ -18,7 +18,8 @@ use bytes::Bytes;
 use shared::storage::dynamodb::{DynamoSessionTable, TTL_ATTRIBUTE, TTL_GRACE_SECS};
 use shared::storage::s3::S3ObjectStore;
 use shared::storage::{
-    conformance, Checkpoint, LogKey, ObjectStore, SessionRow, SessionTable, StorageError,
+    conformance, Checkpoint, CredentialKey, CredentialOwner, LogKey, ObjectStore, SessionRow,
+    SessionTable, StorageError, Tombstone,
 };
 
 const ENDPOINT_VAR: &str = "MIRRA_TEST_AWS_ENDPOINT";
@@ -120,6 +121,7 @@ fn row(id: &str, workspace: &str, name: Option<&str>, expires_at: Option<i64>) -
         name: name.map(Into::into),
         expires_at,
         body: format!(r#"{{"id":"{id}"}}"#),
+        credentials: Vec::new(),
     }
 }
 
@@ -358,6 +360,88 @@ async fn dynamodb_session_items_carry_a_ttl_from_expires_at() {
     t.create_session(&p).await.expect("create persistent");
     let item = session_item(&t, &p.id).await.expect("item");
     assert_eq!(ttl_of(&item), None, "a row without expiry never gets a ttl");
+    drop_table(&t).await;
+}
+
+/// A credential item holds a digest (never the key), has no TTL while its row
+/// lives, takes its tombstone's TTL when the row ends, and one whose row a TTL
+/// deleted names nothing.
+#[tokio::test]
+async fn dynamodb_credential_items_expire_with_their_tombstone() {
+    let Some(url) = endpoint() else { return };
+    let t = table(&url).await;
+    let secret = "sk_test_cloudsecret0123";
+    let key = CredentialKey::new("stripe", secret);
+    let cred_item = |items: &[HashMap<String, AttributeValue>]| {
+        items
+            .iter()
+            .find(|i| attr_s(i, "pk") == Some(&format!("C#{}", key.as_str())))
+            .cloned()
+    };
+    let mut r = row("ses_cred", "ws", None, Some(1_900_000_000));
+    r.credentials = vec![key.clone()];
+    t.create_session(&r).await.expect("create");
+    let items = all_items(&t).await;
+    assert!(
+        !format!("{items:?}").contains(secret),
+        "the table holds the credential's digest, never the credential"
+    );
+    let item = cred_item(&items).expect("the credential's item");
+    assert_eq!(attr_s(&item, "id"), Some("ses_cred"));
+    assert_eq!(attr_s(&item, "inc"), Some(r.incarnation.as_str()));
+    assert!(
+        !item.contains_key(TTL_ATTRIBUTE),
+        "a live row's credential has no ttl"
+    );
+
+    let tombstone = Tombstone {
+        id: r.id.clone(),
+        incarnation: r.incarnation.clone(),
+        workspace: r.workspace.clone(),
+        name: None,
+        ended_at_ms: 1_900_000_000_500,
+        reason: "expired".into(),
+    };
+    assert!(t
+        .delete_session(&r.id, &r.incarnation, Some(&tombstone))
+        .await
+        .expect("delete"));
+    let items = all_items(&t).await;
+    let item = cred_item(&items).expect("an ended row's credential stays");
+    let tomb = items
+        .iter()
+        .find(|i| attr_s(i, "pk") == Some("S#ses_cred") && attr_s(i, "sk") == Some("T"))
+        .expect("tombstone item");
+    assert_eq!(
+        item.get(TTL_ATTRIBUTE),
+        tomb.get(TTL_ATTRIBUTE),
+        "an ended row's credential expires with its tombstone"
+    );
+    assert_eq!(
+        t.find_credential(&key).await.expect("find"),
+        CredentialOwner::Ended(tombstone)
+    );
+
+    // DynamoDB's TTL deletes a row item alone (moto never does: simulate it).
+    let other = CredentialKey::new("stripe", "sk_test_ttldeleted");
+    let mut gone = row("ses_ttld", "ws", None, Some(1_000));
+    gone.credentials = vec![other.clone()];
+    t.create_session(&gone).await.expect("create");
+    t.client()
+        .delete_item()
+        .table_name(t.table_name())
+        .key("pk", AttributeValue::S("S#ses_ttld".into()))
+        .key("sk", AttributeValue::S("S".into()))
+        .send()
+        .await
+        .expect("delete row item");
+    assert!(
+        matches!(
+            t.find_credential(&other).await,
+            Err(StorageError::NotFound(_))
+        ),
+        "a credential whose row a TTL deleted names nothing"
+    );
     drop_table(&t).await;
 }
 

@@ -1,10 +1,12 @@
 //! The SQLite session table's file: WAL mode, the schema it creates, the
-//! version 1 files it migrates in place and the files it refuses.
+//! version 1 and 2 files it migrates in place and the files it refuses.
 
 mod support;
 
 use shared::storage::sqlite::SqliteSessionTable;
-use shared::storage::{SessionTable, StorageError, Tombstone};
+use shared::storage::{
+    CredentialKey, CredentialOwner, SessionRow, SessionTable, StorageError, Tombstone,
+};
 use support::raw_count;
 
 fn tempdir() -> tempfile::TempDir {
@@ -46,7 +48,7 @@ fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("pragma");
-    assert_eq!(version, 2, "the schema version is recorded");
+    assert_eq!(version, 3, "the schema version is recorded");
     let objects: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -55,6 +57,8 @@ fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
         objects,
         [
             "checkpoints",
+            "credentials",
+            "credentials_session",
             "log",
             "sessions",
             "sessions_expires_at",
@@ -109,6 +113,80 @@ async fn sqlite_migrates_a_version_1_database_keeping_its_sessions() {
     drop(table);
     SqliteSessionTable::open(&path).expect("a migrated file opens again");
 }
+
+/// A data dir from before the credential index (schema 2) is migrated in
+/// place: its sessions and tombstones survive (their credentials unindexed),
+/// and new sessions are found by their credentials.
+#[tokio::test]
+async fn sqlite_migrates_a_version_2_database_adding_the_credential_index() {
+    let dir = tempdir();
+    let path = dir.path().join("sessions.db");
+    rusqlite::Connection::open(&path)
+        .and_then(|c| {
+            c.execute_batch(SCHEMA_VERSION_1)?;
+            c.execute_batch(TABLES_ADDED_IN_VERSION_2)?;
+            c.execute(
+                "INSERT INTO sessions VALUES ('ses_v2ok', 'inc-2', 'local', NULL, NULL, '{}')",
+                [],
+            )?;
+            c.execute(
+                "INSERT INTO tombstones VALUES ('ses_v2gn', 'inc-g', 'local', NULL, 5, 'ended')",
+                [],
+            )?;
+            c.pragma_update(None, "user_version", 2)
+        })
+        .expect("write a version 2 database");
+    let table = SqliteSessionTable::open(&path).expect("open migrates");
+    let old = table
+        .get_session("ses_v2ok")
+        .await
+        .expect("the old row survives");
+    assert!(old.credentials.is_empty(), "an old row has no credentials");
+    assert_eq!(
+        table
+            .get_tombstone("ses_v2gn")
+            .await
+            .expect("tombstone")
+            .ended_at_ms,
+        5
+    );
+    let key = CredentialKey::new("stripe", "sk_test_migrated");
+    let new = SessionRow {
+        id: "ses_v3nw".into(),
+        incarnation: "inc-3".into(),
+        workspace: "local".into(),
+        name: None,
+        expires_at: None,
+        body: "{}".into(),
+        credentials: vec![key.clone()],
+    };
+    table
+        .create_session(&new)
+        .await
+        .expect("create after migrating");
+    assert_eq!(
+        table.find_credential(&key).await.expect("find_credential"),
+        CredentialOwner::Live(new)
+    );
+    assert!(table
+        .delete_session("ses_v2ok", "inc-2", None)
+        .await
+        .expect("delete an old row after migrating"));
+    drop(table);
+    SqliteSessionTable::open(&path).expect("a migrated file opens again");
+}
+
+/// The tables version 2 added, as Mirra wrote them before version 3.
+const TABLES_ADDED_IN_VERSION_2: &str = "
+CREATE TABLE tombstones (id TEXT PRIMARY KEY NOT NULL, incarnation TEXT NOT NULL,
+    workspace TEXT NOT NULL, name TEXT, ended_at_ms INTEGER NOT NULL, reason TEXT NOT NULL)
+    WITHOUT ROWID, STRICT;
+CREATE INDEX tombstones_ended_at ON tombstones (ended_at_ms);
+CREATE TABLE snapshots (workspace TEXT NOT NULL, id TEXT NOT NULL, session TEXT NOT NULL,
+    incarnation TEXT NOT NULL, created_at_ms INTEGER NOT NULL, keep INTEGER NOT NULL,
+    body TEXT NOT NULL, PRIMARY KEY (workspace, id)) WITHOUT ROWID, STRICT;
+CREATE INDEX snapshots_session ON snapshots (workspace, session, incarnation, id);
+";
 
 /// The schema of a version 1 file, as Mirra wrote it before version 2.
 const SCHEMA_VERSION_1: &str = "
@@ -169,7 +247,7 @@ async fn sqlite_refuses_a_database_from_a_newer_mirra() {
     let path = dir.path().join("sessions.db");
     drop(SqliteSessionTable::open(&path).expect("open"));
     rusqlite::Connection::open(&path)
-        .and_then(|c| c.pragma_update(None, "user_version", 3))
+        .and_then(|c| c.pragma_update(None, "user_version", 4))
         .expect("bump the schema version");
     match SqliteSessionTable::open(&path) {
         Err(StorageError::Backend(msg)) => assert!(msg.contains("newer"), "{msg}"),

@@ -39,6 +39,7 @@ fn session(id: &str, workspace: &str, name: Option<&str>) -> SessionRow {
         name: name.map(Into::into),
         expires_at: None,
         body: "{}".into(),
+        credentials: Vec::new(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Helpers for end-to-end tests: start a real `mirra serve` process on a free
-//! port, talk to its control plane, find the SDK virtualenv and the vendor specs.
+//! port, talk to its control plane, find the SDK virtualenv, the Node SDKs and
+//! the vendor specs.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -59,6 +60,43 @@ pub fn sdk_python() -> Option<PathBuf> {
         "skipping: no SDK virtualenv at {} (run the README's test command)",
         p.display()
     );
+    None
+}
+
+/// Node and the official Node SDKs `infra/test` installed from
+/// `tests/sdk/node` (`MIRRA_SDK_NODE_DIR`, else `<root>/target/sdk-node`).
+pub struct NodeSdk {
+    /// The `node` executable.
+    pub node: PathBuf,
+    /// The install's folder: its `package.json` beside `node_modules`.
+    pub dir: PathBuf,
+}
+
+/// The Node SDKs, or `None` outside CI when node or the install is missing
+/// (in CI either is a failure).
+pub fn sdk_node() -> Option<NodeSdk> {
+    let dir = std::env::var("MIRRA_SDK_NODE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target/sdk-node"));
+    let node = PathBuf::from("node");
+    let runs = Command::new(&node)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let installed = dir.join("node_modules/stripe/package.json").exists();
+    if runs && installed {
+        return Some(NodeSdk { node, dir });
+    }
+    let why = if runs {
+        format!("no Node SDKs installed in {}", dir.display())
+    } else {
+        "node is not on PATH".to_string()
+    };
+    assert!(
+        !in_ci(),
+        "{why} in CI; the test command installs them (and CI needs node and npm)"
+    );
+    eprintln!("skipping: {why} (run the README's test command)");
     None
 }
 

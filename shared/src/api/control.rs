@@ -16,6 +16,18 @@ use crate::session::{
     CreateSession, ListSessions, ListSnapshots, Page, ResetSession, Snapshot, TakeSnapshot,
 };
 
+/// The paths the control plane owns, with everything below them: they keep
+/// priority over credential routing (Stripe's paths never collide with them).
+const ROOTS: [&str; 3] = ["/v1/sessions", "/v1/snapshots", "/v1/usage"];
+
+/// Whether `path` is one of the control plane's (routed or not).
+pub fn owns(path: &str) -> bool {
+    ROOTS.iter().any(|root| {
+        path.strip_prefix(root)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/sessions", post(create).get(list))

@@ -1,8 +1,10 @@
 //! HTTP routers. [`router`] serves the control plane (`/v1/…`, JSON, workspace
-//! token) and every mirror's data plane (`/m/{session}/{mirror}/…`, or host
-//! routing `{mirror}-{suffix}.{domain}`), each with its own error format.
+//! token) and every mirror's data plane (`/m/{session}/{mirror}/…`, host
+//! routing `{mirror}-{suffix}.{domain}`, or routing by the credential a request
+//! carries), each with its own error format.
 
 mod control;
+mod credential;
 mod error;
 mod extract;
 pub(crate) mod host;
@@ -36,8 +38,17 @@ pub fn router(state: AppState) -> Router {
         .merge(mirror_plane.with_state(Door::new(state.sessions.clone())))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    let routing = credential::Routing {
+        sessions: state.sessions.clone(),
+        mirrors: state.mirrors.iter().map(|m| m.def.clone()).collect(),
+    };
+    // Host routing first: a request it rewrites names its session in the path.
     let host_routed = ServiceBuilder::new()
         .map_request(move |req| host::rewrite(req, &names))
+        .layer(axum::middleware::from_fn_with_state(
+            routing,
+            credential::route,
+        ))
         .service(app);
     Router::new().fallback_service(host_routed)
 }

@@ -1,8 +1,10 @@
 //! What the session layer needs to know about a mirror: its schema, seeds and
-//! credentials. Each mirror implements [`MirrorDef`]; `mirrors::all()` lists them.
+//! credentials, and which credential in a request names a session. Each mirror
+//! implements [`MirrorDef`]; `mirrors::all()` lists them.
 
 use std::collections::BTreeMap;
 
+use axum::http::request::Parts;
 use rusqlite::Connection;
 
 pub trait MirrorDef: Send + Sync + 'static {
@@ -21,4 +23,26 @@ pub trait MirrorDef: Send + Sync + 'static {
     fn new_credentials(&self) -> BTreeMap<String, String>;
     /// Environment variables that point an application at this mirror.
     fn env(&self, base_url: &str, credentials: &BTreeMap<String, String>) -> Vec<(String, String)>;
+
+    /// Which of a session's credentials (keys of [`new_credentials`](Self::new_credentials))
+    /// name it: the session table indexes them, so a request whose path and
+    /// host name no session is routed by the one it carries (SDKs such as
+    /// stripe-node can change only host and port). None by default.
+    fn routing_credentials(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The credential in a request, in the vendor's scheme, that names a
+    /// session (the value of one of [`routing_credentials`](Self::routing_credentials)),
+    /// or `None` when the request carries none of this vendor's shape. It only
+    /// routes: the mirror still authenticates the request as usual.
+    fn credential_in(&self, _request: &Parts) -> Option<String> {
+        None
+    }
 }
+
+/// Marks a request routed by a credential that names no session (its URI then
+/// names no real session either): the mirror answers it as its vendor answers
+/// an unknown key. Set only by the API's credential routing, never by a client.
+#[derive(Debug, Clone, Copy)]
+pub struct UnknownCredential;

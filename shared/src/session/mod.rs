@@ -15,7 +15,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::SessionContext;
 pub use door::Door;
 pub use error::{fmt_ms, SessionError, SessionResult};
-pub use mirror::MirrorDef;
+pub use mirror::{MirrorDef, UnknownCredential};
 pub use record::{MirrorState, Mode, Session};
 pub use service::{
     CreateSession, EndReason, Ended, ListSessions, ListSnapshots, MirrorTiming, Page, ResetReport,

@@ -69,6 +69,10 @@ impl Session {
         self.expiry_ms().is_some_and(|t| now_ms >= t)
     }
 
+    /// The row to store. Its `credentials` are left empty: which of the
+    /// session's credentials name it is the mirrors' to say, so the session
+    /// service fills them in for `create_session` (`put_session` keeps the
+    /// stored ones).
     pub fn to_row(&self) -> Result<SessionRow, serde_json::Error> {
         Ok(SessionRow {
             id: self.id.clone(),
@@ -77,6 +81,7 @@ impl Session {
             name: self.name.clone(),
             expires_at: self.expires_at,
             body: serde_json::to_string(self)?,
+            credentials: Vec::new(),
         })
     }
 

@@ -15,5 +15,6 @@ pub mod sqlite;
 pub use error::{StorageError, StorageResult};
 pub use object_store::{valid_key, ObjectStore};
 pub use session_table::{
-    Checkpoint, LogKey, LogRecord, SessionRow, SessionTable, SnapshotQuery, SnapshotRow, Tombstone,
+    Checkpoint, CredentialKey, CredentialOwner, LogKey, LogRecord, SessionRow, SessionTable,
+    SnapshotQuery, SnapshotRow, Tombstone,
 };

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::StorageResult;
 
@@ -19,6 +20,47 @@ pub struct SessionRow {
     /// Unix seconds; `None` never expires.
     pub expires_at: Option<i64>,
     pub body: String,
+    /// The credentials that name this session (a request that carries one is
+    /// routed to it), as digests. `create_session` indexes them; they are fixed
+    /// for the row's life (`put_session` keeps the stored ones). Read back
+    /// sorted.
+    pub credentials: Vec<CredentialKey>,
+}
+
+/// A credential that names a session, as the session table keeps it: the
+/// SHA-256 (hex) of the mirror's name and the credential, never the credential
+/// itself. The mirror is part of it, so one vendor's key never names another
+/// vendor's mirror.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CredentialKey(String);
+
+impl CredentialKey {
+    pub fn new(mirror: &str, credential: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(mirror.as_bytes());
+        // Mirror names never hold a NUL, so (mirror, credential) pairs never collide.
+        h.update([0]);
+        h.update(credential.as_bytes());
+        CredentialKey(hex::encode(h.finalize()))
+    }
+
+    /// 64 lowercase hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A digest a backend stored (from [`as_str`](Self::as_str)).
+    pub(crate) fn from_stored(digest: String) -> Self {
+        CredentialKey(digest)
+    }
+}
+
+/// What a credential names: the live row it was indexed for, or that row's
+/// tombstone once it ended (so its key answers "gone", as its URL does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialOwner {
+    Live(SessionRow),
+    Ended(Tombstone),
 }
 
 /// What is left of an ended session, so its URLs answer "gone" (410) with the
@@ -91,14 +133,20 @@ pub struct Checkpoint {
 /// Contract (checked by [`conformance::session_table`](super::conformance::session_table)):
 /// * `create_session` is a conditional create: it fails with `AlreadyExists` when a
 ///   row with the same `id` exists, or one in the same workspace has the same
-///   `name`; of concurrent creates of one id or name exactly one succeeds.
+///   `name`, or one of its `credentials` is indexed already (for a live row or
+///   a kept tombstone); of concurrent creates of one id, name or credential
+///   exactly one succeeds. The row and its credential index are stored in one
+///   atomic step: a refused create indexes nothing.
 /// * `get_session` / `find_session` of a missing row fail with `NotFound`.
 /// * `put_session` replaces an existing row (same id and incarnation) and fails
-///   with `NotFound` when there is none; it never creates.
+///   with `NotFound` when there is none; it never creates. It keeps the row's
+///   stored credentials, whatever `row.credentials` holds.
 /// * `delete_session(id, incarnation, tombstone)` removes that row with its logs
 ///   and checkpoints, stores `tombstone` (when given) in the same atomic step,
 ///   and returns `true`; when no row has that id and incarnation it
-///   changes nothing and returns `false`. Of concurrent deletes exactly one
+///   changes nothing and returns `false`. In the same step its credentials stop
+///   naming a live row: with a tombstone they name that tombstone from then
+///   on, without one they are removed. Of concurrent deletes exactly one
 ///   returns `true`, so only one caller bills the session. The row goes first:
 ///   a backend that cannot delete everything atomically may leave log items of
 ///   the dead incarnation behind after a failure; nothing can append to or
@@ -110,7 +158,13 @@ pub struct Checkpoint {
 ///   `NotFound`; a live row with that id does not hide it (callers look at
 ///   rows first). `prune_tombstones(before_ms)` deletes tombstones that ended
 ///   before `before_ms`, now or later (a backend may leave it to its own item
-///   expiry and return 0); it never touches younger ones.
+///   expiry and return 0), with the credentials that named them; it never
+///   touches younger ones.
+/// * `find_credential(c)` returns `Live(row)` while the row `c` was indexed for
+///   exists (same id *and* incarnation), else `Ended(tombstone)` while that
+///   incarnation's tombstone is the id's newest one, else `NotFound`. So an
+///   ended session's credential never reaches a live row, nor does a reused
+///   id's new row answer to the previous incarnation's credentials.
 /// * `create_snapshot` is a conditional create (`AlreadyExists` for a taken id
 ///   in the workspace); `get_snapshot` / `delete_snapshot` address one by
 ///   (workspace, id): `NotFound` / `false` when there is none.
@@ -154,6 +208,7 @@ pub trait SessionTable: Send + Sync + 'static {
         limit: usize,
     ) -> StorageResult<Vec<SessionRow>>;
     async fn expired_sessions(&self, now: i64) -> StorageResult<Vec<SessionRow>>;
+    async fn find_credential(&self, credential: &CredentialKey) -> StorageResult<CredentialOwner>;
 
     async fn get_tombstone(&self, id: &str) -> StorageResult<Tombstone>;
     async fn prune_tombstones(&self, before_ms: i64) -> StorageResult<u64>;

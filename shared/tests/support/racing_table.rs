@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use shared::storage::{
-    Checkpoint, LogKey, LogRecord, SessionRow, SessionTable, SnapshotQuery, SnapshotRow,
-    StorageError, StorageResult, Tombstone,
+    Checkpoint, CredentialKey, CredentialOwner, LogKey, LogRecord, SessionRow, SessionTable,
+    SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone,
 };
 
 /// Delegates to `inner`, except for `append_log`:
@@ -110,6 +110,9 @@ impl SessionTable for RacingTable {
     }
     async fn expired_sessions(&self, now: i64) -> StorageResult<Vec<SessionRow>> {
         self.inner.expired_sessions(now).await
+    }
+    async fn find_credential(&self, credential: &CredentialKey) -> StorageResult<CredentialOwner> {
+        self.inner.find_credential(credential).await
     }
 
     async fn append_log(&self, key: &LogKey, seq: u64, entry: &[u8]) -> StorageResult<()> {

@@ -64,10 +64,15 @@ pub fn check_key(key: &str, creds: &BTreeMap<String, String>) -> Result<(), Stri
                 .into(),
         });
     }
-    Err(StripeError::Authentication {
+    Err(invalid_key(key))
+}
+
+/// Stripe's 401 for a key it does not know.
+pub fn invalid_key(key: &str) -> StripeError {
+    StripeError::Authentication {
         code: None,
         message: format!("Invalid API Key provided: {}", mask(key)),
-    })
+    }
 }
 
 /// `Stripe-Account` (Connect) is not emulated: Stripe's answer to an account

@@ -99,6 +99,19 @@ impl MirrorDef for Stripe {
             ("STRIPE_WEBHOOK_SECRET".to_string(), cred("webhook_secret")),
         ]
     }
+
+    /// The secret key names its session, so stripe-node (which can set only
+    /// host, port and protocol) reaches it at the server's root.
+    fn routing_credentials(&self) -> &'static [&'static str] {
+        &["secret_key"]
+    }
+
+    /// A test-mode secret key, as Bearer or as the user of Basic auth.
+    fn credential_in(&self, request: &axum::http::request::Parts) -> Option<String> {
+        auth::api_key(&request.headers)
+            .ok()
+            .filter(|key| key.starts_with("sk_test_"))
+    }
 }
 
 /// Every request below the mirror's base URL goes to the [`pipeline`]; the API

@@ -24,7 +24,7 @@ use crate::mirrors::toolkit::expand::{expand, ExpandError};
 use crate::mirrors::toolkit::idempotency::{self, Check, Saved};
 use crate::mirrors::toolkit::route::{Match, PathArgs};
 use crate::session::id::random_token;
-use crate::session::{Door, SessionContext};
+use crate::session::{Door, SessionContext, UnknownCredential};
 
 /// The API version whose shapes this mirror serves: the one today's official
 /// SDKs pin (stripe-python 16.1, stripe-node 23.1).
@@ -75,6 +75,10 @@ async fn run(door: &Door, session: &str, request_id: &str, req: Request) -> Resu
     // ── 1. API key ──────────────────────────────────────────────────────────
     // Stripe refuses a request without a key before looking at anything else.
     let key = auth::api_key(&parts.headers)?;
+    if parts.extensions.get::<UnknownCredential>().is_some() {
+        // Routed by a key that names no session (credential routing).
+        return Err(auth::invalid_key(&key));
+    }
 
     // ── 2. Session ──────────────────────────────────────────────────────────
     // Unknown: 404; expired or ended: 410 with when and why (its tombstone).

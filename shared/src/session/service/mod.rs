@@ -25,7 +25,9 @@ use super::{
 };
 use crate::state::images::image_key;
 use crate::state::{LogEntry, MirrorKey, StateEngine};
-use crate::storage::{LogKey, ObjectStore, SessionTable, StorageError, Tombstone};
+use crate::storage::{
+    CredentialKey, CredentialOwner, LogKey, ObjectStore, SessionTable, StorageError, Tombstone,
+};
 
 /// Dropped working copies worth this much make the reaper hand memory back to
 /// the system (a few hundred ended sessions; small enough that RSS follows
@@ -186,7 +188,9 @@ impl Sessions {
                 Err(StorageError::NotFound(_)) => {}
                 Err(e) => return Err(e.into()),
             }
-            match self.table.create_session(&session.to_row()?).await {
+            let mut row = session.to_row()?;
+            row.credentials = self.credential_keys(&session);
+            match self.table.create_session(&row).await {
                 Ok(()) => return Ok(session),
                 Err(StorageError::AlreadyExists(_)) => {
                     if let Some(name) = &session.name {
@@ -436,14 +440,50 @@ impl Sessions {
             Err(StorageError::NotFound(_)) => return Err(self.missing(session_id, None).await),
             Err(e) => return Err(e.into()),
         };
-        let session = Session::from_row(&row)?;
+        self.open(Session::from_row(&row)?, mirror)
+    }
+
+    /// The door for a request routed by the credential it carries instead of
+    /// a session id (see [`MirrorDef::credential_in`]): the live session that
+    /// credential names. An ended or expired session's credential answers
+    /// `Gone`, as its id does; one that names no session, `NotFound`.
+    pub async fn context_by_credential(
+        self: &Arc<Self>,
+        mirror: &'static str,
+        credential: &str,
+    ) -> SessionResult<SessionContext> {
+        match self
+            .table
+            .find_credential(&CredentialKey::new(mirror, credential))
+            .await
+        {
+            Ok(CredentialOwner::Live(row)) => self.open(Session::from_row(&row)?, mirror),
+            Ok(CredentialOwner::Ended(t)) => Err(SessionError::Gone {
+                id: t.id,
+                reason: t.reason,
+                ended_at_ms: t.ended_at_ms,
+            }),
+            Err(StorageError::NotFound(_)) => Err(SessionError::NotFound(format!(
+                "no session has this {mirror} credential"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A found session's context for one mirror, unless it expired.
+    fn open(
+        self: &Arc<Self>,
+        session: Session,
+        mirror: &'static str,
+    ) -> SessionResult<SessionContext> {
         let now_ms = self.clock.now_ms();
         if session.is_expired(now_ms) {
             return Err(expired(&session));
         }
         let Some(state) = session.mirrors.get(mirror) else {
             return Err(SessionError::NotFound(format!(
-                "session {session_id} has no {mirror} mirror"
+                "session {} has no {mirror} mirror",
+                session.id
             )));
         };
         let key = mirror_key(&session, mirror, &state.image);
@@ -454,6 +494,25 @@ impl Sessions {
             key,
             now_ms,
         })
+    }
+
+    /// Digests of the session's credentials that name it, per its mirrors'
+    /// [`MirrorDef::routing_credentials`].
+    fn credential_keys(&self, session: &Session) -> Vec<CredentialKey> {
+        let mut keys = Vec::new();
+        for (name, state) in &session.mirrors {
+            let Some(def) = self.mirrors.get(name.as_str()) else {
+                continue;
+            };
+            for field in def.routing_credentials() {
+                if let Some(value) = state.credentials.get(*field) {
+                    keys.push(CredentialKey::new(def.name(), value));
+                }
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     /// Ends a session at `ended_at_ms`: deletes its row (leaving a tombstone),

@@ -22,6 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+mod credentials;
 mod records;
 
 use super::{
@@ -86,6 +87,9 @@ pub async fn session_table(table: &dyn SessionTable) {
     records::list_sessions_pages_by_id(table, &ids).await;
     records::tombstones_record_ended_sessions(table, &ids).await;
     records::snapshot_index(table, &ids).await;
+    credentials::credentials_name_their_live_row(table, &ids).await;
+    credentials::credentials_are_unique(table, &ids).await;
+    credentials::ended_credentials_never_reach_a_live_row(table, &ids).await;
 
     for ws in ids.workspaces() {
         for row in table
@@ -466,7 +470,10 @@ impl Ids {
         format!("conformance/run-{}/checkpoint-{n}", self.run)
     }
     fn workspaces(&self) -> Vec<String> {
-        ["a", "b", "exp", "pg"].iter().map(|n| self.ws(n)).collect()
+        ["a", "b", "exp", "pg", "cred"]
+            .iter()
+            .map(|n| self.ws(n))
+            .collect()
     }
 }
 
@@ -481,6 +488,7 @@ fn row(id: String, workspace: String, name: Option<&str>, expires_at: Option<i64
         name: name.map(str::to_owned),
         expires_at,
         body,
+        credentials: Vec::new(),
     }
 }
 

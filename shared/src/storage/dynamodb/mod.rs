@@ -5,19 +5,21 @@
 //!
 //! | item | `pk` | `sk` | attributes |
 //! | --- | --- | --- | --- |
-//! | session row | `S#{id}` | `S` | `id inc ws name? exp? ttl? body`, per mirror with a checkpoint `cps:{mirror}` (seq) `cpo:{mirror}` (object) |
+//! | session row | `S#{id}` | `S` | `id inc ws name? exp? ttl? body creds?` (its credential digests, a string set), per mirror with a checkpoint `cps:{mirror}` (seq) `cpo:{mirror}` (object) |
 //! | workspace member | `W#{ws}` | `S#{id}` | `id` |
 //! | name reservation | `W#{ws}` | `N#{name}` | `id inc` of the row holding it |
 //! | usage counter | `W#{ws}` | `U#{mode}` | `min` |
 //! | log entry | `L#{session}#{incarnation}` | `{mirror}#{seq:020}` | `e` (bytes) |
 //! | tombstone | `S#{id}` | `T` | `id inc ws name? ended reason ttl` |
 //! | snapshot | `W#{ws}` | `P#{snap id}` | `id sess inc cms keep body` |
+//! | credential | `C#{digest}` | `C` | `id inc ttl?` of the row (or, once it ended, the tombstone) it names |
 //!
 //! (`#` and `\` inside the log key's parts are escaped with `\`, so no two logs
 //! share keys.) Every read that decides an outcome is strongly consistent.
 //!
-//! * Rows, members and name reservations change together in `TransactWriteItems`
-//!   (create, rename, delete), so a name is unique per workspace and
+//! * Rows, members, name reservations and credentials change together in
+//!   `TransactWriteItems` (create, rename, delete), so a name is unique per
+//!   workspace, a credential names one row, and
 //!   `list_sessions` is a consistent `Query` of the workspace's members plus a
 //!   consistent `BatchGetItem` (no eventually consistent index).
 //! * `append_log` is one transaction: a `ConditionCheck` that the row exists with
@@ -33,6 +35,9 @@
 //!   `expired_sessions` (a consistent `Scan` with a filter — fine for modest
 //!   tables; an index keyed by expiry is the next step). TTL is the backstop
 //!   when no reaper runs; the grace leaves the reaper time to bill first.
+//!   A live row's credential items carry no TTL (an expiry may change); ending
+//!   the row gives them its tombstone's. Those of a row TTL deleted stay
+//!   behind, harmless: a lookup through them finds neither row nor tombstone.
 //!   Reservations a TTL deletion (or a crash) leaves behind are noticed and
 //!   removed when someone wants that name.
 //! * DynamoDB may cancel concurrent transactions on one item with
@@ -61,8 +66,8 @@ use super::s3::{backoff, sdk_error_text};
 mod records;
 
 use super::{
-    Checkpoint, LogKey, LogRecord, SessionRow, SessionTable, SnapshotQuery, SnapshotRow,
-    StorageError, StorageResult, Tombstone,
+    Checkpoint, CredentialKey, CredentialOwner, LogKey, LogRecord, SessionRow, SessionTable,
+    SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone,
 };
 
 /// The table definition `--create-resources` uses, as `aws dynamodb create-table
@@ -88,6 +93,8 @@ const EXP: &str = "exp";
 const BODY: &str = "body";
 const MINUTES: &str = "min";
 const ENTRY: &str = "e";
+/// The row's credential digests (a string set; absent when it has none).
+const CREDS: &str = "creds";
 /// A random token per name reservation, kept on the reservation (`tok`) and on
 /// the row holding it (`ntok`): a reservation is stale unless its row carries
 /// its token, which a rename away and back again cannot fake.
@@ -95,6 +102,8 @@ const TOKEN: &str = "tok";
 const NAME_TOKEN: &str = "ntok";
 /// The session row's sort key.
 const ROW_SK: &str = "S";
+/// A credential item's sort key.
+const CREDENTIAL_SK: &str = "C";
 
 /// Retries of a call DynamoDB cancelled for a conflicting concurrent transaction,
 /// and of rounds that re-read after a concurrent change.
@@ -556,6 +565,32 @@ impl DynamoSessionTable {
             .build())
     }
 
+    /// Indexes `credential` for `row`, unless some row or tombstone has it.
+    fn put_credential(
+        &self,
+        credential: &CredentialKey,
+        row: &SessionRow,
+    ) -> StorageResult<TransactWriteItem> {
+        let mut e = Expr::default();
+        let cond = format!("attribute_not_exists({})", e.n(PK));
+        Ok(TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(credential_item(
+                        credential,
+                        &row.id,
+                        &row.incarnation,
+                        None,
+                    )))
+                    .condition_expression(cond)
+                    .set_expression_attribute_names(e.names())
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .build())
+    }
+
     fn put_plain(&self, item: Item) -> StorageResult<TransactWriteItem> {
         Ok(TransactWriteItem::builder()
             .put(
@@ -877,11 +912,21 @@ impl SessionTable for DynamoSessionTable {
             if let Some(name) = &row.name {
                 items.push(self.put_name(&row.workspace, name, row, &token)?);
             }
+            let credentials = items.len()..items.len() + row.credentials.len();
+            for c in &row.credentials {
+                items.push(self.put_credential(c, row)?);
+            }
             let Some(reasons) = self.transact("create session", items).await? else {
                 return Ok(());
             };
             if failed(&reasons, 0) {
                 return Err(StorageError::AlreadyExists(format!("session {}", row.id)));
+            }
+            if credentials.clone().any(|i| failed(&reasons, i)) {
+                return Err(StorageError::AlreadyExists(format!(
+                    "a credential of session {}",
+                    row.id
+                )));
             }
             match &row.name {
                 Some(name) if failed(&reasons, 2) => {
@@ -1018,6 +1063,19 @@ impl SessionTable for DynamoSessionTable {
             if let Some(t) = tombstone {
                 items.push(self.put_tombstone_item(t)?);
             }
+            // The credentials name the tombstone from now on (and expire with
+            // it), or go with the row.
+            for c in &row.credentials {
+                items.push(match tombstone {
+                    Some(t) => self.put_plain(credential_item(
+                        c,
+                        id,
+                        incarnation,
+                        Some(records::tombstone_ttl(t)),
+                    ))?,
+                    None => self.delete_plain(credential_key(c))?,
+                });
+            }
             match self.transact("delete session", items).await? {
                 None => {
                     deleted = true;
@@ -1099,6 +1157,39 @@ impl SessionTable for DynamoSessionTable {
         }
         rows.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
         Ok(rows)
+    }
+
+    /// Reads the credential's item, then the partition of the session it
+    /// names (row and tombstone in one consistent `Query`); either counts
+    /// only with the indexed incarnation.
+    async fn find_credential(&self, credential: &CredentialKey) -> StorageResult<CredentialOwner> {
+        let not_found = || StorageError::NotFound("no session has this credential".into());
+        let Some(item) = self.get_item(credential_key(credential), None).await? else {
+            return Err(not_found());
+        };
+        let id = get_s(&item, ID)?;
+        let inc = get_s(&item, INC)?;
+        let range = SortRange {
+            from: ROW_SK,
+            to: records::TOMBSTONE_SK,
+            forward: true,
+            skip: None,
+        };
+        let (items, _) = self
+            .query_range("find credential", &format!("S#{id}"), range, &[], 2)
+            .await?;
+        let mut ended = None;
+        for item in &items {
+            if opt_s(item, INC)?.as_deref() != Some(inc.as_str()) {
+                continue;
+            }
+            match item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
+                Some(ROW_SK) => return row_from_item(item).map(CredentialOwner::Live),
+                Some(records::TOMBSTONE_SK) => ended = Some(records::tombstone_from_item(item)?),
+                _ => {}
+            }
+        }
+        ended.map(CredentialOwner::Ended).ok_or_else(not_found)
     }
 
     async fn append_log(&self, key: &LogKey, seq: u64, entry: &[u8]) -> StorageResult<()> {
@@ -1395,6 +1486,23 @@ fn row_key(id: &str) -> Item {
     key(format!("S#{id}"), ROW_SK.to_owned())
 }
 
+fn credential_key(credential: &CredentialKey) -> Item {
+    key(
+        format!("C#{}", credential.as_str()),
+        CREDENTIAL_SK.to_owned(),
+    )
+}
+
+fn credential_item(credential: &CredentialKey, id: &str, inc: &str, ttl: Option<i64>) -> Item {
+    let mut item = credential_key(credential);
+    item.insert(ID.into(), s(id));
+    item.insert(INC.into(), s(inc));
+    if let Some(ttl) = ttl {
+        item.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(ttl.to_string()));
+    }
+    item
+}
+
 fn ws_pk(workspace: &str) -> String {
     format!("W#{workspace}")
 }
@@ -1473,11 +1581,15 @@ fn row_item(row: &SessionRow) -> Item {
         );
     }
     item.insert(BODY.into(), s(&row.body));
+    if !row.credentials.is_empty() {
+        let digests = row.credentials.iter().map(|c| c.as_str().to_owned());
+        item.insert(CREDS.into(), AttributeValue::Ss(digests.collect()));
+    }
     item
 }
 
 fn row_projection(e: &mut Expr) -> String {
-    [ID, INC, WS, NAME, EXP, BODY]
+    [ID, INC, WS, NAME, EXP, BODY, CREDS]
         .iter()
         .map(|a| e.n(a))
         .collect::<Vec<_>>()
@@ -1500,6 +1612,18 @@ fn row_from_item(item: &Item) -> StorageResult<SessionRow> {
             ),
         },
         body: get_s(item, BODY)?,
+        credentials: match item.get(CREDS) {
+            None => Vec::new(),
+            Some(AttributeValue::Ss(digests)) => {
+                let mut c: Vec<CredentialKey> = digests
+                    .iter()
+                    .map(|d| CredentialKey::from_stored(d.clone()))
+                    .collect();
+                c.sort();
+                c
+            }
+            Some(v) => return Err(corrupt(CREDS, v)),
+        },
     })
 }
 

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::storage::{SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone};
 
-const TOMBSTONE_SK: &str = "T";
+pub(super) const TOMBSTONE_SK: &str = "T";
 /// DynamoDB may delete a tombstone this long after its session ended.
 const TOMBSTONE_TTL_SECS: i64 = 2 * 24 * 60 * 60;
 const ENDED: &str = "ended";
@@ -48,6 +48,24 @@ fn get_i64(item: &Item, attr: &str) -> StorageResult<i64> {
     }
 }
 
+/// When DynamoDB may delete a tombstone (and the credentials naming it).
+pub(super) fn tombstone_ttl(t: &Tombstone) -> i64 {
+    (t.ended_at_ms / 1000)
+        .saturating_add(TOMBSTONE_TTL_SECS)
+        .max(0)
+}
+
+pub(super) fn tombstone_from_item(item: &Item) -> StorageResult<Tombstone> {
+    Ok(Tombstone {
+        id: get_s(item, ID)?,
+        incarnation: get_s(item, INC)?,
+        workspace: get_s(item, WS)?,
+        name: opt_s(item, NAME)?,
+        ended_at_ms: get_i64(item, ENDED)?,
+        reason: get_s(item, REASON)?,
+    })
+}
+
 fn snapshot_from_item(workspace: &str, item: &Item) -> StorageResult<SnapshotRow> {
     Ok(SnapshotRow {
         id: get_s(item, ID)?,
@@ -72,27 +90,15 @@ impl DynamoSessionTable {
         }
         item.insert(ENDED.into(), n(t.ended_at_ms));
         item.insert(REASON.into(), s(&t.reason));
-        item.insert(
-            TTL_ATTRIBUTE.into(),
-            n((t.ended_at_ms / 1000)
-                .saturating_add(TOMBSTONE_TTL_SECS)
-                .max(0)),
-        );
+        item.insert(TTL_ATTRIBUTE.into(), n(tombstone_ttl(t)));
         self.put_plain(item)
     }
 
     pub(super) async fn tombstone(&self, id: &str) -> StorageResult<Option<Tombstone>> {
-        let Some(item) = self.get_item(tombstone_key(id), None).await? else {
-            return Ok(None);
-        };
-        Ok(Some(Tombstone {
-            id: get_s(&item, ID)?,
-            incarnation: get_s(&item, INC)?,
-            workspace: get_s(&item, WS)?,
-            name: opt_s(&item, NAME)?,
-            ended_at_ms: get_i64(&item, ENDED)?,
-            reason: get_s(&item, REASON)?,
-        }))
+        match self.get_item(tombstone_key(id), None).await? {
+            Some(item) => tombstone_from_item(&item).map(Some),
+            None => Ok(None),
+        }
     }
 
     pub(super) async fn put_snapshot(&self, row: &SnapshotRow) -> StorageResult<()> {

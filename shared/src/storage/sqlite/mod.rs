@@ -35,8 +35,8 @@ mod schema;
 use schema::init_schema;
 
 use super::{
-    Checkpoint, LogKey, LogRecord, SessionRow, SessionTable, SnapshotQuery, SnapshotRow,
-    StorageError, StorageResult, Tombstone,
+    Checkpoint, CredentialKey, CredentialOwner, LogKey, LogRecord, SessionRow, SessionTable,
+    SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone,
 };
 
 /// How long a connection waits for another process's write lock before failing.
@@ -45,7 +45,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// An append refused for a reason gone by the time it looks again is retried.
 const APPEND_ATTEMPTS: usize = 3;
 
-const SESSION_COLUMNS: &str = "id, incarnation, workspace, name, expires_at, body";
+/// A row's columns and its credential digests (space-separated), from a query
+/// whose `FROM` names the `sessions` table.
+const SESSION_COLUMNS: &str = "sessions.id, sessions.incarnation, sessions.workspace,
+    sessions.name, sessions.expires_at, sessions.body,
+    (SELECT group_concat(credential, ' ') FROM credentials
+     WHERE session = sessions.id AND incarnation = sessions.incarnation)";
 
 /// SQLite-backed session table and commit log (the embedded default).
 #[derive(Debug)]
@@ -166,6 +171,13 @@ fn get_u64(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
 }
 
 fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
+    let credentials: Option<String> = r.get(6)?;
+    let mut credentials: Vec<CredentialKey> = credentials
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|c| CredentialKey::from_stored(c.to_owned()))
+        .collect();
+    credentials.sort();
     Ok(SessionRow {
         id: r.get(0)?,
         incarnation: r.get(1)?,
@@ -173,6 +185,7 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
         name: r.get(3)?,
         expires_at: r.get(4)?,
         body: r.get(5)?,
+        credentials,
     })
 }
 
@@ -201,11 +214,19 @@ fn log_state(c: &Connection, key: &LogKey) -> rusqlite::Result<(bool, i64)> {
 
 #[async_trait]
 impl SessionTable for SqliteSessionTable {
+    /// The row and its credentials in one transaction: a taken id, name or
+    /// credential is a key conflict that rolls all of it back.
     async fn create_session(&self, row: &SessionRow) -> StorageResult<()> {
         self.write(
-            || format!("session {} (or its name in {})", row.id, row.workspace),
+            || {
+                format!(
+                    "session {} (or its name in {}, or one of its credentials)",
+                    row.id, row.workspace
+                )
+            },
             |c| {
-                c.prepare_cached(
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.prepare_cached(
                     "INSERT INTO sessions (id, incarnation, workspace, name, expires_at, body)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
@@ -216,10 +237,21 @@ impl SessionTable for SqliteSessionTable {
                     row.name,
                     row.expires_at,
                     row.body
-                ])
+                ])?;
+                for credential in &row.credentials {
+                    tx.prepare_cached(
+                        "INSERT INTO credentials (credential, session, incarnation)
+                         VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute([
+                        credential.as_str(),
+                        &row.id,
+                        &row.incarnation,
+                    ])?;
+                }
+                tx.commit()
             },
-        )?;
-        Ok(())
+        )
     }
 
     async fn get_session(&self, id: &str) -> StorageResult<SessionRow> {
@@ -293,8 +325,22 @@ impl SessionTable for SqliteSessionTable {
                     "DELETE FROM checkpoints WHERE session = ?1 AND incarnation = ?2",
                 )?
                 .execute([id, incarnation])?;
-                if let Some(t) = tombstone {
-                    records::put_tombstone(&tx, t)?;
+                match tombstone {
+                    // The row's credentials now name its tombstone, which
+                    // replaces the id's older one: that one's credentials go.
+                    Some(t) => {
+                        records::put_tombstone(&tx, t)?;
+                        tx.prepare_cached(
+                            "DELETE FROM credentials WHERE session = ?1 AND incarnation != ?2",
+                        )?
+                        .execute([id, t.incarnation.as_str()])?;
+                    }
+                    None => {
+                        tx.prepare_cached(
+                            "DELETE FROM credentials WHERE session = ?1 AND incarnation = ?2",
+                        )?
+                        .execute([id, incarnation])?;
+                    }
                 }
                 tx.commit()?;
                 Ok(true)
@@ -330,6 +376,27 @@ impl SessionTable for SqliteSessionTable {
             .query_map([now], session_from_row)?
             .collect()
         })
+    }
+
+    /// Each step is one statement: the live row joined through the index,
+    /// else the tombstone of the indexed incarnation. A row that ends between
+    /// the two is found as its tombstone.
+    async fn find_credential(&self, credential: &CredentialKey) -> StorageResult<CredentialOwner> {
+        let found = self.read(|c| {
+            let live = c
+                .prepare_cached(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM credentials c JOIN sessions
+                     ON sessions.id = c.session AND sessions.incarnation = c.incarnation
+                     WHERE c.credential = ?1"
+                ))?
+                .query_row([credential.as_str()], session_from_row)
+                .optional()?;
+            if let Some(row) = live {
+                return Ok(Some(CredentialOwner::Live(row)));
+            }
+            Ok(records::credential_tombstone(c, credential.as_str())?.map(CredentialOwner::Ended))
+        })?;
+        found.ok_or_else(|| StorageError::NotFound("no session has this credential".into()))
     }
 
     /// One statement inserts only while the row exists and `seq` is above the

@@ -1,7 +1,8 @@
-//! Tombstones and the snapshot index: plain statements over one connection,
+//! Tombstones (and the credentials that name them) and the snapshot index:
+//! plain statements over one connection,
 //! called by the [`SessionTable`](crate::storage::SessionTable) impl in `mod.rs`.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::clamp;
 use crate::storage::{SnapshotQuery, SnapshotRow, Tombstone};
@@ -26,28 +27,54 @@ pub(super) fn put_tombstone(c: &Connection, t: &Tombstone) -> rusqlite::Result<(
     Ok(())
 }
 
+fn tombstone_from_row(r: &Row<'_>) -> rusqlite::Result<Tombstone> {
+    Ok(Tombstone {
+        id: r.get(0)?,
+        incarnation: r.get(1)?,
+        workspace: r.get(2)?,
+        name: r.get(3)?,
+        ended_at_ms: r.get(4)?,
+        reason: r.get(5)?,
+    })
+}
+
 pub(super) fn get_tombstone(c: &Connection, id: &str) -> rusqlite::Result<Option<Tombstone>> {
     c.prepare_cached(
         "SELECT id, incarnation, workspace, name, ended_at_ms, reason
          FROM tombstones WHERE id = ?1",
     )?
-    .query_row([id], |r| {
-        Ok(Tombstone {
-            id: r.get(0)?,
-            incarnation: r.get(1)?,
-            workspace: r.get(2)?,
-            name: r.get(3)?,
-            ended_at_ms: r.get(4)?,
-            reason: r.get(5)?,
-        })
-    })
+    .query_row([id], tombstone_from_row)
     .optional()
 }
 
-pub(super) fn prune_tombstones(c: &Connection, before_ms: i64) -> rusqlite::Result<u64> {
-    let n = c
+/// The tombstone of the very incarnation a credential was indexed for.
+pub(super) fn credential_tombstone(
+    c: &Connection,
+    credential: &str,
+) -> rusqlite::Result<Option<Tombstone>> {
+    c.prepare_cached(
+        "SELECT t.id, t.incarnation, t.workspace, t.name, t.ended_at_ms, t.reason
+         FROM credentials c JOIN tombstones t
+           ON t.id = c.session AND t.incarnation = c.incarnation
+         WHERE c.credential = ?1",
+    )?
+    .query_row([credential], tombstone_from_row)
+    .optional()
+}
+
+/// Deletes old tombstones and the credentials that named them, in one
+/// transaction (the caller's connection is not in one).
+pub(super) fn prune_tombstones(c: &mut Connection, before_ms: i64) -> rusqlite::Result<u64> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.prepare_cached(
+        "DELETE FROM credentials WHERE (session, incarnation) IN
+             (SELECT id, incarnation FROM tombstones WHERE ended_at_ms < ?1)",
+    )?
+    .execute([before_ms])?;
+    let n = tx
         .prepare_cached("DELETE FROM tombstones WHERE ended_at_ms < ?1")?
         .execute([before_ms])?;
+    tx.commit()?;
     Ok(n as u64)
 }
 

@@ -7,8 +7,8 @@ use crate::storage::{StorageError, StorageResult};
 
 /// `PRAGMA user_version` of the schema below. Files from before versioning (0,
 /// with a `sessions` table) have no incarnations and are refused, not migrated;
-/// version 1 files are migrated in place.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+/// version 1 and 2 files are migrated in place.
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1: sessions, commit log, checkpoints, usage.
 const SCHEMA_V1: &str = "
@@ -73,7 +73,21 @@ CREATE TABLE snapshots (
 CREATE INDEX snapshots_session ON snapshots (workspace, session, incarnation, id);
 ";
 
-/// Creates the schema in a fresh file, migrates a version 1 file, accepts the
+/// Version 3 adds the credential index: which (session, incarnation) a
+/// credential digest names. Sessions created before it have no entries (the
+/// table cannot read credentials out of a row's opaque body), so they are
+/// reached by path or host only.
+const MIGRATE_V2_TO_V3: &str = "
+CREATE TABLE credentials (
+    credential  TEXT PRIMARY KEY NOT NULL,
+    session     TEXT NOT NULL,
+    incarnation TEXT NOT NULL
+) WITHOUT ROWID, STRICT;
+-- A row's credentials: read with the row, dropped when it ends.
+CREATE INDEX credentials_session ON credentials (session, incarnation);
+";
+
+/// Creates the schema in a fresh file, migrates a version 1 or 2 file, accepts the
 /// current one and refuses anything else. Each step is one immediate
 /// transaction, so processes opening one file at once neither both create (or
 /// migrate) nor see half a schema.
@@ -98,8 +112,9 @@ pub(super) fn init_schema(conn: &mut Connection, file: &str) -> StorageResult<()
         )
         .map_err(|e| backend("read schema", e))?;
     let steps = match (found, tables) {
-        (0, 0) => vec![SCHEMA_V1, MIGRATE_V1_TO_V2],
-        (1, _) => vec![MIGRATE_V1_TO_V2],
+        (0, 0) => vec![SCHEMA_V1, MIGRATE_V1_TO_V2, MIGRATE_V2_TO_V3],
+        (1, _) => vec![MIGRATE_V1_TO_V2, MIGRATE_V2_TO_V3],
+        (2, _) => vec![MIGRATE_V2_TO_V3],
         _ => {
             let what = if found > SCHEMA_VERSION {
                 format!("was written by a newer Mirra (schema version {found}, this one knows {SCHEMA_VERSION})")

@@ -1,0 +1,79 @@
+//! The official `stripe` Node SDK against a live `mirra serve`. stripe-node can
+//! set only host, port and protocol, never a base path, so it reaches its
+//! session at the server's root by its secret key (credential routing).
+
+use std::process::Command;
+
+use mirra_tests::{sdk_node, stripe_of, workspace_root, Server};
+use serde_json::{json, Value};
+
+/// stripe-node configured with host, port and protocol creates, retrieves,
+/// updates, lists and deletes customers of the session its key names, sees
+/// nothing of another session, and raises its authentication error for an
+/// unknown key.
+#[test]
+fn official_stripe_node_sdk_reaches_its_session_by_host_port_and_key() {
+    let Some(sdk) = sdk_node() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let (_, key) = stripe_of(&server.create_session(json!({"mirrors": ["stripe"]})));
+    let (_, other_key) = stripe_of(&server.create_session(json!({"mirrors": ["stripe"]})));
+
+    let out = Command::new(&sdk.node)
+        .arg(workspace_root().join("tests/sdk/node/stripe_customers.mjs"))
+        .env("MIRRA_SDK_NODE_DIR", &sdk.dir)
+        .env("MIRRA_URL", &server.url)
+        .env("STRIPE_SECRET_KEY", &key)
+        .env("STRIPE_OTHER_SECRET_KEY", &other_key)
+        .output()
+        .expect("run the Node SDK script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "Node SDK script failed:\n{stdout}\n{stderr}"
+    );
+    println!("{stdout}");
+}
+
+/// What `curl -u sk_test_…: http://127.0.0.1:4400/v1/customers` sends (the
+/// key as Basic auth's user, no path session) reaches the key's session; an
+/// unknown key gets Stripe's 401 and no key the control plane's JSON 404.
+#[test]
+fn curl_style_basic_auth_at_the_root_routes_by_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let session = server.create_session(json!({"mirrors": ["stripe"]}));
+    let (base, key) = stripe_of(&session);
+    let made: Value = server
+        .http()
+        .post(format!("{base}/v1/customers"))
+        .bearer_auth(&key)
+        .form(&[("email", "curl@example.com")])
+        .send()
+        .expect("create by path")
+        .json()
+        .expect("customer JSON");
+    let id = made["id"].as_str().expect("id");
+
+    let get = |auth: Option<&str>| {
+        let mut req = server
+            .http()
+            .get(format!("{}/v1/customers/{id}", server.url));
+        if let Some(k) = auth {
+            req = req.basic_auth(k, None::<&str>);
+        }
+        let resp = req.send().expect("GET at the root");
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().unwrap_or(Value::Null))
+    };
+    let (status, body) = get(Some(&key));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], id);
+    let (status, body) = get(Some("sk_test_unknownunknownunknown1234"));
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    let (status, body) = get(None);
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["type"], "not_found");
+}
