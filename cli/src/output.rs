@@ -50,10 +50,15 @@ pub fn export_lines(session: &Value) -> String {
     let Some(mirrors) = session.get("mirrors").and_then(Value::as_object) else {
         return out;
     };
+    let mut mirrors: Vec<_> = mirrors.iter().collect();
+    mirrors.sort_by(|a, b| a.0.cmp(b.0));
     for (mirror, m) in mirrors {
         let Some(env) = m.get("env").and_then(Value::as_object) else {
             continue;
         };
+        // By name, whatever order the server sent them in.
+        let mut env: Vec<_> = env.iter().collect();
+        env.sort_by(|a, b| a.0.cmp(b.0));
         for (name, value) in env {
             if !is_env_name(name) {
                 tracing::warn!(

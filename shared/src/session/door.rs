@@ -19,7 +19,11 @@ impl Door {
 
     /// The live session `session_id` and its `mirror`: `NotFound` for an unknown
     /// id or a session without that mirror, `Gone` for an ended one.
-    pub async fn open(&self, session_id: &str, mirror: &'static str) -> SessionResult<SessionContext> {
+    pub async fn open(
+        &self,
+        session_id: &str,
+        mirror: &'static str,
+    ) -> SessionResult<SessionContext> {
         self.sessions.context(session_id, mirror).await
     }
 }

@@ -92,7 +92,10 @@ pub fn idempotency_key(raw: &[u8]) -> Result<Option<String>, StripeError> {
         return Ok(None);
     }
     let key = std::str::from_utf8(raw).map_err(|_| {
-        StripeError::bad_request(StatusCode::BAD_REQUEST, "Invalid Idempotency-Key header: not UTF-8.")
+        StripeError::bad_request(
+            StatusCode::BAD_REQUEST,
+            "Invalid Idempotency-Key header: not UTF-8.",
+        )
     })?;
     if key.len() > MAX_IDEMPOTENCY_KEY_LEN {
         return Err(StripeError::bad_request(

@@ -154,6 +154,20 @@ impl StripeError {
         }
     }
 
+    /// A route of Stripe's API that this mirror does not serve yet, said plainly
+    /// (not Stripe's "contact support" text for URLs that do not exist).
+    pub fn not_emulated(method: &str, path: &str, operation: &str) -> Self {
+        StripeError::InvalidRequest {
+            status: StatusCode::NOT_FOUND,
+            code: Some("not_emulated"),
+            message: format!(
+                "Mirra does not emulate {method} {path} ({operation}) yet. \
+                 The Stripe mirror's README section lists what it emulates."
+            ),
+            param: None,
+        }
+    }
+
     /// A request-level problem with no parameter (a body that cannot be read, …).
     pub fn bad_request(status: StatusCode, message: impl Into<String>) -> Self {
         StripeError::InvalidRequest {

@@ -1,31 +1,36 @@
-//! What each Stripe object lets `expand[]` reach, for the toolkit's expansion.
-//! Fields whose targets are not emulated yet (a customer's `discount`,
-//! `default_source`, `test_clock`) expand to what they hold: `null`.
+//! What each Stripe object lets `expand[]` reach, for the toolkit's expansion:
+//! the expandable fields of the generated object table (the pinned API
+//! version's), plus the fields Stripe includes only on request (a customer's
+//! `tax_ids` …). A field whose target type is not emulated yet expands to what
+//! it holds (`null`, or the id).
 
-use serde_json::Value;
-
-use super::customers;
+use super::{customers, params, KINDS};
 use crate::mirrors::toolkit::expand::{Expandable, Target};
+use crate::mirrors::toolkit::objects::Kind;
 
 pub struct Rules;
 
 impl Expandable for Rules {
     fn target(&self, object: &str, field: &str) -> Option<Target> {
-        match (object, field) {
-            ("customer", "default_source" | "discount" | "test_clock" | "invoice_settings.default_payment_method") => {
-                Some(Target::Objects(Vec::new()))
+        if object == "customer" {
+            if let Some(f) = customers::includable(field) {
+                return Some(Target::Computed(f));
             }
-            ("customer", f) => customers::includable(f).map(Target::Computed),
-            _ => None,
         }
+        let types = params::object_type(object)?.expandable.get(field)?;
+        Some(Target::Objects(types.iter().map(String::as_str).collect()))
     }
-}
 
-/// The id in an expandable field, whether it is expanded or not.
-pub fn id_of(v: &Value) -> Option<&str> {
-    match v {
-        Value::String(s) => Some(s),
-        Value::Object(o) => o.get("id").and_then(Value::as_str),
-        _ => None,
+    fn below(&self, object: &str, prefix: &str) -> bool {
+        params::object_type(object).is_some_and(|t| {
+            t.expandable.keys().any(|k| {
+                k.strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+        })
+    }
+
+    fn kind(&self, object_type: &str) -> Option<&'static Kind> {
+        KINDS.iter().copied().find(|k| k.object == object_type)
     }
 }

@@ -27,6 +27,7 @@ pub mod params;
 pub mod pipeline;
 pub mod routes;
 pub mod seed;
+pub mod update;
 
 pub use error::StripeError;
 

@@ -19,8 +19,10 @@ use super::auth;
 use super::error::{json_response, StripeError};
 use super::expand::Rules;
 use super::form::decode;
+use super::params;
 use super::routes;
-use crate::mirrors::toolkit::expand::{expand, ExpandError};
+use super::update;
+use crate::mirrors::toolkit::expand::{check, expand, ExpandError};
 use crate::mirrors::toolkit::idempotency::{self, Check, Saved};
 use crate::mirrors::toolkit::route::{Match, PathArgs};
 use crate::session::id::random_token;
@@ -69,7 +71,12 @@ pub async fn handle(State(door): State<Door>, path: RawPathParams, req: Request)
     res
 }
 
-async fn run(door: &Door, session: &str, request_id: &str, req: Request) -> Result<Response, StripeError> {
+async fn run(
+    door: &Door,
+    session: &str,
+    request_id: &str,
+    req: Request,
+) -> Result<Response, StripeError> {
     let (parts, body) = req.into_parts();
 
     // ── 1. API key ──────────────────────────────────────────────────────────
@@ -104,31 +111,47 @@ async fn run(door: &Door, session: &str, request_id: &str, req: Request) -> Resu
     };
 
     // ── 6. Route ────────────────────────────────────────────────────────────
+    // Ours, else a route of Stripe's API we do not serve yet, else unknown.
     let path = parts.uri.path().to_string();
     let (route, args) = match routes::table().find(&parts.method, &path) {
         Match::Found(route, args) => (route, args),
         Match::OtherMethod | Match::NoSuchPath => {
-            return Err(StripeError::unrecognized_url(parts.method.as_str(), &path))
+            let method = parts.method.as_str();
+            return Err(match params::spec_operation(method, &path) {
+                Some(op) => StripeError::not_emulated(method, &path, op),
+                None => StripeError::unrecognized_url(method, &path),
+            });
         }
     };
+    let op = params::operation(route.operation);
 
     // ── 7. Parameters ───────────────────────────────────────────────────────
-    // Query string for every method, then the form body of a POST.
+    // Query string for every method, then the form body of a POST; checked
+    // against the operation's schema (generated from Stripe's OpenAPI) and
+    // typed before any state is read, so a bad request is never saved under
+    // its idempotency key.
     let body = read_body(body).await?;
-    let mut params = Map::new();
+    let mut form = Map::new();
     let mut raw = Vec::new();
     if let Some(q) = parts.uri.query().filter(|q| !q.is_empty()) {
-        decode(q.as_bytes(), &mut params)?;
+        decode(q.as_bytes(), &mut form)?;
         raw.extend_from_slice(q.as_bytes());
     }
     if parts.method == Method::POST && !body.is_empty() {
-        decode(&body, &mut params)?;
+        decode(&body, &mut form)?;
         if !raw.is_empty() {
             raw.push(b'&');
         }
         raw.extend_from_slice(&body);
     }
-    let expand_paths = take_expand(&mut params)?;
+    let mut params = match params::validate(op, &Value::Object(form))? {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    update::check_metadata(&params)?;
+    let expand_paths = take_expand(&mut params);
+    let returns = op.returns.as_deref().unwrap_or_default();
+    check(returns, op.items.as_deref(), &expand_paths, &Rules).map_err(expand_error)?;
 
     // ── 8. Apply, in one read or one logged transaction ─────────────────────
     let call = |conn: &Connection| -> Result<Value, StripeError> {
@@ -163,7 +186,9 @@ async fn run(door: &Door, session: &str, request_id: &str, req: Request) -> Resu
             match idempotency::check(conn, key, &endpoint, &fingerprint, now)? {
                 Check::Fresh => {}
                 Check::Replay(saved) => return Ok((saved, true)),
-                Check::OtherEndpoint(saved) => return Err(auth::key_reused_elsewhere(key, &saved, &endpoint)),
+                Check::OtherEndpoint(saved) => {
+                    return Err(auth::key_reused_elsewhere(key, &saved, &endpoint))
+                }
                 Check::OtherParams(_) => return Err(auth::key_reused_with_other_params(key)),
             }
             // Stripe saves a request's outcome when the endpoint ran, errors included.
@@ -204,7 +229,9 @@ async fn read_body(body: Body) -> Result<Bytes, StripeError> {
     to_bytes(body, BODY_LIMIT).await.map_err(|e| {
         StripeError::bad_request(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Request body too large: requests to the Stripe mirror are limited to 1 MiB ({e})."),
+            format!(
+                "Request body too large: requests to the Stripe mirror are limited to 1 MiB ({e})."
+            ),
         )
     })
 }
@@ -221,7 +248,9 @@ fn check_version(headers: &HeaderMap) -> Result<(), StripeError> {
     let dated = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     if dated {
         Ok(())
     } else {
@@ -232,19 +261,15 @@ fn check_version(headers: &HeaderMap) -> Result<(), StripeError> {
     }
 }
 
-/// `expand[]=a&expand[]=b` out of the parameters (handlers never see it).
-fn take_expand(params: &mut Map<String, Value>) -> Result<Vec<String>, StripeError> {
+/// `expand[]=a&expand[]=b` out of the (validated) parameters: the pipeline
+/// expands, handlers never see it.
+fn take_expand(params: &mut Map<String, Value>) -> Vec<String> {
     match params.remove("expand") {
-        None => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .into_iter()
-            .map(|v| match v {
-                Value::String(s) => Ok(s),
-                _ => Err(StripeError::invalid("Invalid array", "expand")),
-            })
+            .filter_map(|v| v.as_str().map(str::to_string))
             .collect(),
-        Some(Value::String(s)) if s.is_empty() => Ok(Vec::new()),
-        Some(_) => Err(StripeError::invalid("Invalid array", "expand")),
+        _ => Vec::new(),
     }
 }
 

@@ -7,12 +7,18 @@
 
 use std::collections::HashSet;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::customers::{self, Customer, CustomerParams, Mode};
+use super::customers::{self, Mode};
 use super::error::StripeError;
 use super::form::{integer_value, Fields, Param};
+use crate::mirrors::toolkit::params::{self, Encoding, Operation};
+
+/// Seed customers take what `POST /v1/customers` takes.
+fn create_op() -> &'static Operation {
+    super::params::operation("PostCustomers")
+}
 
 const DEFAULT: &str = include_str!("../../../../seeds/stripe/default.json");
 
@@ -78,12 +84,18 @@ pub fn load(conn: &rusqlite::Connection, seed: &Value) -> Result<(), String> {
                 }
             },
         };
-        let params = CustomerParams::parse(&mut f, Mode::Seed).map_err(|e| at(describe(&e)))?;
-        f.finish().map_err(|e| at(describe(&e)))?;
-        let mut c = Customer::new(id, created, derived(&digest[14..22], b"0123456789ABCDEF"));
-        params.apply(&mut c);
-        CustomerParams::check_result(&c).map_err(|e| at(describe(&e)))?;
-        customers::insert(conn, &c).map_err(|e| at(describe(&e)))?;
+        let rest: Map<String, Value> = f.drain().into_iter().collect();
+        let params =
+            match params::validate(&Value::Object(rest), &create_op().params, Encoding::Json) {
+                Ok(Value::Object(p)) => p,
+                Ok(_) => Map::new(),
+                Err(e) => return Err(at(describe(&StripeError::from(e)))),
+            };
+        let mut c = customers::new(&id, created, &derived(&digest[14..22], b"0123456789ABCDEF"));
+        customers::apply(&mut c, &params, Mode::Create).map_err(|e| at(describe(&e)))?;
+        customers::KIND
+            .insert(conn, &Value::Object(c))
+            .map_err(|e| at(e.to_string()))?;
     }
     Ok(())
 }

@@ -15,8 +15,9 @@ pub const MAX_DEPTH: usize = 4;
 
 /// How a field expands.
 pub enum Target {
-    /// An id of one of these kinds (picked by id prefix) becomes that object.
-    Objects(Vec<&'static Kind>),
+    /// An id naming an object of one of these types becomes that object (read
+    /// from its kind's table when the type is emulated; left as is otherwise).
+    Objects(Vec<&'static str>),
     /// A field that only appears when asked for (Stripe's includable fields such
     /// as `customer.tax_ids`), computed from the object it belongs to.
     Computed(fn(&Connection, &Value) -> rusqlite::Result<Value>),
@@ -26,6 +27,52 @@ pub enum Target {
 /// `field` is dotted below the object (`invoice_settings.default_payment_method`).
 pub trait Expandable {
     fn target(&self, object: &str, field: &str) -> Option<Target>;
+    /// Whether an expandable field lies below `prefix`, a plain sub-hash of
+    /// `object` (`invoice_settings` for `invoice_settings.default_payment_method`).
+    fn below(&self, object: &str, prefix: &str) -> bool;
+    /// Where objects of `object_type` are stored, if this mirror emulates them.
+    fn kind(&self, object_type: &str) -> Option<&'static Kind>;
+}
+
+/// Checks `paths` against the types alone, before any state is read: an
+/// answer of type `root` (for lists, items of type `items` under `data.`).
+pub fn check(
+    root: &str,
+    items: Option<&str>,
+    paths: &[String],
+    rules: &dyn Expandable,
+) -> Result<(), ExpandError> {
+    for path in paths {
+        let segs: Vec<&str> = path.split('.').collect();
+        let (mut object, rest) = match items {
+            Some(item) => match segs.split_first() {
+                Some((&"data", rest)) => (item.to_string(), rest),
+                _ => return Err(ExpandError::NotExpandable(path.clone())),
+            },
+            None => (root.to_string(), &segs[..]),
+        };
+        if rest.len() > MAX_DEPTH {
+            return Err(ExpandError::TooDeep(path.clone()));
+        }
+        let mut prefix = String::new();
+        for (i, seg) in rest.iter().enumerate() {
+            let field = if prefix.is_empty() {
+                (*seg).to_string()
+            } else {
+                format!("{prefix}.{seg}")
+            };
+            match rules.target(&object, &field) {
+                Some(Target::Objects(types)) => {
+                    object = types.first().map(|t| t.to_string()).unwrap_or_default();
+                    prefix.clear();
+                }
+                Some(Target::Computed(_)) if i + 1 == rest.len() => {}
+                None if i + 1 < rest.len() && rules.below(&object, &field) => prefix = field,
+                _ => return Err(ExpandError::NotExpandable(path.clone())),
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +107,10 @@ pub fn expand(
 }
 
 fn object_type(v: &Value) -> String {
-    v.get("object").and_then(Value::as_str).unwrap_or_default().to_string()
+    v.get("object")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Expands `segs` inside `v`, an object of type `object` reached at `prefix`
@@ -103,12 +153,15 @@ fn walk(
             }
             Ok(())
         }
-        Some(Target::Objects(kinds)) => {
+        Some(Target::Objects(types)) => {
             let Some(current) = slot.get_mut(*first) else {
                 return Ok(());
             };
             if let Value::String(id) = current {
-                let kind = kinds.iter().find(|k| id.starts_with(k.prefix));
+                let kind = types
+                    .iter()
+                    .filter_map(|t| rules.kind(t))
+                    .find(|k| id.starts_with(k.prefix));
                 if let Some(obj) = match kind {
                     Some(k) => k.find(conn, id)?,
                     None => None,
@@ -129,7 +182,7 @@ fn walk(
         None => {
             // A plain sub-object may hold expandable fields further down.
             match slot.get_mut(*first) {
-                Some(sub @ Value::Object(_)) if !rest.is_empty() && sub.get("object").is_none() => {
+                Some(sub @ Value::Object(_)) if !rest.is_empty() && rules.below(object, &field) => {
                     walk(conn, sub, object, &field, rest, path, rules)
                 }
                 Some(Value::Null) if !rest.is_empty() => Ok(()),
@@ -163,22 +216,54 @@ mod tests {
     impl Expandable for Rules {
         fn target(&self, object: &str, field: &str) -> Option<Target> {
             match (object, field) {
-                ("thing", "owner") | ("thing", "settings.backup_owner") => Some(Target::Objects(vec![&OWNERS])),
-                ("owner", "favourite") => Some(Target::Objects(vec![&THINGS])),
+                ("thing", "owner") | ("thing", "settings.backup_owner") => {
+                    Some(Target::Objects(vec!["owner"]))
+                }
+                ("owner", "favourite") => Some(Target::Objects(vec!["thing"])),
                 ("owner", "extras") => Some(Target::Computed(|_, o| Ok(json!({"of": o["id"]})))),
+                _ => None,
+            }
+        }
+        fn below(&self, object: &str, prefix: &str) -> bool {
+            (object, prefix) == ("thing", "settings")
+        }
+        fn kind(&self, object_type: &str) -> Option<&'static Kind> {
+            match object_type {
+                "owner" => Some(&OWNERS),
+                "thing" => Some(&THINGS),
                 _ => None,
             }
         }
     }
 
+    /// The static check agrees with the walk, before any state is read.
+    #[test]
+    fn paths_are_checked_against_types_alone() {
+        let ok = |root, items, p: &str| check(root, items, &[p.to_string()], &Rules).is_ok();
+        assert!(ok("thing", None, "owner.favourite"));
+        assert!(ok("thing", None, "settings.backup_owner.extras"));
+        assert!(ok("list", Some("thing"), "data.owner"));
+        assert!(!ok("list", Some("thing"), "owner"));
+        assert!(!ok("thing", None, "settings"));
+        assert!(!ok("thing", None, "owner.extras.more"));
+        assert!(!ok("thing", None, "owner.favourite.owner.favourite.owner"));
+    }
+
     fn db() -> Connection {
         let conn = Connection::open_in_memory().expect("open");
-        conn.execute_batch(&format!("{}{}", OWNERS.ddl(), THINGS.ddl())).expect("ddl");
+        conn.execute_batch(&format!("{}{}", OWNERS.ddl(), THINGS.ddl()))
+            .expect("ddl");
         OWNERS
-            .insert(&conn, &json!({"id": "own_1", "object": "owner", "created": 1, "favourite": "th_1"}))
+            .insert(
+                &conn,
+                &json!({"id": "own_1", "object": "owner", "created": 1, "favourite": "th_1"}),
+            )
             .expect("owner");
         THINGS
-            .insert(&conn, &json!({"id": "th_1", "object": "thing", "created": 1, "owner": "own_1"}))
+            .insert(
+                &conn,
+                &json!({"id": "th_1", "object": "thing", "created": 1, "owner": "own_1"}),
+            )
             .expect("thing");
         conn
     }
@@ -188,7 +273,10 @@ mod tests {
     fn paths_expand_through_objects_sub_objects_and_lists() {
         let conn = db();
         let mut thing = json!({"id": "th_2", "object": "thing", "owner": "own_1", "settings": {"backup_owner": "own_1"}});
-        let paths = vec!["owner.favourite".to_string(), "settings.backup_owner".to_string()];
+        let paths = vec![
+            "owner.favourite".to_string(),
+            "settings.backup_owner".to_string(),
+        ];
         expand(&conn, &mut thing, &paths, &Rules).expect("expand");
         assert_eq!(thing["owner"]["favourite"]["id"], "th_1");
         assert_eq!(thing["settings"]["backup_owner"]["object"], "owner");
@@ -207,6 +295,9 @@ mod tests {
             Err(ExpandError::NotExpandable(_))
         ));
         let deep = "owner.favourite.owner.favourite.owner".to_string();
-        assert!(matches!(expand(&conn, &mut thing, &[deep], &Rules), Err(ExpandError::TooDeep(_))));
+        assert!(matches!(
+            expand(&conn, &mut thing, &[deep], &Rules),
+            Err(ExpandError::TooDeep(_))
+        ));
     }
 }

@@ -132,14 +132,29 @@ mod tests {
         let conn = Connection::open_in_memory().expect("open");
         conn.execute_batch(DDL).expect("ddl");
         let fp = fingerprint(b"a=1");
-        assert_eq!(check(&conn, "k", "POST /v1/things", &fp, 1000).expect("check"), Check::Fresh);
+        assert_eq!(
+            check(&conn, "k", "POST /v1/things", &fp, 1000).expect("check"),
+            Check::Fresh
+        );
         save(&conn, "k", &saved(1000)).expect("save");
-        assert!(matches!(check(&conn, "k", "POST /v1/things", &fp, 1001), Ok(Check::Replay(_))));
-        assert!(matches!(check(&conn, "k", "POST /v1/other", &fp, 1001), Ok(Check::OtherEndpoint(_))));
+        assert!(matches!(
+            check(&conn, "k", "POST /v1/things", &fp, 1001),
+            Ok(Check::Replay(_))
+        ));
+        assert!(matches!(
+            check(&conn, "k", "POST /v1/other", &fp, 1001),
+            Ok(Check::OtherEndpoint(_))
+        ));
         let other = fingerprint(b"a=2");
-        assert!(matches!(check(&conn, "k", "POST /v1/things", &other, 1001), Ok(Check::OtherParams(_))));
+        assert!(matches!(
+            check(&conn, "k", "POST /v1/things", &other, 1001),
+            Ok(Check::OtherParams(_))
+        ));
         let later = 1000 + KEY_TTL_SECS;
-        assert_eq!(check(&conn, "k", "POST /v1/things", &fp, later).expect("check"), Check::Fresh);
+        assert_eq!(
+            check(&conn, "k", "POST /v1/things", &fp, later).expect("check"),
+            Check::Fresh
+        );
     }
 
     /// Saving a key purges the expired ones instead of keeping them forever.

@@ -87,7 +87,11 @@ pub fn list(conn: &Connection, kind: &Kind, q: &ListQuery) -> Result<ListPage, L
     );
     let mut binds: Vec<Sql> = vec![Sql::Integer(lo), Sql::Integer(hi)];
     for (col, v) in &q.filters {
-        debug_assert!(kind.columns.contains(col), "{col} is not a column of {}", kind.table);
+        debug_assert!(
+            kind.columns.contains(col),
+            "{col} is not a column of {}",
+            kind.table
+        );
         binds.push(v.clone());
         sql.push_str(&format!(" AND \"{col}\" = ?{}", binds.len()));
     }
@@ -141,7 +145,10 @@ mod tests {
         for i in 0..7 {
             let owner = if i % 2 == 0 { "a" } else { "b" };
             THINGS
-                .insert(&conn, &json!({"id": format!("th_{i}"), "created": 100 + i / 2, "owner": owner}))
+                .insert(
+                    &conn,
+                    &json!({"id": format!("th_{i}"), "created": 100 + i / 2, "owner": owner}),
+                )
                 .expect("insert");
         }
         conn
@@ -161,7 +168,11 @@ mod tests {
     #[test]
     fn pages_walk_newest_first_in_both_directions() {
         let conn = db();
-        let q = |cursor| ListQuery { limit: 3, cursor, ..ListQuery::default() };
+        let q = |cursor| ListQuery {
+            limit: 3,
+            cursor,
+            ..ListQuery::default()
+        };
         let p1 = list(&conn, &THINGS, &q(Cursor::None)).expect("p1");
         assert_eq!(ids(&p1), ["th_6", "th_5", "th_4"]);
         assert!(p1.has_more);
@@ -186,16 +197,24 @@ mod tests {
             filters: vec![("owner", Sql::Text("a".into()))],
             ..ListQuery::default()
         };
-        assert_eq!(ids(&list(&conn, &THINGS, &q).expect("page")), ["th_4", "th_2"]);
+        assert_eq!(
+            ids(&list(&conn, &THINGS, &q).expect("page")),
+            ["th_4", "th_2"]
+        );
     }
 
     /// A cursor that names nothing is an error naming the parameter.
     #[test]
     fn an_unknown_cursor_is_reported_with_its_parameter() {
         let conn = db();
-        let q = ListQuery { cursor: Cursor::Before("th_x".into()), ..ListQuery::default() };
+        let q = ListQuery {
+            cursor: Cursor::Before("th_x".into()),
+            ..ListQuery::default()
+        };
         match list(&conn, &THINGS, &q) {
-            Err(ListError::NoSuchCursor { id, param }) => assert_eq!((id.as_str(), param), ("th_x", "ending_before")),
+            Err(ListError::NoSuchCursor { id, param }) => {
+                assert_eq!((id.as_str(), param), ("th_x", "ending_before"))
+            }
             other => panic!("expected NoSuchCursor, got {other:?}"),
         }
     }

@@ -55,7 +55,11 @@ impl Kind {
     /// capture needs; `seq` also breaks ties between objects created in one second.
     pub fn ddl(&self) -> String {
         let t = self.table;
-        let cols: String = self.columns.iter().map(|c| format!("    \"{c}\",\n")).collect();
+        let cols: String = self
+            .columns
+            .iter()
+            .map(|c| format!("    \"{c}\",\n"))
+            .collect();
         let mut sql = format!(
             "CREATE TABLE \"{t}\" (\n    seq     INTEGER PRIMARY KEY,\n    id      TEXT    NOT NULL UNIQUE,\n    \
              created INTEGER NOT NULL,\n    deleted INTEGER NOT NULL DEFAULT 0,\n{cols}    data    TEXT    NOT NULL\n);\n\
@@ -72,7 +76,9 @@ impl Kind {
     /// Stores a new object (its `id` and `created` are read from it).
     pub fn insert(&self, conn: &Connection, obj: &Value) -> rusqlite::Result<()> {
         let cols: String = self.columns.iter().map(|c| format!(", \"{c}\"")).collect();
-        let marks: String = (0..self.columns.len()).map(|i| format!(", ?{}", i + 4)).collect();
+        let marks: String = (0..self.columns.len())
+            .map(|i| format!(", ?{}", i + 4))
+            .collect();
         let sql = format!(
             "INSERT INTO \"{}\" (id, created, data{cols}) VALUES (?1, ?2, ?3{marks})",
             self.table
@@ -83,7 +89,8 @@ impl Kind {
             Sql::Text(obj.to_string()),
         ];
         binds.extend(self.columns.iter().map(|c| column_value(obj.get(*c))));
-        conn.prepare_cached(&sql)?.execute(params_from_iter(binds))?;
+        conn.prepare_cached(&sql)?
+            .execute(params_from_iter(binds))?;
         Ok(())
     }
 
@@ -95,10 +102,15 @@ impl Kind {
             .enumerate()
             .map(|(i, c)| format!(", \"{c}\" = ?{}", i + 3))
             .collect();
-        let sql = format!("UPDATE \"{}\" SET data = ?2{sets} WHERE id = ?1", self.table);
+        let sql = format!(
+            "UPDATE \"{}\" SET data = ?2{sets} WHERE id = ?1",
+            self.table
+        );
         let mut binds = vec![Sql::Text(str_field(obj, "id")), Sql::Text(obj.to_string())];
         binds.extend(self.columns.iter().map(|c| column_value(obj.get(*c))));
-        let n = conn.prepare_cached(&sql)?.execute(params_from_iter(binds))?;
+        let n = conn
+            .prepare_cached(&sql)?
+            .execute(params_from_iter(binds))?;
         if n == 0 {
             return Err(rusqlite::Error::QueryReturnedNoRows);
         }
@@ -147,7 +159,10 @@ impl Kind {
 }
 
 fn str_field(obj: &Value, k: &str) -> String {
-    obj.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
+    obj.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A filter column's value: scalars as they are, an expanded object as its id.
@@ -199,14 +214,19 @@ mod tests {
         obj["status"] = json!("done");
         THINGS.save(&conn, &obj).expect("save");
         let (owner, status): (String, String) = conn
-            .query_row("SELECT owner, status FROM things WHERE id = ?1", [&id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT owner, status FROM things WHERE id = ?1",
+                [&id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .expect("row");
         assert_eq!((owner.as_str(), status.as_str()), ("o_1", "done"));
         THINGS.mark_deleted(&conn, &id).expect("delete");
         assert_eq!(THINGS.load(&conn, &id).expect("load"), None);
-        assert!(THINGS.find(&conn, &id).expect("find").is_some_and(|s| s.deleted));
+        assert!(THINGS
+            .find(&conn, &id)
+            .expect("find")
+            .is_some_and(|s| s.deleted));
     }
 
     /// Saving an object that was never inserted is an error, not a silent no-op.

@@ -54,10 +54,12 @@ impl<H> Routes<H> {
             .into_iter()
             .map(|r| {
                 let segs = split(r.template)
-                    .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                        Some(name) => Seg::Param(name),
-                        None => Seg::Lit(s),
-                    })
+                    .map(
+                        |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                            Some(name) => Seg::Param(name),
+                            None => Seg::Lit(s),
+                        },
+                    )
                     .collect();
                 (r, segs)
             })
@@ -128,12 +130,27 @@ mod tests {
     use super::*;
 
     fn table() -> Routes<u8> {
-        let r = |method, template, operation, handler| Route { method, template, operation, handler };
+        let r = |method, template, operation, handler| Route {
+            method,
+            template,
+            operation,
+            handler,
+        };
         Routes::new(vec![
             r(Method::GET, "/v1/customers", "GetCustomers", 1),
-            r(Method::GET, "/v1/customers/{customer}", "GetCustomersCustomer", 2),
+            r(
+                Method::GET,
+                "/v1/customers/{customer}",
+                "GetCustomersCustomer",
+                2,
+            ),
             r(Method::GET, "/v1/customers/search", "GetCustomersSearch", 3),
-            r(Method::POST, "/v1/payment_intents/{intent}/confirm", "PostPaymentIntentsIntentConfirm", 4),
+            r(
+                Method::POST,
+                "/v1/payment_intents/{intent}/confirm",
+                "PostPaymentIntentsIntentConfirm",
+                4,
+            ),
         ])
     }
 
@@ -157,7 +174,13 @@ mod tests {
             Match::Found(r, args) => assert_eq!((r.handler, args.get("intent")), (4, "pi_1")),
             _ => panic!("confirm not found"),
         }
-        assert!(matches!(t.find(&Method::DELETE, "/v1/customers"), Match::OtherMethod));
-        assert!(matches!(t.find(&Method::GET, "/v1/nothing"), Match::NoSuchPath));
+        assert!(matches!(
+            t.find(&Method::DELETE, "/v1/customers"),
+            Match::OtherMethod
+        ));
+        assert!(matches!(
+            t.find(&Method::GET, "/v1/nothing"),
+            Match::NoSuchPath
+        ));
     }
 }
