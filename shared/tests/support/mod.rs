@@ -4,6 +4,7 @@
 
 pub mod notes;
 pub mod racing_table;
+pub mod stripe;
 
 /// Counts rows of a SQLite file behind the backend's back, for what the trait
 /// cannot show (entries deleted at once, nothing left of a deleted session).

@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use serde_json::{json, Map, Value};
 
 use super::error::StripeError;
+use super::events;
 use super::lists;
 use super::pipeline::Call;
 use super::update;
@@ -255,6 +256,7 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
     apply(&mut c, call.params, Mode::Create)?;
     let v = Value::Object(c);
     KIND.insert(call.conn, &v)?;
+    events::emit(call, "customer.created", &v, None)?;
     Ok(v)
 }
 
@@ -277,6 +279,7 @@ pub fn update(call: &Call) -> Result<Value, StripeError> {
     let v = Value::Object(c);
     if v.as_object() != Some(&before) {
         KIND.save(call.conn, &v)?;
+        events::emit(call, "customer.updated", &v, Some(&Value::Object(before)))?;
     }
     Ok(v)
 }
@@ -284,8 +287,9 @@ pub fn update(call: &Call) -> Result<Value, StripeError> {
 /// `DELETE /v1/customers/{customer}`.
 pub fn delete(call: &Call) -> Result<Value, StripeError> {
     let id = call.args.get("customer");
-    load(call, id)?;
+    let c = Value::Object(load(call, id)?);
     KIND.mark_deleted(call.conn, id)?;
+    events::emit(call, "customer.deleted", &c, None)?;
     Ok(deleted_stub(id))
 }
 

@@ -53,7 +53,7 @@ pub fn query(p: &Map<String, Value>) -> Result<ListQuery, StripeError> {
         limit,
         cursor,
         created: range(p.get("created"), "created")?,
-        filters: Vec::new(),
+        ..ListQuery::default()
     })
 }
 

@@ -13,13 +13,14 @@ use std::sync::LazyLock;
 use axum::routing::any;
 use axum::Router;
 
-use crate::mirrors::toolkit::{idempotency, objects::Kind};
+use crate::mirrors::toolkit::{idempotency, objects::Kind, outbox};
 use crate::session::id::random_token;
 use crate::session::{Door, MirrorDef};
 
 pub mod auth;
 pub mod customers;
 pub mod error;
+pub mod events;
 pub mod expand;
 pub mod form;
 pub mod lists;
@@ -28,16 +29,18 @@ pub mod pipeline;
 pub mod routes;
 pub mod seed;
 pub mod update;
+pub mod webhook_endpoints;
 
 pub use error::StripeError;
 
 /// Every resource's storage.
-pub static KINDS: &[&Kind] = &[&customers::KIND];
+pub static KINDS: &[&Kind] = &[&customers::KIND, &events::KIND, &webhook_endpoints::KIND];
 
 /// The mirror's DDL: each resource's table, then the toolkit's.
 pub static SCHEMA: LazyLock<String> = LazyLock::new(|| {
     let mut sql: String = KINDS.iter().map(|k| k.ddl()).collect();
     sql.push_str(idempotency::DDL);
+    sql.push_str(outbox::DDL);
     sql
 });
 

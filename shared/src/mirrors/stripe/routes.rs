@@ -6,9 +6,9 @@ use std::sync::LazyLock;
 use axum::http::Method;
 use serde_json::Value;
 
-use super::customers;
 use super::error::StripeError;
 use super::pipeline::Call;
+use super::{customers, events, webhook_endpoints};
 use crate::mirrors::toolkit::route::{Route, Routes};
 
 /// A resource operation: behaviour on a [`Call`], returning the object to render.
@@ -23,28 +23,22 @@ pub fn table() -> &'static Routes<Handler> {
             handler,
         };
         use Method as M;
-        Routes::new(vec![
-            r(M::GET, "/v1/customers", "GetCustomers", customers::list),
-            r(M::POST, "/v1/customers", "PostCustomers", customers::create),
-            r(
-                M::GET,
-                "/v1/customers/{customer}",
-                "GetCustomersCustomer",
-                customers::retrieve,
-            ),
-            r(
-                M::POST,
-                "/v1/customers/{customer}",
-                "PostCustomersCustomer",
-                customers::update,
-            ),
-            r(
-                M::DELETE,
-                "/v1/customers/{customer}",
-                "DeleteCustomersCustomer",
-                customers::delete,
-            ),
-        ])
+        #[rustfmt::skip]
+        let routes = vec![
+            r(M::GET,    "/v1/customers", "GetCustomers", customers::list),
+            r(M::POST,   "/v1/customers", "PostCustomers", customers::create),
+            r(M::GET,    "/v1/customers/{customer}", "GetCustomersCustomer", customers::retrieve),
+            r(M::POST,   "/v1/customers/{customer}", "PostCustomersCustomer", customers::update),
+            r(M::DELETE, "/v1/customers/{customer}", "DeleteCustomersCustomer", customers::delete),
+            r(M::GET,    "/v1/events", "GetEvents", events::list),
+            r(M::GET,    "/v1/events/{id}", "GetEventsId", events::retrieve),
+            r(M::GET,    "/v1/webhook_endpoints", "GetWebhookEndpoints", webhook_endpoints::list),
+            r(M::POST,   "/v1/webhook_endpoints", "PostWebhookEndpoints", webhook_endpoints::create),
+            r(M::GET,    "/v1/webhook_endpoints/{webhook_endpoint}", "GetWebhookEndpointsWebhookEndpoint", webhook_endpoints::retrieve),
+            r(M::POST,   "/v1/webhook_endpoints/{webhook_endpoint}", "PostWebhookEndpointsWebhookEndpoint", webhook_endpoints::update),
+            r(M::DELETE, "/v1/webhook_endpoints/{webhook_endpoint}", "DeleteWebhookEndpointsWebhookEndpoint", webhook_endpoints::delete),
+        ];
+        Routes::new(routes)
     });
     &TABLE
 }

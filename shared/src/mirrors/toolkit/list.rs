@@ -28,6 +28,17 @@ pub struct ListQuery {
     pub created: (i64, i64),
     /// `column = value` filters; columns must be among the kind's [`Kind::columns`].
     pub filters: Vec<(&'static str, Sql)>,
+    /// Other conditions on the kind's columns.
+    pub conditions: Vec<Filter>,
+}
+
+/// A condition on one of a kind's columns.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    /// The column is one of these values.
+    In(&'static str, Vec<Sql>),
+    /// The column starts with this text (`customer.` for `customer.*`).
+    Prefix(&'static str, String),
 }
 
 impl Default for ListQuery {
@@ -37,6 +48,7 @@ impl Default for ListQuery {
             cursor: Cursor::None,
             created: (i64::MIN, i64::MAX),
             filters: Vec::new(),
+            conditions: Vec::new(),
         }
     }
 }
@@ -94,6 +106,27 @@ pub fn list(conn: &Connection, kind: &Kind, q: &ListQuery) -> Result<ListPage, L
         );
         binds.push(v.clone());
         sql.push_str(&format!(" AND \"{col}\" = ?{}", binds.len()));
+    }
+    for c in &q.conditions {
+        match c {
+            Filter::In(col, values) => {
+                let mut marks = Vec::with_capacity(values.len());
+                for v in values {
+                    binds.push(v.clone());
+                    marks.push(format!("?{}", binds.len()));
+                }
+                if marks.is_empty() {
+                    sql.push_str(" AND 0");
+                } else {
+                    sql.push_str(&format!(" AND \"{col}\" IN ({})", marks.join(", ")));
+                }
+            }
+            Filter::Prefix(col, prefix) => {
+                binds.push(Sql::Text(prefix.clone()));
+                let n = binds.len();
+                sql.push_str(&format!(" AND substr(\"{col}\", 1, length(?{n})) = ?{n}"));
+            }
+        }
     }
     if let Some((created, seq)) = at {
         binds.push(Sql::Integer(created));

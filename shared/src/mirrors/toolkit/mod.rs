@@ -6,11 +6,15 @@
 //! * [`expand`] — ids replaced by the objects they name, dotted paths.
 //! * [`idempotency`] — saved responses under a key, in the request's transaction.
 //! * [`route`] — a vendor's route table, matched after its auth.
+//! * [`outbox`] — deliveries owed, written with the change that caused them.
+//! * [`signing`] — webhook signatures in each vendor's scheme.
 //! * [`params`] — parameter schemas from the vendor's OpenAPI, and their validation.
 
 pub mod expand;
 pub mod idempotency;
 pub mod list;
 pub mod objects;
+pub mod outbox;
 pub mod params;
 pub mod route;
+pub mod signing;
