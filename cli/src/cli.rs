@@ -239,6 +239,10 @@ pub struct UpArgs {
         allow_hyphen_values = true
     )]
     pub timeout: Option<u64>,
+    /// Requests per second the session's mirrors accept before answering 429
+    /// in the vendor's shape (0: unlimited; default 1000).
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate_limit: Option<u32>,
     #[command(flatten)]
     pub out: JsonArgs,
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::api::{router, AppState};
+use shared::dispatch::Dispatcher;
 use shared::config::{
     workspace_token, BackendChoice, Backends, ConfigError, EngineSettings, TokenSource,
 };
@@ -77,7 +78,9 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         BackendChoice::Embedded => 1,
         BackendChoice::Aws { .. } => 60,
     });
-    let reaper = tokio::spawn(sessions.run_reaper(Duration::from_secs(reap_every)));
+    let reaper = tokio::spawn(sessions.clone().run_reaper(Duration::from_secs(reap_every)));
+    // Webhook deliveries and their retries, woken by the requests that owe them.
+    let dispatcher = tokio::spawn(Arc::new(Dispatcher::new(sessions.clone())).run());
     // Before the first line: a client started when it appears finds the token
     // from any directory (see servers.rs).
     match crate::servers::record_started(&public_url, &token, &args.data_dir) {
@@ -127,6 +130,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     };
     let served = serve(listener, router(state), config, shutdown_signal()).await;
     reaper.abort();
+    dispatcher.abort();
     served?;
     println!("mirra stopped");
     Ok(())

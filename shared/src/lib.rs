@@ -8,6 +8,8 @@
 //!   (create/reset/snapshot/restore/down/reap) and `SessionContext`, a mirror
 //!   handler's only door to state.
 //! * [`mirrors`] — one folder per emulated API, one file per resource.
+//! * [`dispatch`] — the dispatcher: sends what mirrors' outboxes owe (signed
+//!   webhooks, retries), found through the session table's due-work index.
 //! * [`api`] — axum routers: the control plane (`/v1/…`) and the mirror data
 //!   plane (path and host routing).
 //! * [`server`] — the serving loop: accept loop with a connection cap, header,
@@ -16,6 +18,7 @@
 
 pub mod api;
 pub mod config;
+pub mod dispatch;
 pub mod mirrors;
 pub mod server;
 pub mod session;

@@ -39,6 +39,9 @@ fn request_body(args: &UpArgs) -> Result<Value, CliError> {
     if let Some(t) = args.timeout {
         body["timeout_seconds"] = json!(t);
     }
+    if let Some(r) = args.rate_limit {
+        body["rate_limit"] = json!(r);
+    }
     Ok(body)
 }
 

@@ -13,7 +13,8 @@ use super::extract::{Body, Params, Workspace};
 use super::view::session_json;
 use super::{ApiError, AppState};
 use crate::session::{
-    CreateSession, ListSessions, ListSnapshots, Page, ResetSession, Snapshot, TakeSnapshot,
+    CreateSession, ListSessions, ListSnapshots, Page, ResetSession, SessionError, Snapshot,
+    TakeSnapshot,
 };
 
 /// The paths the control plane owns, with everything below them: they keep
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sessions/{id}/reset", post(reset))
         .route("/v1/sessions/{id}/snapshots", post(snapshot).get(snapshots))
         .route("/v1/sessions/{id}/restore", post(restore))
+        .route("/v1/sessions/{id}/deliveries", get(deliveries))
         .route("/v1/snapshots", get(workspace_snapshots))
         .route("/v1/snapshots/{id}", delete(delete_snapshot))
         .route("/v1/usage", get(usage))
@@ -183,4 +185,31 @@ async fn usage(State(state): State<AppState>, Workspace(ws): Workspace) -> ApiRe
 fn to_value(v: &impl serde::Serialize) -> ApiResult<Value> {
     serde_json::to_value(v)
         .map_err(|e| ApiError::Session(crate::session::SessionError::Internal(e.to_string())))
+}
+
+#[derive(Deserialize)]
+struct DeliveriesQuery {
+    mirror: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/sessions/{id}/deliveries?mirror=stripe&limit=20`: the mirror's
+/// newest webhook deliveries, newest first, each with every attempt (status,
+/// latency, response excerpt) and, while pending, when the next one is due.
+async fn deliveries(
+    State(state): State<AppState>,
+    Workspace(ws): Workspace,
+    Path(id): Path<String>,
+    Params(q): Params<DeliveriesQuery>,
+) -> ApiResult<Json<Value>> {
+    let mirror = q.mirror.unwrap_or_else(|| "stripe".to_string());
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be between 1 and 100".into()));
+    }
+    let ctx = state.sessions.workspace_context(&ws, &id, &mirror).await?;
+    let data = crate::dispatch::deliveries(&ctx, limit)
+        .await
+        .map_err(|e| ApiError::Session(SessionError::Internal(e.to_string())))?;
+    Ok(Json(json!({"object": "list", "data": data, "url": format!("/v1/sessions/{id}/deliveries")})))
 }

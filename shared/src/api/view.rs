@@ -45,6 +45,7 @@ pub fn session_json(state: &AppState, session: &Session, now_ms: i64) -> Value {
         "expires_at": session.expires_at,
         "created_at_ms": if session.created_at_ms > 0 { session.created_at_ms } else { session.created_at * 1000 },
         "expires_at_ms": session.expiry_ms(),
+        "rate_limit": session.rate_limit.unwrap_or(crate::session::DEFAULT_RATE_LIMIT),
         "mirrors": mirrors,
     })
 }

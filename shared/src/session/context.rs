@@ -24,8 +24,18 @@ impl SessionContext {
         &self.session.id
     }
 
+    /// The live session this context opened (ids, incarnation, credentials).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
     pub fn mirror(&self) -> &'static str {
         self.mirror
+    }
+
+    /// Takes one request from the session's rate budget (`rate_limit`).
+    pub fn admit(&self) -> Result<(), super::RateLimited> {
+        self.sessions.admit(&self.session, self.now_ms)
     }
 
     /// This session's credentials for this mirror.

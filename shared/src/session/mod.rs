@@ -8,6 +8,7 @@ mod door;
 mod error;
 pub mod id;
 mod mirror;
+mod rate;
 mod record;
 mod service;
 

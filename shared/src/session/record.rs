@@ -56,6 +56,10 @@ pub struct Session {
     /// Random per row: tells a reused id's new session from the old one.
     pub incarnation: String,
     pub mirrors: BTreeMap<String, MirrorState>,
+    /// Requests per second its mirrors accept (0: unlimited; `None`: the default,
+    /// [`DEFAULT_RATE_LIMIT`](super::rate::DEFAULT_RATE_LIMIT)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
 }
 
 impl Session {

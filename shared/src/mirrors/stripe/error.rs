@@ -39,6 +39,9 @@ pub enum StripeError {
     /// Other writers kept winning the race for this mirror (429 `lock_timeout`).
     #[error("lock timeout")]
     LockTimeout,
+    /// The session's request budget is spent (429 `rate_limit`).
+    #[error("rate limited")]
+    RateLimited,
     /// Not the caller's fault (500 `api_error`); details go to the log, not the body.
     #[error("internal: {0}")]
     Internal(String),
@@ -206,7 +209,7 @@ impl StripeError {
             StripeError::InvalidRequest { status, .. } => *status,
             StripeError::Authentication { .. } => StatusCode::UNAUTHORIZED,
             StripeError::Idempotency { .. } => StatusCode::BAD_REQUEST,
-            StripeError::LockTimeout => StatusCode::TOO_MANY_REQUESTS,
+            StripeError::LockTimeout | StripeError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             StripeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -243,6 +246,13 @@ impl StripeError {
                 "invalid_request_error",
                 Some("lock_timeout"),
                 LOCK_TIMEOUT,
+                None,
+            ),
+            StripeError::RateLimited => (
+                "invalid_request_error",
+                Some("rate_limit"),
+                "Request rate limit exceeded. You can learn more about rate limits here \
+                 https://stripe.com/docs/rate-limits.",
                 None,
             ),
             StripeError::Internal(_) => (

@@ -7,6 +7,8 @@
 //! path arguments and one connection — read-only for reads, one transaction
 //! (logged, with its idempotency record) for writes.
 
+use std::cell::Cell;
+
 use axum::body::{to_bytes, Body};
 use axum::extract::{RawPathParams, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -49,6 +51,17 @@ pub struct Call<'a> {
     pub idempotency_key: Option<&'a str>,
     /// The session's own credentials (webhook secret …).
     pub ctx: &'a SessionContext,
+    /// The earliest work this request left due (a delivery), if any.
+    due: &'a Cell<Option<i64>>,
+}
+
+impl Call<'_> {
+    /// Notes that the request left work due at `due_at_ms` in the outbox; the
+    /// pipeline indexes it for the dispatcher once the write commits.
+    pub fn owe(&self, due_at_ms: i64) {
+        let earliest = self.due.get().map_or(due_at_ms, |d| d.min(due_at_ms));
+        self.due.set(Some(earliest));
+    }
 }
 
 /// The mirror's one handler: every method and path below `/m/{session}/stripe`.
@@ -110,7 +123,11 @@ async fn run(
         _ => None,
     };
 
-    // ── 6. Route ────────────────────────────────────────────────────────────
+    // ── 6. Rate limit ───────────────────────────────────────────────────────
+    // The session's budget (`mirra up --rate-limit`); a reset refills it.
+    ctx.admit().map_err(|_| StripeError::RateLimited)?;
+
+    // ── 7. Route ────────────────────────────────────────────────────────────
     // Ours, else a route of Stripe's API we do not serve yet, else unknown.
     let path = parts.uri.path().to_string();
     let (route, args) = match routes::table().find(&parts.method, &path) {
@@ -125,7 +142,7 @@ async fn run(
     };
     let op = params::operation(route.operation);
 
-    // ── 7. Parameters ───────────────────────────────────────────────────────
+    // ── 8. Parameters ───────────────────────────────────────────────────────
     // Query string for every method, then the form body of a POST; checked
     // against the operation's schema (generated from Stripe's OpenAPI) and
     // typed before any state is read, so a bad request is never saved under
@@ -153,7 +170,8 @@ async fn run(
     let returns = op.returns.as_deref().unwrap_or_default();
     check(returns, op.items.as_deref(), &expand_paths, &Rules).map_err(expand_error)?;
 
-    // ── 8. Apply, in one read or one logged transaction ─────────────────────
+    // ── 9. Apply, in one read or one logged transaction ─────────────────────
+    let due = Cell::new(None);
     let call = |conn: &Connection| -> Result<Value, StripeError> {
         let c = Call {
             conn,
@@ -163,9 +181,10 @@ async fn run(
             request_id,
             idempotency_key: idempotency_key.as_deref(),
             ctx: &ctx,
+            due: &due,
         };
         let mut out = (route.handler)(&c)?;
-        // ── 9. Render: expansions read the same state ──
+        // ── 10. Render: expansions read the same state ──
         expand(conn, &mut out, &expand_paths, &Rules).map_err(expand_error)?;
         Ok(out)
     };
@@ -176,6 +195,7 @@ async fn run(
     }
     let Some(key) = idempotency_key.as_deref() else {
         let out = ctx.write(call).await?;
+        schedule(door, &ctx, due.get()).await;
         return Ok(json_response(StatusCode::OK, out.to_string()));
     };
     let endpoint = format!("{} {path}", parts.method);
@@ -209,6 +229,7 @@ async fn run(
             Ok((saved, false))
         })
         .await?;
+    schedule(door, &ctx, due.get()).await;
     let (saved, replayed) = outcome;
     let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
     let mut res = json_response(status, saved.body);
@@ -223,6 +244,18 @@ async fn run(
         }
     }
     Ok(res)
+}
+
+// ── 11. Events and outbox ───────────────────────────────────────────────────
+// The events and deliveries were written in the request's transaction; what is
+// left is telling the dispatcher, before the response goes out.
+async fn schedule(door: &Door, ctx: &SessionContext, due: Option<i64>) {
+    let Some(due) = due else { return };
+    if let Err(e) = door.schedule(ctx, due).await {
+        // The deliveries stay owed in the mirror's state and go out with the
+        // next work this session schedules.
+        tracing::warn!(error = %e, session = ctx.session_id(), "could not index due deliveries");
+    }
 }
 
 async fn read_body(body: Body) -> Result<Bytes, StripeError> {

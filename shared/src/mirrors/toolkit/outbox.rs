@@ -207,6 +207,47 @@ pub fn pending_for(conn: &Connection, reference: &str) -> rusqlite::Result<i64> 
         .map(Option::unwrap_or_default)
 }
 
+/// The newest `limit` deliveries with every attempt, newest first: what a
+/// test reads to see what its webhooks went through.
+pub fn recent(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, target, url, ref, status, attempts, created, due_at FROM outbox ORDER BY seq DESC LIMIT ?1",
+    )?;
+    let mut rows = stmt.query([limit as i64])?;
+    let mut tries = conn.prepare_cached(
+        "SELECT at, http_status, latency_ms, response, outcome FROM outbox_attempts WHERE delivery = ?1 ORDER BY seq",
+    )?;
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let status: String = r.get(4)?;
+        let attempts: Vec<serde_json::Value> = tries
+            .query_map([&id], |a| {
+                Ok(serde_json::json!({
+                    "at_ms": a.get::<_, i64>(0)?,
+                    "http_status": a.get::<_, Option<i64>>(1)?,
+                    "latency_ms": a.get::<_, i64>(2)?,
+                    "response": a.get::<_, Option<String>>(3)?,
+                    "outcome": a.get::<_, String>(4)?,
+                }))
+            })?
+            .collect::<Result<_, _>>()?;
+        let due_at: i64 = r.get(7)?;
+        out.push(serde_json::json!({
+            "id": id,
+            "target": r.get::<_, String>(1)?,
+            "url": r.get::<_, String>(2)?,
+            "ref": r.get::<_, Option<String>>(3)?,
+            "status": status,
+            "attempt_count": r.get::<_, i64>(5)?,
+            "created_ms": r.get::<_, i64>(6)?,
+            "next_attempt_ms": if status == "pending" { Some(due_at) } else { None },
+            "attempts": attempts,
+        }));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

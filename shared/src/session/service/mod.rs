@@ -21,7 +21,8 @@ use seeds::config_hash;
 
 use super::id::{is_session_id, is_session_name, new_session_id, random_token};
 use super::{
-    Clock, MirrorDef, MirrorState, Mode, Session, SessionContext, SessionError, SessionResult,
+    Clock, MirrorDef, MirrorState, Mode, RateLimited, RateLimits, Session, SessionContext,
+    SessionError, SessionResult,
 };
 use crate::state::images::image_key;
 use crate::state::{LogEntry, MirrorKey, StateEngine};
@@ -61,6 +62,10 @@ pub struct Sessions {
     engine: StateEngine,
     clock: Arc<dyn Clock>,
     mirrors: BTreeMap<&'static str, Arc<dyn MirrorDef>>,
+    /// Wakes an in-process dispatcher when work was scheduled earlier than it sleeps.
+    due_wake: tokio::sync::Notify,
+    /// Per-session request budgets (see `session::rate`).
+    rates: RateLimits,
 }
 
 impl Sessions {
@@ -76,7 +81,25 @@ impl Sessions {
             store,
             clock,
             mirrors: mirrors.into_iter().map(|m| (m.name(), m)).collect(),
+            due_wake: tokio::sync::Notify::new(),
+            rates: RateLimits::default(),
         }
+    }
+
+    /// Takes one request from `session`'s rate budget.
+    pub fn admit(&self, session: &Session, now_ms: i64) -> Result<(), RateLimited> {
+        self.rates.admit(session, now_ms)
+    }
+
+    /// Tells an in-process dispatcher that new work may be due sooner.
+    pub fn wake_dispatcher(&self) {
+        self.due_wake.notify_one();
+    }
+
+    /// Resolves when [`wake_dispatcher`](Self::wake_dispatcher) was called
+    /// (a call made while nobody waited is kept for the next waiter).
+    pub async fn dispatcher_woken(&self) {
+        self.due_wake.notified().await;
     }
 
     /// Checkpoint after `n` commits per mirror (0: never); see `StateEngine`.
@@ -179,6 +202,7 @@ impl Sessions {
             expires_at_ms,
             incarnation: random_token(16),
             mirrors: states,
+            rate_limit: req.rate_limit,
         };
         for _ in 0..16 {
             session.id = new_session_id();
@@ -297,6 +321,8 @@ impl Sessions {
             session.config_hash = config_hash(&session.mirrors);
             self.table.put_session(&session.to_row()?).await?;
         }
+        // A reset restores the session's request budget too.
+        self.rates.forget(&session.incarnation);
         Ok(ResetReport {
             session: session.id,
             mirrors: report,
@@ -422,6 +448,25 @@ impl Sessions {
             malloc_trim::release_free_memory();
         }
         freed
+    }
+
+    /// A mirror of a workspace's live session, for control-plane reads of
+    /// mirror state (delivery attempts …): the session is looked up by id or
+    /// name within `workspace`, as every control-plane call is.
+    pub async fn workspace_context(
+        self: &Arc<Self>,
+        workspace: &str,
+        id_or_name: &str,
+        mirror: &str,
+    ) -> SessionResult<SessionContext> {
+        let session = self.lookup(workspace, id_or_name).await?;
+        let Some(def) = self.mirrors.get(mirror) else {
+            return Err(SessionError::Invalid(format!(
+                "unknown mirror {mirror:?} (known: {})",
+                self.mirrors.keys().copied().collect::<Vec<_>>().join(", ")
+            )));
+        };
+        self.context(&session.id, def.name()).await
     }
 
     /// The door a mirror request goes through: the live session and one of its mirrors.

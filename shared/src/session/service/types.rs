@@ -27,6 +27,9 @@ pub struct CreateSession {
     pub name: Option<String>,
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// Requests per second the session's mirrors accept (0: unlimited).
+    #[serde(default)]
+    pub rate_limit: Option<u32>,
 }
 
 /// `POST /v1/sessions/{id}/reset`.

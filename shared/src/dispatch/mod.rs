@@ -1,0 +1,202 @@
+//! The dispatcher: does what mirrors owe — webhook deliveries and their
+//! retries — from each mirror's outbox (rows of its own state, written with the
+//! change that caused them). The session table's due-work index says which
+//! (session, mirror) to open and when, so nothing scans every session, and work
+//! due when the server died is found again after a restart.
+//!
+//! One pass over a (session, mirror) is [`Dispatcher::run_due`]: claim what is
+//! due (a logged write, so two instances never both send it), POST each
+//! delivery signed in its vendor's scheme, record every attempt (a second
+//! write: delivered, due again after backoff, or failed), then move the index
+//! entry to the next due time. Delivery is at least once: a dispatcher that dies
+//! between sending and recording sends again when the claim's lease lapses.
+//!
+//! Where it runs: in `mirra serve`, [`Dispatcher::run`] is a task that sleeps
+//! until the next due time or until a request schedules earlier work (no busy
+//! polling). On AWS Lambda nothing may run after a response returns, so a
+//! queue-driven function calls `run_due` / `sweep` instead (issue "serverless").
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use crate::mirrors::toolkit::outbox::{self, Attempt, Delivery, EXCERPT_BYTES};
+use crate::mirrors::toolkit::signing;
+use crate::session::{SessionContext, SessionError, Sessions};
+use crate::state::StateError;
+use crate::storage::DueWork;
+
+/// Deliveries claimed per (session, mirror) pass.
+const BATCH: usize = 50;
+/// Index entries handled per sweep.
+const SWEEP: usize = 256;
+/// How long a receiver may take to answer (Stripe waits about as long).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest sleep between sweeps when nothing is due (a safety net: scheduling
+/// wakes the task anyway).
+const IDLE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// A mirror's newest `limit` deliveries and their attempts (the control
+/// plane's `GET /v1/sessions/{id}/deliveries`).
+pub async fn deliveries(ctx: &SessionContext, limit: usize) -> Result<Vec<serde_json::Value>, DispatchError> {
+    ctx.read(|conn| Ok::<_, DispatchError>(outbox::recent(conn, limit)?)).await
+}
+
+pub struct Dispatcher {
+    sessions: Arc<Sessions>,
+    http: reqwest::Client,
+}
+
+impl Dispatcher {
+    pub fn new(sessions: Arc<Sessions>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(SEND_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Dispatcher { sessions, http }
+    }
+
+    /// `mirra serve`'s task: sweep what is due, sleep until the next due time
+    /// or a wake-up, repeat. Runs until dropped.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            let failed = match self.sweep().await {
+                Ok(_) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "dispatcher sweep failed; retrying");
+                    true
+                }
+            };
+            let now = self.sessions.clock().now_ms();
+            let mut sleep = match self.sessions.next_due().await {
+                Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(IDLE),
+                Ok(None) => IDLE,
+                Err(_) => Duration::from_secs(1),
+            };
+            if failed {
+                sleep = sleep.max(Duration::from_secs(1));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = self.sessions.dispatcher_woken() => {}
+            }
+        }
+    }
+
+    /// Runs every (session, mirror) due now, concurrently; returns how many
+    /// deliveries were attempted.
+    pub async fn sweep(self: &Arc<Self>) -> Result<usize, DispatchError> {
+        let now = self.sessions.clock().now_ms();
+        let work = self.sessions.due_work(now, SWEEP).await?;
+        let mut set = JoinSet::new();
+        for w in work {
+            let me = self.clone();
+            set.spawn(async move { me.run_due(&w).await });
+        }
+        let mut attempted = 0;
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(Ok(n)) => attempted += n,
+                Ok(Err(e)) => tracing::warn!(error = %e, "dispatching failed; the work stays due"),
+                Err(e) => tracing::warn!(error = %e, "dispatch task panicked"),
+            }
+        }
+        Ok(attempted)
+    }
+
+    /// One pass over the (session, mirror) `work` names; returns the number of
+    /// deliveries attempted. An ended session's entry is dropped.
+    pub async fn run_due(&self, work: &DueWork) -> Result<usize, DispatchError> {
+        let Some(mirror) = self.sessions.mirror_def(&work.mirror).map(|d| d.name()) else {
+            self.sessions.reschedule_due(work, None).await?;
+            return Ok(0);
+        };
+        let ctx = match self.sessions.context(&work.session_id, mirror).await {
+            Ok(ctx) if ctx.session().incarnation == work.incarnation => ctx,
+            Ok(_) | Err(SessionError::NotFound(_) | SessionError::Gone { .. }) => {
+                self.sessions.reschedule_due(work, None).await?;
+                return Ok(0);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let now = self.sessions.clock().now_ms();
+        let claimed = ctx
+            .write(|conn| Ok::<_, DispatchError>(outbox::claim_due(conn, now, BATCH)?))
+            .await?;
+        let mut attempts = Vec::with_capacity(claimed.len());
+        for d in &claimed {
+            attempts.push(self.send(&ctx, d).await);
+        }
+        if !claimed.is_empty() {
+            ctx.write(|conn| {
+                for (d, a) in claimed.iter().zip(&attempts) {
+                    let outcome = outbox::record(conn, d, a)?;
+                    tracing::debug!(delivery = %d.id, url = %d.url, status = ?a.http_status, outcome, "webhook attempt");
+                }
+                Ok::<_, DispatchError>(())
+            })
+            .await?;
+        }
+        let next = ctx.read(|conn| Ok::<_, DispatchError>(outbox::next_due(conn)?)).await?;
+        self.sessions.reschedule_due(work, next).await?;
+        // A request may have enqueued more between that read and the
+        // reschedule; the index keeps the earlier of the two.
+        if let Some(at) = ctx.read(|conn| Ok::<_, DispatchError>(outbox::next_due(conn)?)).await? {
+            self.sessions.schedule_due(ctx.session(), mirror, at).await?;
+        }
+        Ok(claimed.len())
+    }
+
+    /// POSTs one delivery, signed in its scheme; never fails, it reports.
+    async fn send(&self, ctx: &SessionContext, d: &Delivery) -> Attempt {
+        let secret = d
+            .secret
+            .clone()
+            .or_else(|| ctx.credentials().get("webhook_secret").cloned())
+            .unwrap_or_default();
+        let at_ms = self.sessions.clock().now_ms();
+        let t = at_ms.div_euclid(1000);
+        let mut req = self
+            .http
+            .post(&d.url)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(d.payload.clone());
+        req = match d.scheme.as_str() {
+            "stripe" => req
+                .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+                .header("stripe-signature", signing::stripe(&secret, t, &d.payload)),
+            "svix" => req
+                .header("svix-id", &d.id)
+                .header("svix-timestamp", t.to_string())
+                .header("svix-signature", signing::svix(&secret, &d.id, t, &d.payload)),
+            _ => req,
+        };
+        let started = Instant::now();
+        let (http_status, response) = match req.send().await {
+            Ok(res) => {
+                let status = res.status().as_u16();
+                let body = res.text().await.unwrap_or_default();
+                (Some(status), body.chars().take(EXCERPT_BYTES).collect())
+            }
+            Err(e) => (None, e.to_string()),
+        };
+        Attempt {
+            at_ms,
+            http_status,
+            latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            response,
+        }
+    }
+}
