@@ -15,7 +15,9 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use aws_sdk_s3::config::Credentials;
 use bytes::Bytes;
-use shared::storage::dynamodb::{DynamoSessionTable, TTL_ATTRIBUTE, TTL_GRACE_SECS};
+use shared::storage::dynamodb::{
+    DynamoSessionTable, DUE_AT, DUE_INDEX, DUE_SHARD, TTL_ATTRIBUTE, TTL_GRACE_SECS,
+};
 use shared::storage::s3::S3ObjectStore;
 use shared::storage::{
     conformance, Checkpoint, CredentialKey, CredentialOwner, LogKey, ObjectStore, SessionRow,
@@ -217,6 +219,16 @@ async fn dynamodb_session_table_passes_conformance_twice_at_once_from_two_client
     drop_table(&one).await;
 }
 
+/// The due-work checks that need a table of their own: exact `next_due`
+/// and pages over every shard, and an empty index once the sessions ended.
+#[tokio::test]
+async fn dynamodb_due_work_on_an_empty_table() {
+    let Some(url) = endpoint() else { return };
+    let t = table(&url).await;
+    conformance::due_work_on_an_empty_table(&t).await;
+    drop_table(&t).await;
+}
+
 // ---------------------------------------------------------------- races
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -256,6 +268,52 @@ async fn dynamodb_appends_racing_from_two_clients_have_one_winner() {
         let log = two.read_log(&key, seq - 1).await.expect("read");
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].entry, [winners[0] as u8], "the winner's entry");
+    }
+    drop_table(&one).await;
+}
+
+/// Schedules of one (session, mirror) racing from two clients in spawned
+/// tasks: the entry ends at the earliest time, whose call reports it stored it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_schedules_racing_from_two_clients_keep_the_earliest() {
+    let Some(url) = endpoint() else { return };
+    let one = Arc::new(table(&url).await);
+    let two = Arc::new(same_table(&url, &one).await);
+    let r = row("ses_due", "ws_due", None, None);
+    one.create_session(&r).await.expect("create");
+    for round in 0..4i64 {
+        let mirror = format!("m{round}");
+        // A different task is earliest each round.
+        let time = move |i: i64| 1_000 + (i + 5 * round) % 12;
+        let tasks: Vec<_> = (0..12i64)
+            .map(|i| {
+                let t = Arc::clone(if i % 2 == 0 { &one } else { &two });
+                let (id, inc, mirror) = (r.id.clone(), r.incarnation.clone(), mirror.clone());
+                tokio::spawn(async move { t.schedule_due(&id, &inc, &mirror, time(i)).await })
+            })
+            .collect();
+        let mut stored = Vec::new();
+        for (i, task) in tasks.into_iter().enumerate() {
+            match task.await.expect("task") {
+                Ok(s) => stored.push((time(i as i64), s)),
+                Err(e) => panic!("schedule {i} of round {round} failed with {e:?}"),
+            }
+        }
+        assert!(
+            stored.contains(&(1_000, true)),
+            "round {round}: the earliest schedule reports it stored its time: {stored:?}"
+        );
+        let entries = two.due_before(i64::MAX, 100).await.expect("due_before");
+        let ours: Vec<i64> = entries
+            .iter()
+            .filter(|w| w.mirror == mirror)
+            .map(|w| w.due_at_ms)
+            .collect();
+        assert_eq!(
+            ours,
+            [1_000],
+            "round {round}: one entry, at the earliest time"
+        );
     }
     drop_table(&one).await;
 }
@@ -557,6 +615,162 @@ async fn dynamodb_leaves_no_log_items_behind() {
             |pk| pk.starts_with("W#") && attr_s(i, "sk").is_some_and(|sk| sk.starts_with("U#"))
         )),
         "only usage counters may outlive a session: {items:?}"
+    );
+    drop_table(&t).await;
+}
+
+/// Due-work items sit in their own partition with a shard and a numeric
+/// time, the index serves them, they go with their session, and an entry of
+/// an ended incarnation (left by a failed cleanup) never holds back the
+/// reused id's own.
+#[tokio::test]
+async fn dynamodb_due_work_lives_in_its_index_and_goes_with_its_session() {
+    let Some(url) = endpoint() else { return };
+    let t = table(&url).await;
+    let r = row("ses_due", "ws", None, None);
+    t.create_session(&r).await.expect("create");
+    for (mirror, at) in [("stripe", 5), ("twilio", 7)] {
+        assert!(t
+            .schedule_due(&r.id, &r.incarnation, mirror, at)
+            .await
+            .expect("schedule_due"));
+    }
+    let due_items = |items: Vec<HashMap<String, AttributeValue>>| -> Vec<_> {
+        items
+            .into_iter()
+            .filter(|i| attr_s(i, "pk") == Some("D#ses_due"))
+            .collect()
+    };
+    let items = due_items(all_items(&t).await);
+    assert_eq!(items.len(), 2, "one item per mirror: {items:?}");
+    let stripe = items
+        .iter()
+        .find(|i| attr_s(i, "sk") == Some("M#stripe"))
+        .expect("the stripe entry");
+    assert_eq!(stripe.get(DUE_AT), Some(&AttributeValue::N("5".into())));
+    let shard = attr_s(stripe, DUE_SHARD).expect("a shard").to_owned();
+    assert!(shard.starts_with("due#"), "{shard}");
+
+    // Straight from the index: the shard's entries, with what the table reads.
+    let out = t
+        .client()
+        .query()
+        .table_name(t.table_name())
+        .index_name(DUE_INDEX)
+        .key_condition_expression("#s = :s AND #t <= :t")
+        .expression_attribute_names("#s", DUE_SHARD)
+        .expression_attribute_names("#t", DUE_AT)
+        .expression_attribute_values(":s", AttributeValue::S(shard.clone()))
+        .expression_attribute_values(":t", AttributeValue::N("5".into()))
+        .send()
+        .await
+        .expect("query the index");
+    let found = out.items.unwrap_or_default();
+    assert_eq!(found.len(), 1, "{found:?}");
+    for attr in ["id", "inc", "mir"] {
+        assert!(found[0].contains_key(attr), "the index projects {attr}");
+    }
+
+    assert!(t
+        .delete_session(&r.id, &r.incarnation, None)
+        .await
+        .expect("delete"));
+    assert!(
+        due_items(all_items(&t).await).is_empty(),
+        "delete_session removes the session's due work"
+    );
+
+    // A leftover of the ended incarnation, earlier than anything new.
+    let mut leftover = stripe.clone();
+    leftover.insert(DUE_AT.into(), AttributeValue::N("1".into()));
+    t.client()
+        .put_item()
+        .table_name(t.table_name())
+        .set_item(Some(leftover))
+        .send()
+        .await
+        .expect("put a leftover entry");
+    let second = row("ses_due", "ws", None, None);
+    t.create_session(&second).await.expect("create again");
+    assert!(
+        t.schedule_due(&second.id, &second.incarnation, "stripe", 50)
+            .await
+            .expect("schedule_due"),
+        "a later time replaces another incarnation's entry"
+    );
+    let entries = t.due_before(i64::MAX, 10).await.expect("due_before");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        (entries[0].incarnation.as_str(), entries[0].due_at_ms),
+        (second.incarnation.as_str(), 50)
+    );
+    assert!(t
+        .delete_session(&second.id, &second.incarnation, None)
+        .await
+        .expect("delete"));
+    drop_table(&t).await;
+}
+
+/// A table made before the due-work index (keys only) gets the index from
+/// `create_table_if_missing`, and due work then works on it.
+#[tokio::test]
+async fn an_existing_table_without_the_due_index_gets_it() {
+    let Some(url) = endpoint() else { return };
+    let t = DynamoSessionTable::from_sdk_config(&sdk(&url).await, unique("old"));
+    let attr = |name: &str| {
+        aws_sdk_dynamodb::types::AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    let key = |name: &str, kind| {
+        aws_sdk_dynamodb::types::KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key")
+    };
+    t.client()
+        .create_table()
+        .table_name(t.table_name())
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", aws_sdk_dynamodb::types::KeyType::Hash))
+        .key_schema(key("sk", aws_sdk_dynamodb::types::KeyType::Range))
+        .send()
+        .await
+        .expect("create a table the old way");
+    let r = row("ses_old", "ws", None, None);
+    t.create_session(&r).await.expect("create");
+    assert!(
+        !t.create_table_if_missing().await.expect("upgrade"),
+        "the table existed"
+    );
+    let desc = t
+        .client()
+        .describe_table()
+        .table_name(t.table_name())
+        .send()
+        .await
+        .expect("describe");
+    let indexes: Vec<_> = desc
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|i| i.index_name())
+        .collect();
+    assert_eq!(indexes, [DUE_INDEX]);
+    assert!(t
+        .schedule_due(&r.id, &r.incarnation, "stripe", 9)
+        .await
+        .expect("schedule_due"));
+    assert_eq!(t.next_due().await.expect("next_due"), Some(9));
+    assert!(
+        !t.create_table_if_missing().await.expect("again"),
+        "idempotent once upgraded"
     );
     drop_table(&t).await;
 }

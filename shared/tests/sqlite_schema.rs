@@ -1,5 +1,5 @@
 //! The SQLite session table's file: WAL mode, the schema it creates, the
-//! version 1 and 2 files it migrates in place and the files it refuses.
+//! version 1 to 3 files it migrates in place and the files it refuses.
 
 mod support;
 
@@ -48,7 +48,7 @@ fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("pragma");
-    assert_eq!(version, 3, "the schema version is recorded");
+    assert_eq!(version, 4, "the schema version is recorded");
     let objects: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -59,6 +59,8 @@ fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
             "checkpoints",
             "credentials",
             "credentials_session",
+            "due_work",
+            "due_work_due_at",
             "log",
             "sessions",
             "sessions_expires_at",
@@ -176,6 +178,58 @@ async fn sqlite_migrates_a_version_2_database_adding_the_credential_index() {
     SqliteSessionTable::open(&path).expect("a migrated file opens again");
 }
 
+/// A data dir from before the due-work index (schema 3) is migrated in place:
+/// its sessions and credentials survive, and its sessions can schedule due
+/// work at once.
+#[tokio::test]
+async fn sqlite_migrates_a_version_3_database_adding_the_due_work_index() {
+    let dir = tempdir();
+    let path = dir.path().join("sessions.db");
+    let key = CredentialKey::new("stripe", "sk_test_before_v4");
+    rusqlite::Connection::open(&path)
+        .and_then(|c| {
+            c.execute_batch(SCHEMA_VERSION_1)?;
+            c.execute_batch(TABLES_ADDED_IN_VERSION_2)?;
+            c.execute_batch(TABLES_ADDED_IN_VERSION_3)?;
+            c.execute(
+                "INSERT INTO sessions VALUES ('ses_v3ok', 'inc-3', 'local', NULL, NULL, '{}')",
+                [],
+            )?;
+            c.execute(
+                "INSERT INTO credentials VALUES (?1, 'ses_v3ok', 'inc-3')",
+                [key.as_str()],
+            )?;
+            c.pragma_update(None, "user_version", 3)
+        })
+        .expect("write a version 3 database");
+    let table = SqliteSessionTable::open(&path).expect("open migrates");
+    let old = table
+        .get_session("ses_v3ok")
+        .await
+        .expect("the old row survives");
+    assert_eq!(old.credentials, [key], "with its credentials");
+    assert_eq!(table.next_due().await.expect("next_due"), None);
+    assert!(table
+        .schedule_due("ses_v3ok", "inc-3", "stripe", 1_000)
+        .await
+        .expect("schedule_due after migrating"));
+    assert_eq!(table.next_due().await.expect("next_due"), Some(1_000));
+    drop(table);
+    let table = SqliteSessionTable::open(&path).expect("a migrated file opens again");
+    assert_eq!(
+        table.next_due().await.expect("next_due"),
+        Some(1_000),
+        "due work survives reopening the file"
+    );
+}
+
+/// The table version 3 added, as Mirra wrote it before version 4.
+const TABLES_ADDED_IN_VERSION_3: &str = "
+CREATE TABLE credentials (credential TEXT PRIMARY KEY NOT NULL, session TEXT NOT NULL,
+    incarnation TEXT NOT NULL) WITHOUT ROWID, STRICT;
+CREATE INDEX credentials_session ON credentials (session, incarnation);
+";
+
 /// The tables version 2 added, as Mirra wrote them before version 3.
 const TABLES_ADDED_IN_VERSION_2: &str = "
 CREATE TABLE tombstones (id TEXT PRIMARY KEY NOT NULL, incarnation TEXT NOT NULL,
@@ -247,7 +301,7 @@ async fn sqlite_refuses_a_database_from_a_newer_mirra() {
     let path = dir.path().join("sessions.db");
     drop(SqliteSessionTable::open(&path).expect("open"));
     rusqlite::Connection::open(&path)
-        .and_then(|c| c.pragma_update(None, "user_version", 4))
+        .and_then(|c| c.pragma_update(None, "user_version", 5))
         .expect("bump the schema version");
     match SqliteSessionTable::open(&path) {
         Err(StorageError::Backend(msg)) => assert!(msg.contains("newer"), "{msg}"),

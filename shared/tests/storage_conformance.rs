@@ -66,6 +66,40 @@ async fn sqlite_file_table_passes_conformance() {
     conformance::session_table(&table).await;
 }
 
+/// The due-work checks that need a table of their own: exact `next_due`
+/// and pages, and an empty index once the sessions ended.
+#[tokio::test]
+async fn sqlite_due_work_on_an_empty_table() {
+    let table = SqliteSessionTable::in_memory().expect("open");
+    conformance::due_work_on_an_empty_table(&table).await;
+}
+
+/// Due work scheduled before a process stops is found by the next one on the
+/// same file (a delivery due at a kill is sent after the restart).
+#[tokio::test]
+async fn sqlite_due_work_survives_reopening_the_file() {
+    let dir = tempdir();
+    let path = dir.path().join("mirra.db");
+    let table = SqliteSessionTable::open(&path).expect("open");
+    table
+        .create_session(&session("ses_due1", "ws", None))
+        .await
+        .expect("create");
+    table
+        .schedule_due("ses_due1", "inc-ses_due1", "stripe", 42)
+        .await
+        .expect("schedule_due");
+    drop(table);
+    let table = SqliteSessionTable::open(&path).expect("reopen");
+    assert_eq!(table.next_due().await.expect("next_due"), Some(42));
+    let due = table.due_before(42, 10).await.expect("due_before");
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(
+        (due[0].session_id.as_str(), due[0].mirror.as_str()),
+        ("ses_due1", "stripe")
+    );
+}
+
 #[tokio::test]
 async fn sqlite_in_memory_table_passes_conformance() {
     let table = SqliteSessionTable::in_memory().expect("open");
@@ -308,6 +342,66 @@ fn sqlite_deletes_racing_from_threads_and_two_handles_have_one_winner() {
         ),
         0
     );
+}
+
+/// Threads on two handles (processes) schedule due work for one (session,
+/// mirror) at once, each round its own times: the entry ends at the earliest,
+/// and the call that scheduled it says it stored it.
+#[test]
+fn sqlite_schedules_racing_from_threads_and_two_handles_keep_the_earliest() {
+    const THREADS: usize = 8;
+    const ROUNDS: i64 = 40;
+    let dir = tempdir();
+    let path = dir.path().join("mirra.db");
+    let tables = [
+        Arc::new(SqliteSessionTable::open(&path).expect("open")),
+        Arc::new(SqliteSessionTable::open(&path).expect("open")),
+    ];
+    block_on(tables[0].create_session(&session("ses_due", "ws", None))).expect("create");
+    // Thread t's time in round r: a different thread is earliest each round.
+    let time = |t: usize, r: i64| 1_000 * (r + 1) + ((t as i64 + r) % THREADS as i64);
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let table = Arc::clone(&tables[t % 2]);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                (0..ROUNDS)
+                    .map(|r| {
+                        barrier.wait();
+                        let stored = block_on(table.schedule_due(
+                            "ses_due",
+                            "inc-ses_due",
+                            &format!("m{r}"),
+                            time(t, r),
+                        ))
+                        .unwrap_or_else(|e| panic!("thread {t} round {r}: {e:?}"));
+                        (time(t, r), stored)
+                    })
+                    .collect::<Vec<(i64, bool)>>()
+            })
+        })
+        .collect();
+    let results: Vec<Vec<(i64, bool)>> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    let entries = block_on(tables[1].due_before(i64::MAX, usize::MAX)).expect("due_before");
+    assert_eq!(entries.len(), ROUNDS as usize, "one entry per mirror");
+    for r in 0..ROUNDS {
+        let earliest = 1_000 * (r + 1);
+        let got = entries
+            .iter()
+            .find(|w| w.mirror == format!("m{r}"))
+            .map(|w| w.due_at_ms);
+        assert_eq!(got, Some(earliest), "round {r}: the earliest time wins");
+        assert!(
+            results
+                .iter()
+                .any(|calls| calls[r as usize] == (earliest, true)),
+            "round {r}: the earliest schedule must report that it stored its time"
+        );
+    }
 }
 
 /// Writers on their own handles (processes) append to their mirrors' logs, and

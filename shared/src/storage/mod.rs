@@ -1,5 +1,6 @@
 //! Durable storage behind two traits: [`ObjectStore`] (images, snapshots) and
-//! [`SessionTable`] (sessions, commit log, tombstones, snapshot index, usage). The embedded defaults are
+//! [`SessionTable`] (sessions, commit log, tombstones, snapshot index, due-work
+//! index, usage). The embedded defaults are
 //! [`fs::FsObjectStore`] and [`sqlite::SqliteSessionTable`]; every implementation
 //! runs the suites in [`conformance`].
 
@@ -15,6 +16,6 @@ pub mod sqlite;
 pub use error::{StorageError, StorageResult};
 pub use object_store::{valid_key, ObjectStore};
 pub use session_table::{
-    Checkpoint, CredentialKey, CredentialOwner, LogKey, LogRecord, SessionRow, SessionTable,
-    SnapshotQuery, SnapshotRow, Tombstone,
+    Checkpoint, CredentialKey, CredentialOwner, DueWork, LogKey, LogRecord, SessionRow,
+    SessionTable, SnapshotQuery, SnapshotRow, Tombstone,
 };

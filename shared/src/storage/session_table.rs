@@ -128,7 +128,23 @@ pub struct Checkpoint {
     pub object: String,
 }
 
-/// Session rows, the commit log and usage counters (SQLite, DynamoDB).
+/// One entry of the due-work index: this (session incarnation, mirror) has
+/// work (a delivery, a retry, a timed transition) due at `due_at_ms`. The
+/// work itself is rows in the mirror's own state; the entry only says when to
+/// look, so a dispatcher finds it without opening every session.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DueWork {
+    pub session_id: String,
+    /// The row the entry was scheduled for: a caller tells an entry of an
+    /// ended incarnation from the live row's by it.
+    pub incarnation: String,
+    pub mirror: String,
+    /// Unix milliseconds.
+    pub due_at_ms: i64,
+}
+
+/// Session rows, the commit log, the due-work index and usage counters
+/// (SQLite, DynamoDB).
 ///
 /// Contract (checked by [`conformance::session_table`](super::conformance::session_table)):
 /// * `create_session` is a conditional create: it fails with `AlreadyExists` when a
@@ -188,6 +204,36 @@ pub struct Checkpoint {
 ///   with `AlreadyExists`, and entries below `seq` may be deleted, at once or
 ///   later. `checkpoint` returns the newest one, or `None` (also for a missing
 ///   row).
+/// * The due-work index holds at most one entry per (session id, mirror), for
+///   the row's incarnation. `schedule_due(id, incarnation, mirror, t)` is a
+///   min merge: it stores `t` when there is no entry, or the entry is later
+///   than `t` (or of another incarnation), and returns `true`; else it keeps
+///   the entry and returns `false`. Of concurrent calls the earliest time
+///   wins, whatever their order. It needs the row (id *and* incarnation) —
+///   else `NotFound`, and nothing is stored — and, like `append_log`, a
+///   schedule racing `delete_session` either lands before the delete (and is
+///   dropped with the row) or fails with `NotFound`.
+/// * `reschedule_due(id, mirror, seen, next)` is a compare-and-set for the
+///   dispatcher that did what was due at `seen`: when the stored entry is
+///   still at `seen` it becomes `next` (or is deleted, for `None`) and the
+///   call returns `true`; any other entry (someone scheduled earlier work
+///   meanwhile), or none, is left as it is and the call returns `false`. A
+///   schedule merged into an entry at `seen` leaves it at `seen`, so a caller
+///   that computed `next` from state read before this call must read the
+///   state again after it and `schedule_due` what it finds (the min merge
+///   makes that harmless), or a write landing in between goes unindexed.
+/// * `due_before(now_ms, limit)` returns up to `limit` entries due at or
+///   before `now_ms`, earliest first (ties in any order): the first of the
+///   whole index, not just some of them. `next_due` returns the earliest
+///   `due_at_ms` of any entry, or `None` when there is none, so a dispatcher
+///   sleeps until then. Both may trail a write by a moment on a backend whose
+///   index is eventually consistent (DynamoDB's); a dispatcher re-checks an
+///   entry (`reschedule_due` is strongly consistent) and the mirror's own
+///   state before it acts.
+/// * `delete_session` drops the row's due-work entries: in the same atomic
+///   step, or (a backend that cannot) right after the row, like its log. An
+///   entry a failure leaves behind names the dead incarnation, which no new
+///   row has; the next `schedule_due` of that (id, mirror) replaces it.
 /// * `add_usage` adds atomically; `usage` returns `(mode, minutes)` pairs, sorted.
 #[async_trait]
 pub trait SessionTable: Send + Sync + 'static {
@@ -226,6 +272,23 @@ pub trait SessionTable: Send + Sync + 'static {
     async fn read_log(&self, key: &LogKey, after: u64) -> StorageResult<Vec<LogRecord>>;
     async fn set_checkpoint(&self, key: &LogKey, checkpoint: &Checkpoint) -> StorageResult<bool>;
     async fn checkpoint(&self, key: &LogKey) -> StorageResult<Option<Checkpoint>>;
+
+    async fn schedule_due(
+        &self,
+        session_id: &str,
+        incarnation: &str,
+        mirror: &str,
+        due_at_ms: i64,
+    ) -> StorageResult<bool>;
+    async fn reschedule_due(
+        &self,
+        session_id: &str,
+        mirror: &str,
+        seen_due_at_ms: i64,
+        next: Option<i64>,
+    ) -> StorageResult<bool>;
+    async fn due_before(&self, now_ms: i64, limit: usize) -> StorageResult<Vec<DueWork>>;
+    async fn next_due(&self) -> StorageResult<Option<i64>>;
 
     async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()>;
     async fn usage(&self, workspace: &str) -> StorageResult<Vec<(String, u64)>>;

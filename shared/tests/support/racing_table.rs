@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use shared::storage::{
-    Checkpoint, CredentialKey, CredentialOwner, LogKey, LogRecord, SessionRow, SessionTable,
-    SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone,
+    Checkpoint, CredentialKey, CredentialOwner, DueWork, LogKey, LogRecord, SessionRow,
+    SessionTable, SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone,
 };
 
 /// Delegates to `inner`, except for `append_log`:
@@ -142,6 +142,35 @@ impl SessionTable for RacingTable {
     }
     async fn checkpoint(&self, key: &LogKey) -> StorageResult<Option<Checkpoint>> {
         self.inner.checkpoint(key).await
+    }
+
+    async fn schedule_due(
+        &self,
+        session_id: &str,
+        incarnation: &str,
+        mirror: &str,
+        due_at_ms: i64,
+    ) -> StorageResult<bool> {
+        self.inner
+            .schedule_due(session_id, incarnation, mirror, due_at_ms)
+            .await
+    }
+    async fn reschedule_due(
+        &self,
+        session_id: &str,
+        mirror: &str,
+        seen_due_at_ms: i64,
+        next: Option<i64>,
+    ) -> StorageResult<bool> {
+        self.inner
+            .reschedule_due(session_id, mirror, seen_due_at_ms, next)
+            .await
+    }
+    async fn due_before(&self, now_ms: i64, limit: usize) -> StorageResult<Vec<DueWork>> {
+        self.inner.due_before(now_ms, limit).await
+    }
+    async fn next_due(&self) -> StorageResult<Option<i64>> {
+        self.inner.next_due().await
     }
 
     async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()> {

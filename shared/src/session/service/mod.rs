@@ -5,6 +5,7 @@
 //! so its id answers "gone" (410, with the reason and when) instead of "no such
 //! session"; new sessions avoid ids that still have one.
 
+mod due;
 mod lists;
 mod seeds;
 mod snapshots;

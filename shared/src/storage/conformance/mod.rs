@@ -23,7 +23,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 mod credentials;
+mod due;
 mod records;
+
+pub use due::due_work_on_an_empty_table;
 
 use super::{
     Checkpoint, LogKey, LogRecord, ObjectStore, SessionRow, SessionTable, StorageError,
@@ -90,6 +93,12 @@ pub async fn session_table(table: &dyn SessionTable) {
     credentials::credentials_name_their_live_row(table, &ids).await;
     credentials::credentials_are_unique(table, &ids).await;
     credentials::ended_credentials_never_reach_a_live_row(table, &ids).await;
+    due::due_work_needs_its_row(table, &ids).await;
+    due::schedule_keeps_the_earliest(table, &ids).await;
+    due::reschedule_only_when_unchanged(table, &ids).await;
+    due::due_before_orders_and_limits(table, &ids).await;
+    due::ending_a_session_drops_its_due_work(table, &ids).await;
+    due::reused_id_starts_without_due_work(table, &ids).await;
 
     for ws in ids.workspaces() {
         for row in table
@@ -470,7 +479,7 @@ impl Ids {
         format!("conformance/run-{}/checkpoint-{n}", self.run)
     }
     fn workspaces(&self) -> Vec<String> {
-        ["a", "b", "exp", "pg", "cred"]
+        ["a", "b", "exp", "pg", "cred", "due"]
             .iter()
             .map(|n| self.ws(n))
             .collect()

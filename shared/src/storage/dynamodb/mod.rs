@@ -13,6 +13,7 @@
 //! | tombstone | `S#{id}` | `T` | `id inc ws name? ended reason ttl` |
 //! | snapshot | `W#{ws}` | `P#{snap id}` | `id sess inc cms keep body` |
 //! | credential | `C#{digest}` | `C` | `id inc ttl?` of the row (or, once it ended, the tombstone) it names |
+//! | due work | `D#{session}` | `M#{mirror}` | `id inc mir due_at due_shard`, in the index [`DUE_INDEX`] (see `due.rs`) |
 //!
 //! (`#` and `\` inside the log key's parts are escaped with `\`, so no two logs
 //! share keys.) Every read that decides an outcome is strongly consistent.
@@ -27,7 +28,8 @@
 //!   of the entry with `attribute_not_exists`. The cancellation reasons tell
 //!   `NotFound` (row gone) from `AlreadyExists` (seq taken or under the
 //!   checkpoint). Appends after `delete_session` fail the check, so the log of a
-//!   deleted row is deleted after the row, lazily and safely.
+//!   deleted row is deleted after the row, lazily and safely. Due-work entries
+//!   work the same way (`schedule_due` checks the row in its transaction).
 //! * A checkpoint lives on the row (so the append's check sees it); raising it
 //!   deletes the entries below it afterwards.
 //! * Expiry: rows carry `exp` and a TTL attribute `ttl = exp + TTL_GRACE_SECS`.
@@ -54,20 +56,25 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, ConditionCheck, Delete,
-    DeleteRequest, KeySchemaElement, KeyType, KeysAndAttributes, Put,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus, TransactWriteItem, Update, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, ConditionCheck,
+    CreateGlobalSecondaryIndexAction, Delete, DeleteRequest, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes,
+    Projection, ProjectionType, Put, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, Update,
+    WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
 
 use super::s3::{backoff, sdk_error_text};
+mod due;
 mod records;
 
+pub use due::{DUE_AT, DUE_INDEX, DUE_SHARD, DUE_SHARDS};
+
 use super::{
-    Checkpoint, CredentialKey, CredentialOwner, LogKey, LogRecord, SessionRow, SessionTable,
-    SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone,
+    Checkpoint, CredentialKey, CredentialOwner, DueWork, LogKey, LogRecord, SessionRow,
+    SessionTable, SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone,
 };
 
 /// The table definition `--create-resources` uses, as `aws dynamodb create-table
@@ -145,9 +152,11 @@ impl DynamoSessionTable {
         &self.client
     }
 
-    /// Creates the table from [`TABLE_DEFINITION`] unless it exists, waits until
-    /// it is active and makes sure TTL is on ([`TTL_DEFINITION`]). `true` when
-    /// this call created the table. Idempotent and safe to race.
+    /// Creates the table from [`TABLE_DEFINITION`] unless it exists, adds the
+    /// definition's secondary indexes a table created by an older Mirra lacks,
+    /// waits until table and indexes are active and makes sure TTL is on
+    /// ([`TTL_DEFINITION`]). `true` when this call created the table.
+    /// Idempotent and safe to race.
     pub async fn create_table_if_missing(&self) -> StorageResult<bool> {
         let def = TableDefinition::parse()?;
         let created = match self.describe_status().await? {
@@ -157,21 +166,15 @@ impl DynamoSessionTable {
                     .client
                     .create_table()
                     .table_name(&self.table)
-                    .billing_mode(BillingMode::from(def.billing_mode.as_str()));
-                for a in &def.attribute_definitions {
-                    req = req.attribute_definitions(
-                        AttributeDefinition::builder()
-                            .attribute_name(&a.attribute_name)
-                            .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
-                            .build()
-                            .map_err(build_err)?,
-                    );
-                }
-                for k in &def.key_schema {
-                    req = req.key_schema(
-                        KeySchemaElement::builder()
-                            .attribute_name(&k.attribute_name)
-                            .key_type(KeyType::from(k.key_type.as_str()))
+                    .billing_mode(BillingMode::from(def.billing_mode.as_str()))
+                    .set_attribute_definitions(Some(def.attributes()?))
+                    .set_key_schema(Some(key_schema(&def.key_schema)?));
+                for index in &def.global_secondary_indexes {
+                    req = req.global_secondary_indexes(
+                        GlobalSecondaryIndex::builder()
+                            .index_name(&index.index_name)
+                            .set_key_schema(Some(key_schema(&index.key_schema)?))
+                            .projection(index.projection.build())
                             .build()
                             .map_err(build_err)?,
                     );
@@ -185,8 +188,89 @@ impl DynamoSessionTable {
             }
         };
         self.wait_active().await?;
+        self.ensure_indexes(&def).await?;
         self.ensure_ttl().await?;
         Ok(created)
+    }
+
+    /// Adds the definition's global secondary indexes the table lacks (one
+    /// per `UpdateTable`, as DynamoDB allows) and waits until every one is
+    /// active (a new index backfills existing items first).
+    async fn ensure_indexes(&self, def: &TableDefinition) -> StorageResult<()> {
+        // Backfilling a large table can take a while on AWS; none on an emulator.
+        const WAIT_SECS: u32 = 30 * 60;
+        for index in &def.global_secondary_indexes {
+            for waited in 0.. {
+                if waited == WAIT_SECS {
+                    return Err(StorageError::Backend(format!(
+                        "dynamodb table {}: index {} did not become ACTIVE within 30 minutes",
+                        self.table, index.index_name
+                    )));
+                }
+                match self.index_status(&index.index_name).await? {
+                    Some(IndexStatus::Active) => break,
+                    Some(IndexStatus::Deleting) => {
+                        return Err(StorageError::Backend(format!(
+                            "dynamodb table {}: index {} is being deleted",
+                            self.table, index.index_name
+                        )))
+                    }
+                    Some(_) => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+                    None => {
+                        tracing::info!(table = %self.table, index = %index.index_name, "adding a missing index");
+                        let create = CreateGlobalSecondaryIndexAction::builder()
+                            .index_name(&index.index_name)
+                            .set_key_schema(Some(key_schema(&index.key_schema)?))
+                            .projection(index.projection.build())
+                            .build()
+                            .map_err(build_err)?;
+                        let sent = self
+                            .client
+                            .update_table()
+                            .table_name(&self.table)
+                            .set_attribute_definitions(Some(def.attributes()?))
+                            .global_secondary_index_updates(
+                                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+                            )
+                            .send()
+                            .await;
+                        match sent {
+                            Ok(_) => {}
+                            // Another process is adding it (or changing the table).
+                            Err(e)
+                                if matches!(
+                                    e.code(),
+                                    Some("ResourceInUseException" | "LimitExceededException")
+                                ) =>
+                            {
+                                tokio::time::sleep(std::time::Duration::from_secs(1)).await
+                            }
+                            Err(e) => return Err(ddb_err("add index", &self.table, e)),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The index's status, `None` when the table has no such index. An
+    /// emulator that reports no status counts as active.
+    async fn index_status(&self, name: &str) -> StorageResult<Option<IndexStatus>> {
+        let out = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| ddb_err("describe table", &self.table, e))?;
+        Ok(out
+            .table()
+            .map(|t| t.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .find(|i| i.index_name() == Some(name))
+            .map(|i| i.index_status().cloned().unwrap_or(IndexStatus::Active)))
     }
 
     async fn describe_status(&self) -> StorageResult<Option<TableStatus>> {
@@ -1100,6 +1184,9 @@ impl SessionTable for DynamoSessionTable {
         if let Err(e) = cleanup.await {
             tracing::warn!(error = %e, session = id, "delete_session: the log stays behind");
         }
+        if let Err(e) = self.drop_due(id, incarnation).await {
+            tracing::warn!(error = %e, session = id, "delete_session: due work stays behind");
+        }
         Ok(true)
     }
 
@@ -1413,6 +1500,35 @@ impl SessionTable for DynamoSessionTable {
 
     async fn delete_snapshot(&self, workspace: &str, id: &str) -> StorageResult<bool> {
         self.remove_snapshot(workspace, id).await
+    }
+
+    async fn schedule_due(
+        &self,
+        session_id: &str,
+        incarnation: &str,
+        mirror: &str,
+        due_at_ms: i64,
+    ) -> StorageResult<bool> {
+        self.put_due(session_id, incarnation, mirror, due_at_ms)
+            .await
+    }
+
+    async fn reschedule_due(
+        &self,
+        session_id: &str,
+        mirror: &str,
+        seen_due_at_ms: i64,
+        next: Option<i64>,
+    ) -> StorageResult<bool> {
+        self.cas_due(session_id, mirror, seen_due_at_ms, next).await
+    }
+
+    async fn due_before(&self, now_ms: i64, limit: usize) -> StorageResult<Vec<DueWork>> {
+        self.query_due(now_ms, limit).await
+    }
+
+    async fn next_due(&self) -> StorageResult<Option<i64>> {
+        self.earliest_due().await
     }
 
     async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()> {
@@ -1833,7 +1949,49 @@ pub struct TableDefinition {
     pub table_name: String,
     pub attribute_definitions: Vec<AttributeDef>,
     pub key_schema: Vec<KeyDef>,
+    #[serde(default)]
+    pub global_secondary_indexes: Vec<IndexDef>,
     pub billing_mode: String,
+}
+
+/// A global secondary index (on-demand billing: no throughput of its own).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct IndexDef {
+    pub index_name: String,
+    pub key_schema: Vec<KeyDef>,
+    pub projection: ProjectionDef,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ProjectionDef {
+    pub projection_type: String,
+    #[serde(default)]
+    pub non_key_attributes: Vec<String>,
+}
+
+impl ProjectionDef {
+    fn build(&self) -> Projection {
+        Projection::builder()
+            .projection_type(ProjectionType::from(self.projection_type.as_str()))
+            .set_non_key_attributes(
+                (!self.non_key_attributes.is_empty()).then(|| self.non_key_attributes.clone()),
+            )
+            .build()
+    }
+}
+
+fn key_schema(keys: &[KeyDef]) -> StorageResult<Vec<KeySchemaElement>> {
+    keys.iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(&k.attribute_name)
+                .key_type(KeyType::from(k.key_type.as_str()))
+                .build()
+                .map_err(build_err)
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -1854,6 +2012,19 @@ impl TableDefinition {
     pub fn parse() -> StorageResult<Self> {
         serde_json::from_str(TABLE_DEFINITION)
             .map_err(|e| StorageError::Backend(format!("infra/dynamodb/table.json: {e}")))
+    }
+
+    fn attributes(&self) -> StorageResult<Vec<AttributeDefinition>> {
+        self.attribute_definitions
+            .iter()
+            .map(|a| {
+                AttributeDefinition::builder()
+                    .attribute_name(&a.attribute_name)
+                    .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
+                    .build()
+                    .map_err(build_err)
+            })
+            .collect()
     }
 }
 
@@ -1892,13 +2063,28 @@ mod tests {
             .map(|k| (k.attribute_name.as_str(), k.key_type.as_str()))
             .collect();
         assert_eq!(keys, [(PK, "HASH"), (SK, "RANGE")]);
-        for a in &t.attribute_definitions {
-            assert_eq!(
-                a.attribute_type, "S",
-                "{} must be a string",
-                a.attribute_name
-            );
-        }
+        let types: Vec<(&str, &str)> = t
+            .attribute_definitions
+            .iter()
+            .map(|a| (a.attribute_name.as_str(), a.attribute_type.as_str()))
+            .collect();
+        assert_eq!(
+            types,
+            [(PK, "S"), (SK, "S"), (DUE_SHARD, "S"), (DUE_AT, "N")],
+            "key attributes and their types (the shard a string, the time a number)"
+        );
+        let [due] = t.global_secondary_indexes.as_slice() else {
+            panic!("one index: {:?}", t.global_secondary_indexes);
+        };
+        assert_eq!(due.index_name, DUE_INDEX);
+        let keys: Vec<(&str, &str)> = due
+            .key_schema
+            .iter()
+            .map(|k| (k.attribute_name.as_str(), k.key_type.as_str()))
+            .collect();
+        assert_eq!(keys, [(DUE_SHARD, "HASH"), (DUE_AT, "RANGE")]);
+        assert_eq!(due.projection.projection_type, "INCLUDE");
+        assert_eq!(due.projection.non_key_attributes, [ID, INC, "mir"]);
         let ttl = TtlDefinition::parse().expect("ttl.json parses");
         assert!(ttl.time_to_live_specification.enabled);
         assert_eq!(ttl.time_to_live_specification.attribute_name, TTL_ATTRIBUTE);

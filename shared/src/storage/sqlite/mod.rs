@@ -12,8 +12,9 @@
 //!
 //! A log belongs to one session row: its key carries the row's incarnation, an
 //! append checks the row and the checkpoint in the same statement that inserts,
-//! and `delete_session` removes the row, its logs and checkpoints in one
-//! transaction. So no entry outlives its row, and none lands after the delete.
+//! and `delete_session` removes the row, its logs, checkpoints and due-work
+//! entries in one transaction. So no entry outlives its row, and none lands
+//! after the delete.
 //!
 //! Calls are microseconds and run directly on the calling task, through one
 //! connection per handle behind a mutex. A pool of WAL reader connections was
@@ -29,14 +30,15 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rusqlite::{ffi, params, Connection, OptionalExtension, Row, TransactionBehavior};
 
+mod due;
 mod records;
 mod schema;
 
 use schema::init_schema;
 
 use super::{
-    Checkpoint, CredentialKey, CredentialOwner, LogKey, LogRecord, SessionRow, SessionTable,
-    SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone,
+    Checkpoint, CredentialKey, CredentialOwner, DueWork, LogKey, LogRecord, SessionRow,
+    SessionTable, SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone,
 };
 
 /// How long a connection waits for another process's write lock before failing.
@@ -325,6 +327,7 @@ impl SessionTable for SqliteSessionTable {
                     "DELETE FROM checkpoints WHERE session = ?1 AND incarnation = ?2",
                 )?
                 .execute([id, incarnation])?;
+                due::drop_session(&tx, id, incarnation)?;
                 match tombstone {
                     // The row's credentials now name its tombstone, which
                     // replaces the id's older one: that one's credentials go.
@@ -564,6 +567,43 @@ impl SessionTable for SqliteSessionTable {
             || format!("snapshot {id}"),
             |c| records::delete_snapshot(c, workspace, id),
         )
+    }
+
+    async fn schedule_due(
+        &self,
+        session_id: &str,
+        incarnation: &str,
+        mirror: &str,
+        due_at_ms: i64,
+    ) -> StorageResult<bool> {
+        self.write(
+            || format!("due work of {session_id}/{mirror}"),
+            |c| due::schedule(c, session_id, incarnation, mirror, due_at_ms),
+        )?
+        .ok_or_else(|| {
+            StorageError::NotFound(format!("session {session_id} incarnation {incarnation}"))
+        })
+    }
+
+    async fn reschedule_due(
+        &self,
+        session_id: &str,
+        mirror: &str,
+        seen_due_at_ms: i64,
+        next: Option<i64>,
+    ) -> StorageResult<bool> {
+        self.write(
+            || format!("due work of {session_id}/{mirror}"),
+            |c| due::reschedule(c, session_id, mirror, seen_due_at_ms, next),
+        )
+    }
+
+    async fn due_before(&self, now_ms: i64, limit: usize) -> StorageResult<Vec<DueWork>> {
+        self.read(|c| due::due_before(c, now_ms, limit))
+    }
+
+    async fn next_due(&self) -> StorageResult<Option<i64>> {
+        self.read(due::next_due)
     }
 
     async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()> {

@@ -7,8 +7,8 @@ use crate::storage::{StorageError, StorageResult};
 
 /// `PRAGMA user_version` of the schema below. Files from before versioning (0,
 /// with a `sessions` table) have no incarnations and are refused, not migrated;
-/// version 1 and 2 files are migrated in place.
-pub(super) const SCHEMA_VERSION: i64 = 3;
+/// version 1 to 3 files are migrated in place.
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1: sessions, commit log, checkpoints, usage.
 const SCHEMA_V1: &str = "
@@ -87,7 +87,23 @@ CREATE TABLE credentials (
 CREATE INDEX credentials_session ON credentials (session, incarnation);
 ";
 
-/// Creates the schema in a fresh file, migrates a version 1 or 2 file, accepts the
+/// Version 4 adds the due-work index: which (session, mirror) has work due
+/// when, so a dispatcher finds it without opening every mirror's state. One
+/// entry per (session, mirror), of the row's incarnation (`schedule_due`
+/// needs the row; `delete_session` drops them with it).
+const MIGRATE_V3_TO_V4: &str = "
+CREATE TABLE due_work (
+    session     TEXT NOT NULL,
+    mirror      TEXT NOT NULL,
+    incarnation TEXT NOT NULL,
+    due_at_ms   INTEGER NOT NULL,
+    PRIMARY KEY (session, mirror)
+) WITHOUT ROWID, STRICT;
+-- What is due first: `due_before` and `next_due` read it from the front.
+CREATE INDEX due_work_due_at ON due_work (due_at_ms);
+";
+
+/// Creates the schema in a fresh file, migrates a version 1 to 3 file, accepts the
 /// current one and refuses anything else. Each step is one immediate
 /// transaction, so processes opening one file at once neither both create (or
 /// migrate) nor see half a schema.
@@ -112,9 +128,15 @@ pub(super) fn init_schema(conn: &mut Connection, file: &str) -> StorageResult<()
         )
         .map_err(|e| backend("read schema", e))?;
     let steps = match (found, tables) {
-        (0, 0) => vec![SCHEMA_V1, MIGRATE_V1_TO_V2, MIGRATE_V2_TO_V3],
-        (1, _) => vec![MIGRATE_V1_TO_V2, MIGRATE_V2_TO_V3],
-        (2, _) => vec![MIGRATE_V2_TO_V3],
+        (0, 0) => vec![
+            SCHEMA_V1,
+            MIGRATE_V1_TO_V2,
+            MIGRATE_V2_TO_V3,
+            MIGRATE_V3_TO_V4,
+        ],
+        (1, _) => vec![MIGRATE_V1_TO_V2, MIGRATE_V2_TO_V3, MIGRATE_V3_TO_V4],
+        (2, _) => vec![MIGRATE_V2_TO_V3, MIGRATE_V3_TO_V4],
+        (3, _) => vec![MIGRATE_V3_TO_V4],
         _ => {
             let what = if found > SCHEMA_VERSION {
                 format!("was written by a newer Mirra (schema version {found}, this one knows {SCHEMA_VERSION})")
