@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::api::{router, AppState};
-use shared::dispatch::Dispatcher;
 use shared::config::{
     workspace_token, BackendChoice, Backends, ConfigError, EngineSettings, TokenSource,
 };
+use shared::dispatch::Dispatcher;
 use shared::server::{serve, ServeConfig};
 use shared::session::SystemClock;
 use tokio::net::TcpListener;

@@ -31,7 +31,10 @@ fn mirror_code_never_names_the_session_service_engine_or_storage() {
         ".engine()",
     ];
     let mut files = Vec::new();
-    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/mirrors"), &mut files);
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/mirrors"),
+        &mut files,
+    );
     assert!(files.len() > 5, "found the mirror sources");
     let mut hits = Vec::new();
     for f in &files {
@@ -49,5 +52,9 @@ fn mirror_code_never_names_the_session_service_engine_or_storage() {
             }
         }
     }
-    assert!(hits.is_empty(), "mirror code reaches past its door:\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "mirror code reaches past its door:\n{}",
+        hits.join("\n")
+    );
 }

@@ -28,7 +28,9 @@ impl Receiver {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind receiver");
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         let got = Arc::new(Mutex::new(Vec::new()));
-        let answers = Arc::new(Mutex::new(statuses.iter().copied().collect::<VecDeque<u16>>()));
+        let answers = Arc::new(Mutex::new(
+            statuses.iter().copied().collect::<VecDeque<u16>>(),
+        ));
         let (g, a) = (got.clone(), answers);
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
@@ -65,7 +67,11 @@ fn serve(stream: TcpStream, got: &Mutex<Vec<Received>>, answers: &Mutex<VecDeque
     if reader.read_line(&mut line).is_err() {
         return;
     }
-    let path = line.split_whitespace().nth(1).unwrap_or_default().to_string();
+    let path = line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
     let mut headers = HashMap::new();
     loop {
         let mut h = String::new();
@@ -76,7 +82,10 @@ fn serve(stream: TcpStream, got: &Mutex<Vec<Received>>, answers: &Mutex<VecDeque
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
-    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; len];
     if reader.read_exact(&mut body).is_err() {
         return;

@@ -23,7 +23,10 @@ fn register(server: &Server, base: &str, key: &str, url: &str, events: &[&str]) 
         .expect("create endpoint")
         .json()
         .expect("endpoint JSON");
-    ep["secret"].as_str().unwrap_or_else(|| panic!("no secret: {ep}")).to_string()
+    ep["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no secret: {ep}"))
+        .to_string()
 }
 
 fn create_customer(server: &Server, base: &str, key: &str, email: &str) -> String {
@@ -36,11 +39,15 @@ fn create_customer(server: &Server, base: &str, key: &str, email: &str) -> Strin
         .expect("create customer")
         .json()
         .expect("customer JSON");
-    c["id"].as_str().unwrap_or_else(|| panic!("no id: {c}")).to_string()
+    c["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id: {c}"))
+        .to_string()
 }
 
 fn event_of(r: &Received) -> Value {
-    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("delivery body is not JSON ({e}): {}", r.body))
+    serde_json::from_str(&r.body)
+        .unwrap_or_else(|e| panic!("delivery body is not JSON ({e}): {}", r.body))
 }
 
 /// The delivery carries the event the API lists, with a `Stripe-Signature`
@@ -60,9 +67,16 @@ fn deliveries_are_signed_so_both_official_sdks_verify_them() {
     let event = event_of(r);
     assert_eq!(event["type"], "customer.created");
     assert_eq!(event["data"]["object"]["id"], id.as_str());
-    let sig = r.headers.get("stripe-signature").cloned().unwrap_or_default();
+    let sig = r
+        .headers
+        .get("stripe-signature")
+        .cloned()
+        .unwrap_or_default();
     assert!(sig.starts_with("t=") && sig.contains(",v1="), "{sig}");
-    assert!(r.headers.get("user-agent").is_some_and(|u| u.starts_with("Stripe/1.0")));
+    assert!(r
+        .headers
+        .get("user-agent")
+        .is_some_and(|u| u.starts_with("Stripe/1.0")));
 
     if let Some(python) = sdk_python() {
         let verify = |secret: &str| {
@@ -75,9 +89,19 @@ fn deliveries_are_signed_so_both_official_sdks_verify_them() {
                 .expect("run python")
         };
         let ok = verify(&secret);
-        assert!(ok.status.success(), "stripe-python refused: {}", String::from_utf8_lossy(&ok.stderr));
-        assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), format!("customer.created {id}"));
-        assert!(!verify("whsec_wrong").status.success(), "a wrong secret must fail verification");
+        assert!(
+            ok.status.success(),
+            "stripe-python refused: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ok.stdout).trim(),
+            format!("customer.created {id}")
+        );
+        assert!(
+            !verify("whsec_wrong").status.success(),
+            "a wrong secret must fail verification"
+        );
     }
     if let Some(sdk) = sdk_node() {
         let verify = |secret: &str| {
@@ -93,9 +117,19 @@ fn deliveries_are_signed_so_both_official_sdks_verify_them() {
                 .expect("run node")
         };
         let ok = verify(&secret);
-        assert!(ok.status.success(), "stripe-node refused: {}", String::from_utf8_lossy(&ok.stderr));
-        assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), format!("customer.created {id}"));
-        assert!(!verify("whsec_wrong").status.success(), "a wrong secret must fail verification");
+        assert!(
+            ok.status.success(),
+            "stripe-node refused: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ok.stdout).trim(),
+            format!("customer.created {id}")
+        );
+        assert!(
+            !verify("whsec_wrong").status.success(),
+            "a wrong secret must fail verification"
+        );
     }
 }
 
@@ -113,18 +147,38 @@ fn a_failing_endpoint_is_retried_until_it_succeeds() {
     create_customer(&server, &base, &key, "retry@example.com");
     let got = receiver.wait_for(2, Duration::from_secs(15));
     assert_eq!(got.len(), 2, "a retry after the 500");
-    assert_eq!(event_of(&got[0])["id"], event_of(&got[1])["id"], "the same event again");
-    assert!(started.elapsed() >= Duration::from_millis(900), "retried after the backoff, not at once");
+    assert_eq!(
+        event_of(&got[0])["id"],
+        event_of(&got[1])["id"],
+        "the same event again"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "retried after the backoff, not at once"
+    );
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(receiver.wait_for(3, Duration::from_millis(10)).len(), 2, "nothing after the 2xx");
+    assert_eq!(
+        receiver.wait_for(3, Duration::from_millis(10)).len(),
+        2,
+        "nothing after the 2xx"
+    );
 
     // Every attempt is visible through the control plane.
     let sid = session["id"].as_str().expect("session id");
-    let (status, list) = server.api(reqwest::Method::GET, &format!("/v1/sessions/{sid}/deliveries?mirror=stripe"), None);
+    let (status, list) = server.api(
+        reqwest::Method::GET,
+        &format!("/v1/sessions/{sid}/deliveries?mirror=stripe"),
+        None,
+    );
     assert_eq!(status, 200, "{list}");
     let d = &list["data"][0];
     assert_eq!(d["status"], "delivered", "{list}");
-    let outcomes: Vec<&str> = d["attempts"].as_array().expect("attempts").iter().map(|a| a["outcome"].as_str().unwrap_or("")).collect();
+    let outcomes: Vec<&str> = d["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(outcomes, ["retry", "delivered"]);
     assert_eq!(d["attempts"][0]["http_status"], 500);
 }
@@ -136,7 +190,8 @@ fn a_delivery_owed_when_the_server_is_killed_is_sent_after_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let mut server = Server::start_on(&data);
-    let session = server.create_session(json!({"mirrors": ["stripe"], "persistent": true, "name": "hooks"}));
+    let session =
+        server.create_session(json!({"mirrors": ["stripe"], "persistent": true, "name": "hooks"}));
     let (base, key) = stripe_of(&session);
     // A port nobody listens on yet.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -205,11 +205,15 @@ async fn deliveries(
     let mirror = q.mirror.unwrap_or_else(|| "stripe".to_string());
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be between 1 and 100".into()));
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 100".into(),
+        ));
     }
     let ctx = state.sessions.workspace_context(&ws, &id, &mirror).await?;
     let data = crate::dispatch::deliveries(&ctx, limit)
         .await
         .map_err(|e| ApiError::Session(SessionError::Internal(e.to_string())))?;
-    Ok(Json(json!({"object": "list", "data": data, "url": format!("/v1/sessions/{id}/deliveries")})))
+    Ok(Json(
+        json!({"object": "list", "data": data, "url": format!("/v1/sessions/{id}/deliveries")}),
+    ))
 }

@@ -49,8 +49,12 @@ pub enum DispatchError {
 
 /// A mirror's newest `limit` deliveries and their attempts (the control
 /// plane's `GET /v1/sessions/{id}/deliveries`).
-pub async fn deliveries(ctx: &SessionContext, limit: usize) -> Result<Vec<serde_json::Value>, DispatchError> {
-    ctx.read(|conn| Ok::<_, DispatchError>(outbox::recent(conn, limit)?)).await
+pub async fn deliveries(
+    ctx: &SessionContext,
+    limit: usize,
+) -> Result<Vec<serde_json::Value>, DispatchError> {
+    ctx.read(|conn| Ok::<_, DispatchError>(outbox::recent(conn, limit)?))
+        .await
 }
 
 pub struct Dispatcher {
@@ -81,7 +85,9 @@ impl Dispatcher {
             };
             let now = self.sessions.clock().now_ms();
             let mut sleep = match self.sessions.next_due().await {
-                Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(IDLE),
+                Ok(Some(at)) => {
+                    Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(IDLE)
+                }
                 Ok(None) => IDLE,
                 Err(_) => Duration::from_secs(1),
             };
@@ -149,12 +155,19 @@ impl Dispatcher {
             })
             .await?;
         }
-        let next = ctx.read(|conn| Ok::<_, DispatchError>(outbox::next_due(conn)?)).await?;
+        let next = ctx
+            .read(|conn| Ok::<_, DispatchError>(outbox::next_due(conn)?))
+            .await?;
         self.sessions.reschedule_due(work, next).await?;
         // A request may have enqueued more between that read and the
         // reschedule; the index keeps the earlier of the two.
-        if let Some(at) = ctx.read(|conn| Ok::<_, DispatchError>(outbox::next_due(conn)?)).await? {
-            self.sessions.schedule_due(ctx.session(), mirror, at).await?;
+        if let Some(at) = ctx
+            .read(|conn| Ok::<_, DispatchError>(outbox::next_due(conn)?))
+            .await?
+        {
+            self.sessions
+                .schedule_due(ctx.session(), mirror, at)
+                .await?;
         }
         Ok(claimed.len())
     }
@@ -175,12 +188,18 @@ impl Dispatcher {
             .body(d.payload.clone());
         req = match d.scheme.as_str() {
             "stripe" => req
-                .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+                .header(
+                    "user-agent",
+                    "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                )
                 .header("stripe-signature", signing::stripe(&secret, t, &d.payload)),
             "svix" => req
                 .header("svix-id", &d.id)
                 .header("svix-timestamp", t.to_string())
-                .header("svix-signature", signing::svix(&secret, &d.id, t, &d.payload)),
+                .header(
+                    "svix-signature",
+                    signing::svix(&secret, &d.id, t, &d.payload),
+                ),
             _ => req,
         };
         let started = Instant::now();

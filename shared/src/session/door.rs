@@ -26,4 +26,19 @@ impl Door {
     ) -> SessionResult<SessionContext> {
         self.sessions.context(session_id, mirror).await
     }
+
+    /// After a write that left work due at `due_at_ms` in the mirror's state
+    /// (a webhook delivery …): indexes it so a dispatcher finds it — also after
+    /// a restart — and wakes the in-process one. Called before the response
+    /// goes out, so an acknowledged write's deliveries are always indexed.
+    pub async fn schedule(&self, ctx: &SessionContext, due_at_ms: i64) -> SessionResult<()> {
+        if self
+            .sessions
+            .schedule_due(&ctx.session, ctx.mirror, due_at_ms)
+            .await?
+        {
+            self.sessions.wake_dispatcher();
+        }
+        Ok(())
+    }
 }

@@ -17,6 +17,7 @@ pub use context::SessionContext;
 pub use door::Door;
 pub use error::{fmt_ms, SessionError, SessionResult};
 pub use mirror::{MirrorDef, UnknownCredential};
+pub use rate::{RateLimited, RateLimits, DEFAULT_RATE_LIMIT};
 pub use record::{MirrorState, Mode, Session};
 pub use service::{
     CreateSession, EndReason, Ended, ListSessions, ListSnapshots, MirrorTiming, Page, ResetReport,

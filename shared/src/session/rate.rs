@@ -43,7 +43,10 @@ impl RateLimits {
         };
         let b = buckets
             .entry(session.incarnation.clone())
-            .or_insert(Bucket { tokens: rate, at_ms: now_ms });
+            .or_insert(Bucket {
+                tokens: rate,
+                at_ms: now_ms,
+            });
         let elapsed = (now_ms - b.at_ms).max(0) as f64 / 1000.0;
         b.tokens = (b.tokens + elapsed * rate).min(rate);
         b.at_ms = now_ms;
@@ -97,7 +100,12 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(limits.admit(&s, 1_000), Ok(()));
         }
-        assert_eq!(limits.admit(&s, 1_000), Err(RateLimited { retry_after_ms: 200 }));
+        assert_eq!(
+            limits.admit(&s, 1_000),
+            Err(RateLimited {
+                retry_after_ms: 200
+            })
+        );
         assert_eq!(limits.admit(&s, 1_200), Ok(()));
         assert!(limits.admit(&s, 1_200).is_err());
         limits.forget("inc");

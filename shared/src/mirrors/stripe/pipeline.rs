@@ -7,7 +7,7 @@
 //! path arguments and one connection — read-only for reads, one transaction
 //! (logged, with its idempotency record) for writes.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{RawPathParams, Request, State};
@@ -51,16 +51,15 @@ pub struct Call<'a> {
     pub idempotency_key: Option<&'a str>,
     /// The session's own credentials (webhook secret …).
     pub ctx: &'a SessionContext,
-    /// The earliest work this request left due (a delivery), if any.
-    due: &'a Cell<Option<i64>>,
+    /// The earliest work this request left due (a delivery); `i64::MAX`: none.
+    due: &'a AtomicI64,
 }
 
 impl Call<'_> {
     /// Notes that the request left work due at `due_at_ms` in the outbox; the
     /// pipeline indexes it for the dispatcher once the write commits.
     pub fn owe(&self, due_at_ms: i64) {
-        let earliest = self.due.get().map_or(due_at_ms, |d| d.min(due_at_ms));
-        self.due.set(Some(earliest));
+        self.due.fetch_min(due_at_ms, Ordering::Relaxed);
     }
 }
 
@@ -171,7 +170,7 @@ async fn run(
     check(returns, op.items.as_deref(), &expand_paths, &Rules).map_err(expand_error)?;
 
     // ── 9. Apply, in one read or one logged transaction ─────────────────────
-    let due = Cell::new(None);
+    let due = AtomicI64::new(i64::MAX);
     let call = |conn: &Connection| -> Result<Value, StripeError> {
         let c = Call {
             conn,
@@ -195,7 +194,7 @@ async fn run(
     }
     let Some(key) = idempotency_key.as_deref() else {
         let out = ctx.write(call).await?;
-        schedule(door, &ctx, due.get()).await;
+        schedule(door, &ctx, due.load(Ordering::Relaxed)).await;
         return Ok(json_response(StatusCode::OK, out.to_string()));
     };
     let endpoint = format!("{} {path}", parts.method);
@@ -229,7 +228,7 @@ async fn run(
             Ok((saved, false))
         })
         .await?;
-    schedule(door, &ctx, due.get()).await;
+    schedule(door, &ctx, due.load(Ordering::Relaxed)).await;
     let (saved, replayed) = outcome;
     let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
     let mut res = json_response(status, saved.body);
@@ -249,8 +248,10 @@ async fn run(
 // ── 11. Events and outbox ───────────────────────────────────────────────────
 // The events and deliveries were written in the request's transaction; what is
 // left is telling the dispatcher, before the response goes out.
-async fn schedule(door: &Door, ctx: &SessionContext, due: Option<i64>) {
-    let Some(due) = due else { return };
+async fn schedule(door: &Door, ctx: &SessionContext, due: i64) {
+    if due == i64::MAX {
+        return;
+    }
     if let Err(e) = door.schedule(ctx, due).await {
         // The deliveries stay owed in the mirror's state and go out with the
         // next work this session schedules.
