@@ -53,9 +53,13 @@ impl Mirror {
     }
 
     pub async fn session(&self) -> Ses {
+        self.session_with(CreateSession::default()).await
+    }
+
+    pub async fn session_with(&self, req: CreateSession) -> Ses {
         let s = self
             .sessions
-            .create("ws", CreateSession::default())
+            .create("ws", req)
             .await
             .expect("create session");
         let key = s.mirrors["stripe"].credentials["secret_key"].clone();
@@ -64,12 +68,27 @@ impl Mirror {
 
     /// `GET` (`body` None) or a form `POST`/`DELETE` to `path` below the mirror.
     pub async fn call(&self, s: &Ses, method: Method, path: &str, body: Option<&str>) -> Resp {
+        self.call_with(s, method, path, body, &[]).await
+    }
+
+    /// [`call`](Self::call) with extra headers.
+    pub async fn call_with(
+        &self,
+        s: &Ses,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("/m/{}/stripe{path}", s.id))
             .header("authorization", format!("Bearer {}", s.key));
         if body.is_some() {
             req = req.header("content-type", "application/x-www-form-urlencoded");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         let req = req
             .body(

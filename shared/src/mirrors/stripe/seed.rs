@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::customers::{self, Mode};
 use super::error::StripeError;
 use super::form::{integer_value, Fields, Param};
+use super::webhook_endpoints;
 use crate::mirrors::toolkit::params::{self, Encoding, Operation};
 
 /// Seed customers take what `POST /v1/customers` takes.
@@ -43,11 +44,15 @@ pub fn load(conn: &rusqlite::Connection, seed: &Value) -> Result<(), String> {
     let Value::Object(doc) = seed else {
         return Err("a Stripe seed must be a JSON object like {\"customers\": [ … ]}".into());
     };
-    if let Some(k) = doc.keys().find(|k| k.as_str() != "customers") {
+    if let Some(k) = doc
+        .keys()
+        .find(|k| !matches!(k.as_str(), "customers" | "webhook_endpoints"))
+    {
         return Err(format!(
-            "unknown key {k:?} in a Stripe seed (known: customers)"
+            "unknown key {k:?} in a Stripe seed (known: customers, webhook_endpoints)"
         ));
     }
+    load_endpoints(conn, doc.get("webhook_endpoints"))?;
     let list: &[Value] = match doc.get("customers") {
         None => &[],
         Some(Value::Array(a)) => a,
@@ -95,6 +100,35 @@ pub fn load(conn: &rusqlite::Connection, seed: &Value) -> Result<(), String> {
         customers::apply(&mut c, &params, Mode::Create).map_err(|e| at(describe(&e)))?;
         customers::KIND
             .insert(conn, &Value::Object(c))
+            .map_err(|e| at(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// `"webhook_endpoints": [{"url", "enabled_events", "description"?, "metadata"?}]`:
+/// endpoints every session of the seed starts with (and gets back on reset).
+/// They have no secret of their own — an image is shared by many sessions — so
+/// their deliveries are signed with each session's `webhook_secret`.
+fn load_endpoints(conn: &rusqlite::Connection, list: Option<&Value>) -> Result<(), String> {
+    let list: &[Value] = match list {
+        None => return Ok(()),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err("\"webhook_endpoints\" must be an array of endpoint objects".into()),
+    };
+    let op = super::params::operation("PostWebhookEndpoints");
+    for (i, entry) in list.iter().enumerate() {
+        let at = |m: String| format!("webhook_endpoints[{i}]: {m}");
+        let digest = Sha256::digest(format!("we:{i}:{entry}").as_bytes());
+        let params = match params::validate(entry, &op.params, Encoding::Json) {
+            Ok(Value::Object(p)) => p,
+            Ok(_) => return Err(at("must be an object of endpoint create parameters".into())),
+            Err(e) => return Err(at(describe(&StripeError::from(e)))),
+        };
+        let id = format!("we_{}", derived(&digest[..24], ALNUM));
+        let mut ep = webhook_endpoints::new(&id, BASE_CREATED + i as i64, None);
+        webhook_endpoints::apply(&mut ep, &params).map_err(|e| at(describe(&e)))?;
+        webhook_endpoints::KIND
+            .insert(conn, &Value::Object(ep))
             .map_err(|e| at(e.to_string()))?;
     }
     Ok(())
