@@ -96,9 +96,13 @@ impl Method {
 /// The method a PaymentIntent or SetupIntent names (`param`): a stored method,
 /// or a `pm_card_*` name, stored now as a new method (as Stripe does on use).
 pub fn resolve(call: &Call, id: &str, param: &str) -> Result<Method, StripeError> {
-    let mut m = lookup(call, id, Named::Param(param))?;
+    resolve_in(&State::of(call), id, param)
+}
+
+fn resolve_in(st: &State, id: &str, param: &str) -> Result<Method, StripeError> {
+    let mut m = find(st, id, Named::Param(param))?;
     if m.fresh {
-        store(call.conn, &m)?;
+        store(st.conn, &m)?;
         m.fresh = false;
     }
     Ok(m)
@@ -244,7 +248,7 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
         call.now,
         card,
         (exp_month, exp_year),
-        &secret(call),
+        &State::of(call).secret,
         cvc_given,
         billing,
     );
@@ -478,26 +482,53 @@ enum Named<'a> {
     Param(&'a str),
 }
 
+/// What finding a method needs of a request.
+struct State<'a> {
+    conn: &'a Connection,
+    now: i64,
+    /// The session's secret key: fingerprints are stable within a session.
+    secret: String,
+}
+
+impl<'a> State<'a> {
+    fn of(call: &Call<'a>) -> Self {
+        State {
+            conn: call.conn,
+            now: call.now,
+            secret: call
+                .ctx
+                .credentials()
+                .get("secret_key")
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// The stored method `id`, or a fresh one for a `pm_card_*` name.
 fn lookup(call: &Call, id: &str, named: Named) -> Result<Method, StripeError> {
+    find(&State::of(call), id, named)
+}
+
+fn find(st: &State, id: &str, named: Named) -> Result<Method, StripeError> {
     if id.starts_with("pm_card_") {
         let Some(card) = cards::by_token(id) else {
             return Err(no_such(id, named));
         };
         return Ok(new_method(
             &KIND.new_id(),
-            call.now,
+            st.now,
             card,
-            cards::default_expiry(call.now),
-            &secret(call),
+            cards::default_expiry(st.now),
+            &st.secret,
             true,
             billing_details(&Map::new(), None),
         ));
     }
-    let Some(Value::Object(object)) = KIND.load(call.conn, id)? else {
+    let Some(Value::Object(object)) = KIND.load(st.conn, id)? else {
         return Err(no_such(id, named));
     };
-    let row: Option<(String, bool, bool)> = call
+    let row: Option<(String, bool, bool)> = st
         .conn
         .prepare_cached("SELECT number, set_up, consumed FROM payment_method_cards WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -527,15 +558,6 @@ fn no_such(id: &str, named: Named) -> StripeError {
 
 fn bad_request(message: &str) -> StripeError {
     StripeError::bad_request(StatusCode::BAD_REQUEST, message)
-}
-
-/// The session's secret key: fingerprints are stable within a session.
-fn secret(call: &Call) -> String {
-    call.ctx
-        .credentials()
-        .get("secret_key")
-        .cloned()
-        .unwrap_or_default()
 }
 
 /// The card `card[…]` describes: a `tok_…` token, or a number with its expiry
@@ -746,6 +768,50 @@ fn insert_before(obj: &mut Map<String, Value>, before: &str, key: &str, v: Value
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn db() -> Connection {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(&crate::mirrors::stripe::SCHEMA)
+            .expect("schema");
+        conn
+    }
+
+    /// `resolve` stores a `pm_card_*` name as a new method once, finds stored
+    /// methods with their card's outcome and flags, and names the parameter of an
+    /// unknown id.
+    #[test]
+    fn resolve_stores_test_names_on_use_and_finds_stored_methods() {
+        let conn = db();
+        let st = State {
+            conn: &conn,
+            now: 1_796_198_136,
+            secret: "sk_test_x".into(),
+        };
+        let m = resolve_in(&st, "pm_card_authenticationRequired", "payment_method").expect("token");
+        assert!(m.id().starts_with("pm_") && !m.fresh);
+        assert_eq!(m.object["card"]["exp_year"], 2027);
+        let again = resolve_in(&st, m.id(), "payment_method").expect("stored");
+        assert_eq!(again.object, m.object);
+        assert!(matches!(
+            again.outcome(),
+            Outcome::RequiresAuthentication {
+                when: cards::When::Always,
+                then: None
+            }
+        ));
+        assert!(!again.set_up && !again.consumed);
+        mark_set_up(&conn, m.id()).expect("set up");
+        mark_consumed(&conn, m.id()).expect("consumed");
+        let flagged = resolve_in(&st, m.id(), "payment_method").expect("stored");
+        assert!(flagged.set_up && flagged.consumed);
+        let missing = resolve_in(&st, "pm_nope", "payment_method").expect_err("unknown");
+        assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(missing.body()["error"]["param"], "payment_method");
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM payment_methods", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 1);
+    }
 
     /// A new card method has Stripe's fields in Stripe's order.
     #[test]
