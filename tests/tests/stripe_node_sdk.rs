@@ -77,3 +77,29 @@ fn curl_style_basic_auth_at_the_root_routes_by_key() {
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["type"], "not_found");
 }
+
+/// stripe-node creates card payment methods from a test token and a number,
+/// attaches them (a `pm_card_*` name too), auto-pages a customer's methods,
+/// detaches, and raises StripeCardError with Stripe's codes.
+#[test]
+fn official_stripe_node_sdk_drives_payment_methods() {
+    let Some(sdk) = sdk_node() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let (_, key) = stripe_of(&server.create_session(json!({"mirrors": ["stripe"]})));
+
+    let out = Command::new(&sdk.node)
+        .arg(workspace_root().join("tests/sdk/node/stripe_payment_methods.mjs"))
+        .env("MIRRA_SDK_NODE_DIR", &sdk.dir)
+        .env("MIRRA_URL", &server.url)
+        .env("STRIPE_SECRET_KEY", &key)
+        .output()
+        .expect("run the Node SDK script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "Node SDK script failed:\n{stdout}\n{stderr}"
+    );
+    println!("{stdout}");
+}

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use super::error::StripeError;
 use super::events;
 use super::lists;
+use super::payment_methods;
 use super::pipeline::Call;
 use super::update;
 use crate::mirrors::toolkit::objects::Kind;
@@ -77,6 +78,8 @@ pub fn apply(
     mode: Mode,
 ) -> Result<(), StripeError> {
     let mut p = params.clone();
+    // Attached by the create handler (it needs the customer's id and the state).
+    p.shift_remove("payment_method");
     reject_unemulated(&mut p, mode)?;
     if let Some(Value::String(e)) = p.get("email") {
         if !valid_email(e) {
@@ -140,13 +143,6 @@ pub fn apply(
                 ));
             }
         }
-        if let Some(Value::String(pm)) = s.get("default_payment_method") {
-            return Err(StripeError::no_such_param(
-                "PaymentMethod",
-                pm,
-                "invoice_settings[default_payment_method]",
-            ));
-        }
         if s.get("rendering_options").is_some_and(|v| !v.is_null()) {
             return Err(StripeError::unsupported(
                 "invoice_settings[rendering_options]",
@@ -165,7 +161,6 @@ fn reject_unemulated(p: &mut Map<String, Value>, mode: Mode) -> Result<(), Strip
     const CREATE: &[(&str, Option<&str>)] = &[
         ("cash_balance", None),
         ("coupon", Some("coupon")),
-        ("payment_method", None),
         ("promotion_code", Some("promotion code")),
         ("source", None),
         ("tax", None),
@@ -198,7 +193,7 @@ fn reject_unemulated(p: &mut Map<String, Value>, mode: Mode) -> Result<(), Strip
             }
             _ => return Err(StripeError::unsupported(
                 param,
-                "payment sources, payment methods, discounts, tax and test clocks are not emulated",
+                "payment sources, cash balances, discounts, tax and test clocks are not emulated",
             )),
         }
     }
@@ -250,14 +245,40 @@ fn load(call: &Call, id: &str) -> Result<Map<String, Value>, StripeError> {
     }
 }
 
-/// `POST /v1/customers`.
+/// `POST /v1/customers`: `payment_method` is attached to the new customer, and
+/// may then be its `invoice_settings[default_payment_method]`.
 pub fn create(call: &Call) -> Result<Value, StripeError> {
-    let mut c = new(&KIND.new_id(), call.now, &new_invoice_prefix());
+    let id = KIND.new_id();
+    let mut c = new(&id, call.now, &new_invoice_prefix());
     apply(&mut c, call.params, Mode::Create)?;
+    // Everything that can fail is checked before anything is written.
+    let attach = match call.params.get("payment_method") {
+        Some(Value::String(pm)) if !pm.is_empty() => {
+            payment_methods::prepare_attach(call, pm, "payment_method", &id)?
+        }
+        _ => None,
+    };
+    if let Some(pm) = default_payment_method(&c) {
+        if attach.as_ref().map(|m| m.id()) != Some(pm) {
+            payment_methods::check_attached(call.conn, pm, &id, DEFAULT_PM)?;
+        }
+    }
     let v = Value::Object(c);
     KIND.insert(call.conn, &v)?;
     events::emit(call, "customer.created", &v, None)?;
+    if let Some(m) = attach {
+        payment_methods::commit_attach(call, &m)?;
+    }
     Ok(v)
+}
+
+const DEFAULT_PM: &str = "invoice_settings[default_payment_method]";
+
+/// `invoice_settings.default_payment_method` when it names a method.
+fn default_payment_method(c: &Map<String, Value>) -> Option<&str> {
+    c.get("invoice_settings")?
+        .get("default_payment_method")?
+        .as_str()
 }
 
 /// `GET /v1/customers/{customer}`: a deleted customer answers as a stub.
@@ -276,6 +297,10 @@ pub fn update(call: &Call) -> Result<Value, StripeError> {
     let mut c = load(call, id)?;
     let before = c.clone();
     apply(&mut c, call.params, Mode::Update)?;
+    let changed = default_payment_method(&c) != default_payment_method(&before);
+    if let (true, Some(pm)) = (changed, default_payment_method(&c)) {
+        payment_methods::check_attached(call.conn, pm, id, DEFAULT_PM)?;
+    }
     let v = Value::Object(c);
     if v.as_object() != Some(&before) {
         KIND.save(call.conn, &v)?;

@@ -36,6 +36,9 @@ pub enum StripeError {
     /// An idempotency key reused with other parameters or on another endpoint (400).
     #[error("{message}")]
     Idempotency { message: String },
+    /// `card_error` (402): a card was declined, or its number, expiry or CVC is wrong.
+    #[error("{}", .0.message)]
+    Card(Box<CardError>),
     /// Other writers kept winning the race for this mirror (429 `lock_timeout`).
     #[error("lock timeout")]
     LockTimeout,
@@ -47,7 +50,43 @@ pub enum StripeError {
     Internal(String),
 }
 
+/// A `card_error`'s fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardError {
+    pub code: &'static str,
+    pub decline_code: Option<&'static str>,
+    pub message: String,
+    pub param: Option<String>,
+    /// More fields of the error hash (`payment_intent`, `payment_method`, `charge`).
+    pub extra: Map<String, Value>,
+}
+
 impl StripeError {
+    /// A 402 `card_error` (see `cards::Decline::error`).
+    pub fn card(
+        code: &'static str,
+        decline_code: Option<&'static str>,
+        message: impl Into<String>,
+        param: Option<&str>,
+    ) -> Self {
+        StripeError::Card(Box::new(CardError {
+            code,
+            decline_code,
+            message: message.into(),
+            param: param.map(str::to_string),
+            extra: Map::new(),
+        }))
+    }
+
+    /// Adds a field to a card error's hash (`payment_intent`, `payment_method` …);
+    /// other errors are returned unchanged.
+    pub fn with(mut self, field: &str, value: Value) -> Self {
+        if let StripeError::Card(e) = &mut self {
+            e.extra.insert(field.to_string(), value);
+        }
+        self
+    }
+
     /// A 400 `invalid_request_error` without a code.
     pub fn invalid(message: impl Into<String>, param: impl Into<String>) -> Self {
         StripeError::InvalidRequest {
@@ -209,6 +248,7 @@ impl StripeError {
             StripeError::InvalidRequest { status, .. } => *status,
             StripeError::Authentication { .. } => StatusCode::UNAUTHORIZED,
             StripeError::Idempotency { .. } => StatusCode::BAD_REQUEST,
+            StripeError::Card(_) => StatusCode::PAYMENT_REQUIRED,
             StripeError::LockTimeout | StripeError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             StripeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -218,11 +258,17 @@ impl StripeError {
     /// valid and the endpoint ran. Infrastructure failures are never saved, so a
     /// retry can still succeed.
     pub fn is_final(&self) -> bool {
-        matches!(self, StripeError::InvalidRequest { .. })
+        matches!(
+            self,
+            StripeError::InvalidRequest { .. } | StripeError::Card(_)
+        )
     }
 
     /// The `{"error": …}` document.
     pub fn body(&self) -> Value {
+        if let StripeError::Card(c) = self {
+            return card_body(c);
+        }
         let mut e = Map::new();
         let (kind, code, message, param) = match self {
             StripeError::InvalidRequest {
@@ -242,6 +288,7 @@ impl StripeError {
             StripeError::Idempotency { message } => {
                 ("idempotency_error", None, message.as_str(), None)
             }
+            StripeError::Card(c) => ("card_error", Some(c.code), c.message.as_str(), None),
             StripeError::LockTimeout => (
                 "invalid_request_error",
                 Some("lock_timeout"),
@@ -265,14 +312,7 @@ impl StripeError {
         };
         if let Some(code) = code {
             e.insert("code".into(), code.into());
-            e.insert(
-                "doc_url".into(),
-                format!(
-                    "https://stripe.com/docs/error-codes/{}",
-                    code.replace('_', "-")
-                )
-                .into(),
-            );
+            e.insert("doc_url".into(), doc_url(code).into());
         }
         e.insert("message".into(), message.into());
         if let Some(p) = param {
@@ -281,6 +321,32 @@ impl StripeError {
         e.insert("type".into(), kind.into());
         json!({ "error": e })
     }
+}
+
+/// A card error's hash, its keys in Stripe's (alphabetical) order.
+fn card_body(c: &CardError) -> Value {
+    let mut fields: Vec<(String, Value)> = vec![
+        ("code".into(), c.code.into()),
+        ("doc_url".into(), doc_url(c.code).into()),
+        ("message".into(), c.message.clone().into()),
+        ("type".into(), "card_error".into()),
+    ];
+    if let Some(d) = c.decline_code {
+        fields.push(("decline_code".into(), d.into()));
+    }
+    if let Some(p) = &c.param {
+        fields.push(("param".into(), p.clone().into()));
+    }
+    fields.extend(c.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    json!({ "error": fields.into_iter().collect::<Map<String, Value>>() })
+}
+
+fn doc_url(code: &str) -> String {
+    format!(
+        "https://stripe.com/docs/error-codes/{}",
+        code.replace('_', "-")
+    )
 }
 
 impl From<StateError> for StripeError {

@@ -2,7 +2,8 @@
 //! at `/m/{session}/stripe`. [`pipeline`] runs every request (key, session,
 //! version, idempotency, route, parameters, one transaction, expansion);
 //! [`routes`] lists the emulated operations; one file per resource
-//! ([`customers`]) holds its behaviour. Around them: [`auth`] (Stripe's key
+//! ([`customers`], [`payment_methods`]) holds its behaviour; [`cards`] is Stripe's
+//! test-card catalogue. Around them: [`auth`] (Stripe's key
 //! and header checks), [`form`] (bracketed form encoding), [`error`] (Stripe's
 //! error shape), [`lists`] (list parameters and envelope), [`expand`] (what
 //! may be expanded), [`seed`] (seed documents).
@@ -18,6 +19,7 @@ use crate::session::id::random_token;
 use crate::session::{Door, MirrorDef};
 
 pub mod auth;
+pub mod cards;
 pub mod customers;
 pub mod error;
 pub mod events;
@@ -25,6 +27,7 @@ pub mod expand;
 pub mod form;
 pub mod lists;
 pub mod params;
+pub mod payment_methods;
 pub mod pipeline;
 pub mod routes;
 pub mod seed;
@@ -34,11 +37,17 @@ pub mod webhook_endpoints;
 pub use error::StripeError;
 
 /// Every resource's storage.
-pub static KINDS: &[&Kind] = &[&customers::KIND, &events::KIND, &webhook_endpoints::KIND];
+pub static KINDS: &[&Kind] = &[
+    &customers::KIND,
+    &events::KIND,
+    &payment_methods::KIND,
+    &webhook_endpoints::KIND,
+];
 
 /// The mirror's DDL: each resource's table, then the toolkit's.
 pub static SCHEMA: LazyLock<String> = LazyLock::new(|| {
     let mut sql: String = KINDS.iter().map(|k| k.ddl()).collect();
+    sql.push_str(payment_methods::DDL);
     sql.push_str(idempotency::DDL);
     sql.push_str(outbox::DDL);
     sql

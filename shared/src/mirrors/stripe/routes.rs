@@ -7,6 +7,7 @@ use axum::http::Method;
 use serde_json::Value;
 
 use super::error::StripeError;
+use super::payment_methods as pm;
 use super::pipeline::Call;
 use super::{customers, events, webhook_endpoints};
 use crate::mirrors::toolkit::route::{Route, Routes};
@@ -30,8 +31,15 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::GET,    "/v1/customers/{customer}", "GetCustomersCustomer", customers::retrieve),
             r(M::POST,   "/v1/customers/{customer}", "PostCustomersCustomer", customers::update),
             r(M::DELETE, "/v1/customers/{customer}", "DeleteCustomersCustomer", customers::delete),
+            r(M::GET,    "/v1/customers/{customer}/payment_methods", "GetCustomersCustomerPaymentMethods", pm::customer_list),
             r(M::GET,    "/v1/events", "GetEvents", events::list),
             r(M::GET,    "/v1/events/{id}", "GetEventsId", events::retrieve),
+            r(M::GET,    "/v1/payment_methods", "GetPaymentMethods", pm::list),
+            r(M::POST,   "/v1/payment_methods", "PostPaymentMethods", pm::create),
+            r(M::GET,    "/v1/payment_methods/{payment_method}", "GetPaymentMethodsPaymentMethod", pm::retrieve),
+            r(M::POST,   "/v1/payment_methods/{payment_method}", "PostPaymentMethodsPaymentMethod", pm::update),
+            r(M::POST,   "/v1/payment_methods/{payment_method}/attach", "PostPaymentMethodsPaymentMethodAttach", pm::attach),
+            r(M::POST,   "/v1/payment_methods/{payment_method}/detach", "PostPaymentMethodsPaymentMethodDetach", pm::detach),
             r(M::GET,    "/v1/webhook_endpoints", "GetWebhookEndpoints", webhook_endpoints::list),
             r(M::POST,   "/v1/webhook_endpoints", "PostWebhookEndpoints", webhook_endpoints::create),
             r(M::GET,    "/v1/webhook_endpoints/{webhook_endpoint}", "GetWebhookEndpointsWebhookEndpoint", webhook_endpoints::retrieve),
