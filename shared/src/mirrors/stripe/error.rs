@@ -360,7 +360,19 @@ impl From<StateError> for StripeError {
 
 impl From<rusqlite::Error> for StripeError {
     fn from(e: rusqlite::Error) -> Self {
-        StripeError::Internal(format!("sqlite: {e}"))
+        let text = e.to_string();
+        if text.contains("no such table") || text.contains("no such column") {
+            // State built by an older Mirra, before this resource existed.
+            return StripeError::InvalidRequest {
+                status: StatusCode::CONFLICT,
+                code: Some("mirror_schema_outdated"),
+                message: "Mirra: this session's Stripe mirror was created by an older Mirra and has no \
+                          storage for this resource yet; reset the session (mirra reset) or create a new one."
+                    .into(),
+                param: None,
+            };
+        }
+        StripeError::Internal(format!("sqlite: {text}"))
     }
 }
 
@@ -382,4 +394,22 @@ pub fn json_response(status: StatusCode, body: String) -> Response {
         HeaderValue::from_static("application/json"),
     );
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// State from before a resource existed answers a 409 that says how to fix
+    /// it (reset), not a 500.
+    #[test]
+    fn a_missing_table_is_an_outdated_mirror_not_a_500() {
+        let conn = rusqlite::Connection::open_in_memory().expect("open");
+        let err = conn
+            .query_row("SELECT 1 FROM payment_intents", [], |r| r.get::<_, i64>(0))
+            .expect_err("no table");
+        let e = StripeError::from(err);
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        assert_eq!(e.body()["error"]["code"], "mirror_schema_outdated");
+    }
 }
