@@ -4,8 +4,9 @@
 //! [`routes`] lists the emulated operations; one file per resource
 //! ([`customers`]) holds its behaviour. Around them: [`auth`] (Stripe's key
 //! and header checks), [`form`] (bracketed form encoding), [`error`] (Stripe's
-//! error shape), [`lists`] (list parameters and envelope), [`expand`] (what
-//! may be expanded), [`seed`] (seed documents).
+//! error shape), [`lists`] (list parameters and envelope), [`search`] (search
+//! parameters, envelope and messages), [`expand`] (what may be expanded),
+//! [`seed`] (seed documents).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -27,6 +28,7 @@ pub mod lists;
 pub mod params;
 pub mod pipeline;
 pub mod routes;
+pub mod search;
 pub mod seed;
 pub mod update;
 pub mod webhook_endpoints;
