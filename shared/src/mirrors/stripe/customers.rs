@@ -14,8 +14,10 @@ use super::events;
 use super::lists;
 use super::payment_methods;
 use super::pipeline::Call;
+use super::search::Search;
 use super::update;
 use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::toolkit::search::{Field, Searchable};
 use crate::session::id::random_from;
 
 /// Storage: one row per customer ever created, `email` indexed for lists.
@@ -25,6 +27,21 @@ pub static KIND: Kind = Kind {
     prefix: "cus_",
     id_len: 14,
     columns: &["email"],
+};
+
+/// `GET /v1/customers/search`: the fields Stripe lets customer queries name.
+pub static SEARCH: Search = Search {
+    searchable: Searchable {
+        kind: &KIND,
+        fields: &[
+            Field::number("created"),
+            Field::text("email"),
+            Field::map("metadata"),
+            Field::text("name"),
+            Field::text("phone"),
+        ],
+    },
+    url: "/v1/customers/search",
 };
 
 const ADDRESS: &[&str] = &["city", "country", "line1", "line2", "postal_code", "state"];
@@ -329,6 +346,11 @@ pub fn list(call: &Call) -> Result<Value, StripeError> {
         return Ok(lists::empty("/v1/customers"));
     }
     lists::page(call.conn, &KIND, &q, "/v1/customers")
+}
+
+/// `GET /v1/customers/search`: Stripe's query language over live customers.
+pub fn search(call: &Call) -> Result<Value, StripeError> {
+    super::search::page(call, &SEARCH)
 }
 
 #[cfg(test)]

@@ -12,25 +12,7 @@ use crate::mirrors::toolkit::objects::Kind;
 /// The common list parameters out of a list operation's validated parameters;
 /// the resource adds its filters.
 pub fn query(p: &Map<String, Value>) -> Result<ListQuery, StripeError> {
-    let limit = match p.get("limit") {
-        None => 10,
-        Some(Value::Null) => return Err(StripeError::invalid_empty("limit")),
-        Some(v) => match v.as_i64().unwrap_or(0) {
-            n if n < 1 => {
-                return Err(StripeError::invalid(
-                    "This value must be greater than or equal to 1.",
-                    "limit",
-                ))
-            }
-            n if n > 100 => {
-                return Err(StripeError::invalid(
-                    "This value must be less than or equal to 100.",
-                    "limit",
-                ))
-            }
-            n => n as usize,
-        },
-    };
+    let limit = limit(p)?;
     let given = |k: &str| {
         p.get(k)
             .and_then(Value::as_str)
@@ -54,6 +36,29 @@ pub fn query(p: &Map<String, Value>) -> Result<ListQuery, StripeError> {
         cursor,
         created: range(p.get("created"), "created")?,
         ..ListQuery::default()
+    })
+}
+
+/// `limit`: 1–100, 10 when absent (lists and searches alike).
+pub fn limit(p: &Map<String, Value>) -> Result<usize, StripeError> {
+    Ok(match p.get("limit") {
+        None => 10,
+        Some(Value::Null) => return Err(StripeError::invalid_empty("limit")),
+        Some(v) => match v.as_i64().unwrap_or(0) {
+            n if n < 1 => {
+                return Err(StripeError::invalid(
+                    "This value must be greater than or equal to 1.",
+                    "limit",
+                ))
+            }
+            n if n > 100 => {
+                return Err(StripeError::invalid(
+                    "This value must be less than or equal to 100.",
+                    "limit",
+                ))
+            }
+            n => n as usize,
+        },
     })
 }
 

@@ -5,8 +5,9 @@
 //! ([`customers`], [`payment_methods`]) holds its behaviour; [`cards`] is Stripe's
 //! test-card catalogue. Around them: [`auth`] (Stripe's key
 //! and header checks), [`form`] (bracketed form encoding), [`error`] (Stripe's
-//! error shape), [`lists`] (list parameters and envelope), [`expand`] (what
-//! may be expanded), [`seed`] (seed documents).
+//! error shape), [`lists`] (list parameters and envelope), [`search`] (search
+//! parameters, envelope and messages), [`expand`] (what may be expanded),
+//! [`seed`] (seed documents).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -30,6 +31,7 @@ pub mod params;
 pub mod payment_methods;
 pub mod pipeline;
 pub mod routes;
+pub mod search;
 pub mod seed;
 pub mod update;
 pub mod webhook_endpoints;

@@ -44,6 +44,9 @@ pub struct Call<'a> {
     pub args: &'a PathArgs,
     /// The request's parameters (query string and form body), `expand` taken out.
     pub params: &'a Map<String, Value>,
+    /// Fields asked for with `expand[]` that the handler renders itself rather
+    /// than the pipeline expanding them (a search result's `total_count`).
+    pub included: &'a [String],
     /// Request time, Unix seconds.
     pub now: i64,
     /// `req_…`, for the events the request raises.
@@ -165,8 +168,9 @@ async fn run(
         _ => Map::new(),
     };
     update::check_metadata(&params)?;
-    let expand_paths = take_expand(&mut params);
+    let mut expand_paths = take_expand(&mut params);
     let returns = op.returns.as_deref().unwrap_or_default();
+    let included = take_included(returns, &mut expand_paths);
     check(returns, op.items.as_deref(), &expand_paths, &Rules).map_err(expand_error)?;
 
     // ── 9. Apply, in one read or one logged transaction ─────────────────────
@@ -176,6 +180,7 @@ async fn run(
             conn,
             args: &args,
             params: &params,
+            included: &included,
             now: ctx.now(),
             request_id,
             idempotency_key: idempotency_key.as_deref(),
@@ -305,6 +310,17 @@ fn take_expand(params: &mut Map<String, Value>) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The `expand[]` paths that name a field the handler includes on request
+/// (`total_count` of a `search_result`), taken out of `paths`.
+fn take_included(returns: &str, paths: &mut Vec<String>) -> Vec<String> {
+    if returns != "search_result" {
+        return Vec::new();
+    }
+    let (included, rest) = paths.drain(..).partition(|p| p == "total_count");
+    *paths = rest;
+    included
 }
 
 fn expand_error(e: ExpandError) -> StripeError {

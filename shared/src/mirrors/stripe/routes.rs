@@ -28,6 +28,7 @@ pub fn table() -> &'static Routes<Handler> {
         let routes = vec![
             r(M::GET,    "/v1/customers", "GetCustomers", customers::list),
             r(M::POST,   "/v1/customers", "PostCustomers", customers::create),
+            r(M::GET,    "/v1/customers/search", "GetCustomersSearch", customers::search),
             r(M::GET,    "/v1/customers/{customer}", "GetCustomersCustomer", customers::retrieve),
             r(M::POST,   "/v1/customers/{customer}", "PostCustomersCustomer", customers::update),
             r(M::DELETE, "/v1/customers/{customer}", "DeleteCustomersCustomer", customers::delete),

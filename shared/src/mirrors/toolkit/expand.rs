@@ -127,7 +127,8 @@ fn walk(
     let Some((first, rest)) = segs.split_first() else {
         return Ok(());
     };
-    if prefix.is_empty() && object == "list" && *first == "data" {
+    // Lists and search results hold their items under `data`.
+    if prefix.is_empty() && matches!(object, "list" | "search_result") && *first == "data" {
         if let Some(Value::Array(items)) = v.get_mut("data") {
             for item in items {
                 let t = object_type(item);

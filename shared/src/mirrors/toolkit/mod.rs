@@ -3,6 +3,7 @@
 //!
 //! * [`objects`] — a resource's instances as JSON documents with indexed columns.
 //! * [`list`] — newest-first pages with cursors, `created` ranges and filters.
+//! * [`search`] — a query language (Stripe's) compiled to SQL over stored JSON.
 //! * [`expand`] — ids replaced by the objects they name, dotted paths.
 //! * [`idempotency`] — saved responses under a key, in the request's transaction.
 //! * [`route`] — a vendor's route table, matched after its auth.
@@ -17,4 +18,5 @@ pub mod objects;
 pub mod outbox;
 pub mod params;
 pub mod route;
+pub mod search;
 pub mod signing;
