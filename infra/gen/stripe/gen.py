@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes Mirra's Stripe tables from two sources (run it through `run` beside this file).
+"""Writes Mirra's Stripe tables from three sources (run it through `run` beside this file).
 
 * Stripe's OpenAPI document (`stripe.spec3.json`, the 2020-08-27 copy in the specs
   dir): every route and its operationId, parameter length limits, and the objects'
@@ -7,6 +7,8 @@
 * stripe-python's types for the API version today's SDKs pin (`stripe.params` TypedDicts,
   the resource classes' annotations and the services' routes), read as source with `ast`
   (never imported): the parameters and object fields of that version.
+* stripe-node's type declarations for the same version (`cjs/**/*.d.ts`, read as text):
+  which object fields are always returned and which may be null (for shapes.json).
 
 Outputs, all deterministic (sorted keys), so CI can diff a fresh run against the
 committed files:
@@ -742,6 +744,12 @@ def optional_parts(node):
 
 
 def nullable(s):
+    """`s` or null; a plain typed schema as a type list, so a mismatch reads plainly."""
+    if isinstance(s.get("type"), str) and set(s) <= {"type", "enum", "description"}:
+        out = dict(s, type=[s["type"], "null"])
+        if "enum" in out:
+            out["enum"] = out["enum"] + [None]
+        return out
     return {"anyOf": [s, {"type": "null"}]}
 
 
