@@ -53,9 +53,14 @@ impl Mirror {
     }
 
     pub async fn session(&self) -> Ses {
+        self.session_with(CreateSession::default()).await
+    }
+
+    /// A session made with `create` (its rate limit, seeds, …).
+    pub async fn session_with(&self, create: CreateSession) -> Ses {
         let s = self
             .sessions
-            .create("ws", CreateSession::default())
+            .create("ws", create)
             .await
             .expect("create session");
         let key = s.mirrors["stripe"].credentials["secret_key"].clone();
