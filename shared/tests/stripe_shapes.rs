@@ -64,6 +64,12 @@ impl Driver {
             }
         } else {
             t.1 += 1;
+            if std::env::var_os("MIRRA_SHAPES_TRACE").is_some() {
+                eprintln!(
+                    "{} {target} [{form}] → {} {}",
+                    op.method, r.status, r.json["error"]["message"]
+                );
+            }
         }
         if let Err(e) = check_answer(op.id, r.status, &r.json) {
             self.failures

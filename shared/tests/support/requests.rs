@@ -195,11 +195,16 @@ pub fn hint(path: &str, leaf: &str, schema: &Schema, world: &World) -> Option<Va
             }) if v.iter().any(|x| x == "card") => Some(json!("card")),
             _ => None,
         },
-        "card" => schema.object().and_then(|o| {
-            o.properties
-                .contains_key("token")
+        // A card by Stripe's test token, where a `card` hash may be one.
+        "card" => {
+            let alts = match schema {
+                Schema::AnyOf(alts) => alts.iter().collect(),
+                s => vec![s],
+            };
+            alts.iter()
+                .any(|a| matches!(a, Schema::Object(o) if o.properties.contains_key("token")))
                 .then(|| json!({"token": "tok_visa"}))
-        }),
+        }
         _ => None,
     }
 }
@@ -246,7 +251,9 @@ pub fn sample(path: &str, schema: &Schema, world: &World) -> Option<Value> {
 }
 
 /// The first parameter sets to try on `op`, each valid by the schema: the
-/// required parameters, then those plus every hinted optional one.
+/// required parameters; those plus every hinted optional value (`currency`,
+/// `type=card`, …); and that plus every optional reference to another object
+/// (`customer=cus_…`), which some operations refuse (Connect's cloning …).
 pub fn bases(op: &Op, world: &World) -> Vec<(String, Map<String, Value>)> {
     let props = op.properties();
     let mut base = Map::new();
@@ -255,20 +262,27 @@ pub fn bases(op: &Op, world: &World) -> Vec<(String, Map<String, Value>)> {
             base.insert(name, v);
         }
     }
-    let mut hinted = base.clone();
-    for (name, s) in &props {
-        if name == "expand" || hinted.contains_key(name) {
-            continue;
-        }
-        if let Some(v) = hint(name, name, s, world) {
-            hinted.insert(name.clone(), v);
-        }
-    }
     let mut out = vec![("required".to_string(), base.clone())];
-    if hinted != base {
-        out.push(("hinted".to_string(), hinted));
+    for (label, references) in [("hinted", false), ("hinted+references", true)] {
+        let mut m = out.last().map(|b| b.1.clone()).unwrap_or_default();
+        for (name, s) in &props {
+            if name == "expand" || m.contains_key(name) || is_reference(name) != references {
+                continue;
+            }
+            if let Some(v) = hint(name, name, s, world) {
+                m.insert(name.clone(), v);
+            }
+        }
+        if out.iter().all(|(_, b)| *b != m) {
+            out.push((label.to_string(), m));
+        }
     }
     out
+}
+
+/// A parameter naming another object of the mirror (`customer`, `payment_method`).
+pub fn is_reference(name: &str) -> bool {
+    params::object_type(name).is_some()
 }
 
 /// `base` plus each other optional parameter in turn, so every field a request
