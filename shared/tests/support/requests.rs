@@ -187,6 +187,8 @@ pub fn hint(path: &str, leaf: &str, schema: &Schema, world: &World) -> Option<Va
         "payment_method" if string(schema) => Some(json!("pm_card_visa")),
         "token" if path == "card[token]" => Some(json!("tok_visa")),
         "enabled_events" => Some(json!(["*"])),
+        // Stripe's search language; metadata is searchable on every searchable resource.
+        "query" if string(schema) && !path.contains('[') => Some(json!("metadata['order']:'6735'")),
         "limit" if integer(schema) => Some(json!(3)),
         l if (l == "amount" || l.starts_with("amount_")) && integer(schema) => Some(json!(2000)),
         "type" => match schema {
