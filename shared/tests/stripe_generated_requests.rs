@@ -54,6 +54,15 @@ fn text(max: Option<usize>) -> BoxedStrategy<Value> {
     .boxed()
 }
 
+/// The bracket path of `key` below `path` (`shipping` + `name` → `shipping[name]`).
+fn child(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}[{key}]")
+    }
+}
+
 /// A value the schema allows; `path` is its bracket path (`shipping[name]`).
 fn valid(path: &str, schema: &Schema, world: &World, depth: usize) -> BoxedStrategy<Value> {
     let leaf = path
@@ -91,7 +100,7 @@ fn valid(path: &str, schema: &Schema, world: &World, depth: usize) -> BoxedStrat
         }
         Schema::Boolean => any::<bool>().prop_map(Value::Bool).boxed(),
         Schema::Array(items) if depth < 4 => {
-            proptest::collection::vec(valid(&format!("{path}[0]"), items, world, depth + 1), 0..3)
+            proptest::collection::vec(valid(&child(path, "0"), items, world, depth + 1), 0..3)
                 .prop_map(Value::Array)
                 .boxed()
         }
@@ -99,19 +108,19 @@ fn valid(path: &str, schema: &Schema, world: &World, depth: usize) -> BoxedStrat
             let mut fields: Vec<BoxedStrategy<Option<(String, Value)>>> = Vec::new();
             for (name, sub) in &o.properties {
                 let name2 = name.clone();
-                let s = valid(&format!("{path}[{name}]"), sub, world, depth + 1)
+                let s = valid(&child(path, name), sub, world, depth + 1)
                     .prop_map(move |v| (name2.clone(), v));
                 fields.push(if o.required.contains(name) {
                     s.prop_map(Some).boxed()
                 } else {
                     // Few optional keys at a time, deeper ones rarely.
-                    proptest::option::weighted(if depth == 0 { 0.15 } else { 0.1 }, s).boxed()
+                    proptest::option::weighted(if depth == 0 { 0.08 } else { 0.1 }, s).boxed()
                 });
             }
             let extra = match &o.additional {
                 Some(a) => proptest::collection::btree_map(
                     "[a-z_]{1,8}",
-                    valid(&format!("{path}[k]"), a, world, depth + 1),
+                    valid(&child(path, "k"), a, world, depth + 1),
                     0..3,
                 )
                 .boxed(),
