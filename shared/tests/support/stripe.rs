@@ -56,11 +56,10 @@ impl Mirror {
         self.session_with(CreateSession::default()).await
     }
 
-    /// A session made with `create` (its rate limit, seeds, …).
-    pub async fn session_with(&self, create: CreateSession) -> Ses {
+    pub async fn session_with(&self, req: CreateSession) -> Ses {
         let s = self
             .sessions
-            .create("ws", create)
+            .create("ws", req)
             .await
             .expect("create session");
         let key = s.mirrors["stripe"].credentials["secret_key"].clone();
