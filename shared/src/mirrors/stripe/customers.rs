@@ -26,10 +26,10 @@ pub static KIND: Kind = Kind {
     columns: &["email"],
 };
 
+const ADDRESS: &[&str] = &["city", "country", "line1", "line2", "postal_code", "state"];
+
 /// Fields a customer has only once they are set (`business_name?: string`).
 const OMITTED_WHEN_UNSET: &[&str] = &["business_name", "individual_name"];
-
-const ADDRESS: &[&str] = &["city", "country", "line1", "line2", "postal_code", "state"];
 
 /// Which request the parameters come from: a few differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
