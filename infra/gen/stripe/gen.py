@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes Mirra's Stripe tables from two sources (run it through `run` beside this file).
+"""Writes Mirra's Stripe tables from three sources (run it through `run` beside this file).
 
 * Stripe's OpenAPI document (`stripe.spec3.json`, the 2020-08-27 copy in the specs
   dir): every route and its operationId, parameter length limits, and the objects'
@@ -7,6 +7,8 @@
 * stripe-python's types for the API version today's SDKs pin (`stripe.params` TypedDicts,
   the resource classes' annotations and the services' routes), read as source with `ast`
   (never imported): the parameters and object fields of that version.
+* stripe-node's type declarations for the same version (`cjs/**/*.d.ts`, read as text):
+  which object fields are always returned and which may be null (for shapes.json).
 
 Outputs, all deterministic (sorted keys), so CI can diff a fresh run against the
 committed files:
@@ -16,6 +18,11 @@ committed files:
                      and its parameter schema (a JSON-Schema subset the Rust side reads)
 * `objects.json`     for each object type those operations return: field names and expandable
                      fields (dotted paths into nested hashes too) with their target types
+* `shapes.json`      JSON Schema of each operation's 200 answer, each object type and Stripe's
+                     error body, for tests (the mirror never reads it): fields and types from
+                     stripe-python's resource classes; which are always there and which may be
+                     null from stripe-node's declarations of the same version (`cjs/**/*.d.ts`,
+                     read as text), which stripe-python's `Optional` cannot tell apart
 * `VERSION-DIFFERENCES.md`  what differs between the 2020 document and the pinned version
 """
 
@@ -580,6 +587,424 @@ def merge_limits(schema, spec_schema, spec):
 
 
 # --------------------------------------------------------------------------------------
+# Response shapes (shapes.json): stripe-python's classes, stripe-node's declarations
+# --------------------------------------------------------------------------------------
+
+TS_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+TS_HEAD = re.compile(
+    r"(?:export\s+)?(?:declare\s+)?(?:(namespace)\s+([\w.]+)"
+    r"|interface\s+(\w+)(?:\s*<[^{]*?>)?(?:\s+extends\s+[^{]+?)?)\s*\{"
+)
+TS_MEMBER = re.compile(r"\s*(?:readonly\s+)?(\w+|'[^']*'|\"[^\"]*\"|\[[^\]]*\])(\?)?\s*([:(<])")
+TS_SEMICOLON = re.compile(r"\s*;")
+TS_BUILTINS = {"string", "number", "boolean", "null", "void", "true", "false", "any", "unknown",
+               "Array", "ApiList", "ApiSearchResult", "Record", "Decimal"}
+
+
+def ts_skip(text, i, stop):
+    """The index of the first `stop` character at bracket depth 0 from i (or of the
+    bracket that closes the enclosing block)."""
+    depth = 0
+    while i < len(text):
+        c = text[i]
+        if c == "=" and text[i + 1 : i + 2] == ">":
+            i += 2
+            continue
+        if c in "{(<[":
+            depth += 1
+        elif c in "})>]":
+            if depth == 0:
+                return i
+            depth -= 1
+        elif c in stop and depth == 0:
+            return i
+        i += 1
+    return i
+
+
+def ts_statement_end(text, i):
+    """Past a statement that is not a namespace or an interface (an import, a class, a type
+    alias): its `;` at depth 0, or the `}` that closes its own block."""
+    depth = 0
+    while i < len(text):
+        c = text[i]
+        if c in "{(":
+            depth += 1
+        elif c in "})":
+            if depth == 0:
+                return i  # the enclosing namespace's end
+            depth -= 1
+            if depth == 0 and c == "}" and not TS_SEMICOLON.match(text, i + 1):
+                return i + 1
+        elif c == ";" and depth == 0:
+            return i + 1
+        i += 1
+    return i
+
+
+def ts_alternatives(t):
+    """A TypeScript union's members, split at depth 0."""
+    out, depth, cur = [], 0, ""
+    for c in t:
+        if c in "{(<[":
+            depth += 1
+        elif c in "})>]":
+            depth -= 1
+        if c == "|" and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += c
+    out.append(cur.strip())
+    return [a for a in out if a]
+
+
+class NodeTypes:
+    """stripe-node's declarations (`cjs/resources/*.d.ts`, same pinned version) of each
+    object's fields: `name: T` is always returned, `name?: T` may be absent, `| null`
+    may be null. stripe-python's `Optional[...]` says only "absent or null", so the
+    shapes take these two facts from here. Interfaces by qualified name
+    (`Customer.InvoiceSettings.CustomField`) → {field: (optional, type text)}."""
+
+    def __init__(self, root):
+        self.interfaces = {}
+        files = [root / "shared.d.ts"] + sorted((root / "resources").rglob("*.d.ts"))
+        for f in files:
+            if "V2" not in f.relative_to(root).parts:
+                self._parse(TS_COMMENT.sub("", f.read_text()))
+
+    def _parse(self, text):
+        i, stack = 0, []
+        while i < len(text):
+            while i < len(text) and text[i] in " \t\r\n;":
+                i += 1
+            if i >= len(text):
+                break
+            if text[i] == "}":
+                if stack:
+                    stack.pop()
+                i += 1
+                continue
+            m = TS_HEAD.match(text, i)
+            if m and m.group(1):
+                stack.append(m.group(2))
+                i = m.end()
+            elif m:
+                fields, i = self._body(text, m.end())
+                self.interfaces.setdefault(".".join(stack + [m.group(3)]), fields)
+            else:
+                i = ts_statement_end(text, i)
+
+    def _body(self, text, i):
+        fields = {}
+        while True:
+            while i < len(text) and text[i] in " \t\r\n;,":
+                i += 1
+            if i >= len(text) or text[i] == "}":
+                return fields, i + 1
+            m = TS_MEMBER.match(text, i)
+            if not m:
+                raise GenError(f"stripe-node types: cannot read {text[i:i + 60]!r}")
+            end = ts_skip(text, m.end(), ";}")
+            name = m.group(1).strip("'\"")
+            if m.group(3) == ":" and not name.startswith("["):
+                fields[name] = (m.group(2) == "?", text[m.end() : end].strip())
+            i = end
+
+    def lookup(self, scope, ref):
+        """What `ref` names inside the namespace `scope`, TypeScript's way (innermost first)."""
+        parts = scope.split(".") if scope else []
+        for k in range(len(parts), -1, -1):
+            name = ".".join(parts[:k] + [ref])
+            if name in self.interfaces:
+                return name
+        return None
+
+    def field_target(self, interface, type_text):
+        """The interface a field's type names (`Array<InvoiceSettings.CustomField> | null`)."""
+        scope = interface.rsplit(".", 1)[0] if "." in interface else ""
+        for ident in re.findall(r"[A-Za-z_][\w.]*", type_text):
+            if ident in TS_BUILTINS:
+                continue
+            found = self.lookup(scope, ident)
+            if found:
+                return found
+        return None
+
+
+def optional_parts(node):
+    """(True if the annotation allows None, its other members)."""
+    node = expr(node)
+    name, args = subscript(node)
+    if name == "Optional":
+        return True, alternatives(args[0])
+    alts = alternatives(node)
+    rest = [a for a in alts if not (isinstance(expr(a), ast.Constant) and expr(a).value is None)]
+    return len(rest) != len(alts), rest
+
+
+def nullable(s):
+    """`s` or null; a plain typed schema as a type list, so a mismatch reads plainly."""
+    if isinstance(s.get("type"), str) and set(s) <= {"type", "enum", "description"}:
+        out = dict(s, type=[s["type"], "null"])
+        if "enum" in out:
+            out["enum"] = out["enum"] + [None]
+        return out
+    return {"anyOf": [s, {"type": "null"}]}
+
+
+def openapi_to_json_schema(s, spec):
+    """The 2020 document's simple schemas (the `deleted_…` stubs) as JSON Schema."""
+    s = spec.deref(s)
+    out = {}
+    if "type" in s:
+        out["type"] = s["type"]
+    if "enum" in s:
+        out["enum"] = s["enum"]
+    if s.get("type") == "object":
+        out["properties"] = {k: openapi_to_json_schema(v, spec) for k, v in sorted(s.get("properties", {}).items())}
+        out["additionalProperties"] = False
+        if s.get("required"):
+            out["required"] = sorted(s["required"])
+    if s.get("nullable"):
+        out = nullable(out)
+    return out
+
+
+class Shapes:
+    """The JSON Schema of every object the emulated operations answer with, in the
+    pinned version: fields and types from stripe-python's resource classes
+    (`Optional[str]`, `Literal[...]`, nested `StripeObject` classes, `ExpandableField`
+    → the id or the object, `ListObject`, `UntypedStripeObject[str]`), which fields are
+    always there and which may be null from stripe-node's declarations, and where a
+    field is in neither the 2020 document's `required` and `nullable`. Resources the
+    mirror does not emulate are checked only for their `object`."""
+
+    def __init__(self, resources, spec, node, emulated):
+        self.r, self.spec, self.node, self.emulated = resources, spec, node, set(emulated)
+        self.defs = {}
+        self.stubs = set()
+        self.source = {"python": 0, "node": 0, "document": 0, "none": 0}
+        self.none_fields = []
+        self.conflicts = []
+        self.spec_enums = []
+
+    # -- definitions
+
+    def ref(self, name):
+        return {"$ref": f"#/$defs/{name}"}
+
+    def resource(self, object_name):
+        if object_name not in self.defs:
+            if object_name in self.emulated:
+                cls = self.r.by_object[object_name]
+                self.defs[object_name] = None  # being built (references to itself)
+                ts = self.node.lookup("", cls.name)
+                self.defs[object_name] = self.cls_def(cls, object_name, self.spec.object(object_name), ts)
+            else:
+                self.stubs.add(object_name)
+                self.defs[object_name] = {
+                    "type": "object",
+                    "description": "Not emulated by Mirra: only its `object` is checked.",
+                    "properties": {"object": {"const": object_name}},
+                    "required": ["object"],
+                }
+        return self.ref(object_name)
+
+    def deleted(self, object_name):
+        """`deleted_<object>` from the 2020 document, or None when it has none."""
+        name = f"deleted_{object_name}"
+        if name not in self.defs:
+            s = self.spec.object(name)
+            if s is None:
+                return None
+            self.defs[name] = openapi_to_json_schema(s, self.spec)
+        return self.ref(name)
+
+    def def_name(self, cls):
+        path = []
+        c = cls
+        while c.parent is not None:
+            path.append(c.name)
+            c = c.parent
+        top = c.object_name or c.name
+        return ".".join([top] + list(reversed(path)))
+
+    def inner(self, cls, spec_schema, ts):
+        name = self.def_name(cls)
+        if name not in self.defs:
+            self.defs[name] = None
+            self.defs[name] = self.cls_def(cls, name, spec_schema, ts)
+        return self.ref(name)
+
+    def cls_def(self, cls, name, spec_schema, ts):
+        spec_schema = spec_schema or {}
+        spec_props = spec_schema.get("properties", {})
+        spec_required = set(spec_schema.get("required", []))
+        ts_fields = self.node.interfaces.get(ts) if ts else None
+        props, required = {}, []
+        for field, ann in sorted(cls.fields.items()):
+            optional, alts = optional_parts(ann)
+            ts_field = (ts_fields or {}).get(field)
+            sp = self.spec.deref(spec_props[field]) if field in spec_props else None
+            if not optional:
+                req, null = True, False
+                self.source["python"] += 1
+                if ts_field and ts_field[0]:
+                    self.conflicts.append(f"{name}.{field}")
+            elif ts_field:
+                req = not ts_field[0]
+                null = "null" in ts_alternatives(ts_field[1])
+                self.source["node"] += 1
+            elif sp is not None:
+                req = field in spec_required
+                null = bool(sp.get("nullable"))
+                self.source["document"] += 1
+            else:
+                req, null = False, True
+                self.source["none"] += 1
+                self.none_fields.append(f"{name}.{field}")
+            child_ts = self.node.field_target(ts, ts_field[1]) if ts and ts_field else None
+            s = self.union(alts, cls, f"{name}.{field}", sp, child_ts)
+            props[field] = nullable(s) if null else s
+            if req:
+                required.append(field)
+        out = {"type": "object", "properties": props, "additionalProperties": False}
+        if required:
+            out["required"] = required
+        return out
+
+    # -- annotations
+
+    def union(self, alts, cls, at, sp, ts):
+        literals, has_str, others = [], False, []
+        for a in alts:
+            a = expr(a)
+            name, args = subscript(a)
+            if name == "Literal" and all(isinstance(x, ast.Constant) and isinstance(x.value, str) for x in args):
+                literals += [x.value for x in args if x.value not in literals]
+            elif isinstance(a, ast.Name) and a.id == "str":
+                has_str = True
+            else:
+                s = self.annotation(a, cls, at, sp, ts)
+                if s not in others:
+                    others.append(s)
+        out = []
+        if literals:
+            # `Literal[...] | str`: the `str` is the SDK's room for values newer than it;
+            # the pinned version's values are the literals.
+            out.append({"type": "string", "enum": literals})
+        elif has_str:
+            out.append(self.string(at, sp))
+        out += others
+        return out[0] if len(out) == 1 else {"anyOf": out}
+
+    def string(self, at, sp):
+        """A plain `str`: the 2020 document's enum where it has one (the SDK is silent)."""
+        if sp is not None:
+            alt = spec_alternative(sp, "string", self.spec)
+            if alt and alt.get("enum"):
+                values = [v for v in alt["enum"] if v != ""]
+                self.spec_enums.append(at)
+                return {"type": "string", "enum": values}
+        return {"type": "string"}
+
+    def annotation(self, node, cls, at, sp, ts):
+        node = expr(node)
+        optional, alts = optional_parts(node)
+        if optional or len(alts) > 1:
+            s = self.union(alts, cls, at, sp, ts)
+            return nullable(s) if optional else s
+        if isinstance(node, ast.Name):
+            n = node.id
+            if n == "str":
+                return self.string(at, sp)
+            if n in ("int", "bool", "float"):
+                return dict(SCALARS[n])
+            if n == "Decimal":
+                return {"type": "string", "description": "a decimal string"}
+            if n == "Any":
+                return {}
+            if n == "UntypedStripeObject":
+                return {"type": "object"}
+            return self.named(n, cls, at, sp, ts)
+        name, args = subscript(node)
+        if name == "Literal":
+            values = [a.value for a in args if isinstance(a, ast.Constant)]
+            if all(isinstance(v, str) for v in values):
+                return {"type": "string", "enum": values}
+            if all(v is True for v in values):
+                return {"const": True}
+            raise GenError(f"{at}: unsupported {ast.unparse(node)}")
+        if name == "List":
+            arr = spec_alternative(sp, "array", self.spec) if sp else None
+            items = self.spec.deref(arr.get("items", {})) if arr else None
+            return {"type": "array", "items": self.annotation(args[0], cls, at + "[]", items, ts)}
+        if name in ("Dict", "UntypedStripeObject"):
+            value = args[-1]
+            return {"type": "object", "additionalProperties": self.annotation(value, cls, at + "{}", None, None)}
+        if name == "ExpandableField":
+            out = [{"type": "string"}]
+            for t in alternatives(args[0]):
+                t = expr(t)
+                tn = t.value if isinstance(t, ast.Constant) else getattr(t, "id", None)
+                target = self.named(tn, cls, at, None, None)
+                out.append(target)
+                obj = target["$ref"].rsplit("/", 1)[1]
+                deleted = self.deleted(obj) if obj in self.emulated else None
+                if deleted:
+                    out.append(deleted)
+            return {"anyOf": out}
+        if name in ("ListObject", "SearchResultObject"):
+            items = []
+            for t in alternatives(args[0]):
+                t = expr(t)
+                items.append(self.named(t.value if isinstance(t, ast.Constant) else t.id, cls, at, None, None))
+            kind = "list" if name == "ListObject" else "search_result"
+            return envelope(kind, items[0] if len(items) == 1 else {"anyOf": items})
+        raise GenError(f"{at}: unsupported annotation {ast.unparse(node)}")
+
+    def named(self, n, cls, at, sp, ts):
+        """A class name as the annotation of `cls` uses it: one of its inner classes, or
+        another module's class (a resource, or a plain StripeObject)."""
+        inner = cls.resolve(n)
+        if inner is not None:
+            obj = spec_object(sp, self.spec)
+            return self.inner(inner, obj, ts)
+        target = self.r.imports.get(cls.module, {}).get(n)
+        c = self.r.classes.get(target) if target else None
+        if c is None:
+            raise GenError(f"{at}: cannot resolve {n}")
+        if c.object_name:
+            return self.resource(c.object_name)
+        return self.inner(c, spec_object(sp, self.spec), ts)
+
+
+def spec_object(sp, spec):
+    """The object schema among a 2020 field's alternatives (its nested hash)."""
+    if not sp:
+        return None
+    for a in sp.get("anyOf", [sp]):
+        a = spec.deref(a)
+        if isinstance(a, dict) and a.get("properties"):
+            return a
+    return None
+
+
+def envelope(kind, items):
+    """A list (`ListObject`) or search result page of `items`."""
+    props = {
+        "object": {"const": kind},
+        "data": {"type": "array", "items": items},
+        "has_more": {"type": "boolean"},
+        "url": {"type": "string"},
+    }
+    if kind == "search_result":
+        props["next_page"] = nullable({"type": "string"})
+    return {"type": "object", "properties": props, "required": sorted(props), "additionalProperties": False}
+
+
+# --------------------------------------------------------------------------------------
 # Differences between the two, for VERSION-DIFFERENCES.md
 # --------------------------------------------------------------------------------------
 
@@ -704,6 +1129,7 @@ def main():
     ap.add_argument("--operations", required=True, help="operations.txt")
     ap.add_argument("--out", required=True, help="directory for routes/operations/objects.json")
     ap.add_argument("--notes", required=True, help="where to write VERSION-DIFFERENCES.md")
+    ap.add_argument("--node-types", required=True, help="stripe-node's cjs/ directory (its .d.ts declarations)")
     args = ap.parse_args()
 
     found = importlib.util.find_spec("stripe")
@@ -713,6 +1139,12 @@ def main():
     version_src = (root / "_api_version.py").read_text()
     pinned = re.search(r'CURRENT = "([^"]+)"', version_src).group(1)
     sdk_version = re.search(r'VERSION = "([^"]+)"', (root / "_version.py").read_text()).group(1)
+
+    node_root = pathlib.Path(args.node_types)
+    node_pinned = re.search(r"ApiVersion = '([^']+)'", (node_root / "apiVersion.js").read_text()).group(1)
+    if node_pinned != pinned:
+        raise GenError(f"stripe-node pins {node_pinned}, stripe-python {pinned}: pin SDKs of one version")
+    node_version = json.loads((node_root.parent / "package.json").read_text())["version"]
 
     spec = Spec(args.spec)
     typed = TypedDicts(root)
@@ -826,6 +1258,24 @@ def main():
     if missing:
         raise GenError(f"returned object types without an entry: {sorted(missing)}")
 
+    # shapes.json
+    emulated = {t for t in returned_types if t not in CONTAINERS and not t.startswith("deleted_")}
+    shapes = Shapes(resources, spec, NodeTypes(node_root), emulated | set(OBJECTS))
+    responses = {}
+    for op_id, op in operations.items():
+        responses[op_id] = response_shape(shapes, spec, op_id, op)
+    error_cls = resources.classes.get(("stripe._error_object", "ErrorObject"))
+    if error_cls is None:
+        raise GenError("the SDK has no ErrorObject class")
+    shapes.defs["error"] = {
+        "type": "object",
+        "properties": {"error": shapes.inner(error_cls, spec.object("api_errors"), None)},
+        "required": ["error"],
+        "additionalProperties": False,
+    }
+    for name in sorted(emulated | set(OBJECTS)):
+        shapes.resource(name)
+
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "routes.json").write_text(dump({"routes": routes}))
@@ -833,16 +1283,106 @@ def main():
         dump({"api_version": pinned, "operations": operations})
     )
     (out / "objects.json").write_text(dump({"api_version": pinned, "objects": objects}))
+    (out / "shapes.json").write_text(
+        dump(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "description": SHAPES_DESCRIPTION,
+                "api_version": pinned,
+                "operations": responses,
+                "$defs": shapes.defs,
+            }
+        )
+    )
     pathlib.Path(args.notes).write_text(
         notes(spec.version, pinned, sdk_version, len(spec.ops), sdk_only, notes_ops, notes_objs)
+        + shape_notes(shapes, node_version)
     )
     sizes = {op_id: len(json.dumps(o["params"])) for op_id, o in operations.items()}
     print(
         f"{len(routes)} routes ({len(spec.ops)} from the document, {len(sdk_only)} from the SDK only), "
         f"{len(operations)} operations (parameter schemas {sum(sizes.values())} bytes, largest "
-        f"{max(sizes, key=sizes.get)} {max(sizes.values())}), {len(objects)} objects",
+        f"{max(sizes, key=sizes.get)} {max(sizes.values())}), {len(objects)} objects, "
+        f"{len(shapes.defs)} shape definitions",
         file=sys.stderr,
     )
+
+
+SHAPES_DESCRIPTION = (
+    "Generated by infra/gen/stripe/run (do not edit). The pinned version's response shapes, "
+    "for tests: operations.<operationId> is the schema of a 200 answer, $defs.error Stripe's "
+    "error body, $defs.<object> each object type. See VERSION-DIFFERENCES.md, 'Response shapes'."
+)
+
+
+def response_shape(shapes, spec, op_id, op):
+    """The schema of an operation's 200 answer."""
+    returns, items = op["returns"], op.get("items")
+    if returns in CONTAINERS:
+        return envelope(returns, shapes.resource(items))
+    if returns.startswith("deleted_"):
+        shapes.resource(returns[len("deleted_"):])
+        deleted = shapes.deleted(returns[len("deleted_"):])
+        if deleted is None:
+            raise GenError(f"{op_id}: the document has no {returns}")
+        return deleted
+    live = shapes.resource(returns)
+    _, _, o = spec.ops[op_id]
+    schema = o.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    refs = [a.get("$ref", "").rsplit("/", 1)[-1] for a in schema.get("anyOf", [])]
+    if f"deleted_{returns}" in refs:
+        # A retrieve of a deleted object answers its stub.
+        return {"anyOf": [live, shapes.deleted(returns)]}
+    return live
+
+
+def shape_notes(shapes, node_version):
+    s = shapes.source
+    lines = [
+        "",
+        "## Response shapes",
+        "",
+        "`shapes.json` (beside the tables; read by tests only, never compiled into the mirror) is a",
+        "JSON Schema of every object the emulated operations answer with, per operation and per",
+        "object type, and of Stripe's error body. Objects take no field the pinned version lacks",
+        "(`additionalProperties: false`).",
+        "",
+        "* field names and types: stripe-python's resource classes (`Literal[...] | str` is the",
+        "  literals; `ExpandableField[X]` is the id or the object, or its `deleted_…` stub where the",
+        "  document has one; nested classes are their own definitions);",
+        "* which fields are always there and which may be `null`: stripe-python's `Optional[...]`",
+        "  says only \"absent or null\", so for those fields stripe-node "
+        f"{node_version}'s declarations of the",
+        "  same version decide (`name: T` always there, `name?: T` may be absent, `| null` may be",
+        "  null); where stripe-node has no declaration, the 2020 document's `required` and",
+        "  `nullable`; where neither has the field, it may be absent or null;",
+        "* enums: where the SDK types a field as a plain `str`, the 2020 document's enum if it had",
+        "  one;",
+        "* deleted stubs (`deleted_customer`, …): the 2020 document (the SDK types them as the",
+        "  live class);",
+        "* resources Mirra does not emulate, where an emulated object embeds or expands them: only",
+        "  their `object` is checked.",
+        "",
+        f"Fields: {s['python']} always there by stripe-python's own type, {s['node']} decided by stripe-node, "
+        f"{s['document']} by the 2020 document, {s['none']} by neither (may be absent or null).",
+        "",
+    ]
+    if shapes.conflicts:
+        lines.append(
+            f"* never `Optional` in stripe-python but optional in stripe-node ({len(shapes.conflicts)}; "
+            f"required here): {code_list(sorted(shapes.conflicts))}"
+        )
+    if shapes.spec_enums:
+        lines.append(
+            f"* enums from the 2020 document ({len(shapes.spec_enums)}): {code_list(sorted(shapes.spec_enums))}"
+        )
+    if shapes.none_fields:
+        lines.append(
+            f"* in neither stripe-node nor the document ({len(shapes.none_fields)}): "
+            f"{code_list(sorted(shapes.none_fields))}"
+        )
+    lines.append(f"* not emulated, `object` checked only ({len(shapes.stubs)}): {code_list(sorted(shapes.stubs))}")
+    return "\n".join(lines) + "\n"
 
 
 def code_list(items, limit=None):

@@ -4,6 +4,8 @@
 
 pub mod notes;
 pub mod racing_table;
+pub mod requests;
+pub mod shapes;
 pub mod stripe;
 
 /// Counts rows of a SQLite file behind the backend's back, for what the trait

@@ -46,6 +46,9 @@ pub static SEARCH: Search = Search {
 
 const ADDRESS: &[&str] = &["city", "country", "line1", "line2", "postal_code", "state"];
 
+/// Fields a customer has only once they are set (`business_name?: string`).
+const OMITTED_WHEN_UNSET: &[&str] = &["business_name", "individual_name"];
+
 /// Which request the parameters come from: a few differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -167,7 +170,15 @@ pub fn apply(
             ));
         }
     }
-    update::apply(c, &p, &["invoice_settings"])
+    update::apply(c, &p, &["invoice_settings"])?;
+    // The pinned version leaves these out until they are set, and never answers
+    // them as `null`: unsetting one (`business_name=`) removes it.
+    for field in OMITTED_WHEN_UNSET {
+        if c.get(*field).is_some_and(Value::is_null) {
+            c.shift_remove(*field);
+        }
+    }
+    Ok(())
 }
 
 /// Parameters that need resources this mirror does not have yet. An empty
@@ -383,6 +394,24 @@ mod tests {
             json!({"city": null, "country": null, "line1": "z", "line2": null, "postal_code": null, "state": null})
         );
         assert_eq!(c["email"], Value::Null);
+    }
+
+    /// Unsetting `business_name` removes it: the pinned version never answers it as null.
+    #[test]
+    fn unsetting_business_name_removes_it() {
+        let mut c = new("cus_1", 1, "ABCDEF12");
+        apply(&mut c, &map(json!({"business_name": "Acme"})), Mode::Update).expect("set");
+        assert_eq!(c["business_name"], "Acme");
+        apply(
+            &mut c,
+            &map(json!({"business_name": null, "individual_name": null})),
+            Mode::Update,
+        )
+        .expect("unset");
+        assert!(
+            !c.contains_key("business_name") && !c.contains_key("individual_name"),
+            "{c:?}"
+        );
     }
 
     /// Email checks are as lenient as Stripe's.
