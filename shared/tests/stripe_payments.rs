@@ -224,6 +224,26 @@ async fn a_card_payment_succeeds_with_a_charge_and_a_balance_transaction() {
 #[tokio::test]
 async fn an_intent_walks_the_status_machine_and_confirming_needs_a_return_url() {
     let t = T::new().await;
+    // A refused confirmation refuses the create: nothing is made, with or
+    // without an idempotency key.
+    let body = "amount=1000&currency=usd&payment_method=pm_card_visa&confirm=true";
+    let refused = t.post("/v1/payment_intents", body).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.json);
+    let keyed =
+        t.m.call_with(
+            &t.s,
+            Method::POST,
+            "/v1/payment_intents",
+            Some(body),
+            &[("idempotency-key", "k")],
+        )
+        .await;
+    assert_eq!(keyed.status, StatusCode::BAD_REQUEST, "{}", keyed.json);
+    assert_eq!(
+        t.got("/v1/payment_intents").await["data"],
+        serde_json::json!([])
+    );
+    assert!(t.events().await.is_empty());
     let pi = t
         .ok("/v1/payment_intents", "amount=1500&currency=usd")
         .await;

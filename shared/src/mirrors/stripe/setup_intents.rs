@@ -177,20 +177,6 @@ fn apply(
         }
         si.insert("customer".into(), c.clone());
     }
-    if let Some(m) = p.get("payment_method") {
-        let id = match m.as_str() {
-            Some(id) => Value::from(payment_methods::resolve(call, id, "payment_method")?.id()),
-            None => Value::Null,
-        };
-        si.insert("payment_method".into(), id);
-        let next = if si["payment_method"].is_null() {
-            "requires_payment_method"
-        } else {
-            "requires_confirmation"
-        };
-        si.insert("status".into(), next.into());
-        si.insert("next_action".into(), Value::Null);
-    }
     if let Some(Value::Object(opts)) = p.get("payment_method_options") {
         if let Some(k) = opts.keys().find(|k| *k != "card") {
             return Err(StripeError::unsupported(
@@ -239,6 +225,22 @@ fn apply(
     if let Some(meta) = p.get("metadata") {
         update::merge_metadata(si, meta)?;
     }
+    // Last: a `pm_card_*` name becomes a stored method, so only once every
+    // other parameter passed.
+    if let Some(m) = p.get("payment_method") {
+        let id = match m.as_str() {
+            Some(id) => Value::from(payment_methods::resolve(call, id, "payment_method")?.id()),
+            None => Value::Null,
+        };
+        si.insert("payment_method".into(), id);
+        let next = if si["payment_method"].is_null() {
+            "requires_payment_method"
+        } else {
+            "requires_confirmation"
+        };
+        si.insert("status".into(), next.into());
+        si.insert("next_action".into(), Value::Null);
+    }
     Ok(())
 }
 
@@ -257,13 +259,19 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
     }
     let mut si = new(call, p);
     apply(call, &mut si, p)?;
+    let return_url = p.get("return_url").and_then(Value::as_str);
+    // A confirmation Stripe refuses refuses the create: nothing is made.
+    let method = match confirm {
+        true => Some(check(call, &si, return_url)?),
+        false => None,
+    };
     let v = Value::Object(si.clone());
     KIND.insert(call.conn, &v)?;
     events::emit(call, "setup_intent.created", &v, None)?;
-    if !confirm {
-        return Ok(v);
+    match method {
+        Some(m) => run(call, si, &m, return_url),
+        None => Ok(v),
     }
-    run(call, si, p.get("return_url").and_then(Value::as_str))
 }
 
 /// `GET /v1/setup_intents/{intent}`.
@@ -306,7 +314,9 @@ pub fn confirm(call: &Call) -> Result<Value, StripeError> {
     let mut given = p.clone();
     given.shift_remove("return_url");
     apply(call, &mut si, &given)?;
-    run(call, si, p.get("return_url").and_then(Value::as_str))
+    let return_url = p.get("return_url").and_then(Value::as_str);
+    let method = check(call, &si, return_url)?;
+    run(call, si, &method, return_url)
 }
 
 fn check_confirmable(si: &Map<String, Value>) -> Result<(), StripeError> {
@@ -324,13 +334,14 @@ fn check_confirmable(si: &Map<String, Value>) -> Result<(), StripeError> {
     }
 }
 
-/// Confirms a saved SetupIntent: checks, then authenticates or sets the card up.
-fn run(
+/// What Stripe checks before confirming `si` (its parameters applied): answers
+/// the method to set up. Writes nothing.
+fn check(
     call: &Call,
-    mut si: Map<String, Value>,
+    si: &Map<String, Value>,
     return_url: Option<&str>,
-) -> Result<Value, StripeError> {
-    check_confirmable(&si)?;
+) -> Result<Method, StripeError> {
+    check_confirmable(si)?;
     let Some(pm) = si["payment_method"].as_str().map(str::to_string) else {
         return Err(unexpected(
             "You cannot confirm this SetupIntent because it's missing a payment method. You can either \
@@ -359,9 +370,19 @@ fn run(
         "payment_method",
         "SetupIntent",
     )?;
+    Ok(method)
+}
+
+/// Confirms a saved, [`check`]ed SetupIntent: authenticates or sets the card up.
+fn run(
+    call: &Call,
+    mut si: Map<String, Value>,
+    method: &Method,
+    return_url: Option<&str>,
+) -> Result<Value, StripeError> {
     si.insert("last_setup_error".into(), Value::Null);
     if let Outcome::Declined(d) = method.card.outcome {
-        return Err(failed(call, si, &method, d.as_json(), Some(d))?.1);
+        return Err(failed(call, si, method, d.as_json(), Some(d))?.1);
     }
     let requested = si["payment_method_options"]["card"]["request_three_d_secure"]
         .as_str()
@@ -385,7 +406,7 @@ fn run(
         events::emit(call, "setup_intent.requires_action", &v, None)?;
         return Ok(v);
     }
-    succeed(call, si, &method)
+    succeed(call, si, method)
 }
 
 /// The card is set up: attached to the SetupIntent's customer, marked set up.

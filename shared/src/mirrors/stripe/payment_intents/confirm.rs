@@ -84,7 +84,9 @@ pub fn confirm(call: &Call) -> Result<Value, StripeError> {
         given.shift_remove(k);
     }
     super::apply(call, &mut pi, &given)?;
-    run(call, pi, &Options::from(p))
+    let opts = Options::from(p);
+    let method = check(call, &pi, &opts)?;
+    run(call, pi, &method, &opts)
 }
 
 fn check_confirmable(pi: &Map<String, Value>) -> Result<(), StripeError> {
@@ -102,10 +104,11 @@ fn check_confirmable(pi: &Map<String, Value>) -> Result<(), StripeError> {
     }
 }
 
-/// Confirms `pi` (already saved, its parameters applied): checks what Stripe
-/// checks first, then authenticates or charges.
-pub fn run(call: &Call, mut pi: Map<String, Value>, opts: &Options) -> Result<Value, StripeError> {
-    check_confirmable(&pi)?;
+/// What Stripe checks before confirming `pi` (its parameters applied): answers
+/// the method to pay with. Nothing is written, so a refused confirmation —
+/// `confirm=true` at create included — leaves no trace.
+pub fn check(call: &Call, pi: &Map<String, Value>, opts: &Options) -> Result<Method, StripeError> {
+    check_confirmable(pi)?;
     let Some(pm) = pi["payment_method"].as_str().map(str::to_string) else {
         let message = match pi["customer"].as_str() {
             Some(c) => format!(
@@ -156,6 +159,17 @@ pub fn run(call: &Call, mut pi: Map<String, Value>, opts: &Options) -> Result<Va
         "payment_method",
         "PaymentIntent",
     )?;
+    Ok(method)
+}
+
+/// Confirms `pi` (saved, its parameters applied, [`check`]ed): authenticates or
+/// charges `method`.
+pub fn run(
+    call: &Call,
+    mut pi: Map<String, Value>,
+    method: &Method,
+    opts: &Options,
+) -> Result<Value, StripeError> {
     pi.insert("last_payment_error".into(), Value::Null);
     let requested = pi["payment_method_options"]["card"]["request_three_d_secure"]
         .as_str()
@@ -182,11 +196,11 @@ pub fn run(call: &Call, mut pi: Map<String, Value>, opts: &Options) -> Result<Va
             events::emit(call, "payment_intent.requires_action", &v, None)?;
             Ok(v)
         }
-        Need::Nothing => finish(call, pi, &method, Verdict::of(&method.card), false),
+        Need::Nothing => finish(call, pi, method, Verdict::of(&method.card), false),
         Need::Challenge | Need::Impossible => finish(
             call,
             pi,
-            &method,
+            method,
             Verdict::Declined(declines::AUTHENTICATION_REQUIRED),
             false,
         ),

@@ -305,13 +305,6 @@ fn apply(
         }
         pi.insert("customer".into(), c.clone());
     }
-    if let Some(m) = p.get("payment_method") {
-        let id = match m.as_str() {
-            Some(id) => Value::from(payment_methods::resolve(call, id, "payment_method")?.id()),
-            None => Value::Null,
-        };
-        pi.insert("payment_method".into(), id);
-    }
     match p.get("payment_method_options") {
         Some(Value::Object(opts)) => card_options_param(pi, opts)?,
         Some(_) => {
@@ -329,7 +322,17 @@ fn apply(
         );
         pi.insert("payment_method_types".into(), Value::Array(types.clone()));
     }
-    apply_plain(pi, p)
+    apply_plain(pi, p)?;
+    // Last: a `pm_card_*` name becomes a stored method, so only once every
+    // other parameter passed.
+    if let Some(m) = p.get("payment_method") {
+        let id = match m.as_str() {
+            Some(id) => Value::from(payment_methods::resolve(call, id, "payment_method")?.id()),
+            None => Value::Null,
+        };
+        pi.insert("payment_method".into(), id);
+    }
+    Ok(())
 }
 
 /// Applies a `payment_method_options` parameter: card options only.
@@ -447,13 +450,19 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
     let mut pi = new(call, p)?;
     apply(call, &mut pi, p)?;
     settle_status(&mut pi);
+    // A confirmation Stripe refuses refuses the create: nothing is made.
+    let opts = confirm::Options::from(p);
+    let method = match confirm {
+        true => Some(confirm::check(call, &pi, &opts)?),
+        false => None,
+    };
     let v = Value::Object(pi.clone());
     KIND.insert(call.conn, &v)?;
     events::emit(call, "payment_intent.created", &v, None)?;
-    if !confirm {
-        return Ok(v);
+    match method {
+        Some(m) => confirm::run(call, pi, &m, &opts),
+        None => Ok(v),
     }
-    confirm::run(call, pi, &confirm::Options::from(p))
 }
 
 /// `GET /v1/payment_intents/{intent}`: a `client_secret`, when given, must be
