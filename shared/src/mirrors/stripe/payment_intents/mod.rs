@@ -4,16 +4,17 @@
 //! [`confirm`]. Stripe's status machine, cards only:
 //!
 //! ```text
-//! requires_payment_method ──(payment_method)──▶ requires_confirmation ──confirm──┐
-//!        ▲  ▲                                                                    │
-//!        │  └──────── declined / authentication failed ◀──────────┬──────────────┤
-//!        │                                                        │              ▼
-//!        │                                requires_action ──authenticate──▶ (charge)
-//!        │                                                                       │
-//!  canceled ◀──cancel── (any but succeeded)        requires_capture ◀──manual────┤
-//!                                                        │ capture               │
-//!                                                        ▼                       ▼
-//!                                                    succeeded ◀──────── automatic(_async)
+//! requires_payment_method ──payment_method──▶ requires_confirmation
+//!        ▲                                          │ confirm
+//!        │                  ┌───────────────────────┴──────────────┐
+//!        │          3-D Secure needed                          otherwise
+//!        │                  ▼                                      │
+//!        │          requires_action ──authenticated──▶ charge ◀────┘
+//!        │                  │ failed                     │
+//!        └──────────────────┴────────────◀── declined ───┤
+//!            (last_payment_error)                        ├─ approved, automatic(_async) ─▶ succeeded
+//!                                                        └─ approved, manual ─▶ requires_capture ─capture─▶ succeeded
+//! cancel, from any status but succeeded ─▶ canceled
 //! ```
 //!
 //! Card payments never rest in `processing` (on Stripe neither). A PaymentIntent
