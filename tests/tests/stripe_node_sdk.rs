@@ -103,3 +103,30 @@ fn official_stripe_node_sdk_drives_payment_methods() {
     );
     println!("{stdout}");
 }
+
+/// stripe-node, by host, port and key: card payments and declines, 3-D Secure
+/// completed and failed through Mirra's helper (`rawRequest`), partial
+/// capture, cancel, refunds, a SetupIntent then an off-session payment, and
+/// the events each change raises.
+#[test]
+fn official_stripe_node_sdk_drives_payments() {
+    let Some(sdk) = sdk_node() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let (_, key) = stripe_of(&server.create_session(json!({"mirrors": ["stripe"]})));
+
+    let out = Command::new(&sdk.node)
+        .arg(workspace_root().join("tests/sdk/node/stripe_payments.mjs"))
+        .env("MIRRA_SDK_NODE_DIR", &sdk.dir)
+        .env("MIRRA_URL", &server.url)
+        .env("STRIPE_SECRET_KEY", &key)
+        .output()
+        .expect("run the Node SDK script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "Node SDK script failed:\n{stdout}\n{stderr}"
+    );
+    println!("{stdout}");
+}

@@ -62,3 +62,32 @@ fn official_stripe_python_sdk_drives_payment_methods_against_a_live_server() {
     );
     println!("{stdout}");
 }
+
+/// stripe-python pays with cards (every decline token with its code),
+/// authenticates 3-D Secure through Mirra's helper and page, captures part of
+/// an authorization, cancels, refunds fully, partly and too much, sets a card
+/// up and pays off session with it, and sees each change's events in order.
+#[test]
+fn official_stripe_python_sdk_drives_payments_against_a_live_server() {
+    let Some(python) = sdk_python() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let session = server.create_session(json!({"mirrors": ["stripe"]}));
+    let (base, key) = stripe_of(&session);
+
+    let mut cmd = Command::new(python);
+    cmd.arg(workspace_root().join("tests/sdk/stripe_payments.py"))
+        .env("STRIPE_API_BASE", &base)
+        .env("STRIPE_SECRET_KEY", &key);
+    if let Some(specs) = specs_dir() {
+        cmd.env("MIRRA_SPECS_DIR", specs);
+    }
+    let out = cmd.output().expect("run the SDK script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "SDK script failed:\n{stdout}\n{stderr}"
+    );
+    println!("{stdout}");
+}

@@ -2,37 +2,48 @@
 //! at `/m/{session}/stripe`. [`pipeline`] runs every request (key, session,
 //! version, idempotency, route, parameters, one transaction, expansion);
 //! [`routes`] lists the emulated operations; one file per resource
-//! ([`customers`], [`payment_methods`]) holds its behaviour; [`cards`] is Stripe's
-//! test-card catalogue. Around them: [`auth`] (Stripe's key
-//! and header checks), [`form`] (bracketed form encoding), [`error`] (Stripe's
-//! error shape), [`lists`] (list parameters and envelope), [`search`] (search
-//! parameters, envelope and messages), [`expand`] (what may be expanded),
+//! ([`customers`], [`payment_methods`], [`payment_intents`], [`setup_intents`],
+//! [`charges`], [`refunds`], [`balance_transactions`]) holds its behaviour;
+//! [`cards`] is Stripe's test-card catalogue, [`three_d_secure`] what it asks of
+//! a confirmation, [`pages`] the pages a browser opens (3-D Secure, receipts).
+//! Around them: [`auth`] (Stripe's key and header checks), [`form`] (bracketed
+//! form encoding), [`error`] (Stripe's error shape), [`lists`] (list parameters
+//! and envelope), [`search`] (search parameters, envelope and messages),
+//! [`expand`] (what may be expanded), [`amounts`] (money in Stripe's words),
 //! [`seed`] (seed documents).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 
 use crate::mirrors::toolkit::{idempotency, objects::Kind, outbox};
 use crate::session::id::random_token;
 use crate::session::{Door, MirrorDef};
 
+pub mod amounts;
 pub mod auth;
+pub mod balance_transactions;
 pub mod cards;
+pub mod charges;
 pub mod customers;
 pub mod error;
 pub mod events;
 pub mod expand;
 pub mod form;
 pub mod lists;
+pub mod pages;
 pub mod params;
+pub mod payment_intents;
 pub mod payment_methods;
 pub mod pipeline;
+pub mod refunds;
 pub mod routes;
 pub mod search;
 pub mod seed;
+pub mod setup_intents;
+pub mod three_d_secure;
 pub mod update;
 pub mod webhook_endpoints;
 
@@ -40,9 +51,14 @@ pub use error::StripeError;
 
 /// Every resource's storage.
 pub static KINDS: &[&Kind] = &[
+    &balance_transactions::KIND,
+    &charges::KIND,
     &customers::KIND,
     &events::KIND,
+    &payment_intents::KIND,
     &payment_methods::KIND,
+    &refunds::KIND,
+    &setup_intents::KIND,
     &webhook_endpoints::KIND,
 ];
 
@@ -129,10 +145,16 @@ impl MirrorDef for Stripe {
     }
 }
 
-/// Every request below the mirror's base URL goes to the [`pipeline`]; the API
-/// layer nests this under `/m/{session}/stripe`.
+/// Every request below the mirror's base URL goes to the [`pipeline`], but for
+/// the pages a browser opens without a key ([`pages`]: 3-D Secure, receipts);
+/// the API layer nests this under `/m/{session}/stripe`.
 pub fn router() -> Router<Door> {
     Router::new()
+        .route(
+            "/_mirra/3ds/{intent}",
+            get(pages::challenge).post(pages::authenticate),
+        )
+        .route("/_mirra/receipts/{charge}", get(pages::receipt))
         .route("/", any(pipeline::handle))
         .route("/{*rest}", any(pipeline::handle))
 }

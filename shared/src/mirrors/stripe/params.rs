@@ -27,6 +27,19 @@ static TABLE: LazyLock<OperationTable> = LazyLock::new(|| {
     .unwrap_or_else(|e| panic!("the generated Stripe tables do not parse: {e}"))
 });
 
+/// Mirra's own operations — the test helpers a test calls, which Stripe's API
+/// does not have — in the generated tables' form, written by hand
+/// (`mirra_operations.json`). Their route lines in `routes.rs` are marked so;
+/// [`operation`] finds them here when Stripe's tables do not have them.
+static MIRRA: LazyLock<OperationTable> = LazyLock::new(|| {
+    OperationTable::from_json(
+        include_str!("mirra_operations.json"),
+        r#"{"routes": []}"#,
+        r#"{"objects": {}}"#,
+    )
+    .unwrap_or_else(|e| panic!("mirra_operations.json does not parse: {e}"))
+});
+
 /// The generated tables (operations, routes, object types).
 pub fn table() -> &'static OperationTable {
     &TABLE
@@ -37,15 +50,23 @@ pub fn api_version() -> &'static str {
     TABLE.api_version()
 }
 
-/// An emulated operation by its operationId (`PostPaymentIntents`).
+/// An emulated operation by its operationId (`PostPaymentIntents`), or one of
+/// Mirra's own (`Mirra…`, from `mirra_operations.json`).
 ///
 /// # Panics
-/// When `id` is not listed in `infra/gen/stripe/operations.txt`: resource code
-/// names its operations with constants, and a test checks every listed id.
+/// When `id` is in neither `infra/gen/stripe/operations.txt` nor
+/// `mirra_operations.json`: resource code names its operations with constants,
+/// and a test checks every route's.
 pub fn operation(id: &str) -> &'static Operation {
     TABLE
         .operation(id)
+        .or_else(|| MIRRA.operation(id))
         .unwrap_or_else(|| panic!("{id} is not in infra/gen/stripe/operations.txt"))
+}
+
+/// Mirra's own operations (test helpers), which Stripe's API does not have.
+pub fn mirra_operations() -> impl Iterator<Item = &'static Operation> {
+    MIRRA.operations()
 }
 
 /// The operationId of the route of Stripe's API that `method` and the concrete

@@ -108,6 +108,29 @@ fn resolve_in(st: &State, id: &str, param: &str) -> Result<Method, StripeError> 
     Ok(m)
 }
 
+/// Checks that a payment (or setup) for `customer` may use `m`: a method
+/// attached to a customer pays for that customer only, and one used without a
+/// customer or detached cannot be used again.
+pub fn check_usable(
+    m: &Method,
+    customer: Option<&str>,
+    param: &str,
+    intent: &str,
+) -> Result<(), StripeError> {
+    match m.customer() {
+        Some(owner) if Some(owner) != customer => Err(StripeError::invalid(
+            format!(
+                "The `payment_method` parameter supplied {} belongs to the Customer {owner}. \
+                 Please include the Customer in the `customer` parameter on the {intent}.",
+                m.id()
+            ),
+            param,
+        )),
+        None if m.consumed => Err(StripeError::invalid(USED_UP, param)),
+        _ => Ok(()),
+    }
+}
+
 /// Records that a method has been set up for future off-session use.
 pub fn mark_set_up(conn: &Connection, id: &str) -> Result<(), StripeError> {
     conn.prepare_cached("UPDATE payment_method_cards SET set_up = 1 WHERE id = ?1")?

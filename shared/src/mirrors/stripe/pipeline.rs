@@ -54,6 +54,10 @@ pub struct Call<'a> {
     pub idempotency_key: Option<&'a str>,
     /// The session's own credentials (webhook secret …).
     pub ctx: &'a SessionContext,
+    /// Where this session's mirror was reached (`http://127.0.0.1:4400/m/ses_…/stripe`,
+    /// or the host-routed `http://stripe-….localhost:4400`), for the links the
+    /// mirror hands out: 3-D Secure pages, receipts.
+    pub base_url: &'a str,
     /// The earliest work this request left due (a delivery); `i64::MAX`: none.
     due: &'a AtomicI64,
 }
@@ -68,13 +72,19 @@ impl Call<'_> {
 
 /// The mirror's one handler: every method and path below `/m/{session}/stripe`.
 pub async fn handle(State(door): State<Door>, path: RawPathParams, req: Request) -> Response {
-    let request_id = format!("req_{}", random_token(14));
     let session = path
         .iter()
         .find(|(k, _)| *k == "session")
         .map(|(_, v)| v.to_string())
         .unwrap_or_default();
-    let mut res = match run(&door, &session, &request_id, req).await {
+    serve(&door, &session, req).await
+}
+
+/// [`handle`] for a request whose session is already known: the mirror's own
+/// pages (`pages.rs`) send the requests their buttons stand for through here.
+pub async fn serve(door: &Door, session: &str, req: Request) -> Response {
+    let request_id = format!("req_{}", random_token(14));
+    let mut res = match run(door, session, &request_id, req).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     };
@@ -172,6 +182,7 @@ async fn run(
     let returns = op.returns.as_deref().unwrap_or_default();
     let included = take_included(returns, &mut expand_paths);
     check(returns, op.items.as_deref(), &expand_paths, &Rules).map_err(expand_error)?;
+    let base_url = base_url(&parts.headers, session);
 
     // ── 9. Apply, in one read or one logged transaction ─────────────────────
     let due = AtomicI64::new(i64::MAX);
@@ -185,6 +196,7 @@ async fn run(
             request_id,
             idempotency_key: idempotency_key.as_deref(),
             ctx: &ctx,
+            base_url: &base_url,
             due: &due,
         };
         let mut out = (route.handler)(&c)?;
@@ -198,9 +210,21 @@ async fn run(
         return Ok(json_response(StatusCode::OK, out.to_string()));
     }
     let Some(key) = idempotency_key.as_deref() else {
-        let out = ctx.write(call).await?;
+        // An error the endpoint answered is its outcome, with or without an
+        // idempotency key: what it wrote stands (a declined payment leaves its
+        // failed charge, the intent's `last_payment_error` and their events).
+        let out = ctx
+            .write(|conn| match call(conn) {
+                Ok(v) => Ok(Ok(v)),
+                Err(e) if e.is_final() => Ok(Err(e)),
+                Err(e) => Err(e),
+            })
+            .await?;
         schedule(door, &ctx, due.load(Ordering::Relaxed)).await;
-        return Ok(json_response(StatusCode::OK, out.to_string()));
+        return match out {
+            Ok(v) => Ok(json_response(StatusCode::OK, v.to_string())),
+            Err(e) => Err(e),
+        };
     };
     let endpoint = format!("{} {path}", parts.method);
     let fingerprint = idempotency::fingerprint(&raw);
@@ -261,6 +285,24 @@ async fn schedule(door: &Door, ctx: &SessionContext, due: i64) {
         // The deliveries stay owed in the mirror's state and go out with the
         // next work this session schedules.
         tracing::warn!(error = %e, session = ctx.session_id(), "could not index due deliveries");
+    }
+}
+
+/// The URL this request reached the session's mirror at: scheme (`https` when a
+/// proxy says so), the `Host` it named, and `/m/{session}/stripe` unless the host
+/// itself names the session (host routing).
+fn base_url(headers: &HeaderMap, session: &str) -> String {
+    let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+    let host = header("host").unwrap_or("127.0.0.1");
+    let scheme = match header("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    let suffix = session.strip_prefix("ses_").unwrap_or(session);
+    if host.starts_with(&format!("stripe-{suffix}.")) {
+        format!("{scheme}://{host}")
+    } else {
+        format!("{scheme}://{host}/m/{session}/stripe")
     }
 }
 

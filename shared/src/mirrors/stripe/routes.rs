@@ -7,8 +7,11 @@ use axum::http::Method;
 use serde_json::Value;
 
 use super::error::StripeError;
+use super::payment_intents::{self as pi, confirm};
 use super::payment_methods as pm;
 use super::pipeline::Call;
+use super::setup_intents as si;
+use super::{balance_transactions as txn, charges, refunds};
 use super::{customers, events, webhook_endpoints};
 use crate::mirrors::toolkit::route::{Route, Routes};
 
@@ -26,6 +29,11 @@ pub fn table() -> &'static Routes<Handler> {
         use Method as M;
         #[rustfmt::skip]
         let routes = vec![
+            r(M::GET,    "/v1/balance_transactions", "GetBalanceTransactions", txn::list),
+            r(M::GET,    "/v1/balance_transactions/{id}", "GetBalanceTransactionsId", txn::retrieve),
+            r(M::GET,    "/v1/charges", "GetCharges", charges::list),
+            r(M::GET,    "/v1/charges/{charge}", "GetChargesCharge", charges::retrieve),
+            r(M::POST,   "/v1/charges/{charge}", "PostChargesCharge", charges::update),
             r(M::GET,    "/v1/customers", "GetCustomers", customers::list),
             r(M::POST,   "/v1/customers", "PostCustomers", customers::create),
             r(M::GET,    "/v1/customers/search", "GetCustomersSearch", customers::search),
@@ -35,17 +43,40 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::GET,    "/v1/customers/{customer}/payment_methods", "GetCustomersCustomerPaymentMethods", pm::customer_list),
             r(M::GET,    "/v1/events", "GetEvents", events::list),
             r(M::GET,    "/v1/events/{id}", "GetEventsId", events::retrieve),
+            r(M::GET,    "/v1/payment_intents", "GetPaymentIntents", pi::list),
+            r(M::POST,   "/v1/payment_intents", "PostPaymentIntents", pi::create),
+            r(M::GET,    "/v1/payment_intents/{intent}", "GetPaymentIntentsIntent", pi::retrieve),
+            r(M::POST,   "/v1/payment_intents/{intent}", "PostPaymentIntentsIntent", pi::update),
+            r(M::POST,   "/v1/payment_intents/{intent}/cancel", "PostPaymentIntentsIntentCancel", pi::cancel),
+            r(M::POST,   "/v1/payment_intents/{intent}/capture", "PostPaymentIntentsIntentCapture", pi::capture),
+            r(M::POST,   "/v1/payment_intents/{intent}/confirm", "PostPaymentIntentsIntentConfirm", confirm::confirm),
             r(M::GET,    "/v1/payment_methods", "GetPaymentMethods", pm::list),
             r(M::POST,   "/v1/payment_methods", "PostPaymentMethods", pm::create),
             r(M::GET,    "/v1/payment_methods/{payment_method}", "GetPaymentMethodsPaymentMethod", pm::retrieve),
             r(M::POST,   "/v1/payment_methods/{payment_method}", "PostPaymentMethodsPaymentMethod", pm::update),
             r(M::POST,   "/v1/payment_methods/{payment_method}/attach", "PostPaymentMethodsPaymentMethodAttach", pm::attach),
             r(M::POST,   "/v1/payment_methods/{payment_method}/detach", "PostPaymentMethodsPaymentMethodDetach", pm::detach),
+            r(M::GET,    "/v1/refunds", "GetRefunds", refunds::list),
+            r(M::POST,   "/v1/refunds", "PostRefunds", refunds::create),
+            r(M::GET,    "/v1/refunds/{refund}", "GetRefundsRefund", refunds::retrieve),
+            r(M::POST,   "/v1/refunds/{refund}", "PostRefundsRefund", refunds::update),
+            r(M::POST,   "/v1/refunds/{refund}/cancel", "PostRefundsRefundCancel", refunds::cancel),
+            r(M::GET,    "/v1/setup_intents", "GetSetupIntents", si::list),
+            r(M::POST,   "/v1/setup_intents", "PostSetupIntents", si::create),
+            r(M::GET,    "/v1/setup_intents/{intent}", "GetSetupIntentsIntent", si::retrieve),
+            r(M::POST,   "/v1/setup_intents/{intent}", "PostSetupIntentsIntent", si::update),
+            r(M::POST,   "/v1/setup_intents/{intent}/cancel", "PostSetupIntentsIntentCancel", si::cancel),
+            r(M::POST,   "/v1/setup_intents/{intent}/confirm", "PostSetupIntentsIntentConfirm", si::confirm),
             r(M::GET,    "/v1/webhook_endpoints", "GetWebhookEndpoints", webhook_endpoints::list),
             r(M::POST,   "/v1/webhook_endpoints", "PostWebhookEndpoints", webhook_endpoints::create),
             r(M::GET,    "/v1/webhook_endpoints/{webhook_endpoint}", "GetWebhookEndpointsWebhookEndpoint", webhook_endpoints::retrieve),
             r(M::POST,   "/v1/webhook_endpoints/{webhook_endpoint}", "PostWebhookEndpointsWebhookEndpoint", webhook_endpoints::update),
             r(M::DELETE, "/v1/webhook_endpoints/{webhook_endpoint}", "DeleteWebhookEndpointsWebhookEndpoint", webhook_endpoints::delete),
+            // ── Mirra's own operations, not Stripe's: test helpers. Named `Mirra…`;
+            // their parameter schemas are `mirra_operations.json` (params.rs). ──
+            r(M::POST,   "/v1/test_helpers/mirra/payment_intents/{intent}/authenticate", "MirraPostTestHelpersPaymentIntentsIntentAuthenticate", confirm::authenticate),
+            r(M::POST,   "/v1/test_helpers/mirra/refunds/{refund}/settle", "MirraPostTestHelpersRefundsRefundSettle", refunds::settle),
+            r(M::POST,   "/v1/test_helpers/mirra/setup_intents/{intent}/authenticate", "MirraPostTestHelpersSetupIntentsIntentAuthenticate", si::authenticate),
         ];
         Routes::new(routes)
     });

@@ -113,6 +113,35 @@ pub fn shaped(given: &Value, keys: &[&str]) -> Value {
     Value::Object(out)
 }
 
+/// Puts an object's keys in Stripe's order: `id`, `object`, then alphabetical
+/// (after a field was added to an object built in that order).
+pub fn stripe_order(obj: &mut Map<String, Value>) {
+    let mut entries: Vec<(String, Value)> = std::mem::take(obj).into_iter().collect();
+    let rank = |k: &str| match k {
+        "id" => 0,
+        "object" => 1,
+        _ => 2,
+    };
+    entries.sort_by(|(a, _), (b, _)| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    obj.extend(entries);
+}
+
+/// Refuses the parameters a resource does not act on (any not in `handled`
+/// that carries a value), naming `why`: a clear 400 beats a silently ignored
+/// parameter. Unsetting one (`""`) is accepted.
+pub fn reject_unhandled(
+    params: &Map<String, Value>,
+    handled: &[&str],
+    why: &str,
+) -> Result<(), StripeError> {
+    for (k, v) in params {
+        if !handled.contains(&k.as_str()) && !v.is_null() {
+            return Err(StripeError::unsupported(k, why));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
