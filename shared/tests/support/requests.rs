@@ -190,7 +190,13 @@ pub fn hint(path: &str, leaf: &str, schema: &Schema, world: &World) -> Option<Va
         // Stripe's search language; metadata is searchable on every searchable resource.
         "query" if string(schema) && !path.contains('[') => Some(json!("metadata['order']:'6735'")),
         "limit" if integer(schema) => Some(json!(3)),
-        l if (l == "amount" || l.starts_with("amount_")) && integer(schema) => Some(json!(2000)),
+        // `amount_to_confirm` is refused as not emulated (card payments only).
+        l if (l == "amount" || l.starts_with("amount_"))
+            && l != "amount_to_confirm"
+            && integer(schema) =>
+        {
+            Some(json!(2000))
+        }
         "type" => match schema {
             Schema::String(StringSchema {
                 values: Some(v), ..
