@@ -9,9 +9,9 @@ Environment:
                            <repo>/../shared/specs); error bodies are checked
                            against its `error` schema
 
-A card payment (its charge and balance transaction), every decline token with
-its code and decline_code, 3-D Secure to `requires_action` then completed and
-then failed (Mirra's test helper, and the page a browser opens), manual capture
+A card payment (its charge and balance transaction, found by search), every
+decline token with its code and decline_code, 3-D Secure to `requires_action`
+then completed and then failed (Mirra's test helper, and the page a browser opens), manual capture
 (partial), cancel, full, partial and over-refunds, a SetupIntent then an
 off-session payment, and the events each change raises, in order. Every object
 that comes back must have only the fields the SDK's own classes give the pinned
@@ -133,7 +133,8 @@ class Payments:
 
     def card_payment(self):
         mark = self.marker()
-        pi = shaped(self.pay(2000, "pm_card_visa", description="Order 1"), "card payment")
+        pi = shaped(self.pay(2000, "pm_card_visa", description="Order 1", metadata={"order": "py-1"}),
+                    "card payment")
         check(pi.status == "succeeded" and pi.amount_received == 2000, "a card payment succeeds")
         check(pi.client_secret.startswith(pi.id + "_secret_"), "with a client secret")
         charge = shaped(self.client.v1.charges.retrieve(
@@ -149,6 +150,10 @@ class Payments:
               "a payment raises Stripe's events in order")
         listed = self.client.v1.charges.list(params={"payment_intent": pi.id})
         check([c.id for c in listed.data] == [charge.id], "charges list by payment_intent")
+        found = self.pis.search(params={"query": "status:'succeeded' AND metadata['order']:'py-1'"})
+        check([p.id for p in found.data] == [pi.id], "PaymentIntent search by status and metadata")
+        found = self.client.v1.charges.search(params={"query": "payment_method_details.card.last4:'4242'"})
+        check(charge.id in [c.id for c in found.auto_paging_iter()], "Charge search by the card's last4")
         return pi
 
     def declines(self):

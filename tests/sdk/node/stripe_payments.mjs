@@ -82,7 +82,7 @@ const authenticate = (kind, id, outcome) =>
 
 // ---------------------------------------------------------------- a card payment
 let mark = await marker();
-const pi = await pay(2000, 'pm_card_visa');
+const pi = await pay(2000, 'pm_card_visa', { metadata: { order: 'node-1' } });
 check(pi.status === 'succeeded' && pi.amount_received === 2000, 'a card payment succeeds');
 check(pi.latest_charge.startsWith('ch_') && !('charges' in pi), 'latest_charge, not charges');
 const charge = await stripe.charges.retrieve(pi.latest_charge, { expand: ['balance_transaction'] });
@@ -92,6 +92,11 @@ same([bt.amount, bt.fee, bt.net], [2000, 88, 1912], 'its balance transaction: 2.
 same(await eventsSince(mark),
   ['payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded', 'charge.updated'],
   'payment events in order');
+
+const found = await stripe.paymentIntents.search({ query: "status:'succeeded' AND metadata['order']:'node-1'" });
+same(found.data.map((p) => p.id), [pi.id], 'paymentIntents.search by status and metadata');
+const byCard = await stripe.charges.search({ query: "payment_method_details.card.last4:'4242'" }).autoPagingToArray({ limit: 100 });
+check(byCard.some((c) => c.id === charge.id), "charges.search by the card's last4");
 
 // ---------------------------------------------------------------- declines
 const declines = [

@@ -22,8 +22,10 @@ use super::events;
 use super::lists;
 use super::payment_methods::Method;
 use super::pipeline::Call;
+use super::search::Search;
 use super::update;
 use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::toolkit::search::{Field, Searchable};
 use crate::session::id::random_from;
 
 pub static KIND: Kind = Kind {
@@ -32,6 +34,31 @@ pub static KIND: Kind = Kind {
     prefix: "ch_",
     id_len: 24,
     columns: &["customer", "payment_intent", "transfer_group"],
+};
+
+/// `GET /v1/charges/search`: the fields Stripe lets queries name (cards being
+/// the only payment method, `payment_method_details.card.…`).
+pub static SEARCH: Search = Search {
+    searchable: Searchable {
+        kind: &KIND,
+        fields: &[
+            Field::number("amount"),
+            Field::token("billing_details.address.postal_code"),
+            Field::number("created"),
+            Field::token("currency"),
+            Field::token("customer"),
+            Field::token("disputed"),
+            Field::map("metadata"),
+            Field::token("payment_method_details.card.brand"),
+            Field::number("payment_method_details.card.exp_month"),
+            Field::number("payment_method_details.card.exp_year"),
+            Field::token("payment_method_details.card.fingerprint"),
+            Field::token("payment_method_details.card.last4"),
+            Field::token("refunded"),
+            Field::token("status"),
+        ],
+    },
+    url: "/v1/charges/search",
 };
 
 /// What the issuer and Radar say of an attempt to charge a card.
@@ -458,6 +485,11 @@ pub fn update(call: &Call) -> Result<Value, StripeError> {
         events::emit(call, "charge.updated", &v, Some(&Value::Object(before)))?;
     }
     Ok(v)
+}
+
+/// `GET /v1/charges/search`: Stripe's query language.
+pub fn search(call: &Call) -> Result<Value, StripeError> {
+    super::search::page(call, &SEARCH)
 }
 
 /// `GET /v1/charges`: by `customer`, `payment_intent`, `transfer_group`, `created`.

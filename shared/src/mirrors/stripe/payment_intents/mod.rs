@@ -34,8 +34,10 @@ use super::events;
 use super::lists;
 use super::payment_methods;
 use super::pipeline::Call;
+use super::search::Search;
 use super::update;
 use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::toolkit::search::{Field, Searchable};
 use crate::session::id::random_token;
 
 pub static KIND: Kind = Kind {
@@ -44,6 +46,22 @@ pub static KIND: Kind = Kind {
     prefix: "pi_",
     id_len: 24,
     columns: &["customer"],
+};
+
+/// `GET /v1/payment_intents/search`: the fields Stripe lets queries name.
+pub static SEARCH: Search = Search {
+    searchable: Searchable {
+        kind: &KIND,
+        fields: &[
+            Field::number("amount"),
+            Field::number("created"),
+            Field::token("currency"),
+            Field::token("customer"),
+            Field::map("metadata"),
+            Field::token("status"),
+        ],
+    },
+    url: "/v1/payment_intents/search",
 };
 
 /// The statuses in which what is paid, and how, may still change.
@@ -513,6 +531,11 @@ pub fn list(call: &Call) -> Result<Value, StripeError> {
         q.filters.push(("customer", c.clone().into()));
     }
     lists::page(call.conn, &KIND, &q, "/v1/payment_intents")
+}
+
+/// `GET /v1/payment_intents/search`: Stripe's query language.
+pub fn search(call: &Call) -> Result<Value, StripeError> {
+    super::search::page(call, &SEARCH)
 }
 
 /// `POST /v1/payment_intents/{intent}/cancel`: an authorized charge is released
