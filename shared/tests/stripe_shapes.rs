@@ -107,7 +107,9 @@ impl Driver {
         }
     }
 
-    /// Id tuples for `op`'s path parameters from what the mirror has answered.
+    /// Id tuples for `op`'s path parameters from what the mirror has answered:
+    /// up to 32 per parameter, enough to reach an object in the state an action
+    /// needs (a PaymentIntent awaiting capture behind the newer ones a sweep made).
     fn id_sets(&self, op: &Op) -> Vec<Vec<String>> {
         let mut sets: Vec<Vec<String>> = vec![Vec::new()];
         for (_, kind) in &op.path_params {
@@ -118,7 +120,7 @@ impl Driver {
             sets = sets
                 .into_iter()
                 .flat_map(|prefix| {
-                    ids.iter().take(8).map(move |id| {
+                    ids.iter().take(32).map(move |id| {
                         let mut s = prefix.clone();
                         s.push(id.clone());
                         s
@@ -249,8 +251,13 @@ async fn every_operation_answers_in_the_pinned_shapes() {
         d.failures.len().min(8),
         d.failures[..d.failures.len().min(8)].join("\n\n")
     );
+    // Mirra's own test helpers act on objects in states a request made from a
+    // schema does not reach (awaiting 3-D Secure, a pending refund's settling):
+    // their answers are checked above when they come, their 200s in
+    // stripe_payments.rs.
     let never: Vec<_> = ops
         .iter()
+        .filter(|o| !o.id.starts_with("Mirra"))
         .filter(|o| d.tally.get(o.id).map_or(0, |t| t.0) == 0)
         .map(|o| o.id)
         .collect();

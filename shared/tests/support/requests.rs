@@ -128,7 +128,8 @@ impl World {
     /// Remembers the objects in an answer (itself, or a list's items).
     pub fn record(&mut self, v: &Value) {
         if let Some(items) = v["data"].as_array().filter(|_| v["object"] != "event") {
-            for item in items {
+            // Lists come newest first: seen oldest first, the newest stays newest.
+            for item in items.iter().rev() {
                 self.record(item);
             }
             return;
@@ -174,6 +175,12 @@ pub fn hint(path: &str, leaf: &str, schema: &Schema, world: &World) -> Option<Va
         Schema::AnyOf(alts) => alts.iter().any(|a| matches!(a, Schema::Integer)),
         _ => false,
     };
+    // A card by a test name, stored afresh on each use: an existing method may
+    // belong to another customer or be used up. This one succeeds and its
+    // refunds start pending, so refunds can be canceled too.
+    if leaf == "payment_method" && path == leaf && string(schema) {
+        return Some(json!("pm_card_pendingRefund"));
+    }
     // An id of an object this mirror has (`customer=cus_…`).
     if string(schema) && params::object_type(leaf).is_some() && !path.contains('[') {
         if let Some(id) = world.any(leaf) {
@@ -183,8 +190,13 @@ pub fn hint(path: &str, leaf: &str, schema: &Schema, world: &World) -> Option<Va
     match leaf {
         "currency" if string(schema) => Some(json!("usd")),
         "email" | "receipt_email" if string(schema) => Some(json!("ada@example.com")),
-        "url" | "return_url" if string(schema) => Some(json!("https://example.com/return")),
+        "url" if string(schema) => Some(json!("https://example.com/return")),
         "payment_method" if string(schema) => Some(json!("pm_card_visa")),
+        // Authorize only, so there is something to capture (and to cancel).
+        "capture_method" if path == leaf => Some(json!("manual")),
+        // Cards only: confirming needs no `return_url` (which Stripe accepts only
+        // with a confirmation).
+        "allowed_payment_method_types" if path == leaf => Some(json!(["card"])),
         "token" if path == "card[token]" => Some(json!("tok_visa")),
         "enabled_events" => Some(json!(["*"])),
         // Stripe's search language; metadata is searchable on every searchable resource.
@@ -283,6 +295,25 @@ pub fn bases(op: &Op, world: &World) -> Vec<(String, Map<String, Value>)> {
         }
         if out.iter().all(|(_, b)| *b != m) {
             out.push((label.to_string(), m));
+        }
+    }
+    // Each reference alone, for operations that take one of several (a refund
+    // names its `charge` or its `payment_intent`).
+    let hinted = out
+        .iter()
+        .find(|(l, _)| l == "hinted")
+        .map(|b| b.1.clone())
+        .unwrap_or_else(|| out[0].1.clone());
+    for (name, s) in &props {
+        if name == "expand" || hinted.contains_key(name) || !is_reference(name) {
+            continue;
+        }
+        if let Some(v) = hint(name, name, s, world) {
+            let mut m = hinted.clone();
+            m.insert(name.clone(), v);
+            if out.iter().all(|(_, b)| *b != m) {
+                out.push((format!("hinted+{name}"), m));
+            }
         }
     }
     out

@@ -37,7 +37,14 @@ pub static KIND: Kind = Kind {
 
 /// Parameters of `POST /v1/refunds` this mirror acts on; the others need
 /// Connect or customer balances.
-const HANDLED: &[&str] = &["amount", "charge", "metadata", "payment_intent", "reason"];
+const HANDLED: &[&str] = &[
+    "amount",
+    "charge",
+    "currency",
+    "metadata",
+    "payment_intent",
+    "reason",
+];
 
 fn load(call: &Call, id: &str) -> Result<Map<String, Value>, StripeError> {
     match KIND.load(call.conn, id)? {
@@ -102,6 +109,14 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
     let mut charge = charge_of(call)?;
     let ch = charge["id"].as_str().unwrap_or_default().to_string();
     let currency = charge["currency"].as_str().unwrap_or("usd").to_string();
+    if let Some(Value::String(c)) = call.params.get("currency") {
+        if !c.eq_ignore_ascii_case(&currency) {
+            return Err(StripeError::invalid(
+                format!("The refund's currency ({c}) must be the charge's ({currency})."),
+                "currency",
+            ));
+        }
+    }
     if charge["status"] != "succeeded" {
         return Err(StripeError::invalid(
             format!("Charge {ch} has failed: there is nothing to refund."),

@@ -69,6 +69,7 @@ const UPDATE: &[&str] = &[
     "payment_method_options",
 ];
 const CONFIRM: &[&str] = &[
+    "allowed_payment_method_types",
     "mandate_data",
     "payment_method",
     "payment_method_options",

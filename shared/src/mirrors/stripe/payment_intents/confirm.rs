@@ -21,6 +21,8 @@ use crate::mirrors::stripe::update;
 /// What `POST …/confirm` acts on (or accepts and ignores: `mandate_data`,
 /// `radar_options`, `use_stripe_sdk`).
 const CONFIRM: &[&str] = &[
+    "allowed_payment_method_types",
+    "amount_to_confirm",
     "capture_method",
     "error_on_requires_action",
     "mandate_data",
@@ -72,8 +74,17 @@ pub fn confirm(call: &Call) -> Result<Value, StripeError> {
     )?;
     let mut pi = load(call, call.args.get("intent"))?;
     check_confirmable(&pi)?;
+    if let Some(n) = p.get("amount_to_confirm").and_then(Value::as_i64) {
+        if Some(n) != pi["amount"].as_i64() {
+            return Err(StripeError::unsupported(
+                "amount_to_confirm",
+                "confirming part of a PaymentIntent's amount is not emulated",
+            ));
+        }
+    }
     let mut given = p.clone();
     for k in [
+        "amount_to_confirm",
         "error_on_requires_action",
         "mandate_data",
         "off_session",
