@@ -202,7 +202,8 @@ pub fn hint(path: &str, leaf: &str, schema: &Schema, world: &World) -> Option<Va
         // Stripe's search language; metadata is searchable on every searchable resource.
         "query" if string(schema) && !path.contains('[') => Some(json!("metadata['order']:'6735'")),
         "limit" if integer(schema) => Some(json!(3)),
-        // `amount_to_confirm` is refused as not emulated (card payments only).
+        // `amount_to_confirm` may only repeat the amount (partial confirmation is
+        // not emulated), so it is left to the sweep.
         l if (l == "amount" || l.starts_with("amount_"))
             && l != "amount_to_confirm"
             && integer(schema) =>
