@@ -1,11 +1,11 @@
 //! The SQLite session table's file: WAL mode, the schema it creates, the
-//! version 1 to 3 files it migrates in place and the files it refuses.
+//! version 1 to 4 files it migrates in place and the files it refuses.
 
 mod support;
 
 use shared::storage::sqlite::SqliteSessionTable;
 use shared::storage::{
-    CredentialKey, CredentialOwner, SessionRow, SessionTable, StorageError, Tombstone,
+    CredentialKey, CredentialOwner, LogKey, SessionRow, SessionTable, StorageError, Tombstone,
 };
 use support::raw_count;
 
@@ -48,7 +48,7 @@ fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("pragma");
-    assert_eq!(version, 4, "the schema version is recorded");
+    assert_eq!(version, 5, "the schema version is recorded");
     let objects: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -223,6 +223,70 @@ async fn sqlite_migrates_a_version_3_database_adding_the_due_work_index() {
     );
 }
 
+/// A version 4 file keeps its log through the move to a rowid table: the
+/// entries read back unchanged, the log refuses taken seqs as before, and its
+/// key index is a separate b-tree (the seek no longer reads entries' bytes).
+#[tokio::test]
+async fn sqlite_migrates_a_version_4_log_into_a_rowid_table_keeping_its_entries() {
+    let dir = tempdir();
+    let path = dir.path().join("sessions.db");
+    let big: Vec<u8> = (0..20_000).map(|i| (i % 251) as u8).collect();
+    rusqlite::Connection::open(&path)
+        .and_then(|c| {
+            c.execute_batch(SCHEMA_VERSION_1)?;
+            c.execute_batch(TABLES_ADDED_IN_VERSION_2)?;
+            c.execute_batch(TABLES_ADDED_IN_VERSION_3)?;
+            c.execute_batch(TABLES_ADDED_IN_VERSION_4)?;
+            c.execute(
+                "INSERT INTO sessions VALUES ('ses_v4ok', 'inc-4', 'local', NULL, NULL, '{}')",
+                [],
+            )?;
+            for seq in 1..=3i64 {
+                c.execute(
+                    "INSERT INTO log VALUES ('ses_v4ok', 'inc-4', 'stripe', ?1, ?2)",
+                    rusqlite::params![seq, big],
+                )?;
+            }
+            c.pragma_update(None, "user_version", 4)
+        })
+        .expect("write a version 4 database");
+    let table = SqliteSessionTable::open(&path).expect("open migrates");
+    let key = LogKey {
+        session: "ses_v4ok".into(),
+        incarnation: "inc-4".into(),
+        mirror: "stripe".into(),
+    };
+    let log = table.read_log(&key, 0).await.expect("read_log");
+    assert_eq!(
+        log.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "every entry survives"
+    );
+    assert!(log.iter().all(|r| r.entry == big), "unchanged");
+    assert!(
+        matches!(
+            table.append_log(&key, 3, b"again").await,
+            Err(StorageError::AlreadyExists(_))
+        ),
+        "a taken seq is still refused"
+    );
+    table.append_log(&key, 4, b"next").await.expect("append");
+    drop(table);
+    let without_rowid = raw_count(
+        &path,
+        "SELECT count(*) FROM sqlite_schema WHERE name = ?1 AND sql LIKE '%WITHOUT ROWID%'",
+        "log",
+    );
+    assert_eq!(without_rowid, 0, "the log is a rowid table");
+}
+
+/// The table version 4 added, as Mirra wrote it before version 5.
+const TABLES_ADDED_IN_VERSION_4: &str = "
+CREATE TABLE due_work (session TEXT NOT NULL, mirror TEXT NOT NULL, incarnation TEXT NOT NULL,
+    due_at_ms INTEGER NOT NULL, PRIMARY KEY (session, mirror)) WITHOUT ROWID, STRICT;
+CREATE INDEX due_work_due_at ON due_work (due_at_ms);
+";
+
 /// The table version 3 added, as Mirra wrote it before version 4.
 const TABLES_ADDED_IN_VERSION_3: &str = "
 CREATE TABLE credentials (credential TEXT PRIMARY KEY NOT NULL, session TEXT NOT NULL,
@@ -301,7 +365,7 @@ async fn sqlite_refuses_a_database_from_a_newer_mirra() {
     let path = dir.path().join("sessions.db");
     drop(SqliteSessionTable::open(&path).expect("open"));
     rusqlite::Connection::open(&path)
-        .and_then(|c| c.pragma_update(None, "user_version", 5))
+        .and_then(|c| c.pragma_update(None, "user_version", 6))
         .expect("bump the schema version");
     match SqliteSessionTable::open(&path) {
         Err(StorageError::Backend(msg)) => assert!(msg.contains("newer"), "{msg}"),

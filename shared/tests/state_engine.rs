@@ -10,91 +10,13 @@ use std::sync::Arc;
 
 use serde_json::json;
 use shared::session::{
-    Clock, CreateSession, ManualClock, ResetSession, Session, SessionContext, SessionError,
-    Sessions, SystemClock,
+    CreateSession, ManualClock, ResetSession, SessionError, Sessions, SystemClock,
 };
 use shared::state::StateError;
-use shared::storage::{LogKey, SessionTable, StorageError};
-use support::notes::{notes_request, storage, Notes, Storage};
-
-#[derive(Debug)]
-enum TestError {
-    State(#[allow(dead_code)] StateError),
-    Refused,
-}
-
-impl From<StateError> for TestError {
-    fn from(e: StateError) -> Self {
-        TestError::State(e)
-    }
-}
-
-/// One "instance": its own engine and caches over the shared storage.
-fn instance(s: &Storage, clock: Arc<dyn Clock>) -> Arc<Sessions> {
-    compacting_instance(s, clock, shared::state::DEFAULT_COMPACT_EVERY)
-}
-
-/// An instance that checkpoints every `every` commits.
-fn compacting_instance(s: &Storage, clock: Arc<dyn Clock>, every: u64) -> Arc<Sessions> {
-    let mut sessions = Sessions::new(
-        s.table.clone(),
-        s.store.clone(),
-        clock,
-        vec![Arc::new(Notes {
-            default: &["seeded one", "seeded two"],
-        })],
-    );
-    sessions.set_compact_every(every);
-    // Checkpoint on entry count alone, so these tests know where checkpoints fall.
-    sessions.set_compact_log_fraction(0.0);
-    Arc::new(sessions)
-}
-
-async fn ctx(sessions: &Arc<Sessions>, s: &Session) -> SessionContext {
-    sessions.context(&s.id, "notes").await.expect("context")
-}
-
-async fn add(sessions: &Arc<Sessions>, s: &Session, text: &str) {
-    ctx(sessions, s)
-        .await
-        .write(|c| {
-            c.execute("INSERT INTO notes (text) VALUES (?1)", [text])
-                .map_err(|e| TestError::from(StateError::from(e)))
-        })
-        .await
-        .expect("write");
-}
-
-async fn texts(sessions: &Arc<Sessions>, s: &Session) -> Vec<String> {
-    ctx(sessions, s)
-        .await
-        .read(|c| {
-            let mut st = c
-                .prepare("SELECT text FROM notes ORDER BY id")
-                .map_err(StateError::from)?;
-            let rows = st.query_map([], |r| r.get(0)).map_err(StateError::from)?;
-            rows.collect::<Result<Vec<String>, _>>()
-                .map_err(|e| TestError::from(StateError::from(e)))
-        })
-        .await
-        .expect("read")
-}
-
-fn log_key(session: &Session) -> LogKey {
-    LogKey {
-        session: session.id.clone(),
-        incarnation: session.incarnation.clone(),
-        mirror: "notes".into(),
-    }
-}
-
-async fn log_len(s: &Storage, session: &Session) -> usize {
-    s.table
-        .read_log(&log_key(session), 0)
-        .await
-        .expect("log")
-        .len()
-}
+use shared::storage::{SessionTable, StorageError};
+use support::notes::{
+    add, ctx, instance, log_key, log_len, notes_request, storage, texts, Notes, TestError,
+};
 
 #[tokio::test]
 async fn each_changing_write_commits_one_log_entry_and_reads_or_failed_writes_commit_none() {
@@ -593,69 +515,6 @@ async fn mirror_prefixed_seed_names_are_accepted() {
 }
 
 #[tokio::test]
-async fn compaction_checkpoints_every_n_commits_and_trims_the_log() {
-    let st = storage();
-    let a = compacting_instance(&st, Arc::new(SystemClock), 10);
-    let s = a.create("ws", notes_request()).await.expect("create");
-    for i in 0..25 {
-        add(&a, &s, &format!("n{i}")).await;
-    }
-    a.engine().flush_checkpoints().await;
-    let cp = st
-        .table
-        .checkpoint(&log_key(&s))
-        .await
-        .expect("checkpoint")
-        .expect("some");
-    assert_eq!(cp.seq, 20);
-    let log = st.table.read_log(&log_key(&s), 0).await.expect("log");
-    assert!(
-        log.first().is_some_and(|r| r.seq >= 10),
-        "entries below the checkpoint are trimmed: first {:?}",
-        log.first().map(|r| r.seq)
-    );
-    assert_eq!(log.last().map(|r| r.seq), Some(25));
-    let prefix = format!("checkpoints/{}/", s.id);
-    let objects = st.store.list(&prefix).await.expect("list");
-    assert_eq!(
-        objects,
-        std::slice::from_ref(&cp.object),
-        "older checkpoint objects are deleted"
-    );
-
-    let cold = instance(&st, Arc::new(SystemClock));
-    let t = texts(&cold, &s).await;
-    assert_eq!(
-        t.len(),
-        27,
-        "a cold instance loads checkpoint + the 5 entries after it"
-    );
-    assert_eq!(t.last().map(String::as_str), Some("n24"));
-}
-
-#[tokio::test]
-async fn a_stale_instance_recovers_when_the_entries_it_missed_were_compacted_away() {
-    let st = storage();
-    let a = compacting_instance(&st, Arc::new(SystemClock), 5);
-    let b = compacting_instance(&st, Arc::new(SystemClock), 5);
-    let s = a.create("ws", notes_request()).await.expect("create");
-    add(&b, &s, "b saw this").await;
-    assert_eq!(texts(&b, &s).await.len(), 3);
-    for i in 0..23 {
-        add(&a, &s, &format!("a{i}")).await;
-    }
-    a.engine().flush_checkpoints().await;
-    // b's copy is at seq 1; entries 2..19 are gone behind the checkpoint at 20.
-    let t = texts(&b, &s).await;
-    assert_eq!(t.len(), 26);
-    add(&b, &s, "b again").await;
-    assert_eq!(
-        texts(&a, &s).await.last().map(String::as_str),
-        Some("b again")
-    );
-}
-
-#[tokio::test]
 async fn a_write_to_a_session_ended_by_another_instance_is_refused_not_acknowledged() {
     let st = storage();
     let a = instance(&st, Arc::new(SystemClock));
@@ -716,47 +575,4 @@ async fn catching_up_a_reset_followed_by_writes_keeps_the_working_copy_sound() {
             .expect("integrity");
         assert_eq!(integrity, "ok");
     }
-}
-
-#[tokio::test]
-async fn small_writes_to_a_large_state_wait_for_enough_log_before_a_checkpoint() {
-    let st = storage();
-    let mut sessions = Sessions::new(
-        st.table.clone(),
-        st.store.clone(),
-        Arc::new(SystemClock),
-        vec![Arc::new(Notes {
-            default: &["seeded one", "seeded two"],
-        })],
-    );
-    sessions.set_compact_every(5);
-    sessions.set_compact_log_fraction(0.5);
-    let a = Arc::new(sessions);
-    let big: Vec<String> = (0..200).map(|i| format!("{i:0>1000}")).collect();
-    let req = CreateSession {
-        seed_files: BTreeMap::from([("notes".into(), json!({ "notes": big }))]),
-        ..notes_request()
-    };
-    let s = a.create("ws", req).await.expect("create");
-    for i in 0..20 {
-        add(&a, &s, &format!("small {i}")).await;
-    }
-    a.engine().flush_checkpoints().await;
-    assert_eq!(
-        st.table.checkpoint(&log_key(&s)).await.expect("checkpoint"),
-        None,
-        "20 tiny entries against a ~200 KB state do not pay for a checkpoint"
-    );
-    let chunk = "y".repeat(10_000);
-    for _ in 0..25 {
-        add(&a, &s, &chunk).await;
-    }
-    a.engine().flush_checkpoints().await;
-    let cp = st.table.checkpoint(&log_key(&s)).await.expect("checkpoint");
-    assert!(
-        cp.is_some(),
-        "~250 KB of log, more than half the state, does"
-    );
-    let cold = instance(&st, Arc::new(SystemClock));
-    assert_eq!(texts(&cold, &s).await.len(), 245);
 }

@@ -60,7 +60,7 @@ pub fn drain(conn: &Connection) -> StateResult<Vec<RowChange>> {
             let row: Option<String> = r.get(2)?;
             let row = match row {
                 Some(text) => Some(
-                    serde_json::from_str(&text)
+                    serde_json::value::RawValue::from_string(text)
                         .map_err(|e| StateError::Corrupt(format!("captured row: {e}")))?,
                 ),
                 None => None,
@@ -92,6 +92,9 @@ pub fn apply(conn: &Connection, changes: &[RowChange]) -> StateResult<()> {
                     .execute(params![json_to_sql(&change.pk)])?;
             }
             Some(row) => {
+                let row: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(row.get())
+                        .map_err(|e| StateError::Corrupt(format!("logged row: {e}")))?;
                 let cols = columns(conn, &change.table)?;
                 let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
                 let quoted: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();

@@ -20,6 +20,7 @@ use lru::LruCache;
 use rusqlite::Connection;
 
 use super::engine::MirrorKey;
+use super::images;
 
 /// Default budget for working copies: a busy `mirra serve` stays under 1 GB
 /// (~6,000 seeded Stripe copies resident, 840 MB RSS with 10,000 touched
@@ -52,6 +53,9 @@ pub(super) struct Working {
     pub base_bytes: u64,
     pub since_entries: u64,
     pub since_bytes: u64,
+    /// The database lives in SQLite's page cache (opened by backup) rather
+    /// than in a deserialized buffer: see [`images::PAGE_CACHE_MAX`].
+    in_page_cache: bool,
     /// What this copy adds to the meter.
     weight: u64,
     meter: Arc<Meter>,
@@ -68,6 +72,36 @@ impl Working {
     /// The whole database was replaced by an object of `len` bytes at `seq`.
     pub fn rebased(&mut self, conn: Connection, seq: u64, len: usize) {
         *self = Working::new(conn, seq, len, self.meter.clone());
+    }
+
+    /// True once a page-cache copy has grown past [`images::PAGE_CACHE_MAX`]:
+    /// the caller should reopen it from its serialized bytes.
+    pub fn outgrown(&self) -> bool {
+        self.in_page_cache && self.database_bytes() > images::PAGE_CACHE_MAX
+    }
+
+    /// Replaces the connection with a copy of the same database at the same
+    /// head (same log position, new storage).
+    pub fn reopened(&mut self, conn: Connection) {
+        self.conn = conn;
+        self.in_page_cache = false;
+        self.reweigh();
+    }
+
+    /// Empties a deserialized copy's page cache after a commit. Its pages
+    /// live in the deserialized buffer, so the cache only duplicates them,
+    /// and SQLite walks the whole cache at every commit (see
+    /// [`images::PAGE_CACHE_MAX`]); it kept thousands of pages (beyond
+    /// `cache_size`) and each commit cost ~90 µs for it.
+    pub fn trim_page_cache(&self) {
+        if !self.in_page_cache {
+            let _ = self.conn.release_memory();
+        }
+    }
+
+    /// The database's own bytes (page count × page size), as last weighed.
+    pub fn database_bytes(&self) -> u64 {
+        self.weight - COPY_OVERHEAD_BYTES
     }
 
     /// Weighs the copy again after it changed.
@@ -95,6 +129,7 @@ impl Working {
             base_bytes: base_bytes as u64,
             since_entries: 0,
             since_bytes: 0,
+            in_page_cache: images::in_page_cache(base_bytes),
             weight,
             meter,
         }

@@ -6,25 +6,28 @@
 //! SQLite transaction commit and the caller respond. Losing that race means
 //! another instance wrote first: roll back, catch up, run again.
 //!
-//! Once a cold load would replay `compact_every` entries and half the state's
-//! size in log bytes, the writer saves the database as a checkpoint object and
-//! records it in the table; older entries may then be deleted, and a cold load
-//! starts from the newest checkpoint, so its cost stays flat as history grows.
+//! Once a cold load would replay `compact_every` entries and the state's
+//! size in log bytes, the writer starts a checkpoint (`compact`: built off the
+//! lock, stored as an object and recorded in the table); older entries may then
+//! be deleted, and a cold load starts from the newest checkpoint, so its cost
+//! stays flat as history grows.
 //!
 //! Working copies are a cache within a byte budget (`copies`): after every
 //! request, the least recently used copies beyond it are dropped, to be rebuilt
 //! from checkpoint or image + log on their next use.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use rusqlite::Connection;
 
+use super::compact::{checkpoint_prefix, Compactor};
 use super::copies::{Copies, Slot, Working};
 use super::images::{self, Images};
 use super::{changes, LogEntry, StateError, StateResult};
-use crate::storage::{Checkpoint, LogKey, LogRecord, ObjectStore, SessionTable, StorageError};
+use crate::storage::{LogKey, LogRecord, ObjectStore, SessionTable, StorageError};
 
 /// How many times a write re-runs after losing the race for the next log entry.
 const MAX_ATTEMPTS: usize = 32;
@@ -33,7 +36,7 @@ const MAX_ATTEMPTS: usize = 32;
 pub const DEFAULT_COMPACT_EVERY: u64 = 1000;
 
 /// Default share of the state's size that the log must reach before a checkpoint.
-pub const DEFAULT_COMPACT_LOG_FRACTION: f64 = 0.5;
+pub const DEFAULT_COMPACT_LOG_FRACTION: f64 = 1.0;
 
 /// Names one mirror database of one session: its commit log, plus where a cold
 /// load starts when the log holds no reset, restore or checkpoint.
@@ -65,8 +68,8 @@ pub struct StateEngine {
     copies: Copies,
     compact_every: u64,
     compact_log_fraction: f64,
-    /// Checkpoint uploads still running.
-    pending: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Checkpoint builds still running, one per log at most.
+    pending: Mutex<HashMap<LogKey, tokio::task::JoinHandle<()>>>,
 }
 
 impl StateEngine {
@@ -78,7 +81,7 @@ impl StateEngine {
             copies: Copies::new(super::copies::DEFAULT_CACHE_BYTES),
             compact_every: DEFAULT_COMPACT_EVERY,
             compact_log_fraction: DEFAULT_COMPACT_LOG_FRACTION,
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(HashMap::new()),
         }
     }
 
@@ -208,6 +211,16 @@ impl StateEngine {
                     commit(guard);
                     if let Some(w) = guard.db.as_mut() {
                         w.reweigh();
+                        if w.outgrown() {
+                            // Once per copy: a serialize and a deserialize.
+                            match images::serialize(&w.conn).and_then(|b| images::open_copy(&b)) {
+                                Ok(conn) => w.reopened(conn),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "moving a grown working copy failed; it stays as it is")
+                                }
+                            }
+                        }
+                        w.trim_page_cache();
                     }
                     self.maybe_compact(guard, key);
                     return Ok(value);
@@ -305,12 +318,14 @@ impl StateEngine {
         Err(contention(key))
     }
 
-    /// Saves the database as a checkpoint once a cold load would replay at least
+    /// Starts a checkpoint once a cold load would replay at least
     /// `compact_every` entries *and* at least `compact_log_fraction` of the base
     /// object's size in log bytes. A checkpoint costs the state's size, so tying
     /// it to logged bytes keeps its cost per write constant however big the state
     /// grows, while replay stays bounded by the state's size, not its history.
-    /// The write is already durable: a failure here only postpones compaction.
+    /// It is built off the lock (see `compact`) and at most one per log runs at
+    /// a time. The write is already durable: a failure, or a frozen Lambda,
+    /// only postpones compaction.
     fn maybe_compact(&self, slot: &mut Slot, key: &MirrorKey) {
         let Some(w) = slot.db.as_mut() else { return };
         if self.compact_every == 0
@@ -319,36 +334,36 @@ impl StateEngine {
         {
             return;
         }
-        let seq = w.head;
-        let bytes = match images::serialize(&w.conn) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(error = %e, "checkpoint: serialize failed");
-                return;
-            }
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
         };
-        w.base_bytes = bytes.len() as u64;
+        pending.retain(|_, t| !t.is_finished());
+        if pending.contains_key(&key.log) {
+            return;
+        }
+        let seq = w.head;
+        // What a checkpoint of today's database would weigh, near enough.
+        w.base_bytes = w.database_bytes();
         w.since_entries = 0;
         w.since_bytes = 0;
-        // Writing a state-sized object must not stall this mirror's writers: the
-        // copy is consistent, so store and record it off the request path. Lost
-        // work (a failure, a frozen Lambda) only postpones compaction.
-        let (store, table, log) = (self.store.clone(), self.table.clone(), key.log.clone());
+        let compactor = Compactor {
+            store: self.store.clone(),
+            table: self.table.clone(),
+            images: self.images.clone(),
+        };
+        let (log, base) = (key.log.clone(), key.base.clone());
         let task = tokio::spawn(async move {
-            if let Err(e) = checkpoint(&*store, &*table, &log, seq, bytes).await {
+            if let Err(e) = compactor.run(&log, &base, seq).await {
                 tracing::warn!(error = %e, session = %log.session, seq, "checkpoint failed; the log still holds every entry");
             }
         });
-        if let Ok(mut pending) = self.pending.lock() {
-            pending.retain(|t| !t.is_finished());
-            pending.push(task);
-        }
+        pending.insert(key.log.clone(), task);
     }
 
     /// Waits for every checkpoint this instance has started (tests, shutdown).
     pub async fn flush_checkpoints(&self) {
         let tasks: Vec<_> = match self.pending.lock() {
-            Ok(mut p) => p.drain(..).collect(),
+            Ok(mut p) => p.drain().map(|(_, t)| t).collect(),
             Err(_) => return,
         };
         for t in tasks {
@@ -539,48 +554,6 @@ fn commit(slot: &mut Slot) {
     }
 }
 
-/// Stores `bytes` as the checkpoint at `seq` and records it; deletes whichever
-/// checkpoint objects the record made unreachable.
-async fn checkpoint(
-    store: &dyn ObjectStore,
-    table: &dyn SessionTable,
-    log: &LogKey,
-    seq: u64,
-    bytes: Bytes,
-) -> StateResult<()> {
-    let prefix = checkpoint_prefix(log);
-    let object = format!("{prefix}{seq:020}.sqlite");
-    match store.create(&object, bytes).await {
-        Ok(()) | Err(StorageError::AlreadyExists(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let record = Checkpoint {
-        seq,
-        object: object.clone(),
-    };
-    if table.set_checkpoint(log, &record).await? {
-        // Older checkpoints are unreachable now; a cold load that read the old
-        // record just before retries (see `cold_load`).
-        for old in store.list(&prefix).await? {
-            if old < object {
-                store.delete(&old).await?;
-            }
-        }
-    } else {
-        // A newer checkpoint landed first (or the session ended): ours is unreachable.
-        store.delete(&object).await?;
-    }
-    Ok(())
-}
-
 fn contention(key: &MirrorKey) -> StateError {
     StateError::Contention(format!("{}/{}", key.log.session, key.log.mirror))
-}
-
-/// `checkpoints/<session>/<incarnation>/<mirror>/`: every checkpoint of one log.
-fn checkpoint_prefix(log: &LogKey) -> String {
-    format!(
-        "checkpoints/{}/{}/{}/",
-        log.session, log.incarnation, log.mirror
-    )
 }

@@ -3,6 +3,7 @@
 //! ([`StateEngine`]), held within a byte budget (`copies`). Knows nothing of HTTP or vendors.
 
 pub mod changes;
+mod compact;
 mod copies;
 mod engine;
 mod error;

@@ -197,6 +197,10 @@ pub struct DueWork {
 /// * `read_log` returns the stored entries with `seq > after`, ascending. Entries
 ///   below the checkpoint may be gone; the checkpoint's own entry is kept. A log
 ///   with no entries (new, or of a missing row) reads as empty, not `NotFound`.
+///   `read_log_page(key, after, limit)` reads the same entries a page at a
+///   time: the first of them, at least one when there is any and at most
+///   `limit` (a background reader walks a long log without holding the
+///   backend for all of it).
 /// * `set_checkpoint` records a checkpoint when its `seq` is above the current one
 ///   (no checkpoint counts as 0, so seq 0 is never recorded) and returns `true`,
 ///   else changes nothing (`false`); `NotFound` when the row is gone. `seq` may
@@ -270,6 +274,16 @@ pub trait SessionTable: Send + Sync + 'static {
 
     async fn append_log(&self, key: &LogKey, seq: u64, entry: &[u8]) -> StorageResult<()>;
     async fn read_log(&self, key: &LogKey, after: u64) -> StorageResult<Vec<LogRecord>>;
+    async fn read_log_page(
+        &self,
+        key: &LogKey,
+        after: u64,
+        limit: usize,
+    ) -> StorageResult<Vec<LogRecord>> {
+        let mut records = self.read_log(key, after).await?;
+        records.truncate(limit.max(1));
+        Ok(records)
+    }
     async fn set_checkpoint(&self, key: &LogKey, checkpoint: &Checkpoint) -> StorageResult<bool>;
     async fn checkpoint(&self, key: &LogKey) -> StorageResult<Option<Checkpoint>>;
 

@@ -1,16 +1,17 @@
 //! A minimal test mirror — one table of notes, seed `{"notes": ["text", …]}` —
-//! and embedded storage in a temp dir, so engine tests pin the engine, not a
-//! vendor's API.
+//! embedded storage in a temp dir, and helpers that write and read notes
+//! through the session service, so engine tests pin the engine, not a vendor's API.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rusqlite::Connection;
 use serde_json::json;
-use shared::session::{CreateSession, MirrorDef};
+use shared::session::{Clock, CreateSession, MirrorDef, Session, SessionContext, Sessions};
+use shared::state::StateError;
 use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
-use shared::storage::{ObjectStore, SessionTable};
+use shared::storage::{LogKey, ObjectStore, SessionTable};
 
 /// The notes mirror; `default` is its built-in `default` seed (`empty` has none).
 pub struct Notes {
@@ -83,4 +84,83 @@ pub fn notes_request() -> CreateSession {
         mirrors: Some(vec!["notes".into()]),
         ..Default::default()
     }
+}
+
+#[derive(Debug)]
+pub enum TestError {
+    State(#[allow(dead_code)] StateError),
+    Refused,
+}
+
+impl From<StateError> for TestError {
+    fn from(e: StateError) -> Self {
+        TestError::State(e)
+    }
+}
+
+/// One "instance": its own engine and caches over the shared storage.
+pub fn instance(s: &Storage, clock: Arc<dyn Clock>) -> Arc<Sessions> {
+    compacting_instance(s, clock, shared::state::DEFAULT_COMPACT_EVERY)
+}
+
+/// An instance that checkpoints every `every` commits.
+pub fn compacting_instance(s: &Storage, clock: Arc<dyn Clock>, every: u64) -> Arc<Sessions> {
+    let mut sessions = Sessions::new(
+        s.table.clone(),
+        s.store.clone(),
+        clock,
+        vec![Arc::new(Notes {
+            default: &["seeded one", "seeded two"],
+        })],
+    );
+    sessions.set_compact_every(every);
+    // Checkpoint on entry count alone, so these tests know where checkpoints fall.
+    sessions.set_compact_log_fraction(0.0);
+    Arc::new(sessions)
+}
+
+pub async fn ctx(sessions: &Arc<Sessions>, s: &Session) -> SessionContext {
+    sessions.context(&s.id, "notes").await.expect("context")
+}
+
+pub async fn add(sessions: &Arc<Sessions>, s: &Session, text: &str) {
+    ctx(sessions, s)
+        .await
+        .write(|c| {
+            c.execute("INSERT INTO notes (text) VALUES (?1)", [text])
+                .map_err(|e| TestError::from(StateError::from(e)))
+        })
+        .await
+        .expect("write");
+}
+
+pub async fn texts(sessions: &Arc<Sessions>, s: &Session) -> Vec<String> {
+    ctx(sessions, s)
+        .await
+        .read(|c| {
+            let mut st = c
+                .prepare("SELECT text FROM notes ORDER BY id")
+                .map_err(StateError::from)?;
+            let rows = st.query_map([], |r| r.get(0)).map_err(StateError::from)?;
+            rows.collect::<Result<Vec<String>, _>>()
+                .map_err(|e| TestError::from(StateError::from(e)))
+        })
+        .await
+        .expect("read")
+}
+
+pub fn log_key(session: &Session) -> LogKey {
+    LogKey {
+        session: session.id.clone(),
+        incarnation: session.incarnation.clone(),
+        mirror: "notes".into(),
+    }
+}
+
+pub async fn log_len(s: &Storage, session: &Session) -> usize {
+    s.table
+        .read_log(&log_key(session), 0)
+        .await
+        .expect("log")
+        .len()
 }

@@ -52,12 +52,13 @@ pub fn emit(
         "type": kind,
     });
     KIND.insert(call.conn, &event)?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
     let payload = serde_json::to_string_pretty(&event)
         .map_err(|e| StripeError::Internal(format!("serialize event: {e}")))?;
     let now_ms = call.ctx.now_ms();
-    if !endpoints.is_empty() {
-        call.owe(now_ms);
-    }
+    call.owe(now_ms);
     for ep in &endpoints {
         outbox::enqueue(
             call.conn,

@@ -77,6 +77,7 @@ pub async fn session_table(table: &dyn SessionTable) {
     concurrent_session_creates(table, &ids).await;
     expired_rows(table, &ids).await;
     log_append_and_read(table, &ids).await;
+    log_reads_in_pages(table, &ids).await;
     log_needs_its_row(table, &ids).await;
     concurrent_appends_have_one_winner(table, &ids).await;
     let before = checkpoints_only_rise(table, &ids).await;
@@ -934,6 +935,55 @@ async fn log_append_and_read(t: &dyn SessionTable, ids: &Ids) {
         &want(0),
         "appends elsewhere changed this log",
     );
+}
+
+/// `read_log_page` walks the same entries as `read_log`, at most `limit` and
+/// at least one per page while any are left.
+async fn log_reads_in_pages(t: &dyn SessionTable, ids: &Ids) {
+    let owner = row(ids.ses("paged"), ids.ws("a"), None, None);
+    t.create_session(&owner)
+        .await
+        .expect("create_session for a paged log");
+    let log = key(&owner, "stripe");
+    let entries: Vec<Vec<u8>> = (1..=7u8).map(|i| vec![i; 100 * i as usize]).collect();
+    for (i, e) in entries.iter().enumerate() {
+        t.append_log(&log, i as u64 + 1, e)
+            .await
+            .expect("append_log");
+    }
+    let all = t.read_log(&log, 0).await.expect("read_log");
+    for limit in [1, 3, 7, 50] {
+        let mut walked = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = t
+                .read_log_page(&log, after, limit)
+                .await
+                .expect("read_log_page");
+            assert!(
+                page.len() <= limit,
+                "read_log_page(limit = {limit}) returned {} entries",
+                page.len()
+            );
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            walked.extend(page);
+        }
+        assert_log(Ok(walked), &all, &format!("the pages of limit {limit}"));
+    }
+    assert_log(
+        t.read_log_page(&log, 5, 100).await,
+        &all[5..],
+        "read_log_page(after = 5)",
+    );
+    assert_log(
+        t.read_log_page(&log, 7, 2).await,
+        &[],
+        "read_log_page(after = head)",
+    );
+    t.delete_session(&owner.id, &owner.incarnation, None)
+        .await
+        .expect("delete the paged log's session");
 }
 
 async fn log_needs_its_row(t: &dyn SessionTable, ids: &Ids) {

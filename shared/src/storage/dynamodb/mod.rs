@@ -131,6 +131,56 @@ pub struct DynamoSessionTable {
 }
 
 impl DynamoSessionTable {
+    /// The log's entries after `after`, ascending: all of them, or (with a
+    /// limit) the first page of at most that many.
+    async fn query_log(
+        &self,
+        key: &LogKey,
+        after: u64,
+        limit: Option<usize>,
+    ) -> StorageResult<Vec<LogRecord>> {
+        let Some(first) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        let mut e = Expr::default();
+        let cond = format!(
+            "{} = {} AND {} BETWEEN {} AND {}",
+            e.n(PK),
+            e.s(&log_pk(&key.session, &key.incarnation)),
+            e.n(SK),
+            e.s(&log_sk(&key.mirror, first)),
+            e.s(&log_sk(&key.mirror, u64::MAX)),
+        );
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(cond)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .set_limit(limit.map(|n| i32::try_from(n).unwrap_or(i32::MAX)))
+            .consistent_read(true);
+        let mut records = Vec::new();
+        if limit.is_some() {
+            let page = query
+                .send()
+                .await
+                .map_err(|e| ddb_err("read log", &self.table, e))?;
+            for item in page.items.unwrap_or_default() {
+                records.push(record_from_item(item)?);
+            }
+            return Ok(records);
+        }
+        let mut pages = query.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| ddb_err("read log", &self.table, e))?;
+            for item in page.items.unwrap_or_default() {
+                records.push(record_from_item(item)?);
+            }
+        }
+        Ok(records)
+    }
+
     /// A table over an already configured client.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
@@ -1346,36 +1396,16 @@ impl SessionTable for DynamoSessionTable {
     }
 
     async fn read_log(&self, key: &LogKey, after: u64) -> StorageResult<Vec<LogRecord>> {
-        let Some(first) = after.checked_add(1) else {
-            return Ok(Vec::new());
-        };
-        let mut e = Expr::default();
-        let cond = format!(
-            "{} = {} AND {} BETWEEN {} AND {}",
-            e.n(PK),
-            e.s(&log_pk(&key.session, &key.incarnation)),
-            e.n(SK),
-            e.s(&log_sk(&key.mirror, first)),
-            e.s(&log_sk(&key.mirror, u64::MAX)),
-        );
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression(cond)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        let mut records = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| ddb_err("read log", &self.table, e))?;
-            for item in page.items.unwrap_or_default() {
-                records.push(record_from_item(item)?);
-            }
-        }
-        Ok(records)
+        self.query_log(key, after, None).await
+    }
+
+    async fn read_log_page(
+        &self,
+        key: &LogKey,
+        after: u64,
+        limit: usize,
+    ) -> StorageResult<Vec<LogRecord>> {
+        self.query_log(key, after, Some(limit.max(1))).await
     }
 
     async fn set_checkpoint(&self, key: &LogKey, checkpoint: &Checkpoint) -> StorageResult<bool> {
