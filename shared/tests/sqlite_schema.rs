@@ -372,3 +372,46 @@ async fn sqlite_refuses_a_database_from_a_newer_mirra() {
         other => panic!("open of a newer database must fail with Backend, got {other:?}"),
     }
 }
+
+/// The WAL is copied into the database file by the table's own checkpointer,
+/// off the request connection and within moments, not only by a commit that
+/// happens to cross SQLite's 1,000-page threshold (which this stays below).
+#[tokio::test]
+async fn sqlite_checkpoints_the_wal_in_the_background() {
+    let dir = tempdir();
+    let path = dir.path().join("sessions.db");
+    let table = SqliteSessionTable::open(&path).expect("open");
+    let row = SessionRow {
+        id: "ses_wal1".into(),
+        incarnation: "inc-w".into(),
+        workspace: "local".into(),
+        name: None,
+        expires_at: None,
+        credentials: Vec::new(),
+        body: "{}".into(),
+    };
+    table.create_session(&row).await.expect("create");
+    let key = LogKey {
+        session: "ses_wal1".into(),
+        incarnation: "inc-w".into(),
+        mirror: "stripe".into(),
+    };
+    let before = std::fs::metadata(&path).expect("db file").len();
+    let entry = vec![7u8; 3000];
+    for seq in 1..=200 {
+        table.append_log(&key, seq, &entry).await.expect("append");
+    }
+    let mut grew = false;
+    for _ in 0..100 {
+        if std::fs::metadata(&path).expect("db file").len() >= before + 500_000 {
+            grew = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        grew,
+        "600 KB of log stayed in the WAL: the database file is still {} bytes",
+        std::fs::metadata(&path).expect("db file").len()
+    );
+}

@@ -4,6 +4,8 @@
 //! into a [`RowChange`] list, and another instance replays the list with
 //! [`apply`].
 
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection};
 
 use super::{RowChange, StateError, StateResult};
@@ -77,44 +79,84 @@ pub fn drain(conn: &Connection) -> StateResult<Vec<RowChange>> {
 /// Replays a change set captured on another instance. Runs inside the caller's
 /// transaction; clears what the triggers record while replaying.
 pub fn apply(conn: &Connection, changes: &[RowChange]) -> StateResult<()> {
-    for change in changes {
-        if !valid_ident(&change.table) {
-            return Err(StateError::Corrupt(format!(
-                "table name {:?}",
-                change.table
-            )));
-        }
-        let pk_col = primary_key(conn, &change.table)?;
-        match &change.row {
-            None => {
-                let sql = format!("DELETE FROM \"{}\" WHERE \"{pk_col}\" = ?1", change.table);
-                conn.prepare_cached(&sql)?
-                    .execute(params![json_to_sql(&change.pk)])?;
-            }
-            Some(row) => {
-                let row: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(row.get())
-                        .map_err(|e| StateError::Corrupt(format!("logged row: {e}")))?;
-                let cols = columns(conn, &change.table)?;
-                let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
-                let quoted: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
-                let sql = format!(
-                    "INSERT OR REPLACE INTO \"{}\" ({}) VALUES ({})",
-                    change.table,
-                    quoted.join(", "),
-                    placeholders.join(", ")
-                );
-                let values: Vec<rusqlite::types::Value> = cols
-                    .iter()
-                    .map(|c| json_to_sql(row.get(c).unwrap_or(&serde_json::Value::Null)))
-                    .collect();
-                conn.prepare_cached(&sql)?
-                    .execute(rusqlite::params_from_iter(values))?;
-            }
+    Replayer::new(conn).apply(changes)
+}
+
+/// Replays change sets one after another on one connection, looking up each
+/// table's key and columns once (a replay of thousands of entries otherwise
+/// asks `pragma_table_info` twice per row).
+pub struct Replayer<'c> {
+    conn: &'c Connection,
+    tables: HashMap<String, Table>,
+}
+
+/// What replaying a row of one table needs.
+struct Table {
+    delete: String,
+    upsert: String,
+    columns: Vec<String>,
+}
+
+impl<'c> Replayer<'c> {
+    pub fn new(conn: &'c Connection) -> Self {
+        Replayer {
+            conn,
+            tables: HashMap::new(),
         }
     }
-    conn.prepare_cached("DELETE FROM _changes")?.execute([])?;
-    Ok(())
+
+    /// Applies one change set (see [`apply`]).
+    pub fn apply(&mut self, changes: &[RowChange]) -> StateResult<()> {
+        let conn = self.conn;
+        for change in changes {
+            let table = self.table(&change.table)?;
+            match &change.row {
+                None => {
+                    conn.prepare_cached(&table.delete)?
+                        .execute(params![json_to_sql(&change.pk)])?;
+                }
+                Some(row) => {
+                    let row: serde_json::Map<String, serde_json::Value> =
+                        serde_json::from_str(row.get())
+                            .map_err(|e| StateError::Corrupt(format!("logged row: {e}")))?;
+                    let values: Vec<rusqlite::types::Value> = table
+                        .columns
+                        .iter()
+                        .map(|c| json_to_sql(row.get(c).unwrap_or(&serde_json::Value::Null)))
+                        .collect();
+                    conn.prepare_cached(&table.upsert)?
+                        .execute(rusqlite::params_from_iter(values))?;
+                }
+            }
+        }
+        conn.prepare_cached("DELETE FROM _changes")?.execute([])?;
+        Ok(())
+    }
+
+    fn table(&mut self, name: &str) -> StateResult<&Table> {
+        if !self.tables.contains_key(name) {
+            if !valid_ident(name) {
+                return Err(StateError::Corrupt(format!("table name {name:?}")));
+            }
+            let pk = primary_key(self.conn, name)?;
+            let columns = columns(self.conn, name)?;
+            let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+            let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+            let table = Table {
+                delete: format!("DELETE FROM \"{name}\" WHERE \"{pk}\" = ?1"),
+                upsert: format!(
+                    "INSERT OR REPLACE INTO \"{name}\" ({}) VALUES ({})",
+                    quoted.join(", "),
+                    placeholders.join(", ")
+                ),
+                columns,
+            };
+            self.tables.insert(name.to_string(), table);
+        }
+        self.tables
+            .get(name)
+            .ok_or_else(|| StateError::Corrupt(format!("no such table {name}")))
+    }
 }
 
 fn user_tables(conn: &Connection) -> StateResult<Vec<String>> {

@@ -17,8 +17,9 @@ use bytes::Bytes;
 use rusqlite::config::DbConfig;
 use rusqlite::Connection;
 
+use super::changes::Replayer;
 use super::images::{self, Images};
-use super::{changes, LogEntry, StateError, StateResult};
+use super::{LogEntry, StateError, StateResult};
 use crate::storage::{Checkpoint, LogKey, LogRecord, ObjectStore, SessionTable, StorageError};
 
 /// Log entries read and applied per step.
@@ -81,9 +82,10 @@ impl Compactor {
             let entries = rest.to_vec();
             conn = blocking(move || {
                 conn.execute_batch("BEGIN")?;
+                let mut replayer = Replayer::new(&conn);
                 for rec in &entries {
                     if let LogEntry::Changes { changes } = LogEntry::decode(&rec.entry)? {
-                        changes::apply(&conn, &changes)?;
+                        replayer.apply(&changes)?;
                     }
                 }
                 conn.execute_batch("COMMIT")?;
@@ -120,17 +122,36 @@ impl Compactor {
     }
 }
 
+/// Whether an entry is a reset or restore. Change sets, nearly every entry,
+/// are told by how [`LogEntry::encode`] starts them, without parsing them
+/// twice; anything else is decoded.
 fn is_replacement(rec: &LogRecord) -> bool {
-    LogEntry::decode(&rec.entry).is_ok_and(|e| e.replacement().is_some())
+    !rec.entry.starts_with(br#"{"kind":"changes","#)
+        && LogEntry::decode(&rec.entry).is_ok_and(|e| e.replacement().is_some())
 }
 
-/// Runs CPU-bound SQLite work where it cannot stall the async workers.
+/// How far below the request path a build's thread runs (Linux nice value,
+/// per thread). A checkpoint is never urgent; at normal priority its replay
+/// took CPU from the requests waiting on the mirror's lock on a 2-core machine
+/// (create customer p99 34 ms with compaction against 13 ms without).
+const BUILD_NICE: i32 = 10;
+
+/// Runs CPU-bound SQLite work on its own low-priority thread, where it can
+/// stall neither the async workers nor, much, the requests they serve.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> StateResult<T> + Send + 'static,
 ) -> StateResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StateError::Corrupt(format!("checkpoint build: {e}")))?
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("mirra-checkpoint".into())
+        .spawn(move || {
+            // Best effort: without it the build only competes harder.
+            let _ = rustix::process::nice(BUILD_NICE);
+            let _ = tx.send(f());
+        })
+        .map_err(|e| StateError::Corrupt(format!("checkpoint build thread: {e}")))?;
+    rx.await
+        .map_err(|_| StateError::Corrupt("checkpoint build thread died".into()))?
 }
 
 /// Stores `bytes` as the checkpoint at `seq` and records it; deletes whichever

@@ -33,6 +33,7 @@ use rusqlite::{ffi, params, Connection, OptionalExtension, Row, TransactionBehav
 mod due;
 mod records;
 mod schema;
+mod wal;
 
 use schema::init_schema;
 
@@ -68,6 +69,8 @@ const SESSION_COLUMNS: &str = "sessions.id, sessions.incarnation, sessions.works
 #[derive(Debug)]
 pub struct SqliteSessionTable {
     conn: Mutex<Connection>,
+    /// Checkpoints a file's WAL off the request connection (none in memory).
+    _wal: Option<wal::Checkpointer>,
 }
 
 impl SqliteSessionTable {
@@ -85,8 +88,12 @@ impl SqliteSessionTable {
             )));
         }
         init_schema(&mut conn, &path.display().to_string())?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(|e| backend("turn off automatic WAL checkpoints", e))?;
+        let wal = wal::Checkpointer::start(path)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            _wal: Some(wal),
         })
     }
 
@@ -96,6 +103,7 @@ impl SqliteSessionTable {
         init_schema(&mut conn, ":memory:")?;
         Ok(Self {
             conn: Mutex::new(conn),
+            _wal: None,
         })
     }
 
