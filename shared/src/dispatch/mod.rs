@@ -1,6 +1,6 @@
 //! The dispatcher: does what mirrors owe — webhook deliveries and their
-//! retries — from each mirror's outbox (rows of its own state, written with the
-//! change that caused them). The session table's due-work index says which
+//! retries from each mirror's outbox, and timed state changes from its timers
+//! (rows of its own state, written with the change that caused them). The session table's due-work index says which
 //! (session, mirror) to open and when, so nothing scans every session, and work
 //! due when the server died is found again after a restart.
 //!
@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::mirrors::toolkit::outbox::{self, Attempt, Delivery, EXCERPT_BYTES};
-use crate::mirrors::toolkit::signing;
-use crate::session::{SessionContext, SessionError, Sessions};
+use crate::mirrors::toolkit::{signing, timers};
+use crate::session::{Firing, MirrorDef, SessionContext, SessionError, Sessions};
 use crate::state::StateError;
 use crate::storage::DueWork;
 
@@ -125,10 +125,11 @@ impl Dispatcher {
     /// One pass over the (session, mirror) `work` names; returns the number of
     /// deliveries attempted. An ended session's entry is dropped.
     pub async fn run_due(&self, work: &DueWork) -> Result<usize, DispatchError> {
-        let Some(mirror) = self.sessions.mirror_def(&work.mirror).map(|d| d.name()) else {
+        let Some(def) = self.sessions.mirror_def(&work.mirror) else {
             self.sessions.reschedule_due(work, None).await?;
             return Ok(0);
         };
+        let mirror = def.name();
         let ctx = match self.sessions.context(&work.session_id, mirror).await {
             Ok(ctx) if ctx.session().incarnation == work.incarnation => ctx,
             Ok(_) | Err(SessionError::NotFound(_) | SessionError::Gone { .. }) => {
@@ -138,6 +139,13 @@ impl Dispatcher {
             Err(e) => return Err(e.into()),
         };
         let now = self.sessions.clock().now_ms();
+        // Timers first: what they change may owe deliveries, sent below.
+        let fired = ctx
+            .write(|conn| fire_due(conn, def.as_ref(), &ctx, now))
+            .await?;
+        if fired > 0 {
+            tracing::debug!(session = %work.session_id, mirror, fired, "timers fired");
+        }
         let claimed = ctx
             .write(|conn| Ok::<_, DispatchError>(outbox::claim_due(conn, now, BATCH)?))
             .await?;
@@ -156,13 +164,13 @@ impl Dispatcher {
             .await?;
         }
         let next = ctx
-            .read(|conn| Ok::<_, DispatchError>(outbox::next_due(conn)?))
+            .read(|conn| Ok::<_, DispatchError>(next_due(conn)?))
             .await?;
         self.sessions.reschedule_due(work, next).await?;
         // A request may have enqueued more between that read and the
         // reschedule; the index keeps the earlier of the two.
         if let Some(at) = ctx
-            .read(|conn| Ok::<_, DispatchError>(outbox::next_due(conn)?))
+            .read(|conn| Ok::<_, DispatchError>(next_due(conn)?))
             .await?
         {
             self.sessions
@@ -218,4 +226,40 @@ impl Dispatcher {
             response,
         }
     }
+}
+
+/// When the mirror next owes anything: a delivery or a timer.
+fn next_due(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64>> {
+    let (a, b) = (outbox::next_due(conn)?, timers::next_due(conn)?);
+    Ok(a.into_iter().chain(b).min())
+}
+
+/// Takes the timers due at `now_ms` and has the mirror fire each, in the
+/// caller's write; a timer that fails is undone alone (a savepoint) and dropped.
+fn fire_due(
+    conn: &rusqlite::Connection,
+    def: &dyn MirrorDef,
+    ctx: &SessionContext,
+    now_ms: i64,
+) -> Result<usize, DispatchError> {
+    let due = timers::take_due(conn, now_ms, BATCH)?;
+    for t in &due {
+        conn.execute_batch("SAVEPOINT timer")?;
+        let firing = Firing {
+            conn,
+            ctx,
+            kind: &t.kind,
+            target: &t.target,
+            payload: t.payload.as_deref(),
+            now_ms,
+        };
+        match def.fire(&firing) {
+            Ok(()) => conn.execute_batch("RELEASE timer")?,
+            Err(e) => {
+                tracing::warn!(timer = %t.id, kind = %t.kind, target = %t.target, error = %e, "timer failed; dropped");
+                conn.execute_batch("ROLLBACK TO timer; RELEASE timer")?;
+            }
+        }
+    }
+    Ok(due.len())
 }

@@ -39,6 +39,25 @@ pub trait MirrorDef: Send + Sync + 'static {
     fn credential_in(&self, _request: &Parts) -> Option<String> {
         None
     }
+
+    /// Makes the state change a due timer stands for (`mirrors::toolkit::timers`:
+    /// its `kind`, `target` and `payload`), inside the dispatcher's logged
+    /// write at `now_ms`. A timer whose change no longer applies (its target
+    /// moved on) is a no-op; an `Err` undoes this timer's writes only and
+    /// drops it. Mirrors without timers keep the default.
+    fn fire(&self, _timer: &Firing<'_>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A due timer handed to [`MirrorDef::fire`], with what firing may use.
+pub struct Firing<'a> {
+    pub conn: &'a Connection,
+    pub ctx: &'a super::SessionContext,
+    pub kind: &'a str,
+    pub target: &'a str,
+    pub payload: Option<&'a str>,
+    pub now_ms: i64,
 }
 
 /// Marks a request routed by a credential that names no session (its URI then

@@ -16,7 +16,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::SessionContext;
 pub use door::Door;
 pub use error::{fmt_ms, SessionError, SessionResult};
-pub use mirror::{MirrorDef, UnknownCredential};
+pub use mirror::{Firing, MirrorDef, UnknownCredential};
 pub use rate::{RateLimited, RateLimits, DEFAULT_RATE_LIMIT};
 pub use record::{MirrorState, Mode, Session};
 pub use service::{

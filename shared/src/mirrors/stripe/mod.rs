@@ -68,6 +68,7 @@ pub static SCHEMA: LazyLock<String> = LazyLock::new(|| {
     sql.push_str(payment_methods::DDL);
     sql.push_str(idempotency::DDL);
     sql.push_str(outbox::DDL);
+    sql.push_str(timers::DDL);
     sql
 });
 

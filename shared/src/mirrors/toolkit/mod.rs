@@ -8,6 +8,7 @@
 //! * [`idempotency`] — saved responses under a key, in the request's transaction.
 //! * [`route`] — a vendor's route table, matched after its auth.
 //! * [`outbox`] — deliveries owed, written with the change that caused them.
+//! * [`timers`] — state changes owed later, fired by the dispatcher.
 //! * [`signing`] — webhook signatures in each vendor's scheme.
 //! * [`params`] — parameter schemas from the vendor's OpenAPI, and their validation.
 
@@ -20,3 +21,4 @@ pub mod params;
 pub mod route;
 pub mod search;
 pub mod signing;
+pub mod timers;
