@@ -9,6 +9,7 @@ mod error;
 mod extract;
 pub(crate) mod host;
 mod state;
+pub(crate) mod target;
 mod view;
 
 use axum::extract::DefaultBodyLimit;
@@ -31,7 +32,7 @@ pub fn router(state: AppState) -> Router {
     for m in &state.mirrors {
         mirror_plane = mirror_plane.nest(&format!("/m/{{session}}/{}", m.def.name()), (m.router)());
     }
-    let names: Vec<&'static str> = state.mirrors.iter().map(|m| m.def.name()).collect();
+    let mirrors = state.mirrors.clone();
     let app = control::router()
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
@@ -40,11 +41,11 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let routing = credential::Routing {
         sessions: state.sessions.clone(),
-        mirrors: state.mirrors.iter().map(|m| m.def.clone()).collect(),
+        mirrors: state.mirrors.clone(),
     };
     // Host routing first: a request it rewrites names its session in the path.
     let host_routed = ServiceBuilder::new()
-        .map_request(move |req| host::rewrite(req, &names))
+        .map_request(move |req| host::rewrite(req, &mirrors))
         .layer(axum::middleware::from_fn_with_state(
             routing,
             credential::route,
