@@ -7,13 +7,15 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::Path;
 use axum::http::{Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use http_body_util::BodyExt;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 use shared::api::{router, AppState};
-use shared::mirrors::Mirror;
+use shared::mirrors::toolkit::objects::Kind;
+use shared::mirrors::{Mirror, Vendor, VendorError};
 use shared::session::{Clock, Door, ManualClock, MirrorDef, Sessions};
 use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
@@ -53,6 +55,24 @@ impl MirrorDef for Echo {
     }
 }
 
+/// Echo speaks Mirra's plain JSON errors; its ids are the kind's prefix and a token.
+impl Vendor for Echo {
+    fn error_response(&self, e: VendorError) -> Response {
+        (
+            e.status(),
+            Json(json!({"error": {"message": e.to_string()}})),
+        )
+            .into_response()
+    }
+    fn new_id(&self, kind: &Kind) -> String {
+        format!(
+            "{}{}",
+            kind.prefix,
+            shared::session::id::random_token(kind.id_len)
+        )
+    }
+}
+
 fn echo_routes() -> Router<Door> {
     Router::new().route(
         "/whoami",
@@ -75,6 +95,7 @@ fn harness() -> Harness {
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
     let mirrors = vec![Mirror {
         def: Arc::new(Echo),
+        vendor: Arc::new(Echo),
         router: echo_routes,
     }];
     let sessions = Arc::new(Sessions::new(

@@ -19,16 +19,17 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::Uri;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use super::{control, ApiError};
-use crate::session::{MirrorDef, SessionError, Sessions, UnknownCredential};
+use super::target::{target, Via};
+use crate::mirrors::{Mirror, VendorError};
+use crate::session::{SessionError, Sessions, UnknownCredential};
 
-/// What the layer needs: the sessions and every mirror's definition.
+/// What the layer needs: the sessions and every mirror.
 #[derive(Clone)]
 pub struct Routing {
     pub sessions: Arc<Sessions>,
-    pub mirrors: Vec<Arc<dyn MirrorDef>>,
+    pub mirrors: Vec<Mirror>,
 }
 
 /// Stands for the session in the URI of a request whose credential names none.
@@ -36,19 +37,16 @@ const NO_SESSION: &str = "-";
 
 /// The middleware (`axum::middleware::from_fn_with_state`).
 pub async fn route(State(routing): State<Routing>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if path.starts_with("/m/") || control::owns(path) {
-        return next.run(req).await;
-    }
+    let found = match target(req.uri(), req.headers(), &routing.mirrors) {
+        Some((m, Via::Credential(credential))) => Some((m.clone(), credential)),
+        _ => None,
+    };
     let (mut parts, body) = req.into_parts();
-    let found = routing
-        .mirrors
-        .iter()
-        .find_map(|def| def.credential_in(&parts).map(|c| (def.name(), c)));
     if let Some((mirror, credential)) = found {
+        let name = mirror.def.name();
         let session = match routing
             .sessions
-            .context_by_credential(mirror, &credential)
+            .context_by_credential(name, &credential)
             .await
         {
             Ok(ctx) => ctx.session_id().to_string(),
@@ -57,9 +55,10 @@ pub async fn route(State(routing): State<Routing>, req: Request, next: Next) -> 
                 parts.extensions.insert(UnknownCredential);
                 NO_SESSION.to_string()
             }
-            Err(e) => return ApiError::Session(e).into_response(),
+            // The session table failed: the client still gets its vendor's 5xx.
+            Err(e) => return mirror.vendor.error_response(VendorError::from(e)),
         };
-        parts.uri = rewrite(&parts.uri, &session, mirror);
+        parts.uri = rewrite(&parts.uri, &session, name);
     }
     next.run(Request::from_parts(parts, body)).await
 }

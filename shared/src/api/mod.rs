@@ -9,14 +9,18 @@ mod error;
 mod extract;
 pub(crate) mod host;
 mod state;
+pub(crate) mod target;
 mod view;
 
-use axum::extract::DefaultBodyLimit;
-use axum::response::IntoResponse;
+use axum::extract::{DefaultBodyLimit, OriginalUri};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower::ServiceBuilder;
 
+use crate::mirrors::{Mirror, VendorError};
 use crate::session::Door;
+use target::target;
 
 pub use error::ApiError;
 pub use state::AppState;
@@ -29,22 +33,25 @@ pub const BODY_LIMIT: usize = 1 << 20;
 pub fn router(state: AppState) -> Router {
     let mut mirror_plane: Router<Door> = Router::new();
     for m in &state.mirrors {
-        mirror_plane = mirror_plane.nest(&format!("/m/{{session}}/{}", m.def.name()), (m.router)());
+        mirror_plane = mirror_plane.nest(&format!("/m/{{session}}/{}", m.def.name()), m.routes());
     }
-    let names: Vec<&'static str> = state.mirrors.iter().map(|m| m.def.name()).collect();
+    let (mirrors, plane) = (state.mirrors.clone(), state.mirrors.clone());
     let app = control::router()
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
         .merge(mirror_plane.with_state(Door::new(state.sessions.clone())))
-        .fallback(not_found)
+        .fallback(move |method, original, uri, headers| {
+            let plane = plane.clone();
+            async move { not_found(&plane, method, original, uri, headers) }
+        })
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let routing = credential::Routing {
         sessions: state.sessions.clone(),
-        mirrors: state.mirrors.iter().map(|m| m.def.clone()).collect(),
+        mirrors: state.mirrors.clone(),
     };
     // Host routing first: a request it rewrites names its session in the path.
     let host_routed = ServiceBuilder::new()
-        .map_request(move |req| host::rewrite(req, &names))
+        .map_request(move |req| host::rewrite(req, &mirrors))
         .layer(axum::middleware::from_fn_with_state(
             routing,
             credential::route,
@@ -53,8 +60,22 @@ pub fn router(state: AppState) -> Router {
     Router::new().fallback_service(host_routed)
 }
 
-async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
-    ApiError::NotFound(format!("no route for {}", uri.path()))
+/// No route: a request for a mirror (a path below its base that its router
+/// leaves out, such as its base with a trailing slash) gets its vendor's 404,
+/// any other the control plane's.
+fn not_found(
+    mirrors: &[Mirror],
+    method: Method,
+    OriginalUri(original): OriginalUri,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    match target(&uri, &headers, mirrors) {
+        Some((mirror, _)) => mirror
+            .vendor
+            .error_response(VendorError::no_route(&method, original.path())),
+        None => ApiError::NotFound(format!("no route for {}", uri.path())).into_response(),
+    }
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> impl IntoResponse {

@@ -165,7 +165,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 .log_requests
                 .then(|| log::RequestLine::of(&req, &shared.config.mirror_names));
             let cfg = &shared.config;
-            let resp = match gate::read_body(req, cfg.body_limit, cfg.body_timeout).await {
+            let read = gate::read_body(req, cfg.body_limit, cfg.body_timeout, &cfg.mirror_names);
+            let resp = match read.await {
                 Ok(req) => match shared.app.clone().oneshot(req).await {
                     Ok(resp) => resp,
                     Err(never) => match never {},

@@ -1,10 +1,11 @@
 //! What the session layer needs to know about a mirror: its schema, seeds and
-//! credentials, and which credential in a request names a session. Each mirror
-//! implements [`MirrorDef`]; `mirrors::all()` lists them.
+//! credentials, and which of those credentials name a session. Each mirror
+//! implements [`MirrorDef`]; `mirrors::all()` lists them. How a request carries
+//! a credential is its vendor's auth scheme (`mirrors::vendor::Vendor`), not
+//! the session layer's business.
 
 use std::collections::BTreeMap;
 
-use axum::http::request::Parts;
 use rusqlite::Connection;
 
 pub trait MirrorDef: Send + Sync + 'static {
@@ -27,17 +28,10 @@ pub trait MirrorDef: Send + Sync + 'static {
     /// Which of a session's credentials (keys of [`new_credentials`](Self::new_credentials))
     /// name it: the session table indexes them, so a request whose path and
     /// host name no session is routed by the one it carries (SDKs such as
-    /// stripe-node can change only host and port). None by default.
+    /// stripe-node can change only host and port; the vendor's `credential_in`
+    /// finds it in the request). None by default.
     fn routing_credentials(&self) -> &'static [&'static str] {
         &[]
-    }
-
-    /// The credential in a request, in the vendor's scheme, that names a
-    /// session (the value of one of [`routing_credentials`](Self::routing_credentials)),
-    /// or `None` when the request carries none of this vendor's shape. It only
-    /// routes: the mirror still authenticates the request as usual.
-    fn credential_in(&self, _request: &Parts) -> Option<String> {
-        None
     }
 
     /// Makes the state change a due timer stands for (`mirrors::toolkit::timers`:

@@ -19,7 +19,9 @@ use serde_json::{json, Value};
 use super::error::StripeError;
 use super::lists;
 use super::pipeline::Call;
+use super::Stripe;
 use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::Vendor;
 
 pub static KIND: Kind = Kind {
     object: "balance_transaction",
@@ -71,7 +73,7 @@ pub fn record(
     currency: &str,
     source: Source,
 ) -> Result<String, StripeError> {
-    let id = KIND.new_id();
+    let id = Stripe.new_id(&KIND);
     let (kind, category, fee, description, source_id, at_once) = match source {
         Source::Charge {
             id,

@@ -24,8 +24,10 @@ use super::payment_methods::Method;
 use super::pipeline::Call;
 use super::search::Search;
 use super::update;
+use super::Stripe;
 use crate::mirrors::toolkit::objects::Kind;
 use crate::mirrors::toolkit::search::{Field, Searchable};
+use crate::mirrors::Vendor;
 use crate::session::id::random_from;
 
 pub static KIND: Kind = Kind {
@@ -364,7 +366,7 @@ fn new(
     authenticated: bool,
     capture: Capture,
 ) -> Map<String, Value> {
-    let id = KIND.new_id();
+    let id = Stripe.new_id(&KIND);
     let get = |k: &str| intent.get(k).cloned().unwrap_or(Value::Null);
     let amount = int(intent, "amount");
     let approved = verdict == Verdict::Approved;

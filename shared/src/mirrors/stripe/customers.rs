@@ -16,8 +16,10 @@ use super::payment_methods;
 use super::pipeline::Call;
 use super::search::Search;
 use super::update;
+use super::Stripe;
 use crate::mirrors::toolkit::objects::Kind;
 use crate::mirrors::toolkit::search::{Field, Searchable};
+use crate::mirrors::Vendor;
 use crate::session::id::random_from;
 
 /// Storage: one row per customer ever created, `email` indexed for lists.
@@ -276,7 +278,7 @@ fn load(call: &Call, id: &str) -> Result<Map<String, Value>, StripeError> {
 /// `POST /v1/customers`: `payment_method` is attached to the new customer, and
 /// may then be its `invoice_settings[default_payment_method]`.
 pub fn create(call: &Call) -> Result<Value, StripeError> {
-    let id = KIND.new_id();
+    let id = Stripe.new_id(&KIND);
     let mut c = new(&id, call.now, &new_invoice_prefix());
     apply(&mut c, call.params, Mode::Create)?;
     // Everything that can fail is checked before anything is written.

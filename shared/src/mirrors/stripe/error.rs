@@ -7,6 +7,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+use crate::mirrors::vendor::{limit_in_words, VendorError};
 use crate::session::SessionError;
 use crate::state::StateError;
 
@@ -220,29 +221,6 @@ impl StripeError {
         }
     }
 
-    /// Maps the session layer's verdict on the `{session}` in the URL.
-    pub fn from_session(e: SessionError) -> Self {
-        match e {
-            SessionError::NotFound(m) | SessionError::NoSnapshot(m) | SessionError::Invalid(m) => {
-                Self::bad_request(StatusCode::NOT_FOUND, format!("Mirra: {m}"))
-            }
-            gone @ SessionError::Gone { .. } => StripeError::InvalidRequest {
-                status: StatusCode::GONE,
-                code: Some(
-                    if matches!(&gone, SessionError::Gone { reason, .. } if reason == "expired") {
-                        "session_expired"
-                    } else {
-                        "session_ended"
-                    },
-                ),
-                message: format!("Mirra: {gone}; create a new session"),
-                param: None,
-            },
-            SessionError::Busy(_) => StripeError::LockTimeout,
-            SessionError::Conflict(m) | SessionError::Internal(m) => StripeError::Internal(m),
-        }
-    }
-
     pub fn status(&self) -> StatusCode {
         match self {
             StripeError::InvalidRequest { status, .. } => *status,
@@ -347,6 +325,67 @@ fn doc_url(code: &str) -> String {
         "https://stripe.com/docs/error-codes/{}",
         code.replace('_', "-")
     )
+}
+
+/// Stripe's words for the failures generic code reports: the session layer's
+/// verdicts, the rate limiter's, the server's body limits, a panic.
+impl From<VendorError> for StripeError {
+    fn from(e: VendorError) -> Self {
+        let request = |status, code, message: String| StripeError::InvalidRequest {
+            status,
+            code,
+            message,
+            param: None,
+        };
+        match e {
+            VendorError::NotFound { message } => request(StatusCode::NOT_FOUND, None, message),
+            VendorError::BadRequest { message, param } => StripeError::InvalidRequest {
+                status: StatusCode::BAD_REQUEST,
+                code: None,
+                message,
+                param,
+            },
+            VendorError::Unauthorized { message } => StripeError::Authentication {
+                code: None,
+                message,
+            },
+            VendorError::RateLimited { .. } => StripeError::RateLimited,
+            VendorError::Busy => StripeError::LockTimeout,
+            VendorError::Gone {
+                reason, message, ..
+            } => {
+                let code = if reason == "expired" {
+                    "session_expired"
+                } else {
+                    "session_ended"
+                };
+                request(StatusCode::GONE, Some(code), message)
+            }
+            VendorError::TooLarge { limit } => request(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                None,
+                format!(
+                    "Request body too large: requests to the Stripe mirror are limited to {}.",
+                    limit_in_words(limit)
+                ),
+            ),
+            VendorError::Timeout { after } => request(
+                StatusCode::REQUEST_TIMEOUT,
+                None,
+                format!(
+                    "Request body timed out: it did not arrive within {} s.",
+                    after.as_secs_f64()
+                ),
+            ),
+            VendorError::Internal(m) => StripeError::Internal(m),
+        }
+    }
+}
+
+impl From<SessionError> for StripeError {
+    fn from(e: SessionError) -> Self {
+        VendorError::from(e).into()
+    }
 }
 
 impl From<StateError> for StripeError {

@@ -10,9 +10,11 @@ use super::error::StripeError;
 use super::lists;
 use super::pipeline::{Call, API_VERSION};
 use super::webhook_endpoints;
+use super::Stripe;
 use crate::mirrors::toolkit::list::Filter;
 use crate::mirrors::toolkit::objects::Kind;
 use crate::mirrors::toolkit::outbox::{self, NewDelivery};
+use crate::mirrors::Vendor;
 
 pub static KIND: Kind = Kind {
     object: "event",
@@ -30,7 +32,7 @@ pub fn emit(
     object: &Value,
     before: Option<&Value>,
 ) -> Result<(), StripeError> {
-    let id = KIND.new_id();
+    let id = Stripe.new_id(&KIND);
     let mut data = Map::new();
     data.insert("object".into(), object.clone());
     if let Some(before) = before {

@@ -5,10 +5,6 @@
 //! then reads typed parameters out of the tree and reports what is left over as
 //! `parameter_unknown`, with Stripe's messages for every type error.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
-use axum::http::StatusCode;
-use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::error::StripeError;
@@ -169,72 +165,6 @@ fn has_path(node: &Value, segs: &[Seg]) -> bool {
         None => true,
         Some(Seg::Key(k)) => node.get(k).is_some_and(|child| has_path(child, &segs[1..])),
         Some(Seg::Push) => true,
-    }
-}
-
-/// A POST body (plus any query string), decoded. Reading failures, including the
-/// 413 of the API layer's body limit, become Stripe errors.
-pub struct FormBody {
-    pub params: Map<String, Value>,
-    /// The raw bytes (query string, then body), for idempotency fingerprints.
-    pub raw: Bytes,
-}
-
-impl<S: Send + Sync> FromRequest<S> for FormBody {
-    type Rejection = StripeError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let mut params = Map::new();
-        let query = req.uri().query().map(str::to_owned);
-        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
-            let status = rejection.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                StripeError::bad_request(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Request body too large: requests to the Stripe mirror are limited to 1 MiB.",
-                )
-            } else {
-                let status = if status.is_client_error() {
-                    status
-                } else {
-                    StatusCode::BAD_REQUEST
-                };
-                StripeError::bad_request(
-                    status,
-                    format!("Could not read the request body: {rejection}"),
-                )
-            }
-        })?;
-        let raw = match query {
-            Some(q) if !q.is_empty() => {
-                decode(q.as_bytes(), &mut params)?;
-                let mut all = q.into_bytes();
-                all.push(b'&');
-                all.extend_from_slice(&body);
-                decode(&body, &mut params)?;
-                Bytes::from(all)
-            }
-            _ => {
-                decode(&body, &mut params)?;
-                body
-            }
-        };
-        Ok(FormBody { params, raw })
-    }
-}
-
-/// A query string, decoded (GET and DELETE parameters).
-pub struct FormQuery(pub Map<String, Value>);
-
-impl<S: Send + Sync> FromRequestParts<S> for FormQuery {
-    type Rejection = StripeError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let mut params = Map::new();
-        if let Some(q) = parts.uri.query() {
-            decode(q.as_bytes(), &mut params)?;
-        }
-        Ok(FormQuery(params))
     }
 }
 

@@ -7,7 +7,8 @@
 //! [`cards`] is Stripe's test-card catalogue, [`three_d_secure`] what it asks of
 //! a confirmation, [`pages`] the pages a browser opens (3-D Secure, receipts).
 //! Around them: [`auth`] (Stripe's key and header checks), [`form`] (bracketed
-//! form encoding), [`error`] (Stripe's error shape), [`lists`] (list parameters
+//! form encoding), [`error`] (Stripe's error shape; [`Stripe`] renders the
+//! toolkit's vendor-neutral errors in it), [`lists`] (list parameters
 //! and envelope), [`search`] (search parameters, envelope and messages),
 //! [`expand`] (what may be expanded), [`amounts`] (money in Stripe's words),
 //! [`seed`] (seed documents).
@@ -15,10 +16,13 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 
-use crate::mirrors::toolkit::{idempotency, objects::Kind, outbox};
+use crate::mirrors::toolkit::{idempotency, objects::Kind, outbox, timers};
+use crate::mirrors::{Vendor, VendorError};
 use crate::session::id::random_token;
 use crate::session::{Door, MirrorDef};
 
@@ -137,13 +141,33 @@ impl MirrorDef for Stripe {
     fn routing_credentials(&self) -> &'static [&'static str] {
         &["secret_key"]
     }
+}
 
-    /// A test-mode secret key, as Bearer or as the user of Basic auth.
-    fn credential_in(&self, request: &axum::http::request::Parts) -> Option<String> {
-        auth::api_key(&request.headers)
+/// Stripe's auth scheme (a secret key as Bearer or Basic user), error shape
+/// ([`StripeError`], with `request-id` and `stripe-version` as
+/// [`pipeline`] sends them) and ids (prefix + base-62).
+impl Vendor for Stripe {
+    /// A test-mode secret key: it names its session.
+    fn credential_in(&self, headers: &HeaderMap) -> Option<String> {
+        auth::api_key(headers)
             .ok()
             .filter(|key| key.starts_with("sk_test_"))
     }
+
+    fn error_response(&self, error: VendorError) -> Response {
+        pipeline::stamp(StripeError::from(error).into_response(), &new_request_id())
+    }
+
+    /// The kind's prefix and `id_len` base-62 characters (`cus_` + 14).
+    fn new_id(&self, kind: &Kind) -> String {
+        format!("{}{}", kind.prefix, random_token(kind.id_len))
+    }
+}
+
+/// `req_` + 14 base-62: the id a response's `request-id` header and an
+/// event's `request.id` carry.
+pub fn new_request_id() -> String {
+    format!("req_{}", random_token(14))
 }
 
 /// Every request below the mirror's base URL goes to the [`pipeline`], but for

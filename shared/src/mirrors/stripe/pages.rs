@@ -247,7 +247,7 @@ async fn intent_of(
 }
 
 fn session_page(e: crate::session::SessionError) -> Response {
-    let e = StripeError::from_session(e);
+    let e = StripeError::from(e);
     let message = e.body()["error"]["message"]
         .as_str()
         .unwrap_or_default()

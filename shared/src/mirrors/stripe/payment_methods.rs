@@ -24,7 +24,9 @@ use super::events;
 use super::lists;
 use super::pipeline::Call;
 use super::update;
+use super::Stripe;
 use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::Vendor;
 
 /// Storage: one row per stored method; lists filter on its customer, type and
 /// `allow_redisplay`.
@@ -267,7 +269,7 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
     let preferred = preferred_network(given, &card)?;
     let billing = billing_details(&Map::new(), p.get("billing_details"));
     let mut m = new_method(
-        &KIND.new_id(),
+        &Stripe.new_id(&KIND),
         call.now,
         card,
         (exp_month, exp_year),
@@ -539,7 +541,7 @@ fn find(st: &State, id: &str, named: Named) -> Result<Method, StripeError> {
             return Err(no_such(id, named));
         };
         return Ok(new_method(
-            &KIND.new_id(),
+            &Stripe.new_id(&KIND),
             st.now,
             card,
             cards::default_expiry(st.now),

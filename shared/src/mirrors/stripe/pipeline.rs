@@ -21,13 +21,14 @@ use super::auth;
 use super::error::{json_response, StripeError};
 use super::expand::Rules;
 use super::form::decode;
+use super::new_request_id;
 use super::params;
 use super::routes;
 use super::update;
 use crate::mirrors::toolkit::expand::{check, expand, ExpandError};
 use crate::mirrors::toolkit::idempotency::{self, Check, Saved};
 use crate::mirrors::toolkit::route::{Match, PathArgs};
-use crate::session::id::random_token;
+use crate::mirrors::VendorError;
 use crate::session::{Door, SessionContext, UnknownCredential};
 
 /// The API version whose shapes this mirror serves: the one today's official
@@ -83,13 +84,19 @@ pub async fn handle(State(door): State<Door>, path: RawPathParams, req: Request)
 /// [`handle`] for a request whose session is already known: the mirror's own
 /// pages (`pages.rs`) send the requests their buttons stand for through here.
 pub async fn serve(door: &Door, session: &str, req: Request) -> Response {
-    let request_id = format!("req_{}", random_token(14));
-    let mut res = match run(door, session, &request_id, req).await {
+    let request_id = new_request_id();
+    let res = match run(door, session, &request_id, req).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     };
+    stamp(res, &request_id)
+}
+
+/// The headers Stripe puts on every response, errors included: SDKs show the
+/// `request-id` in their exceptions.
+pub fn stamp(mut res: Response, request_id: &str) -> Response {
     let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("request-id", v);
     }
     h.insert("stripe-version", HeaderValue::from_static(API_VERSION));
@@ -114,10 +121,7 @@ async fn run(
 
     // ── 2. Session ──────────────────────────────────────────────────────────
     // Unknown: 404; expired or ended: 410 with when and why (its tombstone).
-    let ctx = door
-        .open(session, "stripe")
-        .await
-        .map_err(StripeError::from_session)?;
+    let ctx = door.open(session, "stripe").await?;
 
     // ── 3. Vendor auth ──────────────────────────────────────────────────────
     // The key must be this session's secret key.
@@ -137,7 +141,7 @@ async fn run(
 
     // ── 6. Rate limit ───────────────────────────────────────────────────────
     // The session's budget (`mirra up --rate-limit`); a reset refills it.
-    ctx.admit().map_err(|_| StripeError::RateLimited)?;
+    ctx.admit().map_err(VendorError::from)?;
 
     // ── 7. Route ────────────────────────────────────────────────────────────
     // Ours, else a route of Stripe's API we do not serve yet, else unknown.
@@ -307,14 +311,9 @@ fn base_url(headers: &HeaderMap, session: &str) -> String {
 }
 
 async fn read_body(body: Body) -> Result<Bytes, StripeError> {
-    to_bytes(body, BODY_LIMIT).await.map_err(|e| {
-        StripeError::bad_request(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "Request body too large: requests to the Stripe mirror are limited to 1 MiB ({e})."
-            ),
-        )
-    })
+    to_bytes(body, BODY_LIMIT)
+        .await
+        .map_err(|_| VendorError::TooLarge { limit: BODY_LIMIT }.into())
 }
 
 /// `Stripe-Version`: any dated version is accepted (the shapes served are those

@@ -25,7 +25,9 @@ use super::payment_intents;
 use super::payment_methods;
 use super::pipeline::Call;
 use super::update;
+use super::Stripe;
 use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::Vendor;
 
 pub static KIND: Kind = Kind {
     object: "refund",
@@ -165,7 +167,7 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
         }
         None => Later::Nothing,
     };
-    let id = KIND.new_id();
+    let id = Stripe.new_id(&KIND);
     let txn = balance_transactions::record(
         call.conn,
         call.now,

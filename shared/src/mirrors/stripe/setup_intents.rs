@@ -27,7 +27,9 @@ use super::payment_methods::{self, Method};
 use super::pipeline::Call;
 use super::three_d_secure::{self, Need};
 use super::update;
+use super::Stripe;
 use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::Vendor;
 use crate::session::id::random_token;
 
 pub static KIND: Kind = Kind {
@@ -110,7 +112,7 @@ fn card_options() -> Value {
 }
 
 fn new(call: &Call, p: &Map<String, Value>) -> Map<String, Value> {
-    let id = KIND.new_id();
+    let id = Stripe.new_id(&KIND);
     let allowed = p
         .get("allowed_payment_method_types")
         .filter(|v| !v.is_null())

@@ -11,9 +11,11 @@ use super::error::StripeError;
 use super::lists;
 use super::pipeline::{Call, API_VERSION};
 use super::update;
+use super::Stripe;
 use crate::mirrors::toolkit::list::ListQuery;
 use crate::mirrors::toolkit::objects::Kind;
 use crate::mirrors::toolkit::outbox;
+use crate::mirrors::Vendor;
 use crate::session::id::random_token;
 
 pub static KIND: Kind = Kind {
@@ -144,7 +146,7 @@ fn load(call: &Call, id: &str) -> Result<Map<String, Value>, StripeError> {
 /// `POST /v1/webhook_endpoints`: the only answer that shows the secret.
 pub fn create(call: &Call) -> Result<Value, StripeError> {
     let secret = format!("whsec_{}", random_token(32));
-    let mut ep = new(&KIND.new_id(), call.now, Some(&secret));
+    let mut ep = new(&Stripe.new_id(&KIND), call.now, Some(&secret));
     apply(&mut ep, call.params)?;
     if ep.get("api_version").is_some_and(Value::is_null) {
         ep.insert("api_version".into(), json!(API_VERSION));

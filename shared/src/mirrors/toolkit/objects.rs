@@ -9,8 +9,6 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use serde_json::Value;
 
-use crate::session::id::random_token;
-
 /// One resource's storage: its table, id format and filter columns.
 #[derive(Debug)]
 pub struct Kind {
@@ -18,9 +16,11 @@ pub struct Kind {
     pub object: &'static str,
     /// Its table in the mirror's database.
     pub table: &'static str,
-    /// Id prefix, underscore included (`cus_`, `pi_`).
+    /// Id prefix, underscore included (`cus_`, `pi_`). Ids are made by the
+    /// vendor (`Vendor::new_id`), in its format, from these two fields.
     pub prefix: &'static str,
-    /// Random characters after the prefix (Stripe: 14 for customers, 24 for most).
+    /// Random characters after the prefix, where the vendor's format varies
+    /// them by kind (Stripe: 14 for customers, 24 for most).
     pub id_len: usize,
     /// Top-level fields lists filter on; each becomes an indexed column. An
     /// expanded object in such a field is stored as its id.
@@ -46,11 +46,6 @@ impl Stored {
 }
 
 impl Kind {
-    /// A fresh id in the resource's format.
-    pub fn new_id(&self) -> String {
-        format!("{}{}", self.prefix, random_token(self.id_len))
-    }
-
     /// The table and its indexes. Single-column primary key (`seq`), as change
     /// capture needs; `seq` also breaks ties between objects created in one second.
     pub fn ddl(&self) -> String {
@@ -206,8 +201,7 @@ mod tests {
     #[test]
     fn objects_round_trip_and_columns_follow_saves() {
         let conn = db();
-        let id = THINGS.new_id();
-        assert!(id.starts_with("th_") && id.len() == 13);
+        let id = "th_0123456789".to_string();
         let mut obj = json!({"id": id, "object": "thing", "created": 7, "owner": {"id": "o_1"}, "status": "new"});
         THINGS.insert(&conn, &obj).expect("insert");
         assert_eq!(THINGS.load(&conn, &id).expect("load"), Some(obj.clone()));

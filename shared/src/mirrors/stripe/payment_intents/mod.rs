@@ -36,8 +36,10 @@ use super::payment_methods;
 use super::pipeline::Call;
 use super::search::Search;
 use super::update;
+use crate::mirrors::stripe::Stripe;
 use crate::mirrors::toolkit::objects::Kind;
 use crate::mirrors::toolkit::search::{Field, Searchable};
+use crate::mirrors::Vendor;
 use crate::session::id::random_token;
 
 pub static KIND: Kind = Kind {
@@ -178,7 +180,7 @@ fn configuration(call: &Call) -> String {
 /// this mirror) unless `allowed_payment_method_types` or manual confirmation
 /// says otherwise; `capture_method` `automatic_async`.
 fn new(call: &Call, p: &Map<String, Value>) -> Result<Map<String, Value>, StripeError> {
-    let id = KIND.new_id();
+    let id = Stripe.new_id(&KIND);
     let allowed = p
         .get("allowed_payment_method_types")
         .filter(|v| !v.is_null());
