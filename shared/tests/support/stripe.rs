@@ -9,7 +9,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::mirrors::stripe::{self, Stripe};
-use shared::session::{CreateSession, Door, Sessions, SystemClock};
+use shared::session::{Clock, CreateSession, Door, Sessions, SystemClock};
 use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
 use tower::ServiceExt;
@@ -33,13 +33,18 @@ pub struct Resp {
 
 impl Mirror {
     pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// A mirror whose sessions (and dispatcher) read time from `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let table = SqliteSessionTable::in_memory().expect("session table");
         let store = FsObjectStore::open(dir.path().join("objects")).expect("object store");
         let sessions = Arc::new(Sessions::new(
             Arc::new(table),
             Arc::new(store),
-            Arc::new(SystemClock),
+            clock,
             vec![Arc::new(Stripe)],
         ));
         let app = Router::new()

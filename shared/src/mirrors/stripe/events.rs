@@ -50,7 +50,11 @@ pub fn emit(
         "data": data,
         "livemode": false,
         "pending_webhooks": endpoints.len(),
-        "request": {"id": call.request_id, "idempotency_key": call.idempotency_key},
+        "request": {
+            // An automatic change (a timer) has no request, as in Stripe.
+            "id": (!call.request_id.is_empty()).then_some(call.request_id),
+            "idempotency_key": call.idempotency_key,
+        },
         "type": kind,
     });
     KIND.insert(call.conn, &event)?;

@@ -36,6 +36,7 @@ pub mod error;
 pub mod events;
 pub mod expand;
 pub mod form;
+pub mod later;
 pub mod lists;
 pub mod pages;
 pub mod params;
@@ -140,6 +141,10 @@ impl MirrorDef for Stripe {
     /// host, port and protocol) reaches it at the server's root.
     fn routing_credentials(&self) -> &'static [&'static str] {
         &["secret_key"]
+    }
+
+    fn fire(&self, timer: &crate::session::Firing<'_>) -> Result<(), String> {
+        later::fire(timer)
     }
 }
 

@@ -63,12 +63,44 @@ pub struct Call<'a> {
     due: &'a AtomicI64,
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
     /// Notes that the request left work due at `due_at_ms` in the outbox; the
     /// pipeline indexes it for the dispatcher once the write commits.
     pub fn owe(&self, due_at_ms: i64) {
         self.due.fetch_min(due_at_ms, Ordering::Relaxed);
     }
+
+    /// A call for what the mirror does later on its own (a timer firing):
+    /// no request, so no parameters, request id, key or base URL. Work it
+    /// leaves due is found by the dispatcher, which reads the mirror's next
+    /// due time after every pass.
+    pub fn later(
+        conn: &'a Connection,
+        ctx: &'a SessionContext,
+        now_ms: i64,
+        empty: &'a Later,
+    ) -> Self {
+        Call {
+            conn,
+            args: &empty.args,
+            params: &empty.params,
+            included: &[],
+            now: now_ms.div_euclid(1000),
+            request_id: "",
+            idempotency_key: None,
+            ctx,
+            base_url: "",
+            due: &empty.due,
+        }
+    }
+}
+
+/// What a [`Call::later`] borrows in place of a request's parts.
+#[derive(Default)]
+pub struct Later {
+    args: PathArgs,
+    params: Map<String, Value>,
+    due: AtomicI64,
 }
 
 /// The mirror's one handler: every method and path below `/m/{session}/stripe`.

@@ -4,11 +4,12 @@
 //! balance (a negative balance transaction) and counts in the charge's
 //! `amount_refunded`; `refunded` turns true when all of it is.
 //!
-//! The card catalogue's later behaviour is honoured: `pm_card_pendingRefund`'s
-//! refunds start `pending` and stay so until canceled or settled by Mirra's test
-//! helper (`POST /v1/test_helpers/mirra/refunds/{refund}/settle`,
-//! `outcome=succeeded|failed`); `pm_card_refundFail`'s are answered `succeeded`
-//! and fail at once after (`refund.updated`, `refund.failed`,
+//! The card catalogue's later behaviour is honoured, on a timer
+//! (`later::REFUND_SETTLES_AFTER_MS`): `pm_card_pendingRefund`'s refunds start
+//! `pending` and succeed then, unless canceled first or settled at once by
+//! Mirra's test helper (`POST /v1/test_helpers/mirra/refunds/{refund}/settle`,
+//! `outcome=succeeded|failed`); `pm_card_refundFail`'s are answered
+//! `succeeded` and fail then (`refund.updated`, `refund.failed`,
 //! `charge.refund.updated`; the money comes back with a `refund_failure`
 //! balance transaction).
 
@@ -20,6 +21,7 @@ use super::cards::Later;
 use super::charges;
 use super::error::StripeError;
 use super::events;
+use super::later;
 use super::lists;
 use super::payment_intents;
 use super::payment_methods;
@@ -27,6 +29,7 @@ use super::pipeline::Call;
 use super::update;
 use super::Stripe;
 use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::toolkit::timers;
 use crate::mirrors::Vendor;
 
 pub static KIND: Kind = Kind {
@@ -220,10 +223,15 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
     charges::KIND.save(call.conn, &charge)?;
     events::emit(call, "refund.created", &refund, None)?;
     events::emit(call, "charge.refunded", &charge, None)?;
-    if later == Later::RefundFails {
-        // Answered as it started; what a retrieve shows next is the failure.
-        let map = refund.as_object().cloned().unwrap_or_default();
-        fail(call, map, "expired_or_canceled_card")?;
+    let kind = match later {
+        Later::RefundPending => Some(later::REFUND_SUCCEEDS),
+        Later::RefundFails => Some(later::REFUND_FAILS),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        let due = call.ctx.now_ms() + later::REFUND_SETTLES_AFTER_MS;
+        timers::schedule(call.conn, kind, &id, None, due)?;
+        call.owe(due);
     }
     Ok(refund)
 }
@@ -325,14 +333,36 @@ pub fn cancel(call: &Call) -> Result<Value, StripeError> {
     )?;
     refund.shift_remove("pending_reason");
     refund.insert("status".into(), "canceled".into());
+    timers::cancel(call.conn, later::REFUND_SUCCEEDS, &id)?;
     give_back(call, &refund)?;
     changed(call, refund, before, None)
 }
 
+/// A refund's timer fired (`later`): a `pending` one succeeds (or fails), a
+/// `succeeded` one fails; one that moved on meanwhile (canceled, settled by
+/// the helper) stays as it is.
+pub fn settle_later(call: &Call, id: &str, fails: bool) -> Result<(), StripeError> {
+    let mut refund = load(call, id)?;
+    match (refund["status"].as_str(), fails) {
+        (Some("pending"), false) => {
+            let before = Value::Object(refund.clone());
+            refund.shift_remove("pending_reason");
+            refund.insert("status".into(), "succeeded".into());
+            changed(call, refund, before, None)?;
+        }
+        (Some("succeeded" | "pending"), true) => {
+            fail(call, refund, "expired_or_canceled_card")?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// `POST /v1/test_helpers/mirra/refunds/{refund}/settle` (Mirra's own): a
-/// `pending` refund succeeds or fails, as the bank would eventually say.
+/// `pending` refund succeeds or fails at once, as the bank would eventually say.
 pub fn settle(call: &Call) -> Result<Value, StripeError> {
     let mut refund = load(call, call.args.get("refund"))?;
+    timers::cancel(call.conn, later::REFUND_SUCCEEDS, &refund_id(&refund))?;
     if refund["status"] != "pending" {
         return Err(StripeError::invalid(
             format!(
@@ -360,4 +390,8 @@ pub fn list(call: &Call) -> Result<Value, StripeError> {
         }
     }
     lists::page(call.conn, &KIND, &q, "/v1/refunds")
+}
+
+fn refund_id(refund: &Map<String, Value>) -> String {
+    refund["id"].as_str().unwrap_or_default().to_string()
 }

@@ -490,7 +490,7 @@ impl Sessions {
     }
 
     /// The door for a request routed by the credential it carries instead of
-    /// a session id (see [`MirrorDef::credential_in`]): the live session that
+    /// a session id (found by its vendor's `Vendor::credential_in`): the live session that
     /// credential names. An ended or expired session's credential answers
     /// `Gone`, as its id does; one that names no session, `NotFound`.
     pub async fn context_by_credential(

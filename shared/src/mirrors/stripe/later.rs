@@ -1,0 +1,32 @@
+//! What the Stripe mirror does later, on its own: the kinds of its timers
+//! (`toolkit::timers`) and what firing each does. Stripe's test mode moves
+//! some objects after a while — a refund to `pm_card_pendingRefund` settles,
+//! one to `pm_card_refundFail` fails — and so does the mirror, on a
+//! documented delay, through the dispatcher.
+
+use crate::session::Firing;
+
+use super::pipeline::{Call, Later};
+use super::refunds;
+
+/// How long after it is created a refund that changes later does so: long
+/// enough for a test to see its first status, short enough to wait for
+/// (Mirra's test helper settles one at once).
+pub const REFUND_SETTLES_AFTER_MS: i64 = 5_000;
+
+/// A pending refund succeeds (`pm_card_pendingRefund`).
+pub const REFUND_SUCCEEDS: &str = "refund.succeed";
+/// A succeeded refund fails (`pm_card_refundFail`).
+pub const REFUND_FAILS: &str = "refund.fail";
+
+/// [`MirrorDef::fire`](crate::session::MirrorDef::fire) for Stripe.
+pub fn fire(f: &Firing<'_>) -> Result<(), String> {
+    let empty = Later::default();
+    let call = Call::later(f.conn, f.ctx, f.now_ms, &empty);
+    let outcome = match f.kind {
+        REFUND_SUCCEEDS => refunds::settle_later(&call, f.target, false),
+        REFUND_FAILS => refunds::settle_later(&call, f.target, true),
+        other => return Err(format!("unknown Stripe timer kind {other:?}")),
+    };
+    outcome.map_err(|e| format!("{e:?}"))
+}
