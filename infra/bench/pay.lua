@@ -3,5 +3,6 @@
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("KEY")
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.body = "amount=2000&currency=usd&payment_method=pm_card_visa&confirm=true"
-  .. "&allowed_payment_method_types[]=card&metadata[run]=wrk"
+-- PAY_EXTRA replaces the payment-method-types parameter (localstripe refuses it).
+wrk.body = "amount=2000&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[run]=wrk"
+  .. (os.getenv("PAY_EXTRA") or "&allowed_payment_method_types[]=card")
