@@ -45,13 +45,6 @@ use super::{
 /// How long a connection waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// SQLite's page cache for the session table, in KiB. Every mirror request
-/// reads the session row and the log's head and appends an entry; with the
-/// default 2 MB, the entries' bytes pushed those pages out and each request
-/// read them back from the file (`pread`, ~40 % of the table's time under
-/// load: `infra/bench/stripe-wrk`).
-const CACHE_KIB: i64 = 32 * 1024;
-
 /// Log entries a checkpoint deletes per statement (see `set_checkpoint`).
 const TRIM_BATCH: i64 = 256;
 
@@ -165,9 +158,6 @@ fn connect(path: &Path) -> StorageResult<Connection> {
         .map_err(|e| backend("set busy_timeout", e))?;
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(|e| backend("set synchronous", e))?;
-    // Negative: KiB. See `CACHE_KIB`.
-    conn.pragma_update(None, "cache_size", -CACHE_KIB)
-        .map_err(|e| backend("set cache_size", e))?;
     Ok(conn)
 }
 
