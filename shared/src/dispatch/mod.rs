@@ -63,13 +63,27 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// Sends over HTTP or HTTPS; HTTPS trusts the system's roots (which
+    /// `SSL_CERT_FILE` / `SSL_CERT_DIR` replace, for a private CA) and the
+    /// public web's (bundled, for machines without any).
     pub fn new(sessions: Arc<Sessions>) -> Self {
-        let http = reqwest::Client::builder()
+        Self::with_client(sessions, Self::client_builder())
+    }
+
+    /// A dispatcher whose client is `builder` with Mirra's send timeout and
+    /// redirect policy applied (a test adds its own root certificate).
+    pub fn with_client(sessions: Arc<Sessions>, builder: reqwest::ClientBuilder) -> Self {
+        let http = builder
             .timeout(SEND_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
         Dispatcher { sessions, http }
+    }
+
+    /// The client builder [`Dispatcher::new`] starts from.
+    pub fn client_builder() -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
     }
 
     /// `mirra serve`'s task: sweep what is due, sleep until the next due time
@@ -217,7 +231,7 @@ impl Dispatcher {
                 let body = res.text().await.unwrap_or_default();
                 (Some(status), body.chars().take(EXCERPT_BYTES).collect())
             }
-            Err(e) => (None, e.to_string()),
+            Err(e) => (None, chain(&e)),
         };
         Attempt {
             at_ms,
@@ -262,4 +276,17 @@ fn fire_due(
         }
     }
     Ok(due.len())
+}
+
+/// An error with its causes (`error sending request …: … invalid peer
+/// certificate: UnknownIssuer`): reqwest's own message names none of them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
