@@ -144,6 +144,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(config: Config) -> Result<Self, CliError> {
+        shared::tls::install_provider();
         let http = Http::builder()
             .connect_timeout(Duration::from_secs(5))
             // Creating a session from a large seed file builds an image: allow it time.

@@ -80,24 +80,30 @@ fn ok_json(out: &Output) -> Value {
 }
 
 fn count_customers(base: &str, key: &str) -> usize {
-    let list: Value = reqwest::blocking::Client::new()
-        .get(format!("{base}/v1/customers?limit=100"))
-        .bearer_auth(key)
-        .send()
-        .expect("list")
-        .json()
-        .expect("json");
+    let list: Value = {
+        shared::tls::install_provider();
+        reqwest::blocking::Client::new()
+    }
+    .get(format!("{base}/v1/customers?limit=100"))
+    .bearer_auth(key)
+    .send()
+    .expect("list")
+    .json()
+    .expect("json");
     list["data"].as_array().expect("data").len()
 }
 
 fn create_customer(base: &str, key: &str) {
-    let status = reqwest::blocking::Client::new()
-        .post(format!("{base}/v1/customers"))
-        .bearer_auth(key)
-        .form(&[("email", "cli@example.com")])
-        .send()
-        .expect("create")
-        .status();
+    let status = {
+        shared::tls::install_provider();
+        reqwest::blocking::Client::new()
+    }
+    .post(format!("{base}/v1/customers"))
+    .bearer_auth(key)
+    .form(&[("email", "cli@example.com")])
+    .send()
+    .expect("create")
+    .status();
     assert!(status.is_success());
 }
 

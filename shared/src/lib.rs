@@ -15,6 +15,7 @@
 //! * [`server`] — the serving loop: accept loop with a connection cap, header,
 //!   body and idle timeouts, bodies read before routing, one log line per request.
 //! * [`config`] — server configuration and backend construction.
+//! * [`tls`] — the TLS crypto provider every HTTP client needs installed.
 
 pub mod api;
 pub mod config;
@@ -24,3 +25,4 @@ pub mod server;
 pub mod session;
 pub mod state;
 pub mod storage;
+pub mod tls;

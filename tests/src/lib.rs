@@ -124,6 +124,7 @@ pub const TOKEN: &str = "e2e-token";
 /// dropped well before the server's own idle/header timeout closes them, so a
 /// slow test never sends on a connection the server already closed.
 pub fn http_client() -> reqwest::blocking::Client {
+    shared::tls::install_provider();
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .pool_idle_timeout(Duration::from_secs(5))

@@ -83,6 +83,7 @@ impl Dispatcher {
 
     /// The client builder [`Dispatcher::new`] starts from.
     pub fn client_builder() -> reqwest::ClientBuilder {
+        crate::tls::install_provider();
         reqwest::Client::builder()
     }
 
