@@ -8,11 +8,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::json;
-use shared::session::{CreateSession, ResetSession, Sessions, SystemClock};
+use shared::session::{CreateSession, ResetSession, Session, Sessions, SystemClock};
 use shared::state::images;
+use shared::storage::Checkpoint;
 use support::notes::{
     add, compacting_instance, instance, log_key, notes_request, storage, texts, Notes, Storage,
 };
+
+/// The session's newest checkpoint record, if any.
+async fn checkpoint_of(st: &Storage, s: &Session) -> Option<Checkpoint> {
+    st.table.checkpoint(&log_key(s)).await.expect("checkpoint")
+}
 
 /// The notes a stored checkpoint object holds.
 async fn notes_in(st: &Storage, object: &str) -> Vec<String> {
@@ -35,12 +41,7 @@ async fn compaction_checkpoints_every_n_commits_and_trims_the_log() {
         // Each checkpoint done before the next write, as on an idle server.
         a.engine().flush_checkpoints().await;
     }
-    let cp = st
-        .table
-        .checkpoint(&log_key(&s))
-        .await
-        .expect("checkpoint")
-        .expect("some");
+    let cp = checkpoint_of(&st, &s).await.expect("some");
     assert_eq!(cp.seq, 20);
     let log = st.table.read_log(&log_key(&s), 0).await.expect("log");
     assert!(
@@ -114,7 +115,7 @@ async fn small_writes_to_a_large_state_wait_for_enough_log_before_a_checkpoint()
     }
     a.engine().flush_checkpoints().await;
     assert_eq!(
-        st.table.checkpoint(&log_key(&s)).await.expect("checkpoint"),
+        checkpoint_of(&st, &s).await,
         None,
         "20 tiny entries against a ~200 KB state do not pay for a checkpoint"
     );
@@ -123,7 +124,7 @@ async fn small_writes_to_a_large_state_wait_for_enough_log_before_a_checkpoint()
         add(&a, &s, &chunk).await;
     }
     a.engine().flush_checkpoints().await;
-    let cp = st.table.checkpoint(&log_key(&s)).await.expect("checkpoint");
+    let cp = checkpoint_of(&st, &s).await;
     assert!(
         cp.is_some(),
         "~250 KB of log, more than half the state, does"
@@ -143,11 +144,8 @@ async fn a_checkpoint_holds_the_state_as_of_its_entry_while_later_writes_go_on()
         add(&a, &s, &format!("n{i}")).await;
     }
     a.engine().flush_checkpoints().await;
-    let cp = st
-        .table
-        .checkpoint(&log_key(&s))
+    let cp = checkpoint_of(&st, &s)
         .await
-        .expect("checkpoint")
         .expect("a checkpoint at the tenth entry");
     assert_eq!(cp.seq, 10);
     let mut want = vec!["seeded one".to_string(), "seeded two".to_string()];
@@ -179,11 +177,8 @@ async fn a_checkpoint_after_a_reset_starts_from_the_reset_image() {
         add(&a, &s, &format!("after {i}")).await;
     }
     a.engine().flush_checkpoints().await;
-    let cp = st
-        .table
-        .checkpoint(&log_key(&s))
+    let cp = checkpoint_of(&st, &s)
         .await
-        .expect("checkpoint")
         .expect("a checkpoint five writes after the reset");
     assert_eq!(cp.seq, 9, "3 writes, the reset, 5 writes");
     let want: Vec<String> = (0..5).map(|i| format!("after {i}")).collect();
