@@ -65,6 +65,42 @@ pub fn sdk_python() -> Option<PathBuf> {
     None
 }
 
+/// A Python SDK script from `tests/sdk/` (`script`), with the specs folder
+/// when there is one (its schema checks run then); add the script's
+/// environment and hand it to [`run_sdk_script`].
+pub fn python_script(python: &Path, script: &str) -> Command {
+    let mut cmd = Command::new(python);
+    cmd.arg(workspace_root().join("tests/sdk").join(script));
+    if let Some(specs) = specs_dir() {
+        cmd.env("MIRRA_SPECS_DIR", specs);
+    }
+    cmd
+}
+
+/// A Node SDK script from `tests/sdk/node/` (`script`) pointed at the server
+/// at `url` (stripe-node reaches its session by host, port and key).
+pub fn node_script(sdk: &NodeSdk, script: &str, url: &str) -> Command {
+    let mut cmd = Command::new(&sdk.node);
+    cmd.arg(workspace_root().join("tests/sdk/node").join(script))
+        .env("MIRRA_SDK_NODE_DIR", &sdk.dir)
+        .env("MIRRA_URL", url);
+    cmd
+}
+
+/// Runs an SDK script to the end, failing the test with its output unless it
+/// succeeds; prints what it printed.
+pub fn run_sdk_script(cmd: &mut Command) {
+    let out = cmd.output().expect("run the SDK script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "SDK script {:?} failed:\n{stdout}\n{stderr}",
+        cmd.get_args().next().unwrap_or_default()
+    );
+    println!("{stdout}");
+}
+
 /// Node and the official Node SDKs `infra/test` installed from
 /// `tests/sdk/node` (`MIRRA_SDK_NODE_DIR`, else `<root>/target/sdk-node`).
 pub struct NodeSdk {

@@ -2,9 +2,7 @@
 //! set only host, port and protocol, never a base path, so it reaches its
 //! session at the server's root by its secret key (credential routing).
 
-use std::process::Command;
-
-use mirra_tests::{sdk_node, stripe_of, workspace_root, Server};
+use mirra_tests::{node_script, run_sdk_script, sdk_node, stripe_of, Server};
 use serde_json::{json, Value};
 
 /// stripe-node configured with host, port and protocol creates, retrieves,
@@ -19,21 +17,11 @@ fn official_stripe_node_sdk_reaches_its_session_by_host_port_and_key() {
     let (_, key) = stripe_of(&server.create_session(json!({"mirrors": ["stripe"]})));
     let (_, other_key) = stripe_of(&server.create_session(json!({"mirrors": ["stripe"]})));
 
-    let out = Command::new(&sdk.node)
-        .arg(workspace_root().join("tests/sdk/node/stripe_customers.mjs"))
-        .env("MIRRA_SDK_NODE_DIR", &sdk.dir)
-        .env("MIRRA_URL", &server.url)
-        .env("STRIPE_SECRET_KEY", &key)
-        .env("STRIPE_OTHER_SECRET_KEY", &other_key)
-        .output()
-        .expect("run the Node SDK script");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "Node SDK script failed:\n{stdout}\n{stderr}"
+    run_sdk_script(
+        node_script(&sdk, "stripe_customers.mjs", &server.url)
+            .env("STRIPE_SECRET_KEY", &key)
+            .env("STRIPE_OTHER_SECRET_KEY", &other_key),
     );
-    println!("{stdout}");
 }
 
 /// What `curl -u sk_test_…: http://127.0.0.1:4400/v1/customers` sends (the
@@ -88,20 +76,9 @@ fn official_stripe_node_sdk_drives_payment_methods() {
     let server = Server::start(dir.path());
     let (_, key) = stripe_of(&server.create_session(json!({"mirrors": ["stripe"]})));
 
-    let out = Command::new(&sdk.node)
-        .arg(workspace_root().join("tests/sdk/node/stripe_payment_methods.mjs"))
-        .env("MIRRA_SDK_NODE_DIR", &sdk.dir)
-        .env("MIRRA_URL", &server.url)
-        .env("STRIPE_SECRET_KEY", &key)
-        .output()
-        .expect("run the Node SDK script");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "Node SDK script failed:\n{stdout}\n{stderr}"
+    run_sdk_script(
+        node_script(&sdk, "stripe_payment_methods.mjs", &server.url).env("STRIPE_SECRET_KEY", &key),
     );
-    println!("{stdout}");
 }
 
 /// stripe-node, by host, port and key: card payments and declines, 3-D Secure
@@ -115,18 +92,7 @@ fn official_stripe_node_sdk_drives_payments() {
     let server = Server::start(dir.path());
     let (_, key) = stripe_of(&server.create_session(json!({"mirrors": ["stripe"]})));
 
-    let out = Command::new(&sdk.node)
-        .arg(workspace_root().join("tests/sdk/node/stripe_payments.mjs"))
-        .env("MIRRA_SDK_NODE_DIR", &sdk.dir)
-        .env("MIRRA_URL", &server.url)
-        .env("STRIPE_SECRET_KEY", &key)
-        .output()
-        .expect("run the Node SDK script");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "Node SDK script failed:\n{stdout}\n{stderr}"
+    run_sdk_script(
+        node_script(&sdk, "stripe_payments.mjs", &server.url).env("STRIPE_SECRET_KEY", &key),
     );
-    println!("{stdout}");
 }

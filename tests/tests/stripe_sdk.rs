@@ -1,9 +1,7 @@
 //! The official `stripe` Python SDK against a live `mirra serve`: the mirror is
 //! right when the vendor's own client works against it unchanged.
 
-use std::process::Command;
-
-use mirra_tests::{sdk_python, specs_dir, stripe_of, workspace_root, Server};
+use mirra_tests::{python_script, run_sdk_script, sdk_python, stripe_of, Server};
 use serde_json::json;
 
 #[test]
@@ -16,23 +14,13 @@ fn official_stripe_python_sdk_drives_customers_against_a_live_server() {
     let (base, key) = stripe_of(&session);
     let (other_base, other_key) = stripe_of(&other);
 
-    let mut cmd = Command::new(python);
-    cmd.arg(workspace_root().join("tests/sdk/stripe_customers.py"))
-        .env("STRIPE_API_BASE", &base)
-        .env("STRIPE_SECRET_KEY", &key)
-        .env("STRIPE_OTHER_SECRET_KEY", &other_key)
-        .env("STRIPE_OTHER_API_BASE", &other_base);
-    if let Some(specs) = specs_dir() {
-        cmd.env("MIRRA_SPECS_DIR", specs);
-    }
-    let out = cmd.output().expect("run the SDK script");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "SDK script failed:\n{stdout}\n{stderr}"
+    run_sdk_script(
+        python_script(&python, "stripe_customers.py")
+            .env("STRIPE_API_BASE", &base)
+            .env("STRIPE_SECRET_KEY", &key)
+            .env("STRIPE_OTHER_SECRET_KEY", &other_key)
+            .env("STRIPE_OTHER_API_BASE", &other_base),
     );
-    println!("{stdout}");
 }
 
 /// stripe-python creates card payment methods from a test token and a number,
@@ -46,21 +34,11 @@ fn official_stripe_python_sdk_drives_payment_methods_against_a_live_server() {
     let session = server.create_session(json!({"mirrors": ["stripe"]}));
     let (base, key) = stripe_of(&session);
 
-    let mut cmd = Command::new(python);
-    cmd.arg(workspace_root().join("tests/sdk/stripe_payment_methods.py"))
-        .env("STRIPE_API_BASE", &base)
-        .env("STRIPE_SECRET_KEY", &key);
-    if let Some(specs) = specs_dir() {
-        cmd.env("MIRRA_SPECS_DIR", specs);
-    }
-    let out = cmd.output().expect("run the SDK script");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "SDK script failed:\n{stdout}\n{stderr}"
+    run_sdk_script(
+        python_script(&python, "stripe_payment_methods.py")
+            .env("STRIPE_API_BASE", &base)
+            .env("STRIPE_SECRET_KEY", &key),
     );
-    println!("{stdout}");
 }
 
 /// stripe-python pays with cards (every decline token with its code),
@@ -75,19 +53,9 @@ fn official_stripe_python_sdk_drives_payments_against_a_live_server() {
     let session = server.create_session(json!({"mirrors": ["stripe"]}));
     let (base, key) = stripe_of(&session);
 
-    let mut cmd = Command::new(python);
-    cmd.arg(workspace_root().join("tests/sdk/stripe_payments.py"))
-        .env("STRIPE_API_BASE", &base)
-        .env("STRIPE_SECRET_KEY", &key);
-    if let Some(specs) = specs_dir() {
-        cmd.env("MIRRA_SPECS_DIR", specs);
-    }
-    let out = cmd.output().expect("run the SDK script");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "SDK script failed:\n{stdout}\n{stderr}"
+    run_sdk_script(
+        python_script(&python, "stripe_payments.py")
+            .env("STRIPE_API_BASE", &base)
+            .env("STRIPE_SECRET_KEY", &key),
     );
-    println!("{stdout}");
 }
