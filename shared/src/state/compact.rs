@@ -70,7 +70,7 @@ impl Compactor {
             head = page.last().map_or(head, |r| r.seq);
             // A reset or restore in the page replaces everything before it.
             let mut rest = page.as_slice();
-            while let Some(i) = rest.iter().position(is_replacement) {
+            while let Some(i) = rest.iter().position(|r| LogEntry::is_replacement(&r.entry)) {
                 let entry = LogEntry::decode(&rest[i].entry)?;
                 let object = entry.replacement().unwrap_or_default().to_string();
                 let Some(replaced) = self.open(&object).await? else {
@@ -120,14 +120,6 @@ impl Compactor {
         .await
         .map(Some)
     }
-}
-
-/// Whether an entry is a reset or restore. Change sets, nearly every entry,
-/// are told by how [`LogEntry::encode`] starts them, without parsing them
-/// twice; anything else is decoded.
-fn is_replacement(rec: &LogRecord) -> bool {
-    !rec.entry.starts_with(br#"{"kind":"changes","#)
-        && LogEntry::decode(&rec.entry).is_ok_and(|e| e.replacement().is_some())
 }
 
 /// How far below the request path a build's thread runs (Linux nice value,

@@ -472,7 +472,7 @@ impl StateEngine {
         let mut replaced = false;
         if let Some(i) = entries
             .iter()
-            .rposition(|r| LogEntry::decode(&r.entry).is_ok_and(|e| e.replacement().is_some()))
+            .rposition(|r| LogEntry::is_replacement(&r.entry))
         {
             let entry = LogEntry::decode(&entries[i].entry)?;
             if let Some(o) = entry.replacement() {

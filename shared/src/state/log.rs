@@ -62,6 +62,15 @@ impl LogEntry {
         serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt(format!("log entry: {e}")))
     }
 
+    /// Whether encoded entry `bytes` is a reset or restore. Change sets,
+    /// nearly every entry, are told by how [`encode`](Self::encode) starts
+    /// them, without parsing them (a cold load or checkpoint build then
+    /// decodes each entry once); anything else is decoded.
+    pub fn is_replacement(bytes: &[u8]) -> bool {
+        !bytes.starts_with(br#"{"kind":"changes","#)
+            && LogEntry::decode(bytes).is_ok_and(|e| e.replacement().is_some())
+    }
+
     /// The object whose bytes replace the whole database, for reset and restore.
     pub fn replacement(&self) -> Option<&str> {
         match self {
@@ -107,5 +116,10 @@ mod tests {
             );
         }
         assert!(LogEntry::decode(br#"{"kind":"reset"}"#).is_err());
+        assert!(!LogEntry::is_replacement(old));
+        let reset = LogEntry::Reset {
+            object: "images/a.sqlite".into(),
+        };
+        assert!(LogEntry::is_replacement(&reset.encode().expect("encode")));
     }
 }

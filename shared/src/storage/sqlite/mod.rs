@@ -104,6 +104,33 @@ impl SqliteSessionTable {
         f(&lock(&self.conn)).map_err(|e| backend("read", e))
     }
 
+    /// A log's entries after `after`, ascending, at most `limit` (negative: all).
+    fn query_log(&self, key: &LogKey, after: u64, limit: i64) -> StorageResult<Vec<LogRecord>> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT seq, entry FROM log
+                 WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3 AND seq > ?4
+                 ORDER BY seq LIMIT ?5",
+            )?
+            .query_map(
+                params![
+                    key.session,
+                    key.incarnation,
+                    key.mirror,
+                    clamp(after),
+                    limit
+                ],
+                |r| {
+                    Ok(LogRecord {
+                        seq: get_u64(r, 0)?,
+                        entry: r.get(1)?,
+                    })
+                },
+            )?
+            .collect()
+        })
+    }
+
     /// Deletes a log's entries below `below`, [`TRIM_BATCH`] per statement,
     /// taking the connection afresh for each.
     fn trim_log(&self, key: &LogKey, below: i64) -> StorageResult<()> {
@@ -491,23 +518,8 @@ impl SessionTable for SqliteSessionTable {
     }
 
     async fn read_log(&self, key: &LogKey, after: u64) -> StorageResult<Vec<LogRecord>> {
-        self.read(|c| {
-            c.prepare_cached(
-                "SELECT seq, entry FROM log
-                 WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3 AND seq > ?4
-                 ORDER BY seq",
-            )?
-            .query_map(
-                params![key.session, key.incarnation, key.mirror, clamp(after)],
-                |r| {
-                    Ok(LogRecord {
-                        seq: get_u64(r, 0)?,
-                        entry: r.get(1)?,
-                    })
-                },
-            )?
-            .collect()
-        })
+        // SQLite reads a negative LIMIT as none.
+        self.query_log(key, after, -1)
     }
 
     async fn read_log_page(
@@ -516,30 +528,7 @@ impl SessionTable for SqliteSessionTable {
         after: u64,
         limit: usize,
     ) -> StorageResult<Vec<LogRecord>> {
-        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
-        self.read(|c| {
-            c.prepare_cached(
-                "SELECT seq, entry FROM log
-                 WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3 AND seq > ?4
-                 ORDER BY seq LIMIT ?5",
-            )?
-            .query_map(
-                params![
-                    key.session,
-                    key.incarnation,
-                    key.mirror,
-                    clamp(after),
-                    limit
-                ],
-                |r| {
-                    Ok(LogRecord {
-                        seq: get_u64(r, 0)?,
-                        entry: r.get(1)?,
-                    })
-                },
-            )?
-            .collect()
-        })
+        self.query_log(key, after, i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
     }
 
     /// Raises the checkpoint in one transaction, which also holds the row in
