@@ -2,7 +2,7 @@
 /proc/PID/status) at each step. Called by infra/bench/rss; standard library only.
 
   rss.py scale  URL TOKEN PID   # 0 / 1,000 / 10,000 idle, then 1,000 / 10,000 touched
-  rss.py rounds URL TOKEN PID   # 5 rounds of create 1,000 / touch each / delete each
+  rss.py rounds URL TOKEN PID   # ROUNDS (default 5) rounds of create 1,000 / touch each / delete each
 
 A touch is one Stripe write (create a customer). Each figure is read after a
 pause (SETTLE seconds, default 1) so work in flight has finished; the figures
@@ -116,7 +116,8 @@ def rounds(c, pid):
     c.delete(one)
     warm = report(pid, "warm (1 session created, touched, deleted)", SETTLE_END)
     peak = start
-    for r in range(1, 6):
+    n = int(os.environ.get("ROUNDS", "5"))
+    for r in range(1, n + 1):
         sessions = [c.create() for _ in range(1000)]
         for s in sessions:
             c.touch(s)
@@ -124,10 +125,10 @@ def rounds(c, pid):
         for s in sessions:
             c.delete(s)
         report(pid, f"round {r}: deleted")
-    end = report(pid, "after 5 rounds", SETTLE_END)
+    end = report(pid, f"after {n} rounds", SETTLE_END)
     print(f"start {start:.1f} MB, warm {warm:.1f} MB, peak {peak:.1f} MB, after {end:.1f} MB "
           f"({(end - start) / start * 100:+.0f} % of start, {(end - warm) / warm * 100:+.0f} % of warm)")
-    a0, a1 = ANON["start (0 sessions)"], ANON["after 5 rounds"]
+    a0, a1 = ANON["start (0 sessions)"], ANON[f"after {n} rounds"]
     print(f"anonymous: start {a0:.1f} MB, after {a1:.1f} MB ({(a1 - a0) / a0 * 100:+.0f} %)")
 
 

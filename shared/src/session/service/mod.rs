@@ -593,6 +593,7 @@ impl Sessions {
                 session.id
             )));
         }
+        self.rates.forget(&session.incarnation);
         for m in session.mirrors.keys() {
             let key = mirror_key(&session, m, "");
             self.engine.evict(&key);
