@@ -125,11 +125,18 @@ pub struct ServeArgs {
     #[arg(long, short = 'q', env = "MIRRA_QUIET")]
     pub quiet: bool,
     /// Memory for working copies (one in-memory database per used session and
-    /// mirror): past it the least recently used are dropped and rebuilt on their
-    /// next request. Binary units: 768MiB, 1G, 512m, or bytes.
+    /// mirror): past it the least recently used are frozen (compressed, see
+    /// --frozen-bytes) and thawed on their next request. Binary units: 768MiB,
+    /// 1G, 512m, or bytes.
     #[arg(long, env = "MIRRA_CACHE_BYTES", value_name = "SIZE", value_parser = parse_byte_size,
           default_value_t = ByteSize(shared::state::DEFAULT_CACHE_BYTES))]
     pub cache_bytes: ByteSize,
+    /// Memory for frozen working copies (serialized and compressed): past it
+    /// the least recently used are dropped and rebuilt from storage on their
+    /// next request. 0 freezes none.
+    #[arg(long, env = "MIRRA_FROZEN_BYTES", value_name = "SIZE", value_parser = parse_byte_size,
+          default_value_t = ByteSize(shared::state::DEFAULT_FROZEN_BYTES))]
+    pub frozen_bytes: ByteSize,
     /// Memory for cached seed images, least recently used out first.
     #[arg(long, env = "MIRRA_IMAGE_CACHE_BYTES", value_name = "SIZE", value_parser = parse_byte_size,
           default_value_t = ByteSize(shared::state::DEFAULT_IMAGE_CACHE_BYTES))]

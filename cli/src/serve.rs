@@ -51,6 +51,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let settings = EngineSettings {
         compact_every: args.compact_every,
         cache_bytes: args.cache_bytes.0,
+        frozen_bytes: args.frozen_bytes.0,
         image_cache_bytes: args.image_cache_bytes.0,
     };
     let (sessions, mirrors) = backends.sessions(Arc::new(SystemClock), settings);

@@ -1,7 +1,7 @@
 """Drives a running `mirra serve` over HTTP and prints its RSS (VmRSS from
 /proc/PID/status) at each step. Called by infra/bench/rss; standard library only.
 
-  rss.py scale  URL TOKEN PID   # 0 / 1,000 / 10,000 idle, then 1,000 / 10,000 touched
+  rss.py scale  URL TOKEN PID   # 0 / 1,000 / 10,000 idle, then 1,000 / 10,000 touched, then all again
   rss.py rounds URL TOKEN PID   # ROUNDS (default 5) rounds of create 1,000 / touch each / delete each
 
 A touch is one Stripe write (create a customer). Each figure is read after a
@@ -102,6 +102,14 @@ def scale(c, pid):
     secs = time.monotonic() - t
     report(pid, "10,000 touched")
     print(f"(touching 10,000 sessions took {secs:.1f} s)")
+    # Again, oldest first: the copies that no longer fit the open budget come
+    # back (thawed, or rebuilt from storage when they were dropped).
+    t = time.monotonic()
+    for s in sessions:
+        c.touch(s)
+    again = time.monotonic() - t
+    report(pid, "10,000 touched again")
+    print(f"(touching them again took {again:.1f} s)")
     for s in sessions:
         c.delete(s)
     report(pid, "after deleting all 10,000", SETTLE_END)

@@ -123,17 +123,21 @@ fn rand_id() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
+async fn count_customers(ctx: &SessionContext) -> i64 {
+    ctx.read(|conn| {
+        conn.query_row("SELECT count(*) FROM customers", [], |r| r.get::<_, i64>(0))
+            .map_err(StateError::from)
+    })
+    .await
+    .expect("read")
+}
+
 /// Cold restore: a brand-new instance serves its first read of the session.
 fn cold_read(b: &Backend, rt: &Runtime, session: &Session) {
     let fresh = instance(b);
     rt.block_on(async {
         let c = ctx(&fresh, session).await;
-        c.read(|conn| {
-            conn.query_row("SELECT count(*) FROM customers", [], |r| r.get::<_, i64>(0))
-                .map_err(StateError::from)
-        })
-        .await
-        .expect("read");
+        count_customers(&c).await;
     });
 }
 
@@ -161,6 +165,29 @@ fn main() {
                     .expect("reset");
             })
         });
+
+        // A touched session whose copy did not fit the open budget (0 here),
+        // read again: thawed from its frozen copy and frozen again, or rebuilt
+        // from storage (image + log) and dropped again.
+        let mut group = c.benchmark_group(format!("read_after_eviction/{}", b.name));
+        for (label, frozen) in [("frozen", u64::MAX), ("dropped", 0)] {
+            let mut evicting = Sessions::new(
+                b.table.clone(),
+                b.store.clone(),
+                Arc::new(SystemClock),
+                shared::mirrors::all().into_iter().map(|m| m.def).collect(),
+            );
+            evicting.set_cache_bytes(0);
+            evicting.set_frozen_bytes(frozen);
+            let evicting = Arc::new(evicting);
+            let session = rt.block_on(stripe_session(&evicting));
+            let c1 = rt.block_on(ctx(&evicting, &session));
+            rt.block_on(write(&c1, "{}"));
+            group.bench_function(BenchmarkId::from_parameter(label), |bench| {
+                bench.to_async(&rt).iter(|| count_customers(&c1))
+            });
+        }
+        group.finish();
 
         let mut group = c.benchmark_group(format!("cold_restore_by_size/{}", b.name));
         group.sample_size(20);

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use crate::mirrors::{self, Mirror};
 use crate::session::{id::random_token, Clock, Sessions, SystemClock};
-use crate::state::{DEFAULT_CACHE_BYTES, DEFAULT_COMPACT_EVERY, DEFAULT_IMAGE_CACHE_BYTES};
+use crate::state::{
+    DEFAULT_CACHE_BYTES, DEFAULT_COMPACT_EVERY, DEFAULT_FROZEN_BYTES, DEFAULT_IMAGE_CACHE_BYTES,
+};
 use crate::storage::dynamodb::DynamoSessionTable;
 use crate::storage::fs::FsObjectStore;
 use crate::storage::s3::S3ObjectStore;
@@ -191,6 +193,7 @@ impl Backends {
         let mut sessions = Sessions::new(self.table, self.store, clock, defs);
         sessions.set_compact_every(settings.compact_every);
         sessions.set_cache_bytes(settings.cache_bytes);
+        sessions.set_frozen_bytes(settings.frozen_bytes);
         sessions.set_image_cache_bytes(settings.image_cache_bytes);
         (Arc::new(sessions), mirrors)
     }
@@ -208,6 +211,8 @@ pub struct EngineSettings {
     pub compact_every: u64,
     /// Budget for working copies (page count × page size of each).
     pub cache_bytes: u64,
+    /// Budget for frozen (compressed) working copies.
+    pub frozen_bytes: u64,
     /// Budget for cached seeded images.
     pub image_cache_bytes: u64,
 }
@@ -217,6 +222,7 @@ impl Default for EngineSettings {
         EngineSettings {
             compact_every: DEFAULT_COMPACT_EVERY,
             cache_bytes: DEFAULT_CACHE_BYTES,
+            frozen_bytes: DEFAULT_FROZEN_BYTES,
             image_cache_bytes: DEFAULT_IMAGE_CACHE_BYTES,
         }
     }

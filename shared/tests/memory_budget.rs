@@ -1,7 +1,8 @@
 //! Bounded memory: working copies and cached images stay within their byte
-//! budgets by dropping the least recently used, on the request that went over
-//! (no reaper runs in these tests), and what was dropped is rebuilt on demand
-//! from image + log. Ending a session drops its copies at once.
+//! budgets by freezing or dropping the least recently used, on the request that
+//! went over (no reaper runs in these tests); what was frozen is thawed and
+//! what was dropped is rebuilt on demand from image + log, either way caught
+//! up with every write. Ending a session drops its copies at once.
 
 mod support;
 
@@ -14,8 +15,15 @@ use shared::session::{Session, Sessions, SystemClock};
 use shared::state::{ImageRecipe, Images, StateError};
 use support::notes::{load_notes, notes_request, storage, Notes, Storage};
 
-/// An instance whose working copies may weigh `cache_bytes` together.
+/// An instance whose working copies may weigh `cache_bytes` together, and
+/// which drops (does not freeze) those over it.
 fn instance(s: &Storage, cache_bytes: u64) -> Arc<Sessions> {
+    freezing_instance(s, cache_bytes, 0)
+}
+
+/// An instance whose working copies may weigh `cache_bytes` together, and
+/// whose frozen copies `frozen_bytes`.
+fn freezing_instance(s: &Storage, cache_bytes: u64, frozen_bytes: u64) -> Arc<Sessions> {
     let mut sessions = Sessions::new(
         s.table.clone(),
         s.store.clone(),
@@ -25,6 +33,7 @@ fn instance(s: &Storage, cache_bytes: u64) -> Arc<Sessions> {
         })],
     );
     sessions.set_cache_bytes(cache_bytes);
+    sessions.set_frozen_bytes(frozen_bytes);
     Arc::new(sessions)
 }
 
@@ -192,6 +201,111 @@ async fn dropped_copies_are_counted_until_a_release_hands_them_back() {
         "past it, everything dropped since the last release is released"
     );
     assert_eq!(a.release_freed_memory(1), 0, "and the count starts afresh");
+}
+
+/// Past the open budget copies are frozen, not dropped: the open ones stay
+/// within budget, the others wait compressed, and each thaws on its next
+/// request with exactly its own writes.
+#[tokio::test]
+async fn copies_over_the_budget_are_frozen_and_thaw_with_their_writes() {
+    let st = storage();
+    let weight = one_copy_weight(&st).await;
+    let a = freezing_instance(&st, 2 * weight, u64::MAX);
+    let mut sessions = Vec::new();
+    for i in 0..8 {
+        let s = a.create("ws", notes_request()).await.expect("create");
+        add(&a, &s, &format!("note {i}")).await;
+        assert!(a.engine().resident_bytes() <= 2 * weight);
+        sessions.push(s);
+    }
+    assert_eq!(a.engine().resident_copies(), 2);
+    assert_eq!(a.engine().frozen_copies(), 6);
+    let frozen = a.engine().frozen_bytes();
+    assert!(
+        frozen > 0 && frozen < 6 * weight,
+        "frozen copies weigh less than open ones: {frozen} bytes for 6, open {weight} each"
+    );
+    for (i, s) in sessions.iter().enumerate() {
+        add(&a, s, "again").await;
+        assert_eq!(
+            texts(&a, s).await,
+            ["seeded".to_string(), format!("note {i}"), "again".into()]
+        );
+        assert!(a.engine().resident_bytes() <= 2 * weight);
+        assert_eq!(
+            a.engine().resident_copies() + a.engine().frozen_copies(),
+            8,
+            "every copy is open or frozen, none dropped"
+        );
+    }
+}
+
+/// Frozen copies stay within their own budget: the least recently frozen go
+/// first and are rebuilt from image + log when next used.
+#[tokio::test]
+async fn frozen_copies_stay_within_their_budget_and_the_dropped_are_rebuilt() {
+    let st = storage();
+    let weight = one_copy_weight(&st).await;
+    // How much one frozen copy weighs, on an instance that freezes everything.
+    let probe = freezing_instance(&st, 0, u64::MAX);
+    let p = probe.create("ws", notes_request()).await.expect("probe");
+    add(&probe, &p, "note 0").await;
+    assert_eq!(probe.engine().frozen_copies(), 1);
+    let one = probe.engine().frozen_bytes();
+    let budget = 3 * one + one / 2;
+    let a = freezing_instance(&st, weight, budget);
+    let mut sessions = Vec::new();
+    for i in 0..10 {
+        let s = a.create("ws", notes_request()).await.expect("create");
+        add(&a, &s, &format!("note {i}")).await;
+        assert!(a.engine().frozen_bytes() <= budget);
+        sessions.push(s);
+    }
+    assert_eq!(a.engine().resident_copies(), 1);
+    assert_eq!(
+        a.engine().frozen_copies(),
+        3,
+        "the 3 most recent of the other 9"
+    );
+    for (i, s) in sessions.iter().enumerate() {
+        assert_eq!(
+            texts(&a, s).await,
+            ["seeded".to_string(), format!("note {i}")]
+        );
+        assert!(a.engine().frozen_bytes() <= budget);
+    }
+}
+
+/// A frozen copy is a copy as of its log position: when another instance wrote
+/// to the session meanwhile, thawing catches up from the log.
+#[tokio::test]
+async fn a_thawed_copy_catches_up_with_writes_made_elsewhere() {
+    let st = storage();
+    let a = freezing_instance(&st, 0, u64::MAX);
+    let b = instance(&st, u64::MAX);
+    let s = a.create("ws", notes_request()).await.expect("create");
+    add(&a, &s, "from a").await;
+    assert_eq!(a.engine().frozen_copies(), 1);
+    add(&b, &s, "from b").await;
+    assert_eq!(texts(&a, &s).await, ["seeded", "from a", "from b"]);
+    add(&a, &s, "a again").await;
+    assert_eq!(
+        texts(&b, &s).await,
+        ["seeded", "from a", "from b", "a again"]
+    );
+}
+
+/// Ending a session drops its frozen copy too.
+#[tokio::test]
+async fn ending_a_session_drops_its_frozen_copy() {
+    let st = storage();
+    let a = freezing_instance(&st, 0, u64::MAX);
+    let s = a.create("ws", notes_request()).await.expect("create");
+    add(&a, &s, "one").await;
+    assert_eq!(a.engine().frozen_copies(), 1);
+    a.down("ws", &s.id).await.expect("down");
+    assert_eq!(a.engine().frozen_copies(), 0);
+    assert_eq!(a.engine().frozen_bytes(), 0);
 }
 
 /// A seed of `n` notes of 1 KB each: an image of roughly `n` KB.

@@ -1,11 +1,12 @@
-//! The working copies one process holds, bounded by bytes.
+//! The working copies one process holds, bounded by bytes, in two tiers.
 //!
 //! Each (session, mirror) this process has served has a slot; a slot's working
 //! copy is an in-memory SQLite database. Copies are rebuilt from image or
 //! checkpoint plus log on demand, so holding one is only a cache: once the
-//! copies together weigh more than the budget, the least recently used ones are
-//! dropped — on the request that went over, in every runtime (a Lambda has no
-//! background task to do it later).
+//! open copies together weigh more than the budget, the least recently used
+//! ones are frozen (serialized and compressed, see [`super::frozen`]) into a
+//! second budget, and past that one dropped — on the request that went over,
+//! in every runtime (a Lambda has no background task to do it later).
 //!
 //! A copy is weighed as SQLite's page count × page size (the database it
 //! holds) plus [`COPY_OVERHEAD_BYTES`] for what every connection costs beside
@@ -20,17 +21,24 @@ use lru::LruCache;
 use rusqlite::Connection;
 
 use super::engine::MirrorKey;
+use super::frozen::{Frozen, Thawed};
 use super::images;
 
-/// Default budget for working copies: a busy `mirra serve` stays under 1 GB
-/// (~6,000 seeded Stripe copies resident, 840 MB RSS with 10,000 touched
-/// sessions; the rest are rebuilt from image + log on their next request).
+/// Default budget for open working copies: with the frozen ones a busy `mirra
+/// serve` stays under 1 GB (10,000 touched Stripe sessions: ~1,500 open, the
+/// rest frozen, 936 MB RSS).
 pub const DEFAULT_CACHE_BYTES: u64 = 768 * 1024 * 1024;
 
 /// What a working copy costs beside its pages: the connection, its parsed
-/// schema, page-cache headers and prepared statements. Measured with
-/// `infra/bench/rss`: a touched Stripe copy of 36 KB costs ~135 KB of RSS.
-pub const COPY_OVERHEAD_BYTES: u64 = 96 * 1024;
+/// schema, page-cache headers, lookaside and prepared statements. Measured
+/// with `infra/bench/rss`: a touched Stripe copy (14 tables, 42 indexes, 39
+/// capture triggers; 272 KB of pages) costs ~520 KB of RSS. A mirror with a
+/// smaller schema costs less, so this errs on the side of the budget.
+pub const COPY_OVERHEAD_BYTES: u64 = 240 * 1024;
+
+/// Default budget for frozen copies (see [`super::frozen`]): a touched Stripe
+/// copy frozen weighs ~12 KB, so this holds ~20,000 of them.
+pub const DEFAULT_FROZEN_BYTES: u64 = 256 * 1024 * 1024;
 
 /// What the working copies weigh together, updated as they are built, grow and drop.
 #[derive(Debug, Default)]
@@ -119,6 +127,15 @@ impl Working {
         self.weight = now;
     }
 
+    /// A thawed copy, with the counters it had when frozen.
+    fn thawed(t: Thawed, meter: Arc<Meter>) -> Self {
+        let mut w = Working::new(t.conn, t.head, t.base_bytes as usize, meter);
+        w.since_entries = t.since_entries;
+        w.since_bytes = t.since_bytes;
+        w.in_page_cache = images::in_page_cache(t.len);
+        w
+    }
+
     fn new(conn: Connection, head: u64, base_bytes: usize, meter: Arc<Meter>) -> Self {
         let weight = weigh(&conn, base_bytes as u64);
         meter.bytes.fetch_add(weight, Ordering::Relaxed);
@@ -170,20 +187,109 @@ impl Slot {
 
 pub(super) type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
 
-/// The slots, most recently used first, and the budget they must fit in.
+/// The slots, most recently used first, and the budget they must fit in;
+/// then the frozen copies, most recently used first, and theirs.
 pub(super) struct Copies {
     slots: Mutex<LruCache<MirrorKey, SharedSlot>>,
+    frozen: Mutex<FrozenCopies>,
     meter: Arc<Meter>,
     budget: AtomicU64,
+}
+
+/// Frozen copies by key and what they weigh together. A key is in at most one
+/// tier: freezing removes its slot, thawing removes it from here.
+struct FrozenCopies {
+    copies: LruCache<MirrorKey, Frozen>,
+    bytes: u64,
+    budget: u64,
+}
+
+impl FrozenCopies {
+    fn remove(&mut self, key: &MirrorKey) -> Option<Frozen> {
+        let f = self.copies.pop(key)?;
+        self.bytes -= f.weight();
+        Some(f)
+    }
+
+    /// Keeps `f` unless it alone is over budget, then drops the least
+    /// recently frozen until the rest fit; returns what it dropped.
+    fn insert(&mut self, key: MirrorKey, f: Frozen) -> Vec<Frozen> {
+        let mut dropped = Vec::new();
+        if f.weight() > self.budget {
+            dropped.push(f);
+            return dropped;
+        }
+        self.bytes += f.weight();
+        if let Some(old) = self.copies.put(key, f) {
+            self.bytes -= old.weight();
+            dropped.push(old);
+        }
+        self.trim(&mut dropped);
+        dropped
+    }
+
+    fn trim(&mut self, dropped: &mut Vec<Frozen>) {
+        while self.bytes > self.budget {
+            match self.copies.pop_lru() {
+                Some((_, f)) => {
+                    self.bytes -= f.weight();
+                    dropped.push(f);
+                }
+                None => break,
+            }
+        }
+    }
 }
 
 impl Copies {
     pub fn new(budget: u64) -> Self {
         Copies {
             slots: Mutex::new(LruCache::unbounded()),
+            frozen: Mutex::new(FrozenCopies {
+                copies: LruCache::unbounded(),
+                bytes: 0,
+                budget: DEFAULT_FROZEN_BYTES,
+            }),
             meter: Arc::new(Meter::default()),
             budget: AtomicU64::new(budget),
         }
+    }
+
+    /// Keep frozen copies within `bytes` (0: freeze none; copies over the
+    /// open budget are dropped).
+    pub fn set_frozen_budget(&self, bytes: u64) {
+        let dropped = {
+            let mut f = self.lock_frozen();
+            f.budget = bytes;
+            let mut dropped = Vec::new();
+            f.trim(&mut dropped);
+            dropped
+        };
+        drop(dropped);
+    }
+
+    pub fn frozen_budget(&self) -> u64 {
+        self.lock_frozen().budget
+    }
+
+    /// Bytes the frozen copies hold together.
+    pub fn frozen_bytes(&self) -> u64 {
+        self.lock_frozen().bytes
+    }
+
+    /// How many copies are frozen.
+    pub fn frozen_copies(&self) -> u64 {
+        self.lock_frozen().copies.len() as u64
+    }
+
+    /// Takes `key`'s frozen copy, if any, and opens it as a working copy.
+    pub fn thaw(&self, key: &MirrorKey) -> Option<super::StateResult<Working>> {
+        let frozen = self.lock_frozen().remove(key)?;
+        Some(
+            frozen
+                .thaw()
+                .map(|t| Working::thawed(t, self.meter.clone())),
+        )
     }
 
     pub fn set_budget(&self, bytes: u64) {
@@ -238,16 +344,16 @@ impl Copies {
             .clone()
     }
 
-    /// Drops least recently used copies nobody is using until the rest fit the
-    /// budget. Called after every request that may have built or grown a copy;
-    /// cheap when under budget.
+    /// Freezes (or, past the frozen budget, drops) least recently used copies
+    /// nobody is using until the rest fit the budget. Called after every
+    /// request that may have built or grown a copy; cheap when under budget.
     pub fn trim(&self) {
         let budget = self.budget();
         if self.resident_bytes() <= budget {
             return;
         }
-        let dropped = {
-            let mut slots = self.lock();
+        let victims = {
+            let slots = self.lock();
             let mut over = self.resident_bytes().saturating_sub(budget);
             let mut victims = Vec::new();
             for (key, slot) in slots.iter().rev() {
@@ -256,23 +362,46 @@ impl Copies {
                 }
                 if let Some(weight) = unused_weight(slot) {
                     over = over.saturating_sub(weight);
-                    victims.push(key.clone());
+                    victims.push((key.clone(), slot.clone()));
                 }
             }
             victims
-                .iter()
-                .filter_map(|k| slots.pop(k))
-                .collect::<Vec<_>>()
         };
-        // Closing connections outside the map's lock keeps other requests moving.
-        drop(dropped);
+        let freeze = self.frozen_budget() > 0;
+        for (key, slot) in victims {
+            // Serialized outside the map's lock, so other requests keep moving.
+            let frozen = match slot.try_lock() {
+                Ok(s) if freeze => s.db.as_ref().and_then(|w| Frozen::of(w, s.last_used)),
+                Ok(_) => None,
+                Err(_) => continue,
+            };
+            let (popped, dropped) = {
+                let mut slots = self.lock();
+                // Only if no request took the slot meanwhile: the map's handle
+                // and this one are all there are.
+                let untouched = slots
+                    .peek(&key)
+                    .is_some_and(|s| Arc::ptr_eq(s, &slot) && Arc::strong_count(&slot) == 2);
+                if !untouched {
+                    continue;
+                }
+                let popped = slots.pop(&key);
+                // Frozen before the map's lock is let go: a request for the key
+                // finds either the slot or the frozen copy.
+                let dropped = frozen.map(|f| self.lock_frozen().insert(key, f));
+                (popped, dropped)
+            };
+            // Connections close outside the map's lock.
+            drop((popped, dropped, slot));
+        }
     }
 
     /// Forgets the copy of `key` (its session ended). A request still using it
     /// finishes on it; the copy goes when that request is done.
     pub fn evict(&self, key: &MirrorKey) {
         let dropped = self.lock().pop(key);
-        drop(dropped);
+        let frozen = self.lock_frozen().remove(key);
+        drop((dropped, frozen));
     }
 
     /// Drops unused copies not used for `idle`.
@@ -295,7 +424,29 @@ impl Copies {
                 .filter_map(|k| slots.pop(k))
                 .collect::<Vec<_>>()
         };
-        drop(dropped);
+        let frozen = {
+            let mut f = self.lock_frozen();
+            let mut victims = Vec::new();
+            while f
+                .copies
+                .peek_lru()
+                .is_some_and(|(_, c)| c.last_used.elapsed() >= idle)
+            {
+                if let Some((_, c)) = f.copies.pop_lru() {
+                    f.bytes -= c.weight();
+                    victims.push(c);
+                }
+            }
+            victims
+        };
+        drop((dropped, frozen));
+    }
+
+    fn lock_frozen(&self) -> MutexGuard<'_, FrozenCopies> {
+        match self.frozen.lock() {
+            Ok(f) => f,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, LruCache<MirrorKey, SharedSlot>> {

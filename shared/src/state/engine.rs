@@ -13,8 +13,9 @@
 //! stays flat as history grows.
 //!
 //! Working copies are a cache within a byte budget (`copies`): after every
-//! request, the least recently used copies beyond it are dropped, to be rebuilt
-//! from checkpoint or image + log on their next use.
+//! request, the least recently used copies beyond it are frozen (compressed,
+//! `frozen`) within a second budget, or dropped past it, to be thawed or
+//! rebuilt from checkpoint or image + log on their next use.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -411,6 +412,28 @@ impl StateEngine {
         self.copies.freed()
     }
 
+    /// Keep frozen copies within `bytes` (see [`DEFAULT_FROZEN_BYTES`]; 0
+    /// freezes none: copies over the cache budget are dropped).
+    ///
+    /// [`DEFAULT_FROZEN_BYTES`]: super::DEFAULT_FROZEN_BYTES
+    pub fn set_frozen_bytes(&self, bytes: u64) {
+        self.copies.set_frozen_budget(bytes);
+    }
+
+    pub fn frozen_budget(&self) -> u64 {
+        self.copies.frozen_budget()
+    }
+
+    /// What this process's frozen copies hold (compressed bytes) …
+    pub fn frozen_bytes(&self) -> u64 {
+        self.copies.frozen_bytes()
+    }
+
+    /// … and how many there are.
+    pub fn frozen_copies(&self) -> u64 {
+        self.copies.frozen_copies()
+    }
+
     /// Drops working copies unused for `idle`; they are rebuilt from storage on demand.
     pub fn evict_idle(&self, idle: Duration) {
         self.copies.evict_idle(idle);
@@ -424,6 +447,15 @@ impl StateEngine {
         key: &MirrorKey,
     ) -> StateResult<&'a mut Working> {
         slot.touch();
+        if slot.db.is_none() {
+            match self.copies.thaw(key) {
+                Some(Ok(w)) => slot.db = Some(w),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, session = %key.log.session, "a frozen copy did not open; rebuilding it from storage")
+                }
+                None => {}
+            }
+        }
         if slot.db.is_none() {
             slot.db = Some(self.cold_load(key).await?);
         } else if let Some(w) = slot.db.as_mut() {

@@ -118,6 +118,11 @@ impl Sessions {
         self.engine.set_cache_bytes(bytes);
     }
 
+    /// Keep frozen copies within `bytes`; see `StateEngine::set_frozen_bytes`.
+    pub fn set_frozen_bytes(&mut self, bytes: u64) {
+        self.engine.set_frozen_bytes(bytes);
+    }
+
     /// Keep cached images within `bytes`; see `Images::set_budget`.
     pub fn set_image_cache_bytes(&mut self, bytes: u64) {
         self.engine.images().set_budget(bytes);
