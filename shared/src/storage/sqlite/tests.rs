@@ -1,0 +1,43 @@
+//! What the SQLite session table does that its conformance suite cannot see.
+
+use rusqlite::StatementStatus;
+
+use super::{lock, SqliteSessionTable, ALL, PAGE};
+use crate::storage::LogKey;
+
+/// Every mirror request reads the log after its copy's head: that statement
+/// must run as prepared, not be prepared again each time (a bound LIMIT did
+/// that: SQLite plans with its value, so each binding expired the plan).
+#[test]
+fn reading_the_log_again_reuses_the_prepared_statement() {
+    let table = SqliteSessionTable::in_memory().expect("table");
+    let key = LogKey {
+        session: "ses_a".into(),
+        incarnation: "inc".into(),
+        mirror: "stripe".into(),
+    };
+    for seq in 1..=5 {
+        lock(&table.conn)
+            .execute(
+                "INSERT INTO log (session, incarnation, mirror, seq, entry) VALUES ('ses_a', 'inc', 'stripe', ?1, x'00')",
+                [seq],
+            )
+            .expect("insert");
+    }
+    for after in 0..5 {
+        let all = table.query_log(&key, after, None).expect("all");
+        assert_eq!(all.len(), 5 - after as usize);
+        let page = table.query_log(&key, after, Some(2)).expect("page");
+        assert_eq!(page.len(), (5 - after as usize).min(2));
+    }
+    let conn = lock(&table.conn);
+    let status = |sql: &str, what: StatementStatus| {
+        conn.prepare_cached(sql).expect("cached").get_status(what)
+    };
+    assert_eq!(status(ALL, StatementStatus::Run), 5);
+    assert_eq!(status(ALL, StatementStatus::RePrepare), 0);
+    // What the one statement with `LIMIT -1` for all did: a bound LIMIT is
+    // planned with its value, so binding it again expires the plan.
+    assert_eq!(status(PAGE, StatementStatus::Run), 5);
+    assert!(status(PAGE, StatementStatus::RePrepare) >= 4);
+}
