@@ -27,6 +27,7 @@ use super::routes;
 use super::update;
 use crate::mirrors::toolkit::expand::{check, expand, ExpandError};
 use crate::mirrors::toolkit::idempotency::{self, Check, Saved};
+use crate::mirrors::toolkit::objects::json_text;
 use crate::mirrors::toolkit::route::{Match, PathArgs};
 use crate::mirrors::VendorError;
 use crate::session::{Door, SessionContext, UnknownCredential};
@@ -243,7 +244,7 @@ async fn run(
     let write = parts.method != Method::GET;
     if !write {
         let out = ctx.read(call).await?;
-        return Ok(json_response(StatusCode::OK, out.to_string()));
+        return Ok(json_response(StatusCode::OK, json_text(&out)));
     }
     let Some(key) = idempotency_key.as_deref() else {
         // An error the endpoint answered is its outcome, with or without an
@@ -258,7 +259,7 @@ async fn run(
             .await?;
         schedule(door, &ctx, due.load(Ordering::Relaxed)).await;
         return match out {
-            Ok(v) => Ok(json_response(StatusCode::OK, v.to_string())),
+            Ok(v) => Ok(json_response(StatusCode::OK, json_text(&v))),
             Err(e) => Err(e),
         };
     };
@@ -277,7 +278,7 @@ async fn run(
             }
             // Stripe saves a request's outcome when the endpoint ran, errors included.
             let (status, body) = match call(conn) {
-                Ok(v) => (200, v.to_string()),
+                Ok(v) => (200, json_text(&v)),
                 Err(e) if e.is_final() => (e.status().as_u16(), e.body().to_string()),
                 Err(e) => return Err(e),
             };
