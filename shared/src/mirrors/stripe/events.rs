@@ -42,21 +42,26 @@ pub fn emit(
         );
     }
     let endpoints = webhook_endpoints::subscribed(call.conn, kind)?;
-    let event = json!({
-        "id": id,
-        "object": "event",
-        "api_version": API_VERSION,
-        "created": call.now,
-        "data": data,
-        "livemode": false,
-        "pending_webhooks": endpoints.len(),
-        "request": {
+    // Built field by field: `json!` would copy `data` (the whole object) once
+    // more through `to_value`.
+    let mut event = Map::new();
+    event.insert("id".into(), Value::String(id.clone()));
+    event.insert("object".into(), "event".into());
+    event.insert("api_version".into(), API_VERSION.into());
+    event.insert("created".into(), call.now.into());
+    event.insert("data".into(), Value::Object(data));
+    event.insert("livemode".into(), false.into());
+    event.insert("pending_webhooks".into(), endpoints.len().into());
+    event.insert(
+        "request".into(),
+        json!({
             // An automatic change (a timer) has no request, as in Stripe.
             "id": (!call.request_id.is_empty()).then_some(call.request_id),
             "idempotency_key": call.idempotency_key,
-        },
-        "type": kind,
-    });
+        }),
+    );
+    event.insert("type".into(), kind.into());
+    let event = Value::Object(event);
     KIND.insert(call.conn, &event)?;
     if endpoints.is_empty() {
         return Ok(());
