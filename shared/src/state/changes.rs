@@ -51,6 +51,7 @@ pub fn install(conn: &Connection) -> StateResult<()> {
 }
 
 /// Takes the rows changed since the last drain out of `_changes`.
+#[cfg(test)]
 pub fn drain(conn: &Connection) -> StateResult<Vec<RowChange>> {
     let mut out = Vec::new();
     {
@@ -74,6 +75,48 @@ pub fn drain(conn: &Connection) -> StateResult<Vec<RowChange>> {
         conn.prepare_cached("DELETE FROM _changes")?.execute([])?;
     }
     Ok(out)
+}
+
+/// Takes the rows changed since the last drain out of `_changes` as the
+/// encoded log entry (`LogEntry::Changes`, byte for byte what encoding
+/// [`drain`]'s result gives), or `None` when nothing changed.
+///
+/// Written straight from the captured text: the rows are JSON that SQLite's
+/// `json_object` made, so parsing each into a `RawValue` (which validates it)
+/// and serializing it again cost ~5 % of a Stripe create's instructions.
+pub fn drain_entry(conn: &Connection) -> StateResult<Option<Vec<u8>>> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(br#"{"kind":"changes","changes":["#);
+    let mut any = false;
+    {
+        let mut stmt = conn.prepare_cached("SELECT tbl, pk, row FROM _changes ORDER BY n")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            if any {
+                out.push(b',');
+            }
+            any = true;
+            out.extend_from_slice(br#"{"t":"#);
+            let table = text(r.get_ref(0)?)?;
+            serde_json::to_writer(&mut out, table)
+                .map_err(|e| StateError::Corrupt(format!("captured table: {e}")))?;
+            out.extend_from_slice(br#","pk":"#);
+            serde_json::to_writer(&mut out, &sql_to_json(r.get_ref(1)?)?)
+                .map_err(|e| StateError::Corrupt(format!("captured key: {e}")))?;
+            out.extend_from_slice(br#","row":"#);
+            match r.get_ref(2)? {
+                rusqlite::types::ValueRef::Null => out.extend_from_slice(b"null"),
+                row => out.extend_from_slice(text(row)?.as_bytes()),
+            }
+            out.push(b'}');
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    out.extend_from_slice(b"]}");
+    conn.prepare_cached("DELETE FROM _changes")?.execute([])?;
+    Ok(Some(out))
 }
 
 /// Replays a change set captured on another instance. Runs inside the caller's
@@ -209,6 +252,12 @@ fn valid_ident(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// A captured text column (table name, row JSON).
+fn text(v: rusqlite::types::ValueRef<'_>) -> StateResult<&str> {
+    v.as_str()
+        .map_err(|e| StateError::Corrupt(format!("captured text: {e}")))
+}
+
 fn sql_to_json(v: rusqlite::types::ValueRef<'_>) -> StateResult<serde_json::Value> {
     use rusqlite::types::ValueRef;
     Ok(match v {
@@ -235,5 +284,59 @@ fn json_to_sql(v: &serde_json::Value) -> rusqlite::types::Value {
         },
         serde_json::Value::String(s) => Value::Text(s.clone()),
         other => Value::Text(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::{drain, drain_entry, install};
+    use crate::state::LogEntry;
+
+    /// The same writes on two identical databases.
+    fn twins() -> [Connection; 2] {
+        [0, 1].map(|_| {
+            let c = Connection::open_in_memory().expect("open");
+            c.execute_batch(
+                "CREATE TABLE notes (id TEXT PRIMARY KEY, n INTEGER, text TEXT, data TEXT);
+                 CREATE TABLE counts (k INTEGER PRIMARY KEY, v REAL);",
+            )
+            .expect("schema");
+            install(&c).expect("capture");
+            c.execute_batch(
+                r#"INSERT INTO notes VALUES ('a "quoted" id', 1, 'line
+two \ back', '{"x":[1,2]}');
+                   INSERT INTO notes VALUES ('b', NULL, 'é ☃', NULL);
+                   INSERT INTO counts VALUES (7, 1.5);
+                   UPDATE notes SET n = 2 WHERE id = 'b';
+                   DELETE FROM notes WHERE id = 'a "quoted" id';"#,
+            )
+            .expect("writes");
+            c
+        })
+    }
+
+    /// The entry written straight from the captured text is, byte for byte,
+    /// the encoding of the drained change set, and reads back as it.
+    #[test]
+    fn a_drained_entry_is_the_encoded_change_set() {
+        let [a, b] = twins();
+        let changes = drain(&a).expect("drain");
+        assert_eq!(changes.len(), 5);
+        let expected = LogEntry::Changes { changes }.encode().expect("encode");
+        let entry = drain_entry(&b)
+            .expect("drain entry")
+            .expect("something changed");
+        assert_eq!(
+            String::from_utf8_lossy(&entry),
+            String::from_utf8_lossy(&expected)
+        );
+        let LogEntry::Changes { changes } = LogEntry::decode(&entry).expect("decode") else {
+            panic!("not a change set")
+        };
+        assert_eq!(changes.len(), 5);
+        assert!(changes[4].row.is_none(), "the delete");
+        assert_eq!(drain_entry(&b).expect("again"), None, "drained once");
     }
 }

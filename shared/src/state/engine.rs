@@ -188,19 +188,18 @@ impl StateEngine {
             let Some(w) = guard.db.as_mut() else {
                 return Err(StateError::Corrupt("working copy vanished".into()).into());
             };
-            let drained = changes::drain(&w.conn);
-            let changes = match drained {
-                Ok(c) => c,
+            let drained = changes::drain_entry(&w.conn);
+            let entry = match drained {
+                Ok(Some(entry)) => entry,
+                Ok(None) => {
+                    commit(guard);
+                    return Ok(value);
+                }
                 Err(e) => {
                     rollback(guard);
                     return Err(e.into());
                 }
             };
-            if changes.is_empty() {
-                commit(guard);
-                return Ok(value);
-            }
-            let entry = LogEntry::Changes { changes }.encode()?;
             let next = w.head + 1;
             match self.table.append_log(&key.log, next, &entry).await {
                 Ok(()) => {
