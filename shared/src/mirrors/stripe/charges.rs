@@ -25,7 +25,7 @@ use super::pipeline::Call;
 use super::search::Search;
 use super::update;
 use super::Stripe;
-use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::toolkit::objects::{into_map, Kind};
 use crate::mirrors::toolkit::search::{Field, Searchable};
 use crate::mirrors::Vendor;
 use crate::session::id::random_from;
@@ -424,8 +424,8 @@ fn new(
         "transfer_data": null,
         "transfer_group": get("transfer_group"),
     });
-    let mut ch = v.as_object().cloned().unwrap_or_default();
-    ch.extend(rest.as_object().cloned().unwrap_or_default());
+    let mut ch = into_map(v);
+    ch.extend(into_map(rest));
     ch
 }
 

@@ -17,7 +17,7 @@ use super::pipeline::Call;
 use super::search::Search;
 use super::update;
 use super::Stripe;
-use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::toolkit::objects::{into_map, Kind};
 use crate::mirrors::toolkit::search::{Field, Searchable};
 use crate::mirrors::Vendor;
 use crate::session::id::random_from;
@@ -85,7 +85,7 @@ pub fn new(id: &str, created: i64, invoice_prefix: &str) -> Map<String, Value> {
         "tax_exempt": "none",
         "test_clock": null,
     });
-    v.as_object().cloned().unwrap_or_default()
+    into_map(v)
 }
 
 /// Stripe generates 8 uppercase hex-like characters per customer.

@@ -25,7 +25,7 @@ use super::lists;
 use super::pipeline::Call;
 use super::update;
 use super::Stripe;
-use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::toolkit::objects::{into_map, Kind};
 use crate::mirrors::Vendor;
 
 /// Storage: one row per stored method; lists filter on its customer, type and
@@ -722,7 +722,7 @@ fn new_method(
         "type": "card",
     });
     Method {
-        object: object.as_object().cloned().unwrap_or_default(),
+        object: into_map(object),
         card,
         set_up: false,
         consumed: false,

@@ -28,7 +28,7 @@ use super::pipeline::Call;
 use super::three_d_secure::{self, Need};
 use super::update;
 use super::Stripe;
-use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::toolkit::objects::{into_map, Kind};
 use crate::mirrors::Vendor;
 use crate::session::id::random_token;
 
@@ -163,7 +163,7 @@ fn new(call: &Call, p: &Map<String, Value>) -> Map<String, Value> {
         "status": "requires_payment_method",
         "usage": p.get("usage").and_then(Value::as_str).unwrap_or("off_session"),
     });
-    v.as_object().cloned().unwrap_or_default()
+    into_map(v)
 }
 
 /// Applies what create, update and confirm share.

@@ -13,7 +13,7 @@ use super::pipeline::{Call, API_VERSION};
 use super::update;
 use super::Stripe;
 use crate::mirrors::toolkit::list::ListQuery;
-use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::toolkit::objects::{into_map, Kind};
 use crate::mirrors::toolkit::outbox;
 use crate::mirrors::Vendor;
 use crate::session::id::random_token;
@@ -78,7 +78,7 @@ pub fn new(id: &str, created: i64, secret: Option<&str>) -> Map<String, Value> {
         "status": "enabled",
         "url": "",
     });
-    v.as_object().cloned().unwrap_or_default()
+    into_map(v)
 }
 
 fn check_url(params: &Map<String, Value>) -> Result<(), StripeError> {

@@ -7,7 +7,7 @@
 
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A JSON document as text, for storing or answering. `serde_json::to_string`
 /// writes into one buffer; a `Value`'s `Display` (`to_string()`) goes through
@@ -15,6 +15,16 @@ use serde_json::Value;
 /// instructions, and a Stripe create renders three documents.
 pub fn json_text(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| v.to_string())
+}
+
+/// The map of a JSON object (`json!({...})`), taken rather than copied
+/// (`as_object().cloned()` copied a whole new object on every create); empty
+/// for anything else.
+pub fn into_map(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }
 
 /// One resource's storage: its table, id format and filter columns.

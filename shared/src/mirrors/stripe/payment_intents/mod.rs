@@ -37,7 +37,7 @@ use super::pipeline::Call;
 use super::search::Search;
 use super::update;
 use crate::mirrors::stripe::Stripe;
-use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::toolkit::objects::{into_map, Kind};
 use crate::mirrors::toolkit::search::{Field, Searchable};
 use crate::mirrors::Vendor;
 use crate::session::id::random_token;
@@ -257,8 +257,8 @@ fn new(call: &Call, p: &Map<String, Value>) -> Result<Map<String, Value>, Stripe
         "transfer_data": null,
         "transfer_group": null,
     });
-    let mut pi = v.as_object().cloned().unwrap_or_default();
-    pi.extend(rest.as_object().cloned().unwrap_or_default());
+    let mut pi = into_map(v);
+    pi.extend(into_map(rest));
     Ok(pi)
 }
 
