@@ -131,12 +131,14 @@ pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
 /// and reserved for [`LEASE_MS`] (its `due_at` moves past the lease), so a
 /// dispatcher that dies mid-send leaves it to be tried again.
 pub fn claim_due(conn: &Connection, now_ms: i64, limit: usize) -> rusqlite::Result<Vec<Delivery>> {
-    let mut stmt = conn.prepare_cached(
+    // The limit is written into the statement, not bound: SQLite plans with a
+    // bound LIMIT's value, so binding it again re-prepares the statement.
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, target, url, scheme, secret, ref, payload, attempts FROM outbox
-         WHERE status = 'pending' AND due_at <= ?1 ORDER BY due_at, seq LIMIT ?2",
-    )?;
+         WHERE status = 'pending' AND due_at <= ?1 ORDER BY due_at, seq LIMIT {limit}"
+    ))?;
     let due: Vec<Delivery> = stmt
-        .query_map(params![now_ms, limit as i64], |r| {
+        .query_map(params![now_ms], |r| {
             Ok(Delivery {
                 id: r.get(0)?,
                 target: r.get(1)?,

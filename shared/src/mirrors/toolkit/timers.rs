@@ -69,13 +69,13 @@ pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
 /// Takes up to `limit` timers due at `now_ms`, earliest first, out of the
 /// table: the same write fires them.
 pub fn take_due(conn: &Connection, now_ms: i64, limit: usize) -> rusqlite::Result<Vec<Timer>> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    // Written into the statement, not bound (see `outbox::claim_due`).
     let due = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT id, kind, target, payload, due_at FROM timers
-             WHERE due_at <= ?1 ORDER BY due_at, seq LIMIT ?2",
-        )?
-        .query_map(params![now_ms, limit], |r| {
+             WHERE due_at <= ?1 ORDER BY due_at, seq LIMIT {limit}"
+        ))?
+        .query_map(params![now_ms], |r| {
             Ok(Timer {
                 id: r.get(0)?,
                 kind: r.get(1)?,
