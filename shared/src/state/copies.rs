@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use lru::LruCache;
 use rusqlite::Connection;
 
+use super::byte_lru::ByteLru;
 use super::engine::MirrorKey;
 use super::frozen::{Frozen, Thawed};
 use super::images;
@@ -191,65 +192,18 @@ pub(super) type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
 /// then the frozen copies, most recently used first, and theirs.
 pub(super) struct Copies {
     slots: Mutex<LruCache<MirrorKey, SharedSlot>>,
-    frozen: Mutex<FrozenCopies>,
+    /// Frozen copies by key within their budget. A key is in at most one
+    /// tier: freezing removes its slot, thawing removes it from here.
+    frozen: Mutex<ByteLru<MirrorKey, Frozen>>,
     meter: Arc<Meter>,
     budget: AtomicU64,
-}
-
-/// Frozen copies by key and what they weigh together. A key is in at most one
-/// tier: freezing removes its slot, thawing removes it from here.
-struct FrozenCopies {
-    copies: LruCache<MirrorKey, Frozen>,
-    bytes: u64,
-    budget: u64,
-}
-
-impl FrozenCopies {
-    fn remove(&mut self, key: &MirrorKey) -> Option<Frozen> {
-        let f = self.copies.pop(key)?;
-        self.bytes -= f.weight();
-        Some(f)
-    }
-
-    /// Keeps `f` unless it alone is over budget, then drops the least
-    /// recently frozen until the rest fit; returns what it dropped.
-    fn insert(&mut self, key: MirrorKey, f: Frozen) -> Vec<Frozen> {
-        let mut dropped = Vec::new();
-        if f.weight() > self.budget {
-            dropped.push(f);
-            return dropped;
-        }
-        self.bytes += f.weight();
-        if let Some(old) = self.copies.put(key, f) {
-            self.bytes -= old.weight();
-            dropped.push(old);
-        }
-        self.trim(&mut dropped);
-        dropped
-    }
-
-    fn trim(&mut self, dropped: &mut Vec<Frozen>) {
-        while self.bytes > self.budget {
-            match self.copies.pop_lru() {
-                Some((_, f)) => {
-                    self.bytes -= f.weight();
-                    dropped.push(f);
-                }
-                None => break,
-            }
-        }
-    }
 }
 
 impl Copies {
     pub fn new(budget: u64) -> Self {
         Copies {
             slots: Mutex::new(LruCache::unbounded()),
-            frozen: Mutex::new(FrozenCopies {
-                copies: LruCache::unbounded(),
-                bytes: 0,
-                budget: DEFAULT_FROZEN_BYTES,
-            }),
+            frozen: Mutex::new(ByteLru::new(DEFAULT_FROZEN_BYTES)),
             meter: Arc::new(Meter::default()),
             budget: AtomicU64::new(budget),
         }
@@ -258,28 +212,22 @@ impl Copies {
     /// Keep frozen copies within `bytes` (0: freeze none; copies over the
     /// open budget are dropped).
     pub fn set_frozen_budget(&self, bytes: u64) {
-        let dropped = {
-            let mut f = self.lock_frozen();
-            f.budget = bytes;
-            let mut dropped = Vec::new();
-            f.trim(&mut dropped);
-            dropped
-        };
+        let dropped = self.lock_frozen().set_budget(bytes);
         drop(dropped);
     }
 
     pub fn frozen_budget(&self) -> u64 {
-        self.lock_frozen().budget
+        self.lock_frozen().budget()
     }
 
     /// Bytes the frozen copies hold together.
     pub fn frozen_bytes(&self) -> u64 {
-        self.lock_frozen().bytes
+        self.lock_frozen().bytes()
     }
 
     /// How many copies are frozen.
     pub fn frozen_copies(&self) -> u64 {
-        self.lock_frozen().copies.len() as u64
+        self.lock_frozen().len() as u64
     }
 
     /// Takes `key`'s frozen copy, if any, and opens it as a working copy.
@@ -424,25 +372,13 @@ impl Copies {
                 .filter_map(|k| slots.pop(k))
                 .collect::<Vec<_>>()
         };
-        let frozen = {
-            let mut f = self.lock_frozen();
-            let mut victims = Vec::new();
-            while f
-                .copies
-                .peek_lru()
-                .is_some_and(|(_, c)| c.last_used.elapsed() >= idle)
-            {
-                if let Some((_, c)) = f.copies.pop_lru() {
-                    f.bytes -= c.weight();
-                    victims.push(c);
-                }
-            }
-            victims
-        };
+        let frozen = self
+            .lock_frozen()
+            .pop_lru_while(|c, _| c.last_used.elapsed() >= idle);
         drop((dropped, frozen));
     }
 
-    fn lock_frozen(&self) -> MutexGuard<'_, FrozenCopies> {
+    fn lock_frozen(&self) -> MutexGuard<'_, ByteLru<MirrorKey, Frozen>> {
         match self.frozen.lock() {
             Ok(f) => f,
             Err(poisoned) => poisoned.into_inner(),

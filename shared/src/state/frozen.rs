@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use rusqlite::MAIN_DB;
 
+use super::byte_lru::Weighed;
 use super::copies::Working;
 use super::{images, StateError, StateResult};
 
@@ -62,11 +63,6 @@ impl Frozen {
         })
     }
 
-    /// What it holds in memory.
-    pub fn weight(&self) -> u64 {
-        self.data.len() as u64
-    }
-
     /// The database bytes and counters back, ready to open as a working copy.
     pub fn thaw(self) -> StateResult<Thawed> {
         let raw = lz4_flex::block::decompress_size_prepended(&self.data)
@@ -80,6 +76,13 @@ impl Frozen {
             since_entries: self.since_entries,
             since_bytes: self.since_bytes,
         })
+    }
+}
+
+impl Weighed for Frozen {
+    /// What it holds in memory.
+    fn weight(&self) -> u64 {
+        self.data.len() as u64
     }
 }
 

@@ -4,13 +4,12 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use lru::LruCache;
-
 use bytes::Bytes;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, MAIN_DB};
 use sha2::{Digest, Sha256};
 
+use super::byte_lru::ByteLru;
 use super::{changes, StateError, StateResult};
 use crate::storage::{ObjectStore, StorageError};
 
@@ -54,68 +53,32 @@ pub const DEFAULT_IMAGE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// Builds, stores and caches images: few, immutable, and shared by many sessions.
 pub struct Images {
     store: Arc<dyn ObjectStore>,
-    cache: Mutex<Cache>,
-}
-
-/// Images by object key, most recently used first, and what they weigh.
-struct Cache {
-    images: LruCache<String, Bytes>,
-    bytes: u64,
-    budget: u64,
-}
-
-impl Cache {
-    /// Keeps `bytes` unless it alone is over budget, then drops the least
-    /// recently used images until the rest fit.
-    fn insert(&mut self, key: &str, bytes: Bytes) {
-        let len = bytes.len() as u64;
-        if len > self.budget {
-            return;
-        }
-        if let Some(old) = self.images.put(key.to_string(), bytes) {
-            self.bytes -= old.len() as u64;
-        }
-        self.bytes += len;
-        self.trim();
-    }
-
-    fn trim(&mut self) {
-        while self.bytes > self.budget {
-            match self.images.pop_lru() {
-                Some((_, b)) => self.bytes -= b.len() as u64,
-                None => break,
-            }
-        }
-    }
+    /// Images by object key, most recently used first, within their budget.
+    cache: Mutex<ByteLru<String, Bytes>>,
 }
 
 impl Images {
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
         Images {
             store,
-            cache: Mutex::new(Cache {
-                images: LruCache::unbounded(),
-                bytes: 0,
-                budget: DEFAULT_IMAGE_CACHE_BYTES,
-            }),
+            cache: Mutex::new(ByteLru::new(DEFAULT_IMAGE_CACHE_BYTES)),
         }
     }
 
     /// Keep cached images within `bytes` (0: cache none; each use reads the store).
     pub fn set_budget(&self, bytes: u64) {
-        let mut c = self.lock();
-        c.budget = bytes;
-        c.trim();
+        let dropped = self.lock().set_budget(bytes);
+        drop(dropped);
     }
 
     /// Bytes of image data held in memory.
     pub fn cached_bytes(&self) -> u64 {
-        self.lock().bytes
+        self.lock().bytes()
     }
 
     /// How many images are held in memory.
     pub fn cached_count(&self) -> usize {
-        self.lock().images.len()
+        self.lock().len()
     }
 
     /// Makes sure the recipe's image exists; returns its hash and whether it was
@@ -159,14 +122,15 @@ impl Images {
     }
 
     fn remember(&self, key: &str, bytes: Bytes) {
-        self.lock().insert(key, bytes);
+        let dropped = self.lock().insert(key.to_string(), bytes);
+        drop(dropped);
     }
 
     fn cached(&self, key: &str) -> Option<Bytes> {
-        self.lock().images.get(key).cloned()
+        self.lock().get(key).cloned()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Cache> {
+    fn lock(&self) -> MutexGuard<'_, ByteLru<String, Bytes>> {
         match self.cache.lock() {
             Ok(c) => c,
             Err(poisoned) => poisoned.into_inner(),

@@ -2,6 +2,7 @@
 //! change capture ([`changes`]) and the working copies that serve requests
 //! ([`StateEngine`]), held within a byte budget (`copies`), the least recently used compressed ([`frozen`]). Knows nothing of HTTP or vendors.
 
+mod byte_lru;
 pub mod changes;
 mod compact;
 mod copies;
