@@ -31,12 +31,14 @@ use async_trait::async_trait;
 use rusqlite::{ffi, params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 mod due;
+mod log;
 mod records;
 mod schema;
 #[cfg(test)]
 mod tests;
 mod wal;
 
+use log::TRIM_BATCH;
 use schema::init_schema;
 
 use super::{
@@ -46,9 +48,6 @@ use super::{
 
 /// How long a connection waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Log entries a checkpoint deletes per statement (see `set_checkpoint`).
-const TRIM_BATCH: i64 = 256;
 
 /// An append refused for a reason gone by the time it looks again is retried.
 const APPEND_ATTEMPTS: usize = 3;
@@ -107,60 +106,21 @@ impl SqliteSessionTable {
     }
 
     /// A log's entries after `after`, ascending, at most `limit` (`None`: all).
-    ///
-    /// Two statements, not one with `LIMIT -1` for all: SQLite reads a bound
-    /// LIMIT's value while planning, so each new binding of it re-prepares the
-    /// statement — on every mirror request's catch-up read, 10 % of a Stripe
-    /// create's instructions (callgrind).
     fn query_log(
         &self,
         key: &LogKey,
         after: u64,
         limit: Option<usize>,
     ) -> StorageResult<Vec<LogRecord>> {
-        let limit = limit.map(|n| i64::try_from(n.max(1)).unwrap_or(i64::MAX));
-        self.read(|c| {
-            let mut st = c.prepare_cached(if limit.is_some() { PAGE } else { ALL })?;
-            let (s, i, m, a) = (&key.session, &key.incarnation, &key.mirror, clamp(after));
-            let rows = match limit {
-                Some(n) => st.query(params![s, i, m, a, n])?,
-                None => st.query(params![s, i, m, a])?,
-            };
-            rows.mapped(|r| {
-                Ok(LogRecord {
-                    seq: get_u64(r, 0)?,
-                    entry: r.get(1)?,
-                })
-            })
-            .collect()
-        })
+        self.read(|c| log::entries(c, key, after, limit))
     }
 
     /// Deletes a log's entries below `below`, [`TRIM_BATCH`] per statement,
     /// taking the connection afresh for each.
     fn trim_log(&self, key: &LogKey, below: i64) -> StorageResult<()> {
         loop {
-            let deleted = self.write(
-                || log_name(key),
-                |c| {
-                    c.prepare_cached(
-                        "DELETE FROM log
-                         WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3
-                           AND seq IN (SELECT seq FROM log
-                               WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3
-                                 AND seq < ?4
-                               ORDER BY seq LIMIT ?5)",
-                    )?
-                    .execute(params![
-                        key.session,
-                        key.incarnation,
-                        key.mirror,
-                        below,
-                        TRIM_BATCH
-                    ])
-                },
-            )?;
-            if (deleted as i64) < TRIM_BATCH {
+            let deleted = self.write(|| log_name(key), |c| log::trim_batch(c, key, below))?;
+            if deleted < TRIM_BATCH {
                 return Ok(());
             }
         }
@@ -182,14 +142,6 @@ impl SqliteSessionTable {
         })
     }
 }
-
-/// A log's entries after a seq, and at most so many of them (see `query_log`).
-const ALL: &str = "SELECT seq, entry FROM log
-     WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3 AND seq > ?4
-     ORDER BY seq";
-const PAGE: &str = "SELECT seq, entry FROM log
-     WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3 AND seq > ?4
-     ORDER BY seq LIMIT ?5";
 
 fn connect(path: &Path) -> StorageResult<Connection> {
     let conn = Connection::open(path)
@@ -281,18 +233,6 @@ fn row_gone(key: &LogKey) -> StorageError {
         "session {} incarnation {}",
         key.session, key.incarnation
     ))
-}
-
-/// Whether the key's row exists, and its log's checkpoint seq (0 without one).
-fn log_state(c: &Connection, key: &LogKey) -> rusqlite::Result<(bool, i64)> {
-    c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND incarnation = ?2),
-                COALESCE((SELECT seq FROM checkpoints
-                          WHERE session = ?1 AND incarnation = ?2 AND mirror = ?3), 0)",
-    )?
-    .query_row(params![key.session, key.incarnation, key.mirror], |r| {
-        Ok((r.get(0)?, r.get(1)?))
-    })
 }
 
 #[async_trait]
@@ -506,7 +446,7 @@ impl SessionTable for SqliteSessionTable {
                     if inserted == 1 {
                         Ok(None)
                     } else {
-                        log_state(c, key).map(Some)
+                        log::state(c, key).map(Some)
                     }
                 },
             )?;
@@ -553,7 +493,7 @@ impl SessionTable for SqliteSessionTable {
             || log_name(key),
             |c| {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let (exists, current) = log_state(&tx, key)?;
+                let (exists, current) = log::state(&tx, key)?;
                 if !exists {
                     return Ok(None);
                 }

@@ -2,7 +2,8 @@
 
 use rusqlite::StatementStatus;
 
-use super::{lock, SqliteSessionTable, ALL, PAGE};
+use super::log::{ALL, PAGE};
+use super::{lock, SqliteSessionTable};
 use crate::storage::LogKey;
 
 /// Every mirror request reads the log after its copy's head: that statement
