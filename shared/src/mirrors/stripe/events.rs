@@ -4,6 +4,7 @@
 //! `enabled_events` match, an outbox delivery — in the same transaction as the
 //! change. `GET /v1/events` and `GET /v1/events/{id}` read them back.
 
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::error::StripeError;
@@ -15,6 +16,7 @@ use crate::mirrors::toolkit::list::Filter;
 use crate::mirrors::toolkit::objects::Kind;
 use crate::mirrors::toolkit::outbox::{self, NewDelivery};
 use crate::mirrors::Vendor;
+use rusqlite::types::Value as Sql;
 
 pub static KIND: Kind = Kind {
     object: "event",
@@ -33,36 +35,35 @@ pub fn emit(
     before: Option<&Value>,
 ) -> Result<(), StripeError> {
     let id = Stripe.new_id(&KIND);
-    let mut data = Map::new();
-    data.insert("object".into(), object.clone());
-    if let Some(before) = before {
-        data.insert(
-            "previous_attributes".into(),
-            previous_attributes(before, object),
-        );
-    }
     let endpoints = webhook_endpoints::subscribed(call.conn, kind)?;
-    // Built field by field: `json!` would copy `data` (the whole object) once
-    // more through `to_value`.
-    let mut event = Map::new();
-    event.insert("id".into(), Value::String(id.clone()));
-    event.insert("object".into(), "event".into());
-    event.insert("api_version".into(), API_VERSION.into());
-    event.insert("created".into(), call.now.into());
-    event.insert("data".into(), Value::Object(data));
-    event.insert("livemode".into(), false.into());
-    event.insert("pending_webhooks".into(), endpoints.len().into());
-    event.insert(
-        "request".into(),
-        json!({
+    // Rendered from borrowed parts: a `Value` event would copy the whole object.
+    let event = Event {
+        id: &id,
+        object: "event",
+        api_version: API_VERSION,
+        created: call.now,
+        data: Data {
+            object,
+            previous_attributes: before.map(|b| previous_attributes(b, object)),
+        },
+        livemode: false,
+        pending_webhooks: endpoints.len(),
+        request: Request {
             // An automatic change (a timer) has no request, as in Stripe.
-            "id": (!call.request_id.is_empty()).then_some(call.request_id),
-            "idempotency_key": call.idempotency_key,
-        }),
-    );
-    event.insert("type".into(), kind.into());
-    let event = Value::Object(event);
-    KIND.insert(call.conn, &event)?;
+            id: (!call.request_id.is_empty()).then_some(call.request_id),
+            idempotency_key: call.idempotency_key,
+        },
+        kind,
+    };
+    let text = serde_json::to_string(&event)
+        .map_err(|e| StripeError::Internal(format!("serialize event: {e}")))?;
+    KIND.insert_text(
+        call.conn,
+        &id,
+        call.now,
+        text,
+        vec![Sql::Text(kind.to_string())],
+    )?;
     if endpoints.is_empty() {
         return Ok(());
     }
@@ -86,6 +87,34 @@ pub fn emit(
         )?;
     }
     Ok(())
+}
+
+/// An event as stored and delivered, fields in Stripe's order.
+#[derive(Serialize)]
+struct Event<'a> {
+    id: &'a str,
+    object: &'static str,
+    api_version: &'static str,
+    created: i64,
+    data: Data<'a>,
+    livemode: bool,
+    pending_webhooks: usize,
+    request: Request<'a>,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct Data<'a> {
+    object: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_attributes: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct Request<'a> {
+    id: Option<&'a str>,
+    idempotency_key: Option<&'a str>,
 }
 
 /// The top-level fields whose values changed, with their old values (nested

@@ -88,6 +88,27 @@ impl Kind {
 
     /// Stores a new object (its `id` and `created` are read from it).
     pub fn insert(&self, conn: &Connection, obj: &Value) -> rusqlite::Result<()> {
+        let columns = self.columns.iter().map(|c| column_value(obj.get(*c)));
+        self.insert_text(
+            conn,
+            &str_field(obj, "id"),
+            obj.get("created").and_then(Value::as_i64).unwrap_or(0),
+            json_text(obj),
+            columns.collect(),
+        )
+    }
+
+    /// Stores a new object already rendered as JSON `text`, with its filter
+    /// `columns` in [`Kind::columns`]' order: for objects built straight into
+    /// text (events embed a whole object, which a `Value` would copy).
+    pub fn insert_text(
+        &self,
+        conn: &Connection,
+        id: &str,
+        created: i64,
+        text: String,
+        columns: Vec<Sql>,
+    ) -> rusqlite::Result<()> {
         let cols: String = self.columns.iter().map(|c| format!(", \"{c}\"")).collect();
         let marks: String = (0..self.columns.len())
             .map(|i| format!(", ?{}", i + 4))
@@ -96,12 +117,13 @@ impl Kind {
             "INSERT INTO \"{}\" (id, created, data{cols}) VALUES (?1, ?2, ?3{marks})",
             self.table
         );
-        let mut binds = vec![
-            Sql::Text(str_field(obj, "id")),
-            Sql::Integer(obj.get("created").and_then(Value::as_i64).unwrap_or(0)),
-            Sql::Text(json_text(obj)),
-        ];
-        binds.extend(self.columns.iter().map(|c| column_value(obj.get(*c))));
+        let mut binds = Vec::with_capacity(3 + columns.len());
+        binds.extend([
+            Sql::Text(id.to_string()),
+            Sql::Integer(created),
+            Sql::Text(text),
+        ]);
+        binds.extend(columns);
         conn.prepare_cached(&sql)?
             .execute(params_from_iter(binds))?;
         Ok(())
