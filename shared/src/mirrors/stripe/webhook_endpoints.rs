@@ -12,7 +12,6 @@ use super::lists;
 use super::pipeline::{Call, API_VERSION};
 use super::update;
 use super::Stripe;
-use crate::mirrors::toolkit::list::ListQuery;
 use crate::mirrors::toolkit::objects::{into_map, Kind};
 use crate::mirrors::toolkit::outbox;
 use crate::mirrors::Vendor;
@@ -36,17 +35,24 @@ pub struct Subscriber {
 }
 
 /// Enabled endpoints whose `enabled_events` include `event_type` (or `*`).
+/// Every event asks, so this is one cached statement rather than a list
+/// query built afresh (a session without endpoints paid ~8 K instructions).
 pub fn subscribed(conn: &Connection, event_type: &str) -> Result<Vec<Subscriber>, StripeError> {
-    let q = ListQuery {
-        limit: 1000,
-        filters: vec![("status", "enabled".to_string().into())],
-        ..ListQuery::default()
-    };
-    let page = crate::mirrors::toolkit::list::list(conn, &KIND, &q)
-        .map_err(|e| StripeError::Internal(e.to_string()))?;
+    let internal = |e: rusqlite::Error| StripeError::Internal(format!("webhook endpoints: {e}"));
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT data FROM webhook_endpoints WHERE deleted = 0 AND status = 'enabled' ORDER BY seq",
+        )
+        .map_err(internal)?;
+    let mut rows = stmt.query([]).map_err(internal)?;
     let mut out = Vec::new();
-    for data in page.data {
-        let ep: Value = serde_json::from_str(&data)
+    while let Some(row) = rows.next().map_err(internal)? {
+        let data = row
+            .get_ref(0)
+            .map_err(internal)?
+            .as_str()
+            .map_err(|e| internal(e.into()))?;
+        let ep: Value = serde_json::from_str(data)
             .map_err(|e| StripeError::Internal(format!("stored endpoint: {e}")))?;
         let matches = ep["enabled_events"]
             .as_array()
