@@ -370,3 +370,23 @@ async fn the_image_cache_stays_within_its_budget_least_recently_used_out_first()
     assert!(images.cached_bytes() <= budget);
     assert_eq!(images.cached_count(), 2);
 }
+
+/// A copy is weighed again as writes grow it — not after every write (that
+/// cost 2 % of a create), but within a few writes — so the budget sees what
+/// the copies really hold.
+#[tokio::test]
+async fn a_copy_is_weighed_again_as_it_grows() {
+    let st = storage();
+    let a = instance(&st, u64::MAX);
+    let s = a.create("ws", notes_request()).await.expect("create");
+    add(&a, &s, "first").await;
+    let start = a.engine().resident_bytes();
+    for i in 0..16 {
+        add(&a, &s, &format!("{i:04}{}", "s".repeat(16 * 1024))).await;
+    }
+    let grown = a.engine().resident_bytes();
+    assert!(
+        grown >= start + 224 * 1024,
+        "sixteen 16 KB writes (256 KB) are weighed: {start} -> {grown}"
+    );
+}

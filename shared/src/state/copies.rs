@@ -37,6 +37,13 @@ pub const DEFAULT_CACHE_BYTES: u64 = 768 * 1024 * 1024;
 /// smaller schema costs less, so this errs on the side of the budget.
 pub const COPY_OVERHEAD_BYTES: u64 = 240 * 1024;
 
+/// A copy is weighed again after this many writes or this many bytes of log
+/// entries, whichever comes first, not after every write (asking SQLite its
+/// size cost ~10 K instructions, 2 % of a create). Between two weighings the
+/// meter lags by at most these: small beside [`COPY_OVERHEAD_BYTES`].
+pub const REWEIGH_EVERY_WRITES: u64 = 16;
+pub const REWEIGH_EVERY_BYTES: u64 = 32 * 1024;
+
 /// Default budget for frozen copies (see [`super::frozen`]): a touched Stripe
 /// copy frozen weighs ~12 KB, so this holds ~20,000 of them.
 pub const DEFAULT_FROZEN_BYTES: u64 = 256 * 1024 * 1024;
@@ -67,6 +74,9 @@ pub(super) struct Working {
     in_page_cache: bool,
     /// What this copy adds to the meter.
     weight: u64,
+    /// Writes and their log bytes since the copy was last weighed.
+    unweighed_writes: u64,
+    unweighed_bytes: u64,
     meter: Arc<Meter>,
 }
 
@@ -76,6 +86,18 @@ impl Working {
         self.head = seq;
         self.since_entries += 1;
         self.since_bytes += entry_len as u64;
+        self.unweighed_writes += 1;
+        self.unweighed_bytes += entry_len as u64;
+    }
+
+    /// Weighs the copy again once enough was written since it was last
+    /// weighed (see [`REWEIGH_EVERY_WRITES`]).
+    pub fn reweigh_if_due(&mut self) {
+        if self.unweighed_writes >= REWEIGH_EVERY_WRITES
+            || self.unweighed_bytes >= REWEIGH_EVERY_BYTES
+        {
+            self.reweigh();
+        }
     }
 
     /// The whole database was replaced by an object of `len` bytes at `seq`.
@@ -126,6 +148,8 @@ impl Working {
                 .fetch_sub(self.weight - now, Ordering::Relaxed);
         }
         self.weight = now;
+        self.unweighed_writes = 0;
+        self.unweighed_bytes = 0;
     }
 
     /// A thawed copy, with the counters it had when frozen.
@@ -149,6 +173,8 @@ impl Working {
             since_bytes: 0,
             in_page_cache: images::in_page_cache(base_bytes),
             weight,
+            unweighed_writes: 0,
+            unweighed_bytes: 0,
             meter,
         }
     }
@@ -164,13 +190,20 @@ impl Drop for Working {
 
 /// Page count × page size plus the connection's overhead; `pages` stands in
 /// when SQLite cannot say (it always can for an open database).
+/// Page count × page size plus the connection's overhead; `pages` stands in
+/// when SQLite cannot say (it always can for an open database). Prepared
+/// afresh each time: a cached `PRAGMA` statement is re-prepared on every step
+/// anyway, and this runs once per [`REWEIGH_EVERY_WRITES`] writes.
 fn weigh(conn: &Connection, pages: u64) -> u64 {
-    let pages = conn
-        .prepare_cached(
-            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
-        )
-        .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
-        .map_or(pages, |n| u64::try_from(n).unwrap_or(pages));
+    let pragma = |name: &str| {
+        conn.pragma_query_value(None, name, |r| r.get::<_, i64>(0))
+            .ok()
+            .and_then(|n| u64::try_from(n).ok())
+    };
+    let pages = match (pragma("page_count"), pragma("page_size")) {
+        (Some(count), Some(size)) => count * size,
+        _ => pages,
+    };
     pages + COPY_OVERHEAD_BYTES
 }
 

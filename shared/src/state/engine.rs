@@ -176,7 +176,7 @@ impl StateEngine {
     {
         for _ in 0..MAX_ATTEMPTS {
             let w = self.current(guard, key).await?;
-            w.conn.execute_batch("BEGIN").map_err(StateError::from)?;
+            transaction(&w.conn, "BEGIN").map_err(StateError::from)?;
             let outcome = f(&w.conn);
             let value = match outcome {
                 Ok(v) => v,
@@ -210,7 +210,7 @@ impl StateEngine {
                     // request would rebuild from the log, so the write stands.
                     commit(guard);
                     if let Some(w) = guard.db.as_mut() {
-                        w.reweigh();
+                        w.reweigh_if_due();
                         if w.outgrown() {
                             // Once per copy: a serialize and a deserialize.
                             match images::serialize(&w.conn).and_then(|b| images::open_copy(&b)) {
@@ -570,19 +570,27 @@ impl StateEngine {
 }
 
 fn rollback(slot: &mut Slot) {
+    end(slot, "ROLLBACK");
+}
+
+fn commit(slot: &mut Slot) {
+    end(slot, "COMMIT");
+}
+
+/// Ends the copy's transaction; a copy that cannot is dropped (rebuilt from
+/// the log when next used).
+fn end(slot: &mut Slot, how: &str) {
     if let Some(w) = slot.db.as_ref() {
-        if w.conn.execute_batch("ROLLBACK").is_err() {
+        if transaction(&w.conn, how).is_err() {
             slot.db = None;
         }
     }
 }
 
-fn commit(slot: &mut Slot) {
-    if let Some(w) = slot.db.as_ref() {
-        if w.conn.execute_batch("COMMIT").is_err() {
-            slot.db = None;
-        }
-    }
+/// `BEGIN`, `COMMIT` or `ROLLBACK` as a cached statement: `execute_batch`
+/// parses it again on every request.
+fn transaction(conn: &Connection, how: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(how)?.execute([]).map(drop)
 }
 
 fn contention(key: &MirrorKey) -> StateError {
