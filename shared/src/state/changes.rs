@@ -85,7 +85,7 @@ pub fn drain(conn: &Connection) -> StateResult<Vec<RowChange>> {
 /// `json_object` made, so parsing each into a `RawValue` (which validates it)
 /// and serializing it again cost ~5 % of a Stripe create's instructions.
 pub fn drain_entry(conn: &Connection) -> StateResult<Option<Vec<u8>>> {
-    let mut out = Vec::with_capacity(512);
+    let mut out = Vec::with_capacity(8192);
     out.extend_from_slice(br#"{"kind":"changes","changes":["#);
     let mut any = false;
     {

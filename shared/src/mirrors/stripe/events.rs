@@ -13,7 +13,7 @@ use super::pipeline::{Call, API_VERSION};
 use super::webhook_endpoints;
 use super::Stripe;
 use crate::mirrors::toolkit::list::Filter;
-use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::toolkit::objects::{to_json_string, Kind};
 use crate::mirrors::toolkit::outbox::{self, NewDelivery};
 use crate::mirrors::Vendor;
 use rusqlite::types::Value as Sql;
@@ -55,7 +55,7 @@ pub fn emit(
         },
         kind,
     };
-    let text = serde_json::to_string(&event)
+    let text = to_json_string(&event)
         .map_err(|e| StripeError::Internal(format!("serialize event: {e}")))?;
     KIND.insert_text(
         call.conn,
