@@ -1,0 +1,384 @@
+//! Session rows: lookups, names, puts, listing, expiry, concurrent creates
+//! and usage counters.
+
+use super::*;
+
+pub(super) const NAME: &str = "Nightly build ✓";
+
+pub(super) async fn missing_sessions(t: &dyn SessionTable, ids: &Ids) {
+    let ghost = ids.ses("ghost");
+    assert_not_found(t.get_session(&ghost).await, "get_session of a missing id");
+    assert_not_found(
+        t.find_session(&ids.ws("a"), "nobody").await,
+        "find_session of a missing name",
+    );
+    assert_flag(
+        t.delete_session(&ghost, &ids.inc(), None).await,
+        false,
+        "delete_session of a missing row",
+    );
+    let listed = t
+        .list_sessions(&ids.ws("a"), None, usize::MAX)
+        .await
+        .expect("list_sessions");
+    assert!(
+        listed.is_empty(),
+        "list_sessions of a fresh workspace returned {listed:?}"
+    );
+    let log = LogKey {
+        session: ghost,
+        incarnation: ids.inc(),
+        mirror: "stripe".into(),
+    };
+    let read = t.read_log(&log, 0).await;
+    assert!(
+        matches!(&read, Ok(v) if v.is_empty()),
+        "read_log of a missing log must be Ok and empty, got {read:?}"
+    );
+    assert_checkpoint(
+        t.checkpoint(&log).await,
+        None,
+        "checkpoint of a missing log",
+    );
+    let usage = t.usage(&ids.ws("a")).await;
+    assert!(
+        matches!(&usage, Ok(v) if v.is_empty()),
+        "usage of a fresh workspace must be Ok and empty, got {usage:?}"
+    );
+}
+
+pub(super) async fn create_and_get(t: &dyn SessionTable, ids: &Ids) {
+    let named = row(ids.ses("s1"), ids.ws("a"), Some(NAME), Some(1_900_000_000));
+    t.create_session(&named).await.expect("create_session");
+    assert_eq!(
+        t.get_session(&named.id).await.expect("get_session"),
+        named,
+        "row round trip (incarnation included)"
+    );
+    assert_eq!(
+        t.find_session(&ids.ws("a"), NAME)
+            .await
+            .expect("find_session"),
+        named,
+        "find_session by name"
+    );
+    let unnamed = row(ids.ses("s2"), ids.ws("a"), None, None);
+    t.create_session(&unnamed)
+        .await
+        .expect("create_session without name or expiry");
+    assert_eq!(
+        t.get_session(&unnamed.id).await.expect("get_session"),
+        unnamed,
+        "row round trip"
+    );
+
+    // Same id, different everything else (the incarnation too): the id alone
+    // makes it a duplicate, and the losing create must leave no trace (no name
+    // taken in the other workspace).
+    let clash = row(named.id.clone(), ids.ws("b"), Some("other"), None);
+    assert_exists(
+        t.create_session(&clash).await,
+        "create_session of an existing id with another incarnation",
+    );
+    assert_eq!(
+        t.get_session(&named.id).await.expect("get"),
+        named,
+        "a losing create changed the row"
+    );
+    assert_not_found(
+        t.find_session(&ids.ws("b"), "other").await,
+        "a losing create_session must not reserve its name",
+    );
+}
+
+pub(super) async fn names_unique_per_workspace(t: &dyn SessionTable, ids: &Ids) {
+    let dup = row(ids.ses("s3"), ids.ws("a"), Some(NAME), None);
+    assert_exists(
+        t.create_session(&dup).await,
+        "create_session of a taken name in the workspace",
+    );
+    assert_not_found(
+        t.get_session(&dup.id).await,
+        "a create refused for its name stored the row",
+    );
+
+    let other_ws = row(ids.ses("s4"), ids.ws("b"), Some(NAME), None);
+    t.create_session(&other_ws)
+        .await
+        .expect("the same name in another workspace must be free");
+    assert_eq!(
+        t.find_session(&ids.ws("b"), NAME).await.expect("find"),
+        other_ws,
+        "find in ws b"
+    );
+    assert_eq!(
+        t.find_session(&ids.ws("a"), NAME).await.expect("find").id,
+        ids.ses("s1"),
+        "find_session must stay within its workspace"
+    );
+
+    let unnamed = row(ids.ses("s5"), ids.ws("a"), None, None);
+    t.create_session(&unnamed)
+        .await
+        .expect("unnamed sessions never collide on name");
+
+    // Deleting a named session frees its name.
+    assert_flag(
+        t.delete_session(&other_ws.id, &other_ws.incarnation, None)
+            .await,
+        true,
+        "delete_session of an existing row",
+    );
+    let reuse = row(ids.ses("s7"), ids.ws("b"), Some(NAME), None);
+    t.create_session(&reuse)
+        .await
+        .expect("a deleted session's name must be free again");
+}
+
+pub(super) async fn put_replaces_never_creates(t: &dyn SessionTable, ids: &Ids) {
+    let ghost = row(ids.ses("ghost"), ids.ws("a"), Some("ghost"), None);
+    assert_not_found(t.put_session(&ghost).await, "put_session of a missing row");
+    assert_not_found(
+        t.get_session(&ghost.id).await,
+        "put_session must never create",
+    );
+    assert_not_found(
+        t.find_session(&ids.ws("a"), "ghost").await,
+        "put_session must never create",
+    );
+
+    // The row's id with another incarnation names no row.
+    let mut s1 = t.get_session(&ids.ses("s1")).await.expect("get s1");
+    let mut stranger = s1.clone();
+    stranger.incarnation = ids.inc();
+    stranger.name = Some("Other incarnation".into());
+    stranger.body = r#"{"from":"another incarnation"}"#.into();
+    assert_not_found(
+        t.put_session(&stranger).await,
+        "put_session with the row's id but another incarnation",
+    );
+    assert_eq!(
+        t.get_session(&s1.id).await.expect("get"),
+        s1,
+        "a put_session with another incarnation changed the row"
+    );
+    assert_not_found(
+        t.find_session(&ids.ws("a"), "Other incarnation").await,
+        "a put_session with another incarnation took its name",
+    );
+
+    s1.name = Some("Renamed".into());
+    s1.expires_at = Some(1_900_000_600);
+    s1.body = r#"{"status":"reset","n":2}"#.into();
+    t.put_session(&s1).await.expect("put_session");
+    assert_eq!(
+        t.get_session(&s1.id).await.expect("get"),
+        s1,
+        "put_session must replace the row"
+    );
+    assert_eq!(
+        t.find_session(&ids.ws("a"), "Renamed").await.expect("find"),
+        s1,
+        "find by new name"
+    );
+    assert_not_found(
+        t.find_session(&ids.ws("a"), NAME).await,
+        "find by the name a put replaced",
+    );
+
+    // The old name is free; taking a name another row holds is refused.
+    let s6 = row(ids.ses("s6"), ids.ws("a"), Some(NAME), None);
+    t.create_session(&s6)
+        .await
+        .expect("a name released by put_session must be free");
+    let mut steal = s1.clone();
+    steal.name = Some(NAME.into());
+    assert_exists(
+        t.put_session(&steal).await,
+        "put_session renaming onto a taken name",
+    );
+    assert_eq!(
+        t.get_session(&s1.id).await.expect("get"),
+        s1,
+        "a refused put changed the row"
+    );
+    assert_eq!(
+        t.find_session(&ids.ws("a"), NAME).await.expect("find"),
+        s6,
+        "a refused put moved the name"
+    );
+
+    // Clearing the name releases it too.
+    let mut unnamed = s1.clone();
+    unnamed.name = None;
+    t.put_session(&unnamed)
+        .await
+        .expect("put_session clearing the name");
+    assert_not_found(
+        t.find_session(&ids.ws("a"), "Renamed").await,
+        "find by a cleared name",
+    );
+    s1.name = Some("Renamed".into());
+    t.put_session(&s1)
+        .await
+        .expect("put_session naming it again");
+}
+
+pub(super) async fn list_by_workspace(t: &dyn SessionTable, ids: &Ids) {
+    let mut expected = Vec::new();
+    for n in ["s1", "s2", "s5", "s6"] {
+        expected.push(t.get_session(&ids.ses(n)).await.expect("get"));
+    }
+    expected.sort_by(|x, y| x.id.cmp(&y.id));
+    let got = t
+        .list_sessions(&ids.ws("a"), None, usize::MAX)
+        .await
+        .expect("list_sessions");
+    assert_eq!(
+        got, expected,
+        "list_sessions must return the workspace's rows ordered by id"
+    );
+    let b = t
+        .list_sessions(&ids.ws("b"), None, usize::MAX)
+        .await
+        .expect("list_sessions");
+    assert_eq!(
+        b.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [ids.ses("s7").as_str()],
+        "list_sessions must return only that workspace's rows"
+    );
+}
+
+pub(super) async fn concurrent_session_creates(t: &dyn SessionTable, ids: &Ids) {
+    // One id, many names: one row, and the losers' names stay free.
+    let id = ids.ses("race-id");
+    let rows: Vec<_> = (0..RACERS)
+        .map(|i| row(id.clone(), ids.ws("a"), Some(&format!("race-{i}")), None))
+        .collect();
+    let results = join_all(rows.iter().map(|r| t.create_session(r))).await;
+    let winner = one_winner(
+        &results,
+        &format!("{RACERS} concurrent create_session of one id"),
+    );
+    assert_eq!(
+        t.get_session(&id).await.expect("get"),
+        rows[winner],
+        "the winning create's row"
+    );
+    for (i, r) in rows.iter().enumerate().filter(|(i, _)| *i != winner) {
+        let name = r.name.as_deref().unwrap_or_default();
+        assert_not_found(
+            t.find_session(&ids.ws("a"), name).await,
+            &format!("losing create {i} must not hold its name"),
+        );
+    }
+
+    // One name, many ids: one row, and the losers' ids stay free.
+    let rows: Vec<_> = (0..RACERS)
+        .map(|i| {
+            row(
+                ids.ses(&format!("race-name-{i}")),
+                ids.ws("b"),
+                Some("contested"),
+                None,
+            )
+        })
+        .collect();
+    let results = join_all(rows.iter().map(|r| t.create_session(r))).await;
+    let winner = one_winner(
+        &results,
+        &format!("{RACERS} concurrent create_session of one name"),
+    );
+    assert_eq!(
+        t.find_session(&ids.ws("b"), "contested")
+            .await
+            .expect("find"),
+        rows[winner]
+    );
+    for (i, r) in rows.iter().enumerate().filter(|(i, _)| *i != winner) {
+        assert_not_found(
+            t.get_session(&r.id).await,
+            &format!("losing create {i} stored its row"),
+        );
+    }
+}
+
+pub(super) async fn expired_rows(t: &dyn SessionTable, ids: &Ids) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .unwrap_or(1_800_000_000);
+    let ws = ids.ws("exp");
+    let past = row(ids.ses("exp-past"), ws.clone(), None, Some(now - 60));
+    let at_now = row(ids.ses("exp-now"), ws.clone(), None, Some(now));
+    let future = row(ids.ses("exp-future"), ws.clone(), None, Some(now + 3600));
+    let never = row(ids.ses("exp-never"), ws.clone(), Some("persistent"), None);
+    for r in [&past, &at_now, &future, &never] {
+        t.create_session(r).await.expect("create_session");
+    }
+    // Other workspaces' rows may be expired too (shared backends): look at ours.
+    let ours = |rows: Vec<SessionRow>| {
+        let mut v: Vec<_> = rows.into_iter().filter(|r| r.workspace == ws).collect();
+        v.sort_by(|x, y| x.id.cmp(&y.id));
+        v
+    };
+    let mut expected = vec![at_now.clone(), past.clone()];
+    expected.sort_by(|x, y| x.id.cmp(&y.id));
+    let got = ours(t.expired_sessions(now).await.expect("expired_sessions"));
+    assert_eq!(
+        got, expected,
+        "expired_sessions(now) must return rows with expires_at <= now"
+    );
+    let got = ours(
+        t.expired_sessions(now - 61)
+            .await
+            .expect("expired_sessions"),
+    );
+    assert!(
+        got.is_empty(),
+        "expired_sessions before any expiry returned {got:?}"
+    );
+    let got = ours(
+        t.expired_sessions(now + 7200)
+            .await
+            .expect("expired_sessions"),
+    );
+    assert_eq!(
+        got.len(),
+        3,
+        "rows without expires_at never expire: {got:?}"
+    );
+}
+
+pub(super) async fn usage_adds_up(t: &dyn SessionTable, ids: &Ids) {
+    let (a, b) = (ids.ws("a"), ids.ws("b"));
+    let results = join_all((1..=RACERS as u64).map(|m| t.add_usage(&a, "ephemeral", m))).await;
+    for r in &results {
+        assert!(r.is_ok(), "concurrent add_usage failed: {r:?}");
+    }
+    t.add_usage(&a, "persistent", 5).await.expect("add_usage");
+    t.add_usage(&a, "persistent", 0)
+        .await
+        .expect("add_usage of zero");
+    t.add_usage(&b, "ephemeral", 7).await.expect("add_usage");
+    let sum = (1..=RACERS as u64).sum::<u64>();
+    assert_eq!(
+        t.usage(&a).await.expect("usage"),
+        [
+            ("ephemeral".to_string(), sum),
+            ("persistent".to_string(), 5)
+        ],
+        "usage must sum every add (also concurrent ones) and sort by mode"
+    );
+    assert_eq!(
+        t.usage(&b).await.expect("usage"),
+        [("ephemeral".to_string(), 7)],
+        "usage per workspace"
+    );
+    let none = t.usage(&ids.ws("exp")).await.expect("usage");
+    assert!(
+        none.is_empty(),
+        "usage of a workspace without any: {none:?}"
+    );
+}
