@@ -162,9 +162,10 @@ fn ids(list: &Value) -> Vec<String> {
 
 /// The payment method fields of the pinned version (generated from its types).
 fn pinned_fields() -> BTreeSet<String> {
-    let objects: Value =
-        serde_json::from_str(include_str!("../../src/mirrors/stripe/generated/objects.json"))
-            .expect("objects.json");
+    let objects: Value = serde_json::from_str(include_str!(
+        "../../src/mirrors/stripe/generated/objects.json"
+    ))
+    .expect("objects.json");
     objects["objects"]["payment_method"]["fields"]
         .as_array()
         .expect("fields")
