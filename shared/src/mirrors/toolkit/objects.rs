@@ -261,7 +261,9 @@ mod tests {
     fn objects_without_a_created_field_take_the_time_given() {
         let conn = db();
         let obj = json!({"id": "th_1", "created_at": "2026-01-01 00:00:00+00"});
-        THINGS.insert_at(&conn, &obj, 1_767_225_600).expect("insert");
+        THINGS
+            .insert_at(&conn, &obj, 1_767_225_600)
+            .expect("insert");
         let stored = THINGS.find(&conn, "th_1").expect("find").expect("row");
         assert_eq!(stored.created, 1_767_225_600);
         assert_eq!(stored.value().expect("json"), obj);
