@@ -176,20 +176,27 @@ impl Api {
             req = req.header("content-type", "application/json");
         }
         let req = req
-            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
+            .body(
+                body.map(|b| Body::from(b.to_string()))
+                    .unwrap_or_else(Body::empty),
+            )
             .expect("request");
         let res = self.app.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes))
-        });
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)));
         Resp {
             status,
             headers,
             json,
         }
+    }
+
+    /// The tests' clock, Unix milliseconds.
+    pub fn clock_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Moves the clock and lets the dispatcher do what is due.
