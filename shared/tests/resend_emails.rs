@@ -8,6 +8,7 @@ mod support;
 
 use axum::http::Method;
 use serde_json::{json, Value};
+use shared::mirrors::resend::later::DELIVERED_AFTER_MS;
 use support::resend::{email, Api, START_MS};
 
 /// A sent email reads back as Resend returns it: its fields, `last_event`
@@ -433,6 +434,41 @@ async fn a_canceled_email_is_never_sent() {
         .await
         .iter()
         .all(|m| m["id"] != id.as_str()));
+}
+
+/// A sent email moves on a few seconds later as Resend's test addresses
+/// decide: delivered, bounced, suppressed, or delivered and then complained.
+#[tokio::test]
+async fn resends_test_addresses_decide_where_a_sent_email_ends() {
+    let api = Api::new();
+    let s = api.session().await;
+    let cases = [
+        ("ann@test.dev", "delivered", "delivered"),
+        ("delivered+x@resend.dev", "delivered", "delivered"),
+        ("bounced@resend.dev", "bounced", "bounced"),
+        ("Bob <bounced+signup@resend.dev>", "bounced", "bounced"),
+        ("suppressed@resend.dev", "suppressed", "suppressed"),
+        ("complained@resend.dev", "delivered", "complained"),
+    ];
+    let mut ids = Vec::new();
+    for (to, _, _) in cases {
+        ids.push(api.send(&s, email(to)).await);
+    }
+    for id in &ids {
+        assert_eq!(last_event(&api, &s, id).await, "sent");
+    }
+    api.advance_ms(DELIVERED_AFTER_MS).await;
+    for ((to, first, _), id) in cases.iter().zip(&ids) {
+        assert_eq!(last_event(&api, &s, id).await, *first, "{to}");
+    }
+    api.advance_ms(DELIVERED_AFTER_MS).await;
+    for ((to, _, then), id) in cases.iter().zip(&ids) {
+        assert_eq!(last_event(&api, &s, id).await, *then, "{to}");
+    }
+}
+
+async fn last_event(api: &Api, s: &support::resend::Ses, id: &str) -> Value {
+    api.get(s, &format!("/emails/{id}")).await.ok()["last_event"].clone()
 }
 
 fn uuid_like(id: &str) -> bool {

@@ -1,9 +1,11 @@
 //! Emails: `/emails`, `/emails/{email_id}`, `/emails/{email_id}/cancel` and
 //! `/emails/batch`. Sending is [`send`] and [`batch`]; this file holds the
 //! email's storage and what happens to one after it was sent: retrieve, list,
-//! reschedule (`PATCH`) and cancel. `last_event` is `sent` for an email that
-//! went out and `scheduled` until a scheduled one does (its timer, `later.rs`),
-//! or `canceled`.
+//! reschedule (`PATCH`) and cancel, and where it ends. `last_event` is
+//! `scheduled` until a scheduled email goes out (its timer, `later.rs`), or
+//! `canceled`; `sent` once it went out; then, a few seconds later, `delivered`,
+//! `bounced` or `suppressed` as Resend's test addresses decide ([`outcome`]),
+//! and `complained` after a delivery to `complained@resend.dev`.
 
 use serde_json::{json, Value};
 
@@ -17,6 +19,7 @@ use crate::mirrors::toolkit::timers;
 
 pub mod address;
 pub mod batch;
+pub mod outcome;
 pub mod send;
 pub mod time;
 
@@ -148,6 +151,51 @@ pub fn release(call: &Call, id: &str) -> Result<(), ResendError> {
     email["last_event"] = Value::String("sent".into());
     KIND.save(call.conn, &email)?;
     inbox::mark(call.conn, id, "sent", &time::timestamp(call.now_ms))?;
+    schedule_delivery(call, id)
+}
+
+/// After an email went out: its delivery (or bounce …) is due in a while.
+pub fn schedule_delivery(call: &Call, id: &str) -> Result<(), ResendError> {
+    let due = call.now_ms + later::DELIVERED_AFTER_MS;
+    timers::schedule(call.conn, later::DELIVER, id, None, due)?;
+    call.owe(due);
+    Ok(())
+}
+
+/// A sent email reaches the end its first recipient decides.
+pub fn deliver(call: &Call, id: &str) -> Result<(), ResendError> {
+    let Some(mut email) = KIND.load(call.conn, id)? else {
+        return Ok(());
+    };
+    if email["last_event"] != "sent" {
+        return Ok(());
+    }
+    let first = email["to"][0].as_str().unwrap_or_default();
+    let end = match outcome::for_recipient(first) {
+        outcome::Outcome::Delivered => "delivered",
+        outcome::Outcome::Bounced => "bounced",
+        outcome::Outcome::Suppressed => "suppressed",
+        outcome::Outcome::Complained => {
+            let due = call.now_ms + later::DELIVERED_AFTER_MS;
+            timers::schedule(call.conn, later::COMPLAIN, id, None, due)?;
+            call.owe(due);
+            "delivered"
+        }
+    };
+    email["last_event"] = Value::String(end.into());
+    KIND.save(call.conn, &email)?;
+    Ok(())
+}
+
+/// A delivered email is marked as spam by its recipient.
+pub fn complain(call: &Call, id: &str) -> Result<(), ResendError> {
+    let Some(mut email) = KIND.load(call.conn, id)? else {
+        return Ok(());
+    };
+    if email["last_event"] == "delivered" {
+        email["last_event"] = Value::String("complained".into());
+        KIND.save(call.conn, &email)?;
+    }
     Ok(())
 }
 

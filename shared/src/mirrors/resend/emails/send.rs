@@ -108,9 +108,11 @@ pub fn build(call: &Call, p: &Map<String, Value>, in_batch: bool) -> Result<Outg
     let created_at = timestamp(now);
     let html = text_field("html");
     let text = text_field("text");
+    let message_id = format!("<{id}@resend.mirra>");
     let email = json!({
         "object": "email",
         "id": id,
+        "message_id": message_id,
         "to": to,
         "from": from,
         "created_at": created_at,
@@ -131,7 +133,7 @@ pub fn build(call: &Call, p: &Map<String, Value>, in_batch: bool) -> Result<Outg
             hdrs.insert(k.to_string(), Value::String(v));
         }
     };
-    put("Message-ID", format!("<{id}@resend.mirra>"));
+    put("Message-ID", message_id);
     put("Date", created_at);
     put("From", from.to_string());
     put("To", to.join(", "));
@@ -178,9 +180,12 @@ pub fn store(call: &Call, out: Outgoing) -> Result<String, ResendError> {
     let created = call.now_ms.div_euclid(1000);
     KIND.insert_at(call.conn, &out.email, created)?;
     inbox::KIND.insert_at(call.conn, &out.message, created)?;
-    if let Some(due) = out.due_ms {
-        timers::schedule(call.conn, later::SEND_SCHEDULED, &id, None, due)?;
-        call.owe(due);
+    match out.due_ms {
+        Some(due) => {
+            timers::schedule(call.conn, later::SEND_SCHEDULED, &id, None, due)?;
+            call.owe(due);
+        }
+        None => super::schedule_delivery(call, &id)?,
     }
     Ok(id)
 }

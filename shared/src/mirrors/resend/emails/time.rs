@@ -49,9 +49,7 @@ fn iso(t: &str) -> Option<i64> {
     }
     let rest = rest.strip_prefix(['T', 't', ' '])?;
     // The time runs to the offset, if any.
-    let split = rest
-        .find(|c: char| c == 'Z' || c == 'z' || c == '+' || c == '-')
-        .unwrap_or(rest.len());
+    let split = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
     let (clock, zone) = rest.split_at(split);
     let mut c = clock.split(':');
     let (h, min) = (num(c.next()?)?, num(c.next()?)?);
