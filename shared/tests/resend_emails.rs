@@ -471,6 +471,26 @@ async fn last_event(api: &Api, s: &support::resend::Ses, id: &str) -> Value {
     api.get(s, &format!("/emails/{id}")).await.ok()["last_event"].clone()
 }
 
+/// In a `resend:over-quota` session every send, single or batch, answers
+/// Resend's 429 `daily_quota_exceeded`, and nothing is sent.
+#[tokio::test]
+async fn an_over_quota_session_refuses_every_send_with_429() {
+    let api = Api::new();
+    let s = api
+        .session_with(json!({"mirrors": ["resend"], "seeds": {"resend": "over-quota"}}))
+        .await;
+    let msg = api
+        .post(&s, "/emails", email("a@test.dev"))
+        .await
+        .refused(429, "daily_quota_exceeded")
+        .to_string();
+    assert!(msg.contains("daily"), "{msg}");
+    api.post(&s, "/emails/batch", json!([email("a@test.dev")]))
+        .await
+        .refused(429, "daily_quota_exceeded");
+    assert_eq!(api.get(&s, "/emails").await.ok()["data"], json!([]));
+}
+
 fn uuid_like(id: &str) -> bool {
     let parts: Vec<&str> = id.split('-').collect();
     parts.iter().map(|p| p.len()).collect::<Vec<_>>() == [8, 4, 4, 4, 12]

@@ -24,6 +24,7 @@ use crate::mirrors::{Vendor, VendorError};
 use crate::session::id::random_token;
 use crate::session::{Door, MirrorDef};
 
+pub mod account;
 pub mod auth;
 pub mod domains;
 pub mod emails;
@@ -43,6 +44,7 @@ pub static KINDS: &[&Kind] = &[&domains::KIND, &emails::KIND, &inbox::KIND];
 /// The mirror's DDL: each resource's table, then the toolkit's.
 pub static SCHEMA: LazyLock<String> = LazyLock::new(|| {
     let mut sql: String = KINDS.iter().map(|k| k.ddl()).collect();
+    sql.push_str(account::DDL);
     sql.push_str(idempotency::DDL);
     sql.push_str(outbox::DDL);
     sql.push_str(timers::DDL);

@@ -1,28 +1,31 @@
 //! Seed documents: `{"domains": [{"name": "example.com", "status"?: "verified",
-//! "region"?: "us-east-1"}]}`. Loading is deterministic: ids and times are
+//! "region"?: "us-east-1"}], "over_quota"?: false}`. Loading is deterministic: ids and times are
 //! derived from the document, never drawn at random, so one document always
 //! builds the same image.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::domains;
+use super::{account, domains};
 
 const DEFAULT: &str = include_str!("../../../../seeds/resend/default.json");
 const EMPTY: &str = include_str!("../../../../seeds/resend/empty.json");
+const OVER_QUOTA: &str = include_str!("../../../../seeds/resend/over-quota.json");
 
 /// `created_at` of seeded domains: 2025-01-01T00:00:00Z.
 const BASE_CREATED_MS: i64 = 1_735_689_600_000;
 
 /// `default`: one verified domain (`example.com`); `empty`: none, so only
-/// `onboarding@resend.dev` may send.
-pub const NAMES: &[&str] = &["default", "empty"];
+/// `onboarding@resend.dev` may send; `over-quota`: `default` with the daily
+/// quota spent, so every send answers 429 `daily_quota_exceeded`.
+pub const NAMES: &[&str] = &["default", "empty", "over-quota"];
 
 /// The document of a built-in seed.
 pub fn builtin(name: &str) -> Option<Value> {
     match name {
         "default" => serde_json::from_str(DEFAULT).ok(),
         "empty" => serde_json::from_str(EMPTY).ok(),
+        "over-quota" => serde_json::from_str(OVER_QUOTA).ok(),
         _ => None,
     }
 }
@@ -32,10 +35,18 @@ pub fn load(conn: &rusqlite::Connection, seed: &Value) -> Result<(), String> {
     let Value::Object(doc) = seed else {
         return Err("a Resend seed must be a JSON object like {\"domains\": [ … ]}".into());
     };
-    if let Some(k) = doc.keys().find(|k| k.as_str() != "domains") {
+    if let Some(k) = doc
+        .keys()
+        .find(|k| !matches!(k.as_str(), "domains" | "over_quota"))
+    {
         return Err(format!(
-            "unknown key {k:?} in a Resend seed (known: domains)"
+            "unknown key {k:?} in a Resend seed (known: domains, over_quota)"
         ));
+    }
+    match doc.get("over_quota") {
+        None | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => account::set_over_quota(conn).map_err(|e| e.to_string())?,
+        Some(other) => return Err(format!("\"over_quota\" must be true or false, not {other}")),
     }
     let list: &[Value] = match doc.get("domains") {
         None => &[],

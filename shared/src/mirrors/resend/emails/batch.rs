@@ -6,6 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::send::{build, store};
+use crate::mirrors::resend::account;
 use crate::mirrors::resend::error::ResendError;
 use crate::mirrors::resend::pipeline::Call;
 
@@ -27,6 +28,7 @@ pub fn batch(call: &Call) -> Result<Value, ResendError> {
             )))
         }
     };
+    account::check_quota(call.conn)?;
     let items = call.params.as_array().map(Vec::as_slice).unwrap_or(&[]);
     if items.is_empty() {
         return Err(ResendError::validation(

@@ -10,12 +10,12 @@ use serde_json::{json, Map, Value};
 use super::address::{self, mailbox};
 use super::time::{parse_scheduled, timestamp};
 use super::KIND;
-use crate::mirrors::resend::domains;
 use crate::mirrors::resend::error::ResendError;
 use crate::mirrors::resend::inbox;
 use crate::mirrors::resend::later;
 use crate::mirrors::resend::pipeline::Call;
 use crate::mirrors::resend::Resend;
+use crate::mirrors::resend::{account, domains};
 use crate::mirrors::toolkit::timers;
 use crate::mirrors::Vendor;
 
@@ -38,6 +38,7 @@ pub struct Outgoing {
 pub fn send(call: &Call) -> Result<Value, ResendError> {
     let empty = Map::new();
     let p = call.params.as_object().unwrap_or(&empty);
+    account::check_quota(call.conn)?;
     let out = build(call, p, false)?;
     let id = store(call, out)?;
     Ok(json!({ "id": id }))
