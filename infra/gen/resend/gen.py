@@ -166,14 +166,21 @@ def _batch(doc, schema):
     return schema
 
 
+def _webhook_update(doc, schema):
+    # resend-python sends the webhook's id in the update body (`webhook_id`).
+    schema["properties"]["webhook_id"] = {"type": "string"}
+    return schema
+
+
 PATCHES = {
+    "webhooks/update": _webhook_update,
     "emails/update": _update_body,
     "emails/send": _attachments,
     "emails/send-batch": _batch,
 }
 
 # Object types the emulated operations answer with, by the schema that describes them.
-OBJECTS = {"email": "Email"}
+OBJECTS = {"email": "Email", "webhook": "GetWebhookResponse"}
 
 
 def generate(doc, wanted):

@@ -5,7 +5,9 @@
 //! [`routes`] lists the emulated operations; [`emails`] holds their behaviour;
 //! [`inbox`] keeps every email sent as its recipients would get it, for tests
 //! to read through the control plane; [`domains`] the session's sending
-//! domains (seeded); [`later`] what timers do (a scheduled email goes out).
+//! domains (seeded); [`later`] what timers do (a scheduled email goes out,
+//! a sent one is delivered); [`webhooks`] the session's endpoints and
+//! [`events`] what they are sent, Svix-signed, through the toolkit's outbox.
 //! Around them: [`auth`] (Bearer keys, idempotency keys), [`error`] (Resend's
 //! `{statusCode, name, message}`), [`params`] (tables generated from Resend's
 //! OpenAPI by `infra/gen/resend`), [`seed`] (seed documents).
@@ -29,17 +31,19 @@ pub mod auth;
 pub mod domains;
 pub mod emails;
 pub mod error;
+pub mod events;
 pub mod inbox;
 pub mod later;
 pub mod params;
 pub mod pipeline;
 pub mod routes;
 pub mod seed;
+pub mod webhooks;
 
 pub use error::ResendError;
 
 /// Every resource's storage.
-pub static KINDS: &[&Kind] = &[&domains::KIND, &emails::KIND, &inbox::KIND];
+pub static KINDS: &[&Kind] = &[&domains::KIND, &emails::KIND, &inbox::KIND, &webhooks::KIND];
 
 /// The mirror's DDL: each resource's table, then the toolkit's.
 pub static SCHEMA: LazyLock<String> = LazyLock::new(|| {

@@ -189,10 +189,15 @@ async fn run(door: &Door, session: &str, req: Request) -> Result<Response, Resen
         let out = ctx.read(call).await?;
         return Ok(json_response(StatusCode::OK, json_text(&out)));
     }
+    let ok = if routes::CREATED.contains(&route.operation) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let Some(key) = idempotency_key.as_deref() else {
         let out = ctx.write(call).await?;
         schedule(door, &ctx, due.load(Ordering::Relaxed)).await;
-        return Ok(json_response(StatusCode::OK, json_text(&out)));
+        return Ok(json_response(ok, json_text(&out)));
     };
 
     // ── 9. Idempotency ──────────────────────────────────────────────────────
@@ -215,7 +220,7 @@ async fn run(door: &Door, session: &str, req: Request) -> Result<Response, Resen
                 fingerprint: fingerprint.clone(),
                 created: now,
                 request_id: String::new(),
-                status: 200,
+                status: ok.as_u16(),
                 body: json_text(&call(conn)?),
             };
             idempotency::save(conn, key, &saved)?;

@@ -6,10 +6,13 @@ use std::sync::LazyLock;
 use axum::http::Method;
 use serde_json::Value;
 
-use super::emails;
 use super::error::ResendError;
 use super::pipeline::Call;
+use super::{emails, webhooks};
 use crate::mirrors::toolkit::route::{Route, Routes};
+
+/// The operations Resend answers with 201 Created rather than 200.
+pub const CREATED: &[&str] = &["webhooks/create"];
 
 /// A resource operation: behaviour on a [`Call`], returning the object to render.
 pub type Handler = fn(&Call) -> Result<Value, ResendError>;
@@ -31,6 +34,11 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::GET,   "/emails/{email_id}", "emails/get", emails::retrieve),
             r(M::PATCH, "/emails/{email_id}", "emails/update", emails::update),
             r(M::POST,  "/emails/{email_id}/cancel", "emails/cancel", emails::cancel),
+            r(M::GET,   "/webhooks", "webhooks/list", webhooks::list),
+            r(M::POST,  "/webhooks", "webhooks/create", webhooks::create),
+            r(M::GET,   "/webhooks/{webhook_id}", "webhooks/get", webhooks::retrieve),
+            r(M::PATCH, "/webhooks/{webhook_id}", "webhooks/update", webhooks::update),
+            r(M::DELETE, "/webhooks/{webhook_id}", "webhooks/remove", webhooks::remove),
         ];
         Routes::new(routes)
     });

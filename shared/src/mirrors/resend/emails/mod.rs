@@ -10,6 +10,7 @@
 use serde_json::{json, Value};
 
 use super::error::ResendError;
+use super::events;
 use super::inbox;
 use super::later;
 use super::pipeline::Call;
@@ -151,6 +152,7 @@ pub fn release(call: &Call, id: &str) -> Result<(), ResendError> {
     email["last_event"] = Value::String("sent".into());
     KIND.save(call.conn, &email)?;
     inbox::mark(call.conn, id, "sent", &time::timestamp(call.now_ms))?;
+    events::email_event(call, "email.sent", &email)?;
     schedule_delivery(call, id)
 }
 
@@ -184,7 +186,7 @@ pub fn deliver(call: &Call, id: &str) -> Result<(), ResendError> {
     };
     email["last_event"] = Value::String(end.into());
     KIND.save(call.conn, &email)?;
-    Ok(())
+    events::email_event(call, &format!("email.{end}"), &email)
 }
 
 /// A delivered email is marked as spam by its recipient.
@@ -195,6 +197,7 @@ pub fn complain(call: &Call, id: &str) -> Result<(), ResendError> {
     if email["last_event"] == "delivered" {
         email["last_event"] = Value::String("complained".into());
         KIND.save(call.conn, &email)?;
+        events::email_event(call, "email.complained", &email)?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use super::address::{self, mailbox};
 use super::time::{parse_scheduled, timestamp};
 use super::KIND;
 use crate::mirrors::resend::error::ResendError;
+use crate::mirrors::resend::events;
 use crate::mirrors::resend::inbox;
 use crate::mirrors::resend::later;
 use crate::mirrors::resend::pipeline::Call;
@@ -185,8 +186,12 @@ pub fn store(call: &Call, out: Outgoing) -> Result<String, ResendError> {
         Some(due) => {
             timers::schedule(call.conn, later::SEND_SCHEDULED, &id, None, due)?;
             call.owe(due);
+            events::email_event(call, "email.scheduled", &out.email)?;
         }
-        None => super::schedule_delivery(call, &id)?,
+        None => {
+            super::schedule_delivery(call, &id)?;
+            events::email_event(call, "email.sent", &out.email)?;
+        }
     }
     Ok(id)
 }
