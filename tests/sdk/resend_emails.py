@@ -10,15 +10,22 @@ Environment:
 
 Exercises send (attachments as resend-python sends them, tags, headers),
 get, list with pagination, batch (strict and permissive), scheduling with
-update and cancel, idempotent replays, and the SDK's error classes for a
-missing field, a wrong key, an unverified domain and an unknown email.
+update and cancel, idempotent replays, the SDK's error classes for a
+missing field, a wrong key, an unverified domain and an unknown email, and a
+webhook: registered with `resend.Webhooks.create`, its `email.sent` and
+`email.delivered` deliveries (to a receiver this script runs on loopback)
+verified with `resend.Webhooks.verify`, and a tampered one refused.
 Sends one email with a magic link to python@test.dev for the caller to find
 in the session inbox. Exits non-zero with a message on the first failure;
 prints one summary line.
 """
 
+import http.server
+import json
 import os
 import sys
+import threading
+import time
 import traceback
 import uuid
 
@@ -58,6 +65,80 @@ def raises(cls, fn, what):
 
 
 FROM = "Acme <hello@example.com>"
+
+
+def start_receiver():
+    """A webhook receiver on loopback: its URL and the (headers, body) it got."""
+    got = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the stdlib's name
+            body = self.rfile.read(int(self.headers.get("content-length", "0"))).decode()
+            got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/hook", got
+
+
+def webhooks_verify():
+    """Registers a webhook, sends to delivered@resend.dev, and verifies the
+    `email.sent` and `email.delivered` deliveries with the SDK's verifier."""
+    url, got = start_receiver()
+    hook = resend.Webhooks.create({"endpoint": url, "events": ["email.sent", "email.delivered"]})
+    secret = hook["signing_secret"]
+    check(secret.startswith("whsec_"), "a webhook has a whsec_ signing secret")
+    sent = resend.Emails.send({"from": FROM, "to": "delivered@resend.dev", "subject": "hook", "text": "h"})
+    # Emails sent earlier in this script are delivered meanwhile too: keep
+    # this one's deliveries.
+    def ours():
+        return [(h, b) for h, b in got if json.loads(b)["data"]["email_id"] == sent["id"]]
+
+    deadline = time.time() + 30
+    while len(ours()) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    mine = ours()
+    check(len(mine) == 2, f"two deliveries arrive (sent, then delivered), got {len(mine)}")
+    types = []
+    for headers, body in mine:
+        event = resend.Webhooks.verify(
+            {
+                "payload": body,
+                "headers": {
+                    "id": headers["svix-id"],
+                    "timestamp": headers["svix-timestamp"],
+                    "signature": headers["svix-signature"],
+                },
+                "webhook_secret": secret,
+            }
+        )
+        check(event["data"]["email_id"] == sent["id"], "a delivery names the email")
+        types.append(event["type"])
+    check(types == ["email.sent", "email.delivered"], f"sent, then delivered: {types}")
+    headers, body = mine[0]
+    tampered = json.dumps({**json.loads(body), "type": "email.bounced"})
+    try:
+        resend.Webhooks.verify(
+            {
+                "payload": tampered,
+                "headers": {
+                    "id": headers["svix-id"],
+                    "timestamp": headers["svix-timestamp"],
+                    "signature": headers["svix-signature"],
+                },
+                "webhook_secret": secret,
+            }
+        )
+    except ValueError:
+        PASSED.append("a tampered delivery fails verification")
+    else:
+        raise CheckFailed("a tampered delivery passed verification")
 
 
 def main():
@@ -152,6 +233,8 @@ def main():
         raises(exceptions.InvalidApiKeyError, lambda: resend.Emails.get(sent["id"]), "another session's key")
     finally:
         resend.api_key = env("RESEND_API_KEY")
+
+    webhooks_verify()
 
     print(f"resend-python {resend.__version__}: "
           f"{len(PASSED)} checks passed; magic link email {sent['id']}")

@@ -21,7 +21,9 @@ fn inbox(server: &Server, session: &Value, to: &str) -> Vec<Value> {
 
 /// resend-python sends (attachments as it sends them), reads back, lists,
 /// batches, schedules, reschedules and cancels, replays under an idempotency
-/// key and raises its own error classes; the magic link it sent is in the inbox.
+/// key, raises its own error classes and verifies the `email.sent` and
+/// `email.delivered` webhooks it registered for; the magic link it sent is in
+/// the inbox.
 #[test]
 fn official_resend_python_sdk_sends_and_the_inbox_has_its_magic_link() {
     let Some(python) = sdk_python() else { return };
@@ -51,7 +53,8 @@ fn official_resend_python_sdk_sends_and_the_inbox_has_its_magic_link() {
 }
 
 /// resend-node, pointed at the session with `baseUrl` (and at the server's
-/// root, routed by its key), does the same; its magic link is in the inbox.
+/// root, routed by its key), does the same, its `webhooks.verify` included;
+/// its magic link is in the inbox.
 #[test]
 fn official_resend_node_sdk_sends_and_the_inbox_has_its_magic_link() {
     let Some(sdk) = sdk_node() else { return };

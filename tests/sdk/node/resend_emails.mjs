@@ -12,12 +12,15 @@
 //                         package.json (its node_modules holds `resend`)
 //
 // Exercises send (base64 attachments, tags, headers), get, list, batch,
-// scheduling with update and cancel, idempotent replays and the SDK's error
-// objects. Sends one email with a magic link to node@test.dev for the caller
+// scheduling with update and cancel, idempotent replays, the SDK's error
+// objects, and a webhook whose `email.sent` and `email.delivered` deliveries
+// (to a receiver this script runs on loopback) `resend.webhooks.verify`
+// accepts, and a tampered one it refuses. Sends one email with a magic link to node@test.dev for the caller
 // to find in the session inbox. Exits non-zero with a message on the first
 // failure; prints one summary line.
 
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -123,5 +126,43 @@ await refused(new Resend('re_nobody_123', { baseUrl: env('RESEND_BASE_URL') }).e
 // At the server's root, the key names the session (credential routing).
 const atRoot = new Resend(key, { baseUrl: env('MIRRA_URL') });
 assert.equal((await ok(atRoot.emails.get(sent.id), 'get at the root')).id, sent.id);
+
+// Webhooks: registered through the SDK, deliveries verified by it.
+const received = [];
+const receiver = createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    received.push({ headers: req.headers, body });
+    res.end('ok');
+  });
+});
+await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+const hookUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
+const hook = await ok(resend.webhooks.create({ endpoint: hookUrl, events: ['email.sent', 'email.delivered'] }), 'create webhook');
+assert.match(hook.signing_secret, /^whsec_/);
+const hooked = await ok(resend.emails.send({ from: FROM, to: 'delivered@resend.dev', subject: 'hook', text: 'h' }), 'send for the hook');
+const deadline = Date.now() + 30000;
+// Emails sent earlier in this script are delivered meanwhile too: keep this one's.
+const ours = () => received.filter((g) => JSON.parse(g.body).data.email_id === hooked.id);
+while (ours().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+receiver.close();
+const mine = ours();
+assert.equal(mine.length, 2, `two deliveries (sent, delivered), got ${mine.length}`);
+const verify = (g, payload) =>
+  resend.webhooks.verify({
+    payload,
+    headers: { id: g.headers['svix-id'], timestamp: g.headers['svix-timestamp'], signature: g.headers['svix-signature'] },
+    webhookSecret: hook.signing_secret,
+  });
+const types = mine.map((g) => {
+  const event = verify(g, g.body);
+  assert.equal(event.data.email_id, hooked.id);
+  checks += 1;
+  return event.type;
+});
+assert.deepEqual(types, ['email.sent', 'email.delivered']);
+assert.throws(() => verify(mine[0], mine[0].body.replace('email.sent', 'email.bounced')), 'a tampered delivery is refused');
+checks += 1;
 
 console.log(`resend-node ${sdkVersion}: ${checks} checks passed; magic link email ${sent.id}`);
