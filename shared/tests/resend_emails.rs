@@ -255,7 +255,7 @@ async fn unknown_emails_and_routes_are_resends_404s() {
         .await
         .refused(422, "validation_error");
     let msg = api
-        .post(&s, "/domains", json!({"name": "x.test"}))
+        .post(&s, "/audiences", json!({"name": "x"}))
         .await
         .refused(404, "not_found")
         .to_string();
