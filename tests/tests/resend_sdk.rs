@@ -33,7 +33,8 @@ fn official_resend_python_sdk_sends_and_the_inbox_has_its_magic_link() {
     let other = server.create_session(json!({"mirrors": ["resend"]}));
     let (base, key) = resend_of(&session);
     let (_, other_key) = resend_of(&other);
-    let over = server.create_session(json!({"mirrors": ["resend"], "seeds": {"resend": "over-quota"}}));
+    let over =
+        server.create_session(json!({"mirrors": ["resend"], "seeds": {"resend": "over-quota"}}));
     let (_, over_key) = resend_of(&over);
 
     run_sdk_script(
