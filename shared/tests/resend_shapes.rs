@@ -255,6 +255,57 @@ async fn domain_and_webhook_answers_match_resends_openapi_document() {
     );
 }
 
+/// Contacts' answers match the document.
+#[tokio::test]
+async fn contact_answers_match_resends_openapi_document() {
+    let api = Api::new();
+    let s = api.session().await;
+    let made = api
+        .post(
+            &s,
+            "/contacts",
+            json!({"email": "ann@test.dev", "first_name": "Ann", "last_name": "Lee"}),
+        )
+        .await
+        .ok();
+    validate(
+        "create contact",
+        component("CreateContactResponseSuccess"),
+        &made,
+    );
+    let path = format!("/contacts/{}", made["id"].as_str().expect("id"));
+    validate(
+        "get contact",
+        component("GetContactResponseSuccess"),
+        &api.get(&s, &path).await.ok(),
+    );
+    validate(
+        "list contacts",
+        component("ListContactsResponseSuccess"),
+        &api.get(&s, "/contacts").await.ok(),
+    );
+    let updated = api
+        .call(
+            &s,
+            Method::PATCH,
+            &path,
+            Some(json!({"first_name": "Anne"})),
+        )
+        .await
+        .ok();
+    validate(
+        "update contact",
+        component("UpdateContactResponseSuccess"),
+        &updated,
+    );
+    let deleted = api.call(&s, Method::DELETE, &path, None).await.ok();
+    validate(
+        "delete contact",
+        component("RemoveContactResponseSuccess"),
+        &deleted,
+    );
+}
+
 /// The check catches a wrong shape (so the test above can fail).
 #[test]
 fn the_spec_check_catches_invented_and_mistyped_fields() {

@@ -178,7 +178,16 @@ def _domain_update(doc, schema):
     return schema
 
 
+def _contact_update(doc, schema):
+    # resend-python sends the contact's `id` (or names it by `email`) and any
+    # `audience_id` in the update body too.
+    schema["properties"]["id"] = {"type": "string"}
+    schema["properties"]["audience_id"] = {"type": "string"}
+    return schema
+
+
 PATCHES = {
+    "contacts/update": _contact_update,
     "domains/update": _domain_update,
     "webhooks/update": _webhook_update,
     "emails/update": _update_body,
@@ -187,7 +196,12 @@ PATCHES = {
 }
 
 # Object types the emulated operations answer with, by the schema that describes them.
-OBJECTS = {"domain": "Domain", "email": "Email", "webhook": "GetWebhookResponse"}
+OBJECTS = {
+    "contact": "GetContactResponseSuccess",
+    "domain": "Domain",
+    "email": "Email",
+    "webhook": "GetWebhookResponse",
+}
 
 
 def generate(doc, wanted):

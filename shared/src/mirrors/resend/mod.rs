@@ -6,7 +6,8 @@
 //! [`inbox`] keeps every email sent as its recipients would get it, for tests
 //! to read through the control plane; [`domains`] the session's sending
 //! domains (seeded); [`later`] what timers do (a scheduled email goes out,
-//! a sent one is delivered); [`webhooks`] the session's endpoints and
+//! a sent one is delivered); [`contacts`] the session's contacts;
+//! [`webhooks`] the session's endpoints and
 //! [`events`] what they are sent, Svix-signed, through the toolkit's outbox.
 //! Around them: [`auth`] (Bearer keys, idempotency keys), [`error`] (Resend's
 //! `{statusCode, name, message}`), [`params`] (tables generated from Resend's
@@ -28,6 +29,7 @@ use crate::session::{Door, MirrorDef};
 
 pub mod account;
 pub mod auth;
+pub mod contacts;
 pub mod domains;
 pub mod emails;
 pub mod error;
@@ -43,7 +45,13 @@ pub mod webhooks;
 pub use error::ResendError;
 
 /// Every resource's storage.
-pub static KINDS: &[&Kind] = &[&domains::KIND, &emails::KIND, &inbox::KIND, &webhooks::KIND];
+pub static KINDS: &[&Kind] = &[
+    &contacts::KIND,
+    &domains::KIND,
+    &emails::KIND,
+    &inbox::KIND,
+    &webhooks::KIND,
+];
 
 /// The mirror's DDL: each resource's table, then the toolkit's.
 pub static SCHEMA: LazyLock<String> = LazyLock::new(|| {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::error::ResendError;
 use super::pipeline::Call;
-use super::{domains, emails, webhooks};
+use super::{contacts, domains, emails, webhooks};
 use crate::mirrors::toolkit::route::{Route, Routes};
 
 /// The operations Resend answers with 201 Created rather than 200.
@@ -34,6 +34,11 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::GET,   "/emails/{email_id}", "emails/get", emails::retrieve),
             r(M::PATCH, "/emails/{email_id}", "emails/update", emails::update),
             r(M::POST,  "/emails/{email_id}/cancel", "emails/cancel", emails::cancel),
+            r(M::GET,   "/contacts", "contacts/list", contacts::list),
+            r(M::POST,  "/contacts", "contacts/create", contacts::create),
+            r(M::GET,   "/contacts/{id}", "contacts/get", contacts::retrieve),
+            r(M::PATCH, "/contacts/{id}", "contacts/update", contacts::update),
+            r(M::DELETE, "/contacts/{id}", "contacts/remove", contacts::remove),
             r(M::GET,   "/domains", "domains/list", domains::list),
             r(M::POST,  "/domains", "domains/create", domains::create),
             r(M::GET,   "/domains/{domain_id}", "domains/get", domains::retrieve),

@@ -1,0 +1,208 @@
+//! Contacts: `/contacts` and `/contacts/{id}` — the session's contacts, named by
+//! id or by email address (as Resend lets a caller do). The deprecated
+//! audience-scoped paths (`/audiences/{id}/contacts`, where resend-python
+//! sends a contact given an `audience_id`) and segments are not emulated yet.
+
+use serde_json::{json, Map, Value};
+
+use super::emails::address::mailbox;
+use super::emails::time::timestamp;
+use super::error::ResendError;
+use super::pipeline::Call;
+use super::Resend;
+use crate::mirrors::toolkit::list::{self, Cursor, ListQuery};
+use crate::mirrors::toolkit::objects::Kind;
+use crate::mirrors::Vendor;
+
+/// Storage: one row per contact, `email` indexed (a contact is found by it).
+pub static KIND: Kind = Kind {
+    object: "contact",
+    table: "contacts",
+    prefix: "",
+    id_len: 0,
+    columns: &["email"],
+};
+
+/// Fields a list item has.
+const IN_LISTS: &[&str] = &[
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "created_at",
+    "unsubscribed",
+];
+
+/// `POST /contacts`: answers `{object, id}`.
+pub fn create(call: &Call) -> Result<Value, ResendError> {
+    let p = |k: &str| call.params.get(k);
+    let email = address(p("email"))?;
+    if find(call, &email)?.is_some() {
+        return Err(ResendError::validation(format!(
+            "A contact with the email {email} already exists."
+        )));
+    }
+    let id = Resend.new_id(&KIND);
+    let contact = json!({
+        "object": "contact",
+        "id": id,
+        "email": email,
+        "first_name": p("first_name").cloned().unwrap_or(Value::Null),
+        "last_name": p("last_name").cloned().unwrap_or(Value::Null),
+        "created_at": timestamp(call.now_ms),
+        "unsubscribed": p("unsubscribed").and_then(Value::as_bool).unwrap_or(false),
+        "properties": p("properties").cloned().unwrap_or_else(|| json!({})),
+    });
+    KIND.insert_at(call.conn, &contact, call.now_ms.div_euclid(1000))?;
+    Ok(json!({"object": "contact", "id": id}))
+}
+
+/// `GET /contacts/{id}`: by id or email address.
+pub fn retrieve(call: &Call) -> Result<Value, ResendError> {
+    load(call)
+}
+
+/// `GET /contacts`: newest first, `limit` 1–100 (20), `after` / `before`.
+pub fn list(call: &Call) -> Result<Value, ResendError> {
+    let p = |k: &str| call.params.get(k);
+    if p("segment_id").is_some() {
+        return Err(ResendError::validation(
+            "Mirra: segments are not emulated yet; list contacts without `segment_id`.",
+        ));
+    }
+    let limit = p("limit").and_then(Value::as_i64).unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ResendError::validation(
+            "The `limit` parameter must be between 1 and 100.",
+        ));
+    }
+    let cursor = match (
+        p("after").and_then(Value::as_str),
+        p("before").and_then(Value::as_str),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(ResendError::validation(
+                "You can only use `after` or `before`, not both.",
+            ))
+        }
+        (Some(id), None) => Cursor::After(id.to_string()),
+        (None, Some(id)) => Cursor::Before(id.to_string()),
+        (None, None) => Cursor::None,
+    };
+    let q = ListQuery {
+        limit: usize::try_from(limit).unwrap_or(20),
+        cursor,
+        ..ListQuery::default()
+    };
+    let page = list::list(call.conn, &KIND, &q)?;
+    let mut data = Vec::with_capacity(page.data.len());
+    for text in &page.data {
+        let v: Value = serde_json::from_str(text).map_err(ResendError::internal)?;
+        let item: Map<String, Value> = IN_LISTS
+            .iter()
+            .filter_map(|k| v.get(*k).map(|x| (k.to_string(), x.clone())))
+            .collect();
+        data.push(Value::Object(item));
+    }
+    Ok(json!({"object": "list", "has_more": page.has_more, "data": data}))
+}
+
+/// `PATCH /contacts/{id}`: names, `unsubscribed`, properties (merged).
+pub fn update(call: &Call) -> Result<Value, ResendError> {
+    let mut contact = load(call)?;
+    for k in ["first_name", "last_name", "unsubscribed"] {
+        if let Some(v) = call.params.get(k) {
+            contact[k] = v.clone();
+        }
+    }
+    if let Some(Value::Object(props)) = call.params.get("properties") {
+        for (k, v) in props {
+            contact["properties"][k] = v.clone();
+        }
+    }
+    KIND.save(call.conn, &contact)?;
+    Ok(json!({"object": "contact", "id": contact["id"]}))
+}
+
+/// `DELETE /contacts/{id}`.
+pub fn remove(call: &Call) -> Result<Value, ResendError> {
+    let contact = load(call)?;
+    let id = contact["id"].as_str().unwrap_or_default();
+    KIND.remove(call.conn, id)?;
+    Ok(json!({"object": "contact", "id": id, "deleted": true}))
+}
+
+/// The contact the path names, by id or (percent-encoded) email address.
+fn load(call: &Call) -> Result<Value, ResendError> {
+    let key = percent_decoded(call.args.get("id"));
+    let found = if key.contains('@') {
+        find(call, &key.to_ascii_lowercase())?
+    } else if uuid::Uuid::try_parse(&key).is_ok() {
+        KIND.load(call.conn, &key)?
+    } else {
+        return Err(ResendError::validation(
+            "The contact must be named by its id (a UUID) or its email address.",
+        ));
+    };
+    found.ok_or_else(|| ResendError::not_found("Contact"))
+}
+
+fn find(call: &Call, email: &str) -> Result<Option<Value>, ResendError> {
+    let id: Option<String> = {
+        use rusqlite::OptionalExtension;
+        call.conn
+            .prepare_cached("SELECT id FROM contacts WHERE deleted = 0 AND email = ?1")?
+            .query_row([email], |r| r.get(0))
+            .optional()?
+    };
+    match id {
+        Some(id) => Ok(KIND.load(call.conn, &id)?),
+        None => Ok(None),
+    }
+}
+
+/// A contact's address: a plain address, lowercased.
+fn address(v: Option<&Value>) -> Result<String, ResendError> {
+    let text = v.and_then(Value::as_str).unwrap_or_default().trim();
+    match mailbox(text) {
+        Some(a) if a == text => Ok(a.to_ascii_lowercase()),
+        _ => Err(ResendError::validation(
+            "Invalid `email` field. The email address needs to follow the `email@example.com` format.",
+        )),
+    }
+}
+
+/// `%40` → `@`: a path segment as the SDKs encode an address into it.
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| char::from(c).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Encoded addresses in a path read back as addresses; the rest is left.
+    #[test]
+    fn encoded_addresses_in_a_path_are_decoded() {
+        assert_eq!(percent_decoded("ann%40test.dev"), "ann@test.dev");
+        assert_eq!(percent_decoded("a%2Bb%40t.dev"), "a+b@t.dev");
+        assert_eq!(percent_decoded("plain"), "plain");
+        assert_eq!(percent_decoded("bad%4"), "bad%4");
+        assert_eq!(percent_decoded("bad%zz"), "bad%zz");
+    }
+}
