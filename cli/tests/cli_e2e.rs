@@ -442,3 +442,45 @@ fn snapshots_can_be_kept_listed_workspace_wide_and_removed() {
     let all = ok_json(&mirra(&live, dir.path(), &["snapshots", "--all", "--json"]));
     assert_eq!(all["data"], Value::Array(vec![]));
 }
+
+/// `mirra up --mirrors resend` makes a Resend session; `mirra env` prints the
+/// variables the Resend SDKs read, and they reach that session.
+#[test]
+fn mirra_env_points_the_resend_sdks_at_a_resend_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = serve(&dir.path().join("data"), &dir.path().join("state"));
+    let up = ok_json(&mirra(
+        &live,
+        dir.path(),
+        &["up", "--mirrors", "resend", "--json"],
+    ));
+    let env = String::from_utf8_lossy(&mirra(&live, dir.path(), &["env"]).stdout).to_string();
+    let var = |name: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .map(|v| v.trim_matches('\'').to_string())
+            .unwrap_or_else(|| panic!("no {name} in {env}"))
+    };
+    let (key, base) = (var("RESEND_API_KEY"), var("RESEND_BASE_URL"));
+    assert_eq!(key, up["mirrors"]["resend"]["credentials"]["api_key"]);
+    assert_eq!(var("RESEND_API_URL"), base);
+    assert!(
+        !env.contains("STRIPE_"),
+        "only the session's mirrors: {env}"
+    );
+    shared::tls::install_provider();
+    let sent: Value = reqwest::blocking::Client::new()
+        .post(format!("{base}/emails"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({
+            "from": "onboarding@resend.dev", "to": "a@test.dev", "subject": "hi", "text": "hi"
+        }))
+        .send()
+        .expect("send")
+        .json()
+        .expect("json");
+    assert!(
+        sent["id"].as_str().is_some_and(|id| id.len() == 36),
+        "{sent}"
+    );
+}

@@ -224,13 +224,26 @@ async fn a_request_without_a_recognizable_credential_gets_the_json_404() {
         Auth::None,
         Auth::Bearer(TOKEN),
         Auth::Bearer(&publishable),
-        Auth::Bearer("re_123"),
+        Auth::Bearer("rk_123"),
     ] {
         let r = send(&h.app, Method::GET, "/v1/customers", auth, None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.json);
         assert_eq!(r.json["error"]["type"], "not_found", "{}", r.json);
         assert_eq!(r.json["error"]["message"], "no route for /v1/customers");
     }
+}
+
+/// A Resend key (`re_…`) is a credential in Resend's shape: one that names no
+/// session gets Resend's own 403, not the control plane's 404.
+#[tokio::test]
+async fn a_resend_key_of_no_session_gets_resends_403() {
+    let h = harness();
+    let r = send(&h.app, Method::GET, "/emails", Auth::Bearer("re_123"), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.json);
+    assert_eq!(
+        r.json,
+        serde_json::json!({"statusCode": 403, "name": "invalid_api_key", "message": "API key is invalid"})
+    );
 }
 
 /// The control plane's paths stay the control plane's: a Stripe key there is

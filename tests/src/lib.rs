@@ -312,6 +312,18 @@ pub fn stripe_of(session: &Value) -> (String, String) {
     )
 }
 
+/// A session's Resend base URL and API key.
+pub fn resend_of(session: &Value) -> (String, String) {
+    let m = &session["mirrors"]["resend"];
+    (
+        m["url"].as_str().expect("resend url").to_string(),
+        m["credentials"]["api_key"]
+            .as_str()
+            .expect("api key")
+            .to_string(),
+    )
+}
+
 /// Every customer of a Stripe mirror, following `has_more` pages of 100.
 pub fn all_customers(http: &reqwest::blocking::Client, base: &str, key: &str) -> Vec<Value> {
     let mut out = Vec::new();

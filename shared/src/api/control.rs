@@ -37,6 +37,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sessions/{id}/snapshots", post(snapshot).get(snapshots))
         .route("/v1/sessions/{id}/restore", post(restore))
         .route("/v1/sessions/{id}/deliveries", get(deliveries))
+        .route("/v1/sessions/{id}/inbox", get(inbox))
+        .route("/v1/sessions/{id}/inbox/{email}", get(inbox_message))
         .route("/v1/snapshots", get(workspace_snapshots))
         .route("/v1/snapshots/{id}", delete(delete_snapshot))
         .route("/v1/usage", get(usage))
@@ -216,4 +218,51 @@ async fn deliveries(
     Ok(Json(
         json!({"object": "list", "data": data, "url": format!("/v1/sessions/{id}/deliveries")}),
     ))
+}
+
+#[derive(Deserialize)]
+struct InboxQuery {
+    to: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/sessions/{id}/inbox?to=someone@example.com&limit=20`: the emails
+/// the session's Resend mirror sent, newest first, as their recipients would
+/// get them (HTML and text, headers, attachments, recipients, links); `to`
+/// keeps those addressed to one address (to, cc or bcc).
+async fn inbox(
+    State(state): State<AppState>,
+    Workspace(ws): Workspace,
+    Path(id): Path<String>,
+    Params(q): Params<InboxQuery>,
+) -> ApiResult<Json<Value>> {
+    use crate::mirrors::resend::inbox;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=inbox::MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {}",
+            inbox::MAX_LIMIT
+        )));
+    }
+    let ctx = state.sessions.workspace_context(&ws, &id, "resend").await?;
+    let data = inbox::list(&ctx, q.to.as_deref(), limit)
+        .await
+        .map_err(|e| ApiError::Session(SessionError::Internal(e.to_string())))?;
+    Ok(Json(
+        json!({"object": "list", "data": data, "url": format!("/v1/sessions/{id}/inbox")}),
+    ))
+}
+
+/// `GET /v1/sessions/{id}/inbox/{email_id}`: one sent email by its Resend id.
+async fn inbox_message(
+    State(state): State<AppState>,
+    Workspace(ws): Workspace,
+    Path((id, email)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let ctx = state.sessions.workspace_context(&ws, &id, "resend").await?;
+    crate::mirrors::resend::inbox::get(&ctx, &email)
+        .await
+        .map_err(|e| ApiError::Session(SessionError::Internal(e.to_string())))?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no sent email {email} in session {id}")))
 }

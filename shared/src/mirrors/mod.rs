@@ -13,6 +13,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::session::{Door, MirrorDef};
 
+pub mod resend;
 pub mod stripe;
 pub mod toolkit;
 pub mod vendor;
@@ -59,9 +60,16 @@ impl Mirror {
 
 /// Every mirror this build serves.
 pub fn all() -> Vec<Mirror> {
-    vec![Mirror {
-        def: Arc::new(stripe::Stripe),
-        vendor: Arc::new(stripe::Stripe),
-        router: stripe::router,
-    }]
+    vec![
+        Mirror {
+            def: Arc::new(stripe::Stripe),
+            vendor: Arc::new(stripe::Stripe),
+            router: stripe::router,
+        },
+        Mirror {
+            def: Arc::new(resend::Resend),
+            vendor: Arc::new(resend::Resend),
+            router: resend::router,
+        },
+    ]
 }

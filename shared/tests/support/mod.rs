@@ -5,6 +5,7 @@
 pub mod notes;
 pub mod racing_table;
 pub mod requests;
+pub mod resend;
 pub mod shapes;
 pub mod stripe;
 

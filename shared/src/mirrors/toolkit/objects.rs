@@ -97,11 +97,20 @@ impl Kind {
 
     /// Stores a new object (its `id` and `created` are read from it).
     pub fn insert(&self, conn: &Connection, obj: &Value) -> rusqlite::Result<()> {
+        let created = obj.get("created").and_then(Value::as_i64).unwrap_or(0);
+        self.insert_at(conn, obj, created)
+    }
+
+    /// Stores a new object created at `created` (Unix seconds), for vendors
+    /// whose objects carry no Unix `created` field of their own (Resend's
+    /// `created_at` is a timestamp string); list order and `created` ranges
+    /// use it all the same. The `id` is read from the object.
+    pub fn insert_at(&self, conn: &Connection, obj: &Value, created: i64) -> rusqlite::Result<()> {
         let columns = self.columns.iter().map(|c| column_value(obj.get(*c)));
         self.insert_text(
             conn,
             &str_field(obj, "id"),
-            obj.get("created").and_then(Value::as_i64).unwrap_or(0),
+            created,
             json_text(obj),
             columns.collect(),
         )
@@ -244,6 +253,20 @@ mod tests {
         let conn = Connection::open_in_memory().expect("open");
         conn.execute_batch(&THINGS.ddl()).expect("ddl");
         conn
+    }
+
+    /// An object without a Unix `created` field (Resend's) is stored at the
+    /// time given, which list order then uses.
+    #[test]
+    fn objects_without_a_created_field_take_the_time_given() {
+        let conn = db();
+        let obj = json!({"id": "th_1", "created_at": "2026-01-01 00:00:00+00"});
+        THINGS
+            .insert_at(&conn, &obj, 1_767_225_600)
+            .expect("insert");
+        let stored = THINGS.find(&conn, "th_1").expect("find").expect("row");
+        assert_eq!(stored.created, 1_767_225_600);
+        assert_eq!(stored.value().expect("json"), obj);
     }
 
     /// What goes in comes back as the same text, and filter columns follow saves.

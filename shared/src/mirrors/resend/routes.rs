@@ -1,0 +1,63 @@
+//! The Resend mirror's route table: one line per emulated operation, named by
+//! its operationId in Resend's OpenAPI document.
+
+use std::sync::LazyLock;
+
+use axum::http::Method;
+use serde_json::Value;
+
+use super::error::ResendError;
+use super::pipeline::Call;
+use super::{emails, webhooks};
+use crate::mirrors::toolkit::route::{Route, Routes};
+
+/// The operations Resend answers with 201 Created rather than 200.
+pub const CREATED: &[&str] = &["webhooks/create"];
+
+/// A resource operation: behaviour on a [`Call`], returning the object to render.
+pub type Handler = fn(&Call) -> Result<Value, ResendError>;
+
+pub fn table() -> &'static Routes<Handler> {
+    static TABLE: LazyLock<Routes<Handler>> = LazyLock::new(|| {
+        let r = |method: Method, template, operation, handler: Handler| Route {
+            method,
+            template,
+            operation,
+            handler,
+        };
+        use Method as M;
+        #[rustfmt::skip]
+        let routes = vec![
+            r(M::GET,   "/emails", "emails/list", emails::list),
+            r(M::POST,  "/emails", "emails/send", emails::send),
+            r(M::POST,  "/emails/batch", "emails/send-batch", emails::batch),
+            r(M::GET,   "/emails/{email_id}", "emails/get", emails::retrieve),
+            r(M::PATCH, "/emails/{email_id}", "emails/update", emails::update),
+            r(M::POST,  "/emails/{email_id}/cancel", "emails/cancel", emails::cancel),
+            r(M::GET,   "/webhooks", "webhooks/list", webhooks::list),
+            r(M::POST,  "/webhooks", "webhooks/create", webhooks::create),
+            r(M::GET,   "/webhooks/{webhook_id}", "webhooks/get", webhooks::retrieve),
+            r(M::PATCH, "/webhooks/{webhook_id}", "webhooks/update", webhooks::update),
+            r(M::DELETE, "/webhooks/{webhook_id}", "webhooks/remove", webhooks::remove),
+        ];
+        Routes::new(routes)
+    });
+    &TABLE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mirrors::resend::params;
+
+    /// Every route names an operation of the generated tables, at the same
+    /// method and path as Resend's document has it.
+    #[test]
+    fn every_route_is_an_operation_of_resends_document() {
+        for route in table().iter() {
+            let op = params::operation(route.operation);
+            assert_eq!(op.method, route.method.as_str(), "{}", route.operation);
+            assert_eq!(op.path, route.template, "{}", route.operation);
+        }
+    }
+}
