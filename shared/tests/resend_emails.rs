@@ -255,7 +255,7 @@ async fn unknown_emails_and_routes_are_resends_404s() {
         .await
         .refused(422, "validation_error");
     let msg = api
-        .post(&s, "/domains", json!({"name": "x.test"}))
+        .post(&s, "/audiences", json!({"name": "x"}))
         .await
         .refused(404, "not_found")
         .to_string();
@@ -489,6 +489,37 @@ async fn an_over_quota_session_refuses_every_send_with_429() {
         .await
         .refused(429, "daily_quota_exceeded");
     assert_eq!(api.get(&s, "/emails").await.ok()["data"], json!([]));
+}
+
+/// Every answer carries Resend's `ratelimit-*` headers; past the session's
+/// rate a request gets 429 `rate_limit_exceeded` with `retry-after`.
+#[tokio::test]
+async fn the_rate_limit_is_told_in_headers_and_enforced_with_429() {
+    let api = Api::new();
+    let s = api
+        .session_with(json!({"mirrors": ["resend"], "rate_limit": 2}))
+        .await;
+    let h = |r: &support::resend::Resp, k: &str| {
+        r.headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let first = api.get(&s, "/emails").await;
+    assert_eq!(first.status.as_u16(), 200);
+    assert_eq!(h(&first, "ratelimit-limit"), "2");
+    assert_eq!(h(&first, "ratelimit-remaining"), "1");
+    assert_eq!(h(&first, "ratelimit-reset"), "1");
+    let second = api.post(&s, "/emails", json!({})).await;
+    second.refused(422, "missing_required_field");
+    assert_eq!(h(&second, "ratelimit-remaining"), "0", "refusals count too");
+    let third = api.get(&s, "/emails").await;
+    third.refused(429, "rate_limit_exceeded");
+    assert_eq!(h(&third, "retry-after"), "1");
+    assert_eq!(h(&third, "ratelimit-remaining"), "0");
+    api.clock.advance_ms(1000);
+    assert_eq!(api.get(&s, "/emails").await.status.as_u16(), 200);
 }
 
 fn uuid_like(id: &str) -> bool {

@@ -158,6 +158,103 @@ async fn every_answer_matches_resends_openapi_document() {
     validate("retrieve canceled", component("Email"), &got);
 }
 
+/// Domains' and webhooks' answers match the document too.
+#[tokio::test]
+async fn domain_and_webhook_answers_match_resends_openapi_document() {
+    let api = Api::new();
+    let s = api.session().await;
+    let made = api
+        .post(
+            &s,
+            "/domains",
+            json!({"name": "acme.test", "region": "eu-west-1"}),
+        )
+        .await
+        .ok();
+    validate("create domain", component("CreateDomainResponse"), &made);
+    let id = made["id"].as_str().expect("id").to_string();
+    let path = format!("/domains/{id}");
+    validate(
+        "get domain",
+        component("Domain"),
+        &api.get(&s, &path).await.ok(),
+    );
+    validate(
+        "list domains",
+        component("ListDomainsResponse"),
+        &api.get(&s, "/domains").await.ok(),
+    );
+    let verified = api
+        .post(&s, &format!("{path}/verify"), json!({}))
+        .await
+        .ok();
+    validate(
+        "verify domain",
+        component("VerifyDomainResponse"),
+        &verified,
+    );
+    let updated = api
+        .call(
+            &s,
+            Method::PATCH,
+            &path,
+            Some(json!({"open_tracking": true})),
+        )
+        .await
+        .ok();
+    validate(
+        "update domain",
+        component("UpdateDomainResponseSuccess"),
+        &updated,
+    );
+    let deleted = api.call(&s, Method::DELETE, &path, None).await.ok();
+    validate("delete domain", component("DeleteDomainResponse"), &deleted);
+
+    let hook = api
+        .post(
+            &s,
+            "/webhooks",
+            json!({"endpoint": "https://h.test/x", "events": ["email.sent"]}),
+        )
+        .await;
+    validate(
+        "create webhook",
+        component("CreateWebhookResponse"),
+        &hook.json,
+    );
+    let path = format!("/webhooks/{}", hook.json["id"].as_str().expect("id"));
+    validate(
+        "get webhook",
+        component("GetWebhookResponse"),
+        &api.get(&s, &path).await.ok(),
+    );
+    validate(
+        "list webhooks",
+        component("ListWebhooksResponse"),
+        &api.get(&s, "/webhooks").await.ok(),
+    );
+    let updated = api
+        .call(
+            &s,
+            Method::PATCH,
+            &path,
+            Some(json!({"status": "disabled"})),
+        )
+        .await
+        .ok();
+    validate(
+        "update webhook",
+        component("UpdateWebhookResponse"),
+        &updated,
+    );
+    let deleted = api.call(&s, Method::DELETE, &path, None).await.ok();
+    validate(
+        "delete webhook",
+        component("DeleteWebhookResponse"),
+        &deleted,
+    );
+}
+
 /// The check catches a wrong shape (so the test above can fail).
 #[test]
 fn the_spec_check_catches_invented_and_mistyped_fields() {
@@ -174,8 +271,9 @@ fn the_spec_check_catches_invented_and_mistyped_fields() {
     }
 }
 
-/// Values of every type in every field of a send, a batch item, an update and
-/// a list query: each answer is a 200 or Resend's error with a 4xx.
+/// Values of every type in every field of a send, a batch item, an update, a
+/// list query and a domain's and a webhook's create: each answer is a success
+/// or Resend's error with a 4xx.
 #[tokio::test]
 async fn generated_bad_requests_never_get_a_5xx() {
     let api = Api::new();
@@ -257,11 +355,46 @@ async fn generated_bad_requests_never_get_a_5xx() {
             }
         }
     }
+    let creates = [
+        (
+            "/domains",
+            json!({"name": "odd.test"}),
+            &[
+                "name",
+                "region",
+                "custom_return_path",
+                "open_tracking",
+                "capabilities",
+                "tls",
+            ][..],
+        ),
+        (
+            "/webhooks",
+            json!({"endpoint": "https://h.test/x", "events": ["email.sent"]}),
+            &["endpoint", "events", "status"][..],
+        ),
+    ];
+    for (path, base, fields) in creates {
+        for field in fields {
+            for v in &odd {
+                let mut body = base.clone();
+                body[*field] = v.clone();
+                let r = api.post(&s, path, body.clone()).await;
+                if !r.status.is_success() {
+                    assert_resend_error(&format!("POST {path} {body}"), &r);
+                }
+                seen += 1;
+            }
+        }
+    }
     for path in [
         "/emails/%20",
         "/emails/..",
         "/emails/x/cancel",
         "/emails/batch/cancel",
+        "/domains/x",
+        "/domains/x/verify",
+        "/webhooks/x",
     ] {
         for m in [
             Method::GET,

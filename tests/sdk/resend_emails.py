@@ -7,6 +7,7 @@ Environment:
   RESEND_API_URL        the session's Resend base URL (…/m/ses_xxxx/resend)
   RESEND_API_KEY        the session's API key
   RESEND_OTHER_API_KEY  another session's key (must be refused here)
+  RESEND_OVER_QUOTA_API_KEY  the key of a `resend:over-quota` session
 
 Exercises send (attachments as resend-python sends them, tags, headers),
 get, list with pagination, batch (strict and permissive), scheduling with
@@ -14,7 +15,9 @@ update and cancel, idempotent replays, the SDK's error classes for a
 missing field, a wrong key, an unverified domain and an unknown email, and a
 webhook: registered with `resend.Webhooks.create`, its `email.sent` and
 `email.delivered` deliveries (to a receiver this script runs on loopback)
-verified with `resend.Webhooks.verify`, and a tampered one refused.
+verified with `resend.Webhooks.verify`, and a tampered one refused; an email
+to bounced@resend.dev ends `bounced`; the over-quota seed's 429 is the SDK's
+`RateLimitError`.
 Sends one email with a magic link to python@test.dev for the caller to find
 in the session inbox. Exits non-zero with a message on the first failure;
 prints one summary line.
@@ -228,6 +231,22 @@ def main():
     )
     check("not verified" in e.message and str(e.code) == "403", "an unverified domain is Resend's 403")
     raises(exceptions.ResendError, lambda: resend.Emails.get(str(uuid.uuid4())), "an unknown email")
+    # Another session, reached at the server's root by its key (credential routing).
+    resend.api_key = env("RESEND_OVER_QUOTA_API_KEY")
+    resend.api_url = env("RESEND_API_URL").split("/m/")[0]
+    try:
+        e = raises(
+            exceptions.RateLimitError,
+            lambda: resend.Emails.send({"from": FROM, "to": "a@test.dev", "subject": "s", "text": "t"}),
+            "a send past the daily quota",
+        )
+        check(e.error_type == "daily_quota_exceeded", "the quota's 429 is daily_quota_exceeded")
+    finally:
+        resend.api_key = env("RESEND_API_KEY")
+        resend.api_url = env("RESEND_API_URL")
+
+    bounced = resend.Emails.send({"from": FROM, "to": "bounced@resend.dev", "subject": "b", "text": "b"})
+
     resend.api_key = other_key
     try:
         raises(exceptions.InvalidApiKeyError, lambda: resend.Emails.get(sent["id"]), "another session's key")
@@ -235,6 +254,8 @@ def main():
         resend.api_key = env("RESEND_API_KEY")
 
     webhooks_verify()
+    # Sent before the webhook's wait, so its 5 seconds have passed.
+    check(resend.Emails.get(bounced["id"])["last_event"] == "bounced", "bounced@resend.dev bounces")
 
     print(f"resend-python {resend.__version__}: "
           f"{len(PASSED)} checks passed; magic link email {sent['id']}")

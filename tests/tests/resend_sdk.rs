@@ -21,9 +21,9 @@ fn inbox(server: &Server, session: &Value, to: &str) -> Vec<Value> {
 
 /// resend-python sends (attachments as it sends them), reads back, lists,
 /// batches, schedules, reschedules and cancels, replays under an idempotency
-/// key, raises its own error classes and verifies the `email.sent` and
-/// `email.delivered` webhooks it registered for; the magic link it sent is in
-/// the inbox.
+/// key, raises its own error classes (`RateLimitError` for the over-quota
+/// seed), sees a bounce, and verifies the `email.sent` and `email.delivered`
+/// webhooks it registered for; the magic link it sent is in the inbox.
 #[test]
 fn official_resend_python_sdk_sends_and_the_inbox_has_its_magic_link() {
     let Some(python) = sdk_python() else { return };
@@ -33,12 +33,16 @@ fn official_resend_python_sdk_sends_and_the_inbox_has_its_magic_link() {
     let other = server.create_session(json!({"mirrors": ["resend"]}));
     let (base, key) = resend_of(&session);
     let (_, other_key) = resend_of(&other);
+    let over =
+        server.create_session(json!({"mirrors": ["resend"], "seeds": {"resend": "over-quota"}}));
+    let (_, over_key) = resend_of(&over);
 
     run_sdk_script(
         python_script(&python, "resend_emails.py")
             .env("RESEND_API_URL", &base)
             .env("RESEND_API_KEY", &key)
-            .env("RESEND_OTHER_API_KEY", &other_key),
+            .env("RESEND_OTHER_API_KEY", &other_key)
+            .env("RESEND_OVER_QUOTA_API_KEY", &over_key),
     );
 
     let got = inbox(&server, &session, "python@test.dev");

@@ -172,7 +172,14 @@ def _webhook_update(doc, schema):
     return schema
 
 
+def _domain_update(doc, schema):
+    # resend-python sends the domain's id in the update body.
+    schema["properties"]["id"] = {"type": "string"}
+    return schema
+
+
 PATCHES = {
+    "domains/update": _domain_update,
     "webhooks/update": _webhook_update,
     "emails/update": _update_body,
     "emails/send": _attachments,
@@ -180,7 +187,7 @@ PATCHES = {
 }
 
 # Object types the emulated operations answer with, by the schema that describes them.
-OBJECTS = {"email": "Email", "webhook": "GetWebhookResponse"}
+OBJECTS = {"domain": "Domain", "email": "Email", "webhook": "GetWebhookResponse"}
 
 
 def generate(doc, wanted):

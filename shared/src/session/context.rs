@@ -38,6 +38,17 @@ impl SessionContext {
         self.sessions.admit(&self.session, self.now_ms)
     }
 
+    /// [`admit`](Self::admit), answering what is left of the budget after this
+    /// request (Resend tells clients in `ratelimit-*` headers).
+    pub fn admit_budget(&self) -> Result<super::Budget, super::RateLimited> {
+        self.sessions.admit_budget(&self.session, self.now_ms)
+    }
+
+    /// Requests per second this session's mirrors accept (0: unlimited).
+    pub fn rate_limit(&self) -> u32 {
+        self.session.rate_limit.unwrap_or(super::DEFAULT_RATE_LIMIT)
+    }
+
     /// This session's credentials for this mirror.
     pub fn credentials(&self) -> &BTreeMap<String, String> {
         static NONE: BTreeMap<String, String> = BTreeMap::new();

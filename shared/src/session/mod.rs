@@ -17,7 +17,7 @@ pub use context::SessionContext;
 pub use door::Door;
 pub use error::{fmt_ms, SessionError, SessionResult};
 pub use mirror::{Firing, MirrorDef, UnknownCredential};
-pub use rate::{RateLimited, RateLimits, DEFAULT_RATE_LIMIT};
+pub use rate::{Budget, RateLimited, RateLimits, DEFAULT_RATE_LIMIT};
 pub use record::{MirrorState, Mode, Session};
 pub use service::{
     CreateSession, EndReason, Ended, ListSessions, ListSnapshots, MirrorTiming, Page, ResetReport,

@@ -23,6 +23,17 @@ pub struct RateLimited {
     pub retry_after_ms: i64,
 }
 
+/// What is left of a session's budget after an admitted request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Requests per second; 0: unlimited (then the rest says nothing).
+    pub limit: u32,
+    /// Requests that would still be admitted at once.
+    pub remaining: u32,
+    /// Until the bucket is full again.
+    pub reset_ms: i64,
+}
+
 struct Bucket {
     tokens: f64,
     at_ms: i64,
@@ -59,11 +70,21 @@ impl Buckets {
 impl RateLimits {
     /// Takes one request from `session`'s bucket at `now_ms`.
     pub fn admit(&self, session: &Session, now_ms: i64) -> Result<(), RateLimited> {
-        let rate = session.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
-        if rate == 0 {
-            return Ok(());
+        self.admit_budget(session, now_ms).map(|_| ())
+    }
+
+    /// [`admit`](Self::admit), answering what is left of the budget after this
+    /// request, for vendors that tell clients (Resend's `ratelimit-*` headers).
+    pub fn admit_budget(&self, session: &Session, now_ms: i64) -> Result<Budget, RateLimited> {
+        let limit = session.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
+        if limit == 0 {
+            return Ok(Budget {
+                limit,
+                remaining: 0,
+                reset_ms: 0,
+            });
         }
-        let rate = f64::from(rate);
+        let rate = f64::from(limit);
         let mut buckets = match self.buckets.lock() {
             Ok(b) => b,
             Err(poisoned) => poisoned.into_inner(),
@@ -83,7 +104,11 @@ impl RateLimits {
         b.at_ms = now_ms;
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
-            Ok(())
+            Ok(Budget {
+                limit,
+                remaining: b.tokens.floor() as u32,
+                reset_ms: ((rate - b.tokens) / rate * 1000.0).ceil() as i64,
+            })
         } else {
             Err(RateLimited {
                 retry_after_ms: ((1.0 - b.tokens) / rate * 1000.0).ceil() as i64,
@@ -103,6 +128,21 @@ impl RateLimits {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    /// An admitted request says what is left: the whole second's worth less
+    /// what was taken, and how long until the bucket is full again.
+    #[test]
+    fn an_admitted_request_says_what_is_left_of_the_budget() {
+        let limits = RateLimits::default();
+        let s = session(Some(4));
+        let b = limits.admit_budget(&s, 1_000).expect("admitted");
+        assert_eq!((b.limit, b.remaining, b.reset_ms), (4, 3, 250));
+        limits.admit_budget(&s, 1_000).expect("admitted");
+        let b = limits.admit_budget(&s, 1_000).expect("admitted");
+        assert_eq!((b.remaining, b.reset_ms), (1, 750));
+        let unlimited = limits.admit_budget(&session(Some(0)), 0).expect("admitted");
+        assert_eq!(unlimited.limit, 0);
+    }
 
     fn session(rate: Option<u32>) -> Session {
         Session {

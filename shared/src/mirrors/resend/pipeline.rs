@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{RawPathParams, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use rusqlite::Connection;
@@ -26,7 +27,7 @@ use crate::mirrors::toolkit::objects::json_text;
 use crate::mirrors::toolkit::params::{validate, Encoding};
 use crate::mirrors::toolkit::route::{Match, PathArgs};
 use crate::mirrors::VendorError;
-use crate::session::{Door, SessionContext, UnknownCredential};
+use crate::session::{Budget, Door, SessionContext, UnknownCredential};
 
 /// Largest body read; the API layer refuses larger ones earlier.
 const BODY_LIMIT: usize = crate::api::BODY_LIMIT;
@@ -126,8 +127,55 @@ async fn run(door: &Door, session: &str, req: Request) -> Result<Response, Resen
 
     // ── 5. Rate limit ───────────────────────────────────────────────────────
     // The session's budget (`mirra up --rate-limit`); a reset refills it.
-    ctx.admit().map_err(VendorError::from)?;
+    // Every answer after this says what is left, in Resend's `ratelimit-*`
+    // headers; a refusal says when to retry.
+    let budget = match ctx.admit_budget() {
+        Ok(b) => b,
+        Err(e) => {
+            let res = ResendError::from(VendorError::from(e)).into_response();
+            let spent = Budget {
+                limit: ctx.rate_limit(),
+                remaining: 0,
+                reset_ms: e.retry_after_ms,
+            };
+            return Ok(stamp_budget(res, &spent));
+        }
+    };
+    let res = match admitted(door, &ctx, parts, body, idempotency_key).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    };
+    Ok(stamp_budget(res, &budget))
+}
 
+/// Resend's rate-limit headers: the limit per second, what is left, and the
+/// seconds until the budget is whole again. Nothing for an unlimited session.
+fn stamp_budget(mut res: Response, b: &Budget) -> Response {
+    if b.limit == 0 {
+        return res;
+    }
+    let h = res.headers_mut();
+    let secs = (b.reset_ms.max(0) + 999) / 1000;
+    for (k, v) in [
+        ("ratelimit-limit", b.limit.to_string()),
+        ("ratelimit-remaining", b.remaining.to_string()),
+        ("ratelimit-reset", secs.to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    res
+}
+
+/// Steps 6 to 10, for a request that passed the key, session and rate checks.
+async fn admitted(
+    door: &Door,
+    ctx: &SessionContext,
+    parts: Parts,
+    body: Body,
+    idempotency_key: Option<String>,
+) -> Result<Response, ResendError> {
     // ── 6. Route ────────────────────────────────────────────────────────────
     // Ours, else a route of Resend's API we do not serve yet, else unknown.
     let path = parts.uri.path().to_string();
@@ -180,7 +228,7 @@ async fn run(door: &Door, session: &str, req: Request) -> Result<Response, Resen
             params: &params,
             headers: &parts.headers,
             now_ms: ctx.now_ms(),
-            ctx: &ctx,
+            ctx,
             due: &due,
         };
         (route.handler)(&c)
@@ -196,7 +244,7 @@ async fn run(door: &Door, session: &str, req: Request) -> Result<Response, Resen
     };
     let Some(key) = idempotency_key.as_deref() else {
         let out = ctx.write(call).await?;
-        schedule(door, &ctx, due.load(Ordering::Relaxed)).await;
+        schedule(door, ctx, due.load(Ordering::Relaxed)).await;
         return Ok(json_response(ok, json_text(&out)));
     };
 
@@ -227,7 +275,7 @@ async fn run(door: &Door, session: &str, req: Request) -> Result<Response, Resen
             Ok(saved)
         })
         .await?;
-    schedule(door, &ctx, due.load(Ordering::Relaxed)).await;
+    schedule(door, ctx, due.load(Ordering::Relaxed)).await;
     let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
     Ok(json_response(status, saved.body))
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::error::ResendError;
 use super::pipeline::Call;
-use super::{emails, webhooks};
+use super::{domains, emails, webhooks};
 use crate::mirrors::toolkit::route::{Route, Routes};
 
 /// The operations Resend answers with 201 Created rather than 200.
@@ -34,6 +34,12 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::GET,   "/emails/{email_id}", "emails/get", emails::retrieve),
             r(M::PATCH, "/emails/{email_id}", "emails/update", emails::update),
             r(M::POST,  "/emails/{email_id}/cancel", "emails/cancel", emails::cancel),
+            r(M::GET,   "/domains", "domains/list", domains::list),
+            r(M::POST,  "/domains", "domains/create", domains::create),
+            r(M::GET,   "/domains/{domain_id}", "domains/get", domains::retrieve),
+            r(M::PATCH, "/domains/{domain_id}", "domains/update", domains::update),
+            r(M::DELETE, "/domains/{domain_id}", "domains/remove", domains::remove),
+            r(M::POST,  "/domains/{domain_id}/verify", "domains/verify", domains::verify),
             r(M::GET,   "/webhooks", "webhooks/list", webhooks::list),
             r(M::POST,  "/webhooks", "webhooks/create", webhooks::create),
             r(M::GET,   "/webhooks/{webhook_id}", "webhooks/get", webhooks::retrieve),

@@ -75,7 +75,7 @@ pub fn load(conn: &rusqlite::Connection, seed: &Value) -> Result<(), String> {
             Some(other) => Err(at(format!("{k} must be a string, not {other}"))),
         };
         let name = text("name", "")?.to_ascii_lowercase();
-        if name.is_empty() || !name.contains('.') || name.contains(char::is_whitespace) {
+        if !domains::is_domain_name(&name) {
             return Err(at(format!("name must be a domain name, not {name:?}")));
         }
         if !seen.insert(name.clone()) {

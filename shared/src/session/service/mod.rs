@@ -92,6 +92,15 @@ impl Sessions {
         self.rates.admit(session, now_ms)
     }
 
+    /// [`admit`](Self::admit), answering what is left of the budget.
+    pub fn admit_budget(
+        &self,
+        session: &Session,
+        now_ms: i64,
+    ) -> Result<super::Budget, RateLimited> {
+        self.rates.admit_budget(session, now_ms)
+    }
+
     /// Tells an in-process dispatcher that new work may be due sooner.
     pub fn wake_dispatcher(&self) {
         self.due_wake.notify_one();
