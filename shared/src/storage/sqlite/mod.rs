@@ -52,12 +52,21 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// An append refused for a reason gone by the time it looks again is retried.
 const APPEND_ATTEMPTS: usize = 3;
 
-/// A row's columns and its credential digests (space-separated), from a query
-/// whose `FROM` names the `sessions` table.
-const SESSION_COLUMNS: &str = "sessions.id, sessions.incarnation, sessions.workspace,
+/// `SELECT` of a row's columns and its credential digests (space-separated),
+/// then the rest of the query, whose `FROM` names the `sessions` table: one
+/// string at compile time (a `format!` per lookup cost every mirror request
+/// an allocation and the statement cache a fresh key to hash).
+macro_rules! select_session {
+    ($($rest:literal),+) => {
+        concat!(
+            "SELECT sessions.id, sessions.incarnation, sessions.workspace,
     sessions.name, sessions.expires_at, sessions.body,
     (SELECT group_concat(credential, ' ') FROM credentials
-     WHERE session = sessions.id AND incarnation = sessions.incarnation)";
+     WHERE session = sessions.id AND incarnation = sessions.incarnation) ",
+            $($rest),+
+        )
+    };
+}
 
 /// SQLite-backed session table and commit log (the embedded default).
 #[derive(Debug)]
@@ -279,19 +288,17 @@ impl SessionTable for SqliteSessionTable {
 
     async fn get_session(&self, id: &str) -> StorageResult<SessionRow> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
-            ))?
-            .query_row([id], session_from_row)
-            .optional()
+            c.prepare_cached(select_session!("FROM sessions WHERE id = ?1"))?
+                .query_row([id], session_from_row)
+                .optional()
         })?
         .ok_or_else(|| StorageError::NotFound(format!("session {id}")))
     }
 
     async fn find_session(&self, workspace: &str, name: &str) -> StorageResult<SessionRow> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE workspace = ?1 AND name = ?2"
+            c.prepare_cached(select_session!(
+                "FROM sessions WHERE workspace = ?1 AND name = ?2"
             ))?
             .query_row([workspace, name], session_from_row)
             .optional()
@@ -379,8 +386,8 @@ impl SessionTable for SqliteSessionTable {
         limit: usize,
     ) -> StorageResult<Vec<SessionRow>> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions
+            c.prepare_cached(select_session!(
+                "FROM sessions
                  WHERE workspace = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
             ))?
             .query_map(
@@ -393,8 +400,8 @@ impl SessionTable for SqliteSessionTable {
 
     async fn expired_sessions(&self, now: i64) -> StorageResult<Vec<SessionRow>> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions
+            c.prepare_cached(select_session!(
+                "FROM sessions
                  WHERE expires_at IS NOT NULL AND expires_at <= ?1 ORDER BY expires_at, id"
             ))?
             .query_map([now], session_from_row)?
@@ -408,8 +415,8 @@ impl SessionTable for SqliteSessionTable {
     async fn find_credential(&self, credential: &CredentialKey) -> StorageResult<CredentialOwner> {
         let found = self.read(|c| {
             let live = c
-                .prepare_cached(&format!(
-                    "SELECT {SESSION_COLUMNS} FROM credentials c JOIN sessions
+                .prepare_cached(select_session!(
+                    "FROM credentials c JOIN sessions
                      ON sessions.id = c.session AND sessions.incarnation = c.incarnation
                      WHERE c.credential = ?1"
                 ))?
