@@ -5,47 +5,14 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method};
-use axum::routing::post;
-use axum::Router;
+use axum::http::Method;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use shared::mirrors::resend::later::DELIVERED_AFTER_MS;
+use support::receiver::receiver;
 use support::resend::{email, Api, Ses};
-
-/// What a receiver got: headers and body of each POST.
-type Got = Arc<Mutex<Vec<(HeaderMap, String)>>>;
-
-/// A receiver on loopback that answers 200 and records every POST.
-async fn receiver() -> (String, Got) {
-    let got: Got = Arc::default();
-    let g = got.clone();
-    let app = Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap, body: Bytes| {
-            let g = g.clone();
-            async move {
-                g.lock()
-                    .expect("lock")
-                    .push((headers, String::from_utf8_lossy(&body).into_owned()));
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, got)
-}
 
 async fn create_hook(api: &Api, s: &Ses, url: &str, events: &[&str]) -> Value {
     let r = api

@@ -197,17 +197,27 @@ impl Dispatcher {
 
     /// POSTs one delivery, signed in its scheme; never fails, it reports.
     async fn send(&self, ctx: &SessionContext, d: &Delivery) -> Attempt {
+        // Twilio signs with the account's auth token; the others with the
+        // session's webhook secret unless the delivery names its own.
+        let session_secret = match d.scheme.as_str() {
+            "twilio" => "auth_token",
+            _ => "webhook_secret",
+        };
         let secret = d
             .secret
             .clone()
-            .or_else(|| ctx.credentials().get("webhook_secret").cloned())
+            .or_else(|| ctx.credentials().get(session_secret).cloned())
             .unwrap_or_default();
         let at_ms = self.sessions.clock().now_ms();
         let t = at_ms.div_euclid(1000);
+        let content_type = match d.scheme.as_str() {
+            "twilio" => "application/x-www-form-urlencoded; charset=utf-8",
+            _ => "application/json; charset=utf-8",
+        };
         let mut req = self
             .http
             .post(&d.url)
-            .header("content-type", "application/json; charset=utf-8")
+            .header("content-type", content_type)
             .body(d.payload.clone());
         req = match d.scheme.as_str() {
             "stripe" => req
@@ -223,6 +233,17 @@ impl Dispatcher {
                     "svix-signature",
                     signing::svix(&secret, &d.id, t, &d.payload),
                 ),
+            "twilio" => {
+                let params: Vec<(String, String)> = form_urlencoded::parse(d.payload.as_bytes())
+                    .into_owned()
+                    .collect();
+                req.header("user-agent", "TwilioProxy/1.1")
+                    .header("i-twilio-idempotency-token", &d.id)
+                    .header(
+                        "x-twilio-signature",
+                        signing::twilio(&secret, &d.url, &params),
+                    )
+            }
             _ => req,
         };
         let started = Instant::now();

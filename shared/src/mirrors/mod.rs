@@ -16,6 +16,7 @@ use crate::session::{Door, MirrorDef};
 pub mod resend;
 pub mod stripe;
 pub mod toolkit;
+pub mod twilio;
 pub mod vendor;
 
 pub use vendor::{Vendor, VendorError};
@@ -70,6 +71,11 @@ pub fn all() -> Vec<Mirror> {
             def: Arc::new(resend::Resend),
             vendor: Arc::new(resend::Resend),
             router: resend::router,
+        },
+        Mirror {
+            def: Arc::new(twilio::Twilio),
+            vendor: Arc::new(twilio::Twilio),
+            router: twilio::router,
         },
     ]
 }

@@ -4,10 +4,12 @@
 
 pub mod notes;
 pub mod racing_table;
+pub mod receiver;
 pub mod requests;
 pub mod resend;
 pub mod shapes;
 pub mod stripe;
+pub mod twilio;
 
 /// Counts rows of a SQLite file behind the backend's back, for what the trait
 /// cannot show (entries deleted at once, nothing left of a deleted session).

@@ -219,7 +219,7 @@ async fn run(
     let returns = op.returns.as_deref().unwrap_or_default();
     let included = take_included(returns, &mut expand_paths);
     check(returns, op.items.as_deref(), &expand_paths, &Rules).map_err(expand_error)?;
-    let base_url = base_url(&parts.headers, session);
+    let base_url = crate::mirrors::toolkit::route::base_url(&parts.headers, session, "stripe");
 
     // ── 9. Apply, in one read or one logged transaction ─────────────────────
     let due = AtomicI64::new(i64::MAX);
@@ -322,24 +322,6 @@ async fn schedule(door: &Door, ctx: &SessionContext, due: i64) {
         // The deliveries stay owed in the mirror's state and go out with the
         // next work this session schedules.
         tracing::warn!(error = %e, session = ctx.session_id(), "could not index due deliveries");
-    }
-}
-
-/// The URL this request reached the session's mirror at: scheme (`https` when a
-/// proxy says so), the `Host` it named, and `/m/{session}/stripe` unless the host
-/// itself names the session (host routing).
-fn base_url(headers: &HeaderMap, session: &str) -> String {
-    let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
-    let host = header("host").unwrap_or("127.0.0.1");
-    let scheme = match header("x-forwarded-proto") {
-        Some("https") => "https",
-        _ => "http",
-    };
-    let suffix = session.strip_prefix("ses_").unwrap_or(session);
-    if host.starts_with(&format!("stripe-{suffix}.")) {
-        format!("{scheme}://{host}")
-    } else {
-        format!("{scheme}://{host}/m/{session}/stripe")
     }
 }
 

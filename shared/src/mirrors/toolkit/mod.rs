@@ -11,6 +11,7 @@
 //! * [`timers`] — state changes owed later, fired by the dispatcher.
 //! * [`signing`] — webhook signatures in each vendor's scheme.
 //! * [`params`] — parameter schemas from the vendor's OpenAPI, and their validation.
+//! * [`time`] — dates as vendors write them (ISO 8601, RFC 2822).
 
 pub mod expand;
 pub mod idempotency;
@@ -21,4 +22,5 @@ pub mod params;
 pub mod route;
 pub mod search;
 pub mod signing;
+pub mod time;
 pub mod timers;

@@ -109,7 +109,7 @@ impl Kind {
         let columns = self.columns.iter().map(|c| column_value(obj.get(*c)));
         self.insert_text(
             conn,
-            &str_field(obj, "id"),
+            &id_of(obj),
             created,
             json_text(obj),
             columns.collect(),
@@ -159,7 +159,7 @@ impl Kind {
             "UPDATE \"{}\" SET data = ?2{sets} WHERE id = ?1",
             self.table
         );
-        let mut binds = vec![Sql::Text(str_field(obj, "id")), Sql::Text(json_text(obj))];
+        let mut binds = vec![Sql::Text(id_of(obj)), Sql::Text(json_text(obj))];
         binds.extend(self.columns.iter().map(|c| column_value(obj.get(*c))));
         let n = conn
             .prepare_cached(&sql)?
@@ -211,8 +211,10 @@ impl Kind {
     }
 }
 
-fn str_field(obj: &Value, k: &str) -> String {
-    obj.get(k)
+/// An object's identifier: its `id` (Stripe, Resend), else its `sid` (Twilio).
+fn id_of(obj: &Value) -> String {
+    obj.get("id")
+        .or_else(|| obj.get("sid"))
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string()
@@ -253,6 +255,17 @@ mod tests {
         let conn = Connection::open_in_memory().expect("open");
         conn.execute_batch(&THINGS.ddl()).expect("ddl");
         conn
+    }
+
+    /// Twilio's objects are named by `sid`: stored, found and saved by it.
+    #[test]
+    fn objects_named_by_sid_are_stored_and_saved_by_it() {
+        let conn = db();
+        let mut obj = json!({"sid": "SM1", "status": "queued"});
+        THINGS.insert_at(&conn, &obj, 5).expect("insert");
+        obj["status"] = json!("sent");
+        THINGS.save(&conn, &obj).expect("save");
+        assert_eq!(THINGS.load(&conn, "SM1").expect("load"), Some(obj));
     }
 
     /// An object without a Unix `created` field (Resend's) is stored at the

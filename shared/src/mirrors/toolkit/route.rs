@@ -9,7 +9,8 @@ use axum::http::Method;
 #[derive(Debug)]
 pub struct Route<H> {
     pub method: Method,
-    /// `/v1/customers/{customer}`: literal segments and `{name}` parameters.
+    /// `/v1/customers/{customer}`: literal segments and `{name}` parameters,
+    /// which may carry a literal suffix (Twilio's `/Messages/{Sid}.json`).
     pub template: &'static str,
     /// The vendor's OpenAPI operation id (`PostCustomersCustomer`).
     pub operation: &'static str,
@@ -33,7 +34,8 @@ impl PathArgs {
 
 enum Seg {
     Lit(&'static str),
-    Param(&'static str),
+    /// `{name}` and what follows it in the segment (`.json`, or nothing).
+    Param(&'static str, &'static str),
 }
 
 pub struct Routes<H> {
@@ -55,8 +57,8 @@ impl<H> Routes<H> {
             .map(|r| {
                 let segs = split(r.template)
                     .map(
-                        |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                            Some(name) => Seg::Param(name),
+                        |s| match s.strip_prefix('{').and_then(|s| s.split_once('}')) {
+                            Some((name, suffix)) => Seg::Param(name, suffix),
                             None => Seg::Lit(s),
                         },
                     )
@@ -112,10 +114,33 @@ fn matches(segs: &[Seg], parts: &[&str]) -> Option<(usize, PathArgs)> {
         match seg {
             Seg::Lit(l) if l == part => literals += 1,
             Seg::Lit(_) => return None,
-            Seg::Param(name) => args.push((*name, percent_decode(part))),
+            Seg::Param(name, suffix) => match part.strip_suffix(suffix) {
+                Some(value) if !value.is_empty() => args.push((*name, percent_decode(value))),
+                _ => return None,
+            },
         }
     }
     Some((literals, PathArgs(args)))
+}
+
+/// The URL a request reached a session's mirror at: scheme (`https` when a
+/// proxy says so), the `Host` it named, and `/m/{session}/{mirror}` unless the
+/// host itself names the session (host routing). For answers that carry
+/// absolute URLs back to the mirror (Twilio's `next_page_url`, Stripe's
+/// hosted pages).
+pub fn base_url(headers: &axum::http::HeaderMap, session: &str, mirror: &str) -> String {
+    let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+    let host = header("host").unwrap_or("127.0.0.1");
+    let scheme = match header("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    let suffix = session.strip_prefix("ses_").unwrap_or(session);
+    if host.starts_with(&format!("{mirror}-{suffix}.")) {
+        format!("{scheme}://{host}")
+    } else {
+        format!("{scheme}://{host}/m/{session}/{mirror}")
+    }
 }
 
 fn percent_decode(s: &str) -> String {
@@ -182,5 +207,45 @@ mod tests {
             t.find(&Method::GET, "/v1/nothing"),
             Match::NoSuchPath
         ));
+    }
+
+    /// A parameter with a literal suffix (`{Sid}.json`) captures what comes
+    /// before the suffix, and a segment without it does not match.
+    #[test]
+    fn parameters_with_a_suffix_capture_the_part_before_it() {
+        let t = Routes::new(vec![
+            Route {
+                method: Method::GET,
+                template: "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json",
+                operation: "FetchMessage",
+                handler: 1,
+            },
+            Route {
+                method: Method::GET,
+                template: "/2010-04-01/Accounts/{AccountSid}/Messages.json",
+                operation: "ListMessage",
+                handler: 2,
+            },
+        ]);
+        match t.find(&Method::GET, "/2010-04-01/Accounts/AC1/Messages/SM1.json") {
+            Match::Found(r, args) => {
+                assert_eq!(r.handler, 1);
+                assert_eq!((args.get("AccountSid"), args.get("Sid")), ("AC1", "SM1"));
+            }
+            _ => panic!("message not found"),
+        }
+        match t.find(&Method::GET, "/2010-04-01/Accounts/AC1/Messages.json") {
+            Match::Found(r, _) => assert_eq!(r.handler, 2),
+            _ => panic!("list not found"),
+        }
+        for path in [
+            "/2010-04-01/Accounts/AC1/Messages/SM1",
+            "/2010-04-01/Accounts/AC1/Messages/.json",
+        ] {
+            assert!(
+                matches!(t.find(&Method::GET, path), Match::NoSuchPath),
+                "{path}"
+            );
+        }
     }
 }

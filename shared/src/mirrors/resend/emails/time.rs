@@ -6,6 +6,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use crate::mirrors::toolkit::time::{iso8601_ms, num};
+
 /// Unix milliseconds as Resend's timestamp string.
 pub fn timestamp(ms: i64) -> String {
     let at = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
@@ -35,7 +37,7 @@ pub fn parse_scheduled(text: &str, now_ms: i64) -> Result<i64, BadTime> {
     if let Some(at) = day_phrase(t, now_ms) {
         return Ok(at);
     }
-    iso(t).ok_or_else(bad)
+    iso8601_ms(t).ok_or_else(bad)
 }
 
 /// `today at 5pm`, `tomorrow at 9am`, `tomorrow at 09:30`, or `tomorrow` (this
@@ -77,82 +79,6 @@ fn day_phrase(t: &str, now_ms: i64) -> Option<i64> {
     }
     let midnight = now_ms.div_euclid(86_400_000) * 86_400_000;
     Some(midnight + offset_days * 86_400_000 + (h * 60 + m) * 60_000)
-}
-
-/// `YYYY-MM-DD[T ]HH:MM[:SS[.frac]][Z|±HH[:MM]]`, or a bare date (midnight UTC).
-fn iso(t: &str) -> Option<i64> {
-    let date = t.get(..10)?;
-    let mut d = date.split('-');
-    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
-    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let days = days_from_civil(y, m, day);
-    let rest = &t[10..];
-    if rest.is_empty() {
-        return Some(days * 86_400_000);
-    }
-    let rest = rest.strip_prefix(['T', 't', ' '])?;
-    // The time runs to the offset, if any.
-    let split = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
-    let (clock, zone) = rest.split_at(split);
-    let mut c = clock.split(':');
-    let (h, min) = (num(c.next()?)?, num(c.next()?)?);
-    let (secs, frac_ms) = match c.next() {
-        None => (0, 0),
-        Some(s) => {
-            let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-            let frac_ms = if frac.is_empty() {
-                0
-            } else {
-                if !frac.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                let padded = format!("{frac:0<3}");
-                num(&padded[..3])?
-            };
-            (num(whole)?, frac_ms)
-        }
-    };
-    if c.next().is_some() || h > 23 || min > 59 || secs > 60 {
-        return None;
-    }
-    let offset_min = match zone {
-        "" | "Z" | "z" => 0,
-        z => {
-            let sign = if z.starts_with('-') { -1 } else { 1 };
-            let z = &z[1..];
-            let (oh, om) = match z.split_once(':') {
-                Some((a, b)) => (num(a)?, num(b)?),
-                None if z.len() == 4 => (num(&z[..2])?, num(&z[2..])?),
-                None => (num(z)?, 0),
-            };
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            sign * (oh * 60 + om)
-        }
-    };
-    let secs_of_day = h * 3600 + min * 60 + secs - offset_min * 60;
-    Some((days * 86_400 + secs_of_day) * 1000 + frac_ms)
-}
-
-fn num(s: &str) -> Option<i64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

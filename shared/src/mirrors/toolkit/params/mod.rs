@@ -256,8 +256,9 @@ impl OperationTable {
             .into_iter()
             .map(|mut r| {
                 r.method.make_ascii_uppercase();
+                // `{Sid}.json` (Twilio's) is a parameter too, for naming routes.
                 let segs = segments(&r.path)
-                    .map(|s| (!(s.starts_with('{') && s.ends_with('}'))).then(|| s.to_string()))
+                    .map(|s| (!(s.starts_with('{') && s.contains('}'))).then(|| s.to_string()))
                     .collect();
                 (r, segs)
             })

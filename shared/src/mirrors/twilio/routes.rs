@@ -1,0 +1,72 @@
+//! The Twilio mirror's route table: one line per emulated operation, named by
+//! its product and operationId in Twilio's OpenAPI documents (`api/…` from
+//! api.twilio.com's, `verify/…`, `messaging/…`).
+
+use std::sync::LazyLock;
+
+use axum::http::Method;
+use serde_json::Value;
+
+use super::error::TwilioError;
+use super::pipeline::Call;
+use super::{account, media, messages};
+use crate::mirrors::toolkit::params::ParamError;
+use crate::mirrors::toolkit::route::{Route, Routes};
+
+/// The operations Twilio answers with 201 Created rather than 200.
+pub const CREATED: &[&str] = &["api/CreateMessage"];
+
+/// A resource operation: behaviour on a [`Call`], returning the object to render.
+pub type Handler = fn(&Call) -> Result<Value, TwilioError>;
+
+pub fn table() -> &'static Routes<Handler> {
+    static TABLE: LazyLock<Routes<Handler>> = LazyLock::new(|| {
+        let r = |method: Method, template, operation, handler: Handler| Route {
+            method,
+            template,
+            operation,
+            handler,
+        };
+        use Method as M;
+        #[rustfmt::skip]
+        let routes = vec![
+            r(M::GET,    "/2010-04-01/Accounts/{Sid}.json", "api/FetchAccount", account::retrieve),
+            r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/Messages.json", "api/ListMessage", messages::list),
+            r(M::POST,   "/2010-04-01/Accounts/{AccountSid}/Messages.json", "api/CreateMessage", messages::create),
+            r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json", "api/FetchMessage", messages::retrieve),
+            r(M::POST,   "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json", "api/UpdateMessage", messages::update),
+            r(M::DELETE, "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json", "api/DeleteMessage", messages::remove),
+            r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media.json", "api/ListMedia", media::list),
+            r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{Sid}.json", "api/FetchMedia", media::retrieve),
+            r(M::DELETE, "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{Sid}.json", "api/DeleteMedia", media::remove),
+        ];
+        Routes::new(routes)
+    });
+    &TABLE
+}
+
+/// A parameter error in the words the operation's resource uses for it
+/// (21604 for a message without `To`), else Twilio's generic 20001.
+pub fn refine(operation: &str, e: ParamError) -> TwilioError {
+    match operation {
+        "api/CreateMessage" => messages::create::param_error(e),
+        _ => e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mirrors::twilio::params;
+
+    /// Every route names an operation of the generated tables, at the same
+    /// method and path as Twilio's documents have it.
+    #[test]
+    fn every_route_is_an_operation_of_twilios_documents() {
+        for route in table().iter() {
+            let op = params::operation(route.operation);
+            assert_eq!(op.method, route.method.as_str(), "{}", route.operation);
+            assert_eq!(op.path, route.template, "{}", route.operation);
+        }
+    }
+}
