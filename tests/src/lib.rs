@@ -324,6 +324,16 @@ pub fn resend_of(session: &Value) -> (String, String) {
     )
 }
 
+/// A session's Twilio mirror: its base URL and credentials (`account_sid`,
+/// `auth_token`, `api_key_sid`, `api_key_secret`).
+pub fn twilio_of(session: &Value) -> (String, Value) {
+    let m = &session["mirrors"]["twilio"];
+    (
+        m["url"].as_str().expect("twilio url").to_string(),
+        m["credentials"].clone(),
+    )
+}
+
 /// Every customer of a Stripe mirror, following `has_more` pages of 100.
 pub fn all_customers(http: &reqwest::blocking::Client, base: &str, key: &str) -> Vec<Value> {
     let mut out = Vec::new();
