@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod notes;
+pub mod openapi;
 pub mod racing_table;
 pub mod receiver;
 pub mod requests;
