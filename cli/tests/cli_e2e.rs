@@ -484,3 +484,53 @@ fn mirra_env_points_the_resend_sdks_at_a_resend_session() {
         "{sent}"
     );
 }
+
+/// `mirra up --mirrors twilio` makes a Twilio session; `mirra env` prints the
+/// variables the Twilio SDKs read (`TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`)
+/// and the base URL, and they send a message in that session.
+#[test]
+fn mirra_env_points_the_twilio_sdks_at_a_twilio_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = serve(&dir.path().join("data"), &dir.path().join("state"));
+    let up = ok_json(&mirra(
+        &live,
+        dir.path(),
+        &["up", "--mirrors", "twilio", "--json"],
+    ));
+    let env = String::from_utf8_lossy(&mirra(&live, dir.path(), &["env"]).stdout).to_string();
+    let var = |name: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .map(|v| v.trim_matches('\'').to_string())
+            .unwrap_or_else(|| panic!("no {name} in {env}"))
+    };
+    let (sid, token, base) = (
+        var("TWILIO_ACCOUNT_SID"),
+        var("TWILIO_AUTH_TOKEN"),
+        var("TWILIO_BASE_URL"),
+    );
+    assert_eq!(sid, up["mirrors"]["twilio"]["credentials"]["account_sid"]);
+    assert!(var("TWILIO_API_KEY").starts_with("SK"));
+    assert!(!var("TWILIO_API_SECRET").is_empty());
+    assert!(
+        !env.contains("RESEND_"),
+        "only the session's mirrors: {env}"
+    );
+    shared::tls::install_provider();
+    let res = reqwest::blocking::Client::new()
+        .post(format!("{base}/2010-04-01/Accounts/{sid}/Messages.json"))
+        .basic_auth(&sid, Some(&token))
+        .form(&[
+            ("To", "+14155552671"),
+            ("From", "+15005550006"),
+            ("Body", "hi"),
+        ])
+        .send()
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 201);
+    let sent: Value = res.json().expect("json");
+    assert!(
+        sent["sid"].as_str().is_some_and(|s| s.starts_with("SM")),
+        "{sent}"
+    );
+}
