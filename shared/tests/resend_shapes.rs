@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use axum::http::Method;
 use serde_json::{json, Value};
+use support::openapi::component;
 use support::resend::{email, Api, Resp};
 
 /// Fields Resend returns that the document leaves out or types too narrowly,
@@ -65,25 +66,7 @@ fn spec() -> Option<&'static Value> {
 /// document); panics with every violation.
 fn validate(what: &str, schema: Value, v: &Value) {
     let Some(doc) = spec() else { return };
-    let mut root = schema;
-    root["components"] = doc["components"].clone();
-    let validator = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
-        .build(&root)
-        .unwrap_or_else(|e| panic!("{what}: schema does not compile: {e}"));
-    let errs: Vec<String> = validator
-        .iter_errors(v)
-        .map(|e| format!("${}: {e}", e.instance_path()))
-        .collect();
-    assert!(
-        errs.is_empty(),
-        "{what} does not match the spec:\n  {}\n{v:#}",
-        errs.join("\n  ")
-    );
-}
-
-fn component(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
+    support::openapi::check(doc, what, schema, &[], v);
 }
 
 /// Resend's error body: exactly `statusCode`, `name`, `message`, with a 4xx.

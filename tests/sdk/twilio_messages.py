@@ -21,37 +21,17 @@ Exits non-zero with a message on the first failure; prints one summary line.
 """
 
 import http.server
-import os
-import sys
 import threading
 import time
-import traceback
 import urllib.parse
 
 import twilio
+from checks import PASSED, CheckFailed, check, env, run
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-PASSED = []
 FROM = "+15005550006"
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise CheckFailed(what)
-    PASSED.append(what)
-
-
-def env(name):
-    value = os.environ.get(name, "")
-    if not value:
-        raise CheckFailed(f"environment variable {name} is not set")
-    return value
 
 
 def client_for(url, user, password, account_sid=None):
@@ -181,8 +161,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:  # noqa: BLE001 - the test reads the message
-        traceback.print_exc()
-        sys.exit(1)
+    run(main)

@@ -16,30 +16,10 @@
 // and the server's root. Exits non-zero on the first failure; prints one
 // summary line.
 
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import assert from 'node:assert/strict';
+import { check, env, passed, sdk } from './checks.mjs';
 
-function env(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set`);
-  return value;
-}
-
-const sdkDir = env('MIRRA_SDK_NODE_DIR');
-const require = createRequire(join(sdkDir, 'package.json'));
-const twilio = require('twilio');
-const sdkVersion = JSON.parse(
-  readFileSync(join(sdkDir, 'node_modules', 'twilio', 'package.json'), 'utf8'),
-).version;
-
-let passed = 0;
-function check(cond, what) {
-  assert.ok(cond, what);
-  passed += 1;
-}
+const { module: twilio, version: sdkVersion } = sdk('twilio');
 
 const FROM = '+15005550006';
 
@@ -162,4 +142,4 @@ await refused(20003, () => clientFor(url, sid, 'wrong').messages.list({ limit: 1
 const root = clientFor(env('MIRRA_URL'), sid, token);
 check((await root.messages.list({ to: '+14155550102' })).length === 5, 'the server root reaches the session');
 
-console.log(`twilio-node ${sdkVersion}: ${passed} checks passed`);
+console.log(`twilio-node ${sdkVersion}: ${passed()} checks passed`);
