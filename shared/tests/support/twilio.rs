@@ -61,7 +61,7 @@ pub fn refused(r: &Resp, status: u16, code: u64) -> String {
 pub async fn session(api: &Api, seed: Option<&str>) -> Ses {
     let body = match seed {
         None => json!({"mirrors": ["twilio"]}),
-        Some(s) => json!({"mirrors": ["twilio"], "seeds": [format!("twilio:{s}")]}),
+        Some(s) => json!({"mirrors": ["twilio"], "seeds": {"twilio": s}}),
     };
     let r = api.control(Method::POST, "/v1/sessions", Some(body)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
