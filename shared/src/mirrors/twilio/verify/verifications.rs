@@ -201,6 +201,7 @@ pub fn update(call: &Call) -> Result<Value, TwilioError> {
     };
     match call.text("Status") {
         Some("approved") => approve(call, &mut pending)?,
+        // `canceled`: the only other value the schema lets through.
         _ => {
             let v = &mut pending.verification;
             v["status"] = json!("canceled");
