@@ -11,6 +11,9 @@ use crate::session::Firing;
 pub fn fire(f: &Firing<'_>) -> Result<(), String> {
     let empty = Later::default();
     let call = Call::later(f.conn, f.ctx, f.now_ms, &empty);
+    if f.kind == super::verify::verifications::EXPIRE {
+        return super::verify::verifications::expire(&call, f.target).map_err(|e| e.to_string());
+    }
     let plan = status::plan_of(f.payload).map_err(|e| e.to_string())?;
     match f.kind {
         status::ADVANCE => status::advance(&call, f.target, &plan),

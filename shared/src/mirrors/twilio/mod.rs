@@ -40,6 +40,7 @@ pub mod phone;
 pub mod pipeline;
 pub mod routes;
 pub mod seed;
+pub mod verify;
 
 pub use error::TwilioError;
 
@@ -50,6 +51,9 @@ pub static KINDS: &[&Kind] = &[
     &messaging_services::KIND,
     &messaging_services::NUMBERS,
     &numbers::KIND,
+    &verify::services::KIND,
+    &verify::verifications::KIND,
+    &verify::verifications::SECRETS,
 ];
 
 /// The mirror's DDL: each resource's table, then the toolkit's.

@@ -9,12 +9,16 @@ use serde_json::Value;
 
 use super::error::TwilioError;
 use super::pipeline::Call;
-use super::{account, media, messages};
+use super::{account, media, messages, verify};
 use crate::mirrors::toolkit::params::ParamError;
 use crate::mirrors::toolkit::route::{Route, Routes};
 
 /// The operations Twilio answers with 201 Created rather than 200.
-pub const CREATED: &[&str] = &["api/CreateMessage"];
+pub const CREATED: &[&str] = &[
+    "api/CreateMessage",
+    "verify/CreateService",
+    "verify/CreateVerification",
+];
 
 /// A resource operation: behaviour on a [`Call`], returning the object to render.
 pub type Handler = fn(&Call) -> Result<Value, TwilioError>;
@@ -39,6 +43,15 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media.json", "api/ListMedia", media::list),
             r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{Sid}.json", "api/FetchMedia", media::retrieve),
             r(M::DELETE, "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{Sid}.json", "api/DeleteMedia", media::remove),
+            r(M::POST,   "/v2/Services", "verify/CreateService", verify::services::create),
+            r(M::GET,    "/v2/Services", "verify/ListService", verify::services::list),
+            r(M::GET,    "/v2/Services/{Sid}", "verify/FetchService", verify::services::retrieve),
+            r(M::POST,   "/v2/Services/{Sid}", "verify/UpdateService", verify::services::update),
+            r(M::DELETE, "/v2/Services/{Sid}", "verify/DeleteService", verify::services::remove),
+            r(M::POST,   "/v2/Services/{ServiceSid}/Verifications", "verify/CreateVerification", verify::verifications::create),
+            r(M::GET,    "/v2/Services/{ServiceSid}/Verifications/{Sid}", "verify/FetchVerification", verify::verifications::retrieve),
+            r(M::POST,   "/v2/Services/{ServiceSid}/Verifications/{Sid}", "verify/UpdateVerification", verify::verifications::update),
+            r(M::POST,   "/v2/Services/{ServiceSid}/VerificationCheck", "verify/CreateVerificationCheck", verify::checks::create),
         ];
         Routes::new(routes)
     });

@@ -135,6 +135,46 @@ pub fn create(call: &Call) -> Result<Value, TwilioError> {
         _ => None,
     };
 
+    record(
+        call,
+        Outgoing {
+            to,
+            from: &from,
+            body,
+            service_sid,
+            media_urls: &media_urls,
+            send_at,
+            plan: status::Plan { callback, outcome },
+        },
+    )
+}
+
+/// A message on its way out: what [`create`] accepted, or what the mirror
+/// sends on its own (Verify's codes), stored and moved like any other.
+pub struct Outgoing<'a> {
+    pub to: &'a str,
+    /// `""`: none (a messaging service that has no number to show).
+    pub from: &'a str,
+    pub body: &'a str,
+    pub service_sid: Option<&'a str>,
+    pub media_urls: &'a [&'a str],
+    /// When a scheduled message goes out; `None`: now.
+    pub send_at: Option<i64>,
+    pub plan: status::Plan,
+}
+
+/// Stores `m` as a new `outbound-api` message with its media and sets it on
+/// its way (`status`); the message as Twilio answers it.
+pub fn record(call: &Call, m: Outgoing) -> Result<Value, TwilioError> {
+    let Outgoing {
+        to,
+        from,
+        body,
+        service_sid,
+        media_urls,
+        send_at,
+        plan,
+    } = m;
     let account = call.account_sid().to_string();
     let sid = Twilio.new_id(&KIND);
     let path = path_of(&account, &sid);
@@ -170,8 +210,7 @@ pub fn create(call: &Call) -> Result<Value, TwilioError> {
         "uri": format!("{path}.json"),
     });
     KIND.insert_at(call.conn, &msg, call.now_ms.div_euclid(1000))?;
-    media::create_for(call, &sid, &media_urls)?;
-    let plan = status::Plan { callback, outcome };
+    media::create_for(call, &sid, media_urls)?;
     match send_at {
         Some(at) => status::schedule_send(call, &sid, &plan, at)?,
         None => status::start(call, &sid, &plan)?,
