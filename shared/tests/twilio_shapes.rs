@@ -1,6 +1,7 @@
-//! The Twilio mirror's answers checked against Twilio's OpenAPI document
-//! (`twilio_api_v2010.json`), and generated bad requests to every emulated
-//! operation: each gets Twilio's error shape with a 4xx, never a 5xx.
+//! The Twilio mirror's answers checked against Twilio's OpenAPI documents
+//! (`twilio_api_v2010.json`, `twilio_verify_v2.json`), and generated bad
+//! requests to every emulated operation: each gets Twilio's error shape with
+//! a 4xx, never a 5xx.
 
 mod support;
 
@@ -11,6 +12,7 @@ use support::openapi::{check, component, document, response};
 use support::twilio::{call, send, session, Api};
 
 const API: &str = "twilio_api_v2010.json";
+const VERIFY: &str = "twilio_verify_v2.json";
 const MESSAGE: &str = "api.v2010.account.message";
 const MEDIA: &str = "api.v2010.account.message.media";
 
@@ -89,6 +91,92 @@ async fn message_media_and_account_answers_match_twilios_document() {
     );
 }
 
+/// Verify's services, verifications (created, fetched, canceled) and checks
+/// match its document, with no field it does not declare.
+#[tokio::test]
+async fn verify_answers_match_twilios_document() {
+    let Some(doc) = document(VERIFY) else { return };
+    let (service, verification, checked) = (
+        "verify.v2.service",
+        "verify.v2.service.verification",
+        "verify.v2.service.verification_check",
+    );
+    let api = Api::new();
+    let s = session(&api, None).await;
+    let made = call(
+        &api,
+        &s,
+        Method::POST,
+        "/v2/Services",
+        &[("FriendlyName", "Acme")],
+    )
+    .await;
+    check(
+        doc,
+        "create service",
+        component(service),
+        &[service],
+        &made.json,
+    );
+    let va = made.json["sid"].as_str().expect("sid").to_string();
+    let services = call(&api, &s, Method::GET, "/v2/Services", &[]).await.json;
+    check(
+        doc,
+        "list services",
+        response(doc, "/v2/Services", "get", 200),
+        &[service],
+        &services,
+    );
+    let start = |to: &'static str| {
+        let path = format!("/v2/Services/{va}/Verifications");
+        let (api, s) = (&api, &s);
+        async move {
+            call(
+                api,
+                s,
+                Method::POST,
+                &path,
+                &[("To", to), ("Channel", "sms")],
+            )
+            .await
+            .json
+        }
+    };
+    let v = start("+14155552671").await;
+    check(
+        doc,
+        "create verification",
+        component(verification),
+        &[verification],
+        &v,
+    );
+    let other = start("+14155552672").await;
+    let path = format!(
+        "/v2/Services/{va}/Verifications/{}",
+        other["sid"].as_str().expect("sid")
+    );
+    let canceled = call(&api, &s, Method::POST, &path, &[("Status", "canceled")])
+        .await
+        .json;
+    check(
+        doc,
+        "cancel verification",
+        component(verification),
+        &[verification],
+        &canceled,
+    );
+    let wrong = call(
+        &api,
+        &s,
+        Method::POST,
+        &format!("/v2/Services/{va}/VerificationCheck"),
+        &[("To", "+14155552671"), ("Code", "000000")],
+    )
+    .await
+    .json;
+    check(doc, "check", component(checked), &[checked], &wrong);
+}
+
 /// A value of the wrong kind for a parameter of this schema, if one exists.
 fn wrong_value(schema: &Schema) -> Option<&'static str> {
     match schema {
@@ -128,40 +216,61 @@ async fn generated_bad_requests_to_every_operation_answer_4xx_never_5xx() {
         .as_str()
         .expect("media sid")
         .to_string();
-    let concrete = |template: &str| {
+    let va = call(
+        &api,
+        &s,
+        Method::POST,
+        "/v2/Services",
+        &[("FriendlyName", "Acme")],
+    )
+    .await
+    .json["sid"]
+        .as_str()
+        .expect("service sid")
+        .to_string();
+    let ve = call(
+        &api,
+        &s,
+        Method::POST,
+        &format!("/v2/Services/{va}/Verifications"),
+        &[("To", "+14155552671"), ("Channel", "sms")],
+    )
+    .await
+    .json["sid"]
+        .as_str()
+        .expect("verification sid")
+        .to_string();
+    // Each template's placeholders, filled with SIDs that exist.
+    let concrete = |op: &str, template: &str| {
+        let sid = if template.contains("Media/") {
+            &media_sid
+        } else if op.contains("Verification") {
+            &ve
+        } else if op.starts_with("verify/") {
+            &va
+        } else {
+            &sid
+        };
         template
             .replace("{AccountSid}", &s.sid)
             .replace("{MessageSid}", &sid)
-            .replace(
-                "{Sid}",
-                if template.contains("Media/") {
-                    &media_sid
-                } else {
-                    &sid
-                },
-            )
+            .replace("{ServiceSid}", &va)
+            .replace("{Sid}", sid)
     };
     let mut tried = 0;
+    let routes = shared::mirrors::twilio::routes::table();
     let twilio_ops: Vec<_> = params::table()
         .operations()
-        .filter(|op| op.id.starts_with("api/"))
-        .filter(|op| {
-            shared::mirrors::twilio::routes::table()
-                .iter()
-                .any(|r| r.operation == op.id)
-        })
+        .filter(|op| routes.iter().any(|r| r.operation == op.id))
         .collect();
-    assert!(
-        twilio_ops.len() >= 9,
-        "every emulated api operation is tried"
-    );
+    assert!(twilio_ops.len() >= 18, "every emulated operation is tried");
     let ops = twilio_ops.len();
     for op in twilio_ops {
         let method = Method::from_bytes(op.method.as_bytes()).expect("method");
         let path = if op.id == "api/FetchAccount" {
             format!("/2010-04-01/Accounts/{}.json", s.sid)
         } else {
-            concrete(&op.path)
+            concrete(&op.id, &op.path)
         };
         let Some(obj) = op.params.object() else {
             continue;
