@@ -17,33 +17,12 @@ channel (60200), five wrong codes then 60202, five sends then 60203.
 Exits non-zero with a message on the first failure; prints one summary line.
 """
 
-import os
-import sys
-import traceback
-
 import twilio
+from checks import PASSED, CheckFailed, check, env, run
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-PASSED = []
 TO = "+14155552671"
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise CheckFailed(what)
-    PASSED.append(what)
-
-
-def env(name):
-    value = os.environ.get(name, "")
-    if not value:
-        raise CheckFailed(f"environment variable {name} is not set")
-    return value
 
 
 def refused(code, status, fn, what):
@@ -153,8 +132,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:  # noqa: BLE001 - the test reads the message
-        traceback.print_exc()
-        sys.exit(1)
+    run(main)

@@ -17,29 +17,9 @@
 // 60202, five sends then 60203. Exits non-zero on the first failure; prints
 // one summary line.
 
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import assert from 'node:assert/strict';
+import { check, env, passed, sdk } from './checks.mjs';
 
-function env(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set`);
-  return value;
-}
-
-const sdkDir = env('MIRRA_SDK_NODE_DIR');
-const require = createRequire(join(sdkDir, 'package.json'));
-const twilio = require('twilio');
-const sdkVersion = JSON.parse(
-  readFileSync(join(sdkDir, 'node_modules', 'twilio', 'package.json'), 'utf8'),
-).version;
-
-let passed = 0;
-function check(cond, what) {
-  assert.ok(cond, what);
-  passed += 1;
-}
+const { module: twilio, version: sdkVersion } = sdk('twilio');
 
 async function refused(code, status, fn, what) {
   try {
@@ -130,4 +110,4 @@ await refused(60203, 429, () => verify.verifications.create({ to: third, channel
 check((await services(svc.sid).remove()) === true, 'remove answers true');
 await refused(20404, 404, () => services(svc.sid).fetch(), 'a deleted service');
 
-console.log(`twilio-node ${sdkVersion} Verify: ${passed} checks passed`);
+console.log(`twilio-node ${sdkVersion} Verify: ${passed()} checks passed`);
