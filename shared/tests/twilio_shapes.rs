@@ -242,7 +242,7 @@ async fn generated_bad_requests_to_every_operation_answer_4xx_never_5xx() {
         .to_string();
     // Each template's placeholders, filled with SIDs that exist.
     let concrete = |op: &str, template: &str| {
-        let sid = if template.contains("Media/") {
+        let last = if template.contains("Media/") {
             &media_sid
         } else if op.contains("Verification") {
             &ve
@@ -255,7 +255,7 @@ async fn generated_bad_requests_to_every_operation_answer_4xx_never_5xx() {
             .replace("{AccountSid}", &s.sid)
             .replace("{MessageSid}", &sid)
             .replace("{ServiceSid}", &va)
-            .replace("{Sid}", sid)
+            .replace("{Sid}", last)
     };
     let mut tried = 0;
     let routes = shared::mirrors::twilio::routes::table();

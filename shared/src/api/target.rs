@@ -89,7 +89,8 @@ mod tests {
             is(r#"stripe Credential("sk_test_abc")"#)
         );
         assert_eq!(of("/v1/sessions", plain, key), None);
-        assert_eq!(of("/m/ses_ab12/twilio/x", plain, key), None);
+        assert_eq!(of("/m/ses_ab12/twilio/x", plain, key), is("twilio Path"));
+        assert_eq!(of("/m/ses_ab12/paypal/x", plain, key), None);
         assert_eq!(of("/v1/customers", plain, ""), None);
         assert_eq!(of("/v1/customers", plain, "Bearer pk_test_abc"), None);
     }
