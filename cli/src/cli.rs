@@ -124,6 +124,11 @@ pub struct ServeArgs {
     /// Do not log a line per request (errors and warnings still show).
     #[arg(long, short = 'q', env = "MIRRA_QUIET")]
     pub quiet: bool,
+    /// Stop (as on SIGTERM) when standard input closes: a test helper that
+    /// starts a server of its own keeps the write end, so the server goes
+    /// when the process that started it does, even after a crash or SIGKILL.
+    #[arg(long)]
+    pub stop_with_stdin: bool,
     /// Memory for working copies (one in-memory database per used session and
     /// mirror): past it the least recently used are frozen (compressed, see
     /// --frozen-bytes) and thawed on their next request. Binary units: 768MiB,

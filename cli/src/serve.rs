@@ -129,12 +129,34 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         mirror_names: state.mirrors.iter().map(|m| m.def.name()).collect(),
         ..ServeConfig::default()
     };
-    let served = serve(listener, router(state), config, shutdown_signal()).await;
+    let stop_with_stdin = args.stop_with_stdin;
+    let stop = async move {
+        tokio::select! {
+            () = shutdown_signal() => {},
+            () = stdin_closed(), if stop_with_stdin => {},
+        }
+    };
+    let served = serve(listener, router(state), config, stop).await;
     reaper.abort();
     dispatcher.abort();
     served?;
     println!("mirra stopped");
     Ok(())
+}
+
+/// Resolves when standard input reaches its end (or fails): the process that
+/// started the server with `--stop-with-stdin` has closed it or died.
+async fn stdin_closed() {
+    // A plain thread: blocking reads need no runtime feature and cost nothing.
+    let (done, closed) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 256];
+        while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+        let _ = done.send(());
+    });
+    let _ = closed.await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM. In-flight requests then finish before the

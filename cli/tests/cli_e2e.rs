@@ -534,3 +534,49 @@ fn mirra_env_points_the_twilio_sdks_at_a_twilio_session() {
         "{sent}"
     );
 }
+
+/// `--stop-with-stdin`: the server stops cleanly once its standard input
+/// closes (the process that started it went), and not before.
+#[test]
+fn serve_with_stop_with_stdin_stops_when_its_stdin_closes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Command::new(MIRRA)
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--quiet",
+            "--stop-with-stdin",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .env("MIRRA_STATE_DIR", dir.path().join("state"))
+        .env("MIRRA_TOKEN", "t")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(first.contains("listening on http://"), "{first}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        server.try_wait().expect("try_wait").is_none(),
+        "stopped with stdin still open"
+    );
+    drop(server.stdin.take());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = server.try_wait().expect("try_wait") {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 10 s after stdin closed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l == "mirra stopped"), "{rest:?}");
+}

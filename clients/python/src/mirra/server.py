@@ -102,8 +102,11 @@ def start_server():
         env = dict(os.environ, MIRRA_TOKEN=token, MIRRA_STATE_DIR=os.path.join(data, "state"))
         proc = subprocess.Popen(
             [binary, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir",
-             os.path.join(data, "data"), "--quiet"],
+             os.path.join(data, "data"), "--quiet", "--stop-with-stdin"],
             env=env,
+            # The server stops when this pipe closes: at our exit, or when this
+            # process is killed and the kernel closes it.
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
