@@ -576,3 +576,40 @@ async fn catching_up_a_reset_followed_by_writes_keeps_the_working_copy_sound() {
         assert_eq!(integrity, "ok");
     }
 }
+
+/// A reset with nothing applied since the last reset to the same image logs
+/// nothing (the state already is the image); after a write on any instance,
+/// or to another seed, it logs and resets again.
+#[tokio::test]
+async fn a_reset_onto_an_untouched_reset_logs_nothing_and_a_touched_one_resets() {
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let b = instance(&st, Arc::new(SystemClock));
+    let s = a.create("ws", notes_request()).await.expect("create");
+    let reset = || a.reset("ws", &s.id, ResetSession::default());
+
+    reset().await.expect("first reset");
+    let after_first = log_len(&st, &s).await;
+    reset().await.expect("again");
+    reset().await.expect("and again");
+    assert_eq!(
+        log_len(&st, &s).await,
+        after_first,
+        "untouched: nothing logged"
+    );
+
+    // A write through the other instance: this one's copy learns of it only
+    // from the log, and the reset must not be skipped.
+    add(&b, &s, "written elsewhere").await;
+    reset().await.expect("reset after a write");
+    assert_eq!(log_len(&st, &s).await, after_first + 2);
+    assert_eq!(texts(&b, &s).await, ["seeded one", "seeded two"]);
+
+    let other = ResetSession {
+        seeds: BTreeMap::from([("notes".into(), "empty".into())]),
+        ..Default::default()
+    };
+    a.reset("ws", &s.id, other).await.expect("another seed");
+    assert!(texts(&b, &s).await.is_empty());
+    assert_eq!(log_len(&st, &s).await, after_first + 3);
+}

@@ -9,7 +9,11 @@ fn reset(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     for mirrors in [&["stripe"][..], &["stripe", "resend", "twilio"][..]] {
         let mirra = rt
-            .block_on(MirraSession::builder().mirrors(mirrors.iter().copied()).up())
+            .block_on(
+                MirraSession::builder()
+                    .mirrors(mirrors.iter().copied())
+                    .up(),
+            )
             .expect("a session (start `mirra serve` or set MIRRA_AUTOSTART=1)");
         c.bench_function(&format!("guard reset, {} mirror(s)", mirrors.len()), |b| {
             b.to_async(&rt)

@@ -78,6 +78,10 @@ pub(super) struct Working {
     unweighed_writes: u64,
     unweighed_bytes: u64,
     meter: Arc<Meter>,
+    /// The image a reset put this copy on, while nothing has been applied
+    /// since: `(head, image)`. A reset to the same image at the same head
+    /// would change nothing, so it logs nothing (see `Engine::replace`).
+    pub pristine: Option<(u64, String)>,
 }
 
 impl Working {
@@ -176,6 +180,7 @@ impl Working {
             unweighed_writes: 0,
             unweighed_bytes: 0,
             meter,
+            pristine: None,
         }
     }
 }

@@ -268,8 +268,22 @@ impl StateEngine {
         bytes: &Bytes,
     ) -> StateResult<()> {
         let copies = matches!(entry, LogEntry::Restore { .. });
+        let reset_to = match entry {
+            LogEntry::Reset { object } => Some(object.as_str()),
+            _ => None,
+        };
         for _ in 0..MAX_ATTEMPTS {
             let w = self.current(guard, key).await?;
+            // Nothing was applied since a reset to this same image (the log's
+            // head is that reset, `current` just checked): the state already
+            // is the image, so resetting again is done without a log entry
+            // (and its fsync). Tests that reset before each test and wrote
+            // nothing, or wrote to another mirror, pay only the check.
+            if let (Some(object), Some((head, image))) = (reset_to, &w.pristine) {
+                if *head == w.head && image == object {
+                    return Ok(());
+                }
+            }
             let next = w.head + 1;
             let (logged, copy) = if copies {
                 let copy = format!(
@@ -295,7 +309,10 @@ impl StateEngine {
                         return Err(StateError::Corrupt("working copy vanished".into()));
                     };
                     match images::open_copy(bytes) {
-                        Ok(conn) => w.rebased(conn, next, bytes.len()),
+                        Ok(conn) => {
+                            w.rebased(conn, next, bytes.len());
+                            w.pristine = reset_to.map(|o| (next, o.to_string()));
+                        }
                         Err(e) => {
                             guard.db = None;
                             return Err(e);
