@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sessions/{id}/deliveries", get(deliveries))
         .route("/v1/sessions/{id}/inbox", get(inbox))
         .route("/v1/sessions/{id}/inbox/{email}", get(inbox_message))
+        .route("/v1/sessions/{id}/twilio/inbound", post(twilio_inbound))
         .route("/v1/snapshots", get(workspace_snapshots))
         .route("/v1/snapshots/{id}", delete(delete_snapshot))
         .route("/v1/usage", get(usage))
@@ -265,4 +266,28 @@ async fn inbox_message(
         .map_err(|e| ApiError::Session(SessionError::Internal(e.to_string())))?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no sent email {email} in session {id}")))
+}
+
+/// `POST /v1/sessions/{id}/twilio/inbound` with `{"from", "to", "body",
+/// "media_urls"}`: an SMS arrives at the session's number `to`, is sent to
+/// the app as Twilio sends it, and the app's TwiML replies go out; answers
+/// the inbound message, each request made to the app and the replies.
+async fn twilio_inbound(
+    State(state): State<AppState>,
+    Workspace(ws): Workspace,
+    Path(id): Path<String>,
+    Body(arrival): Body<crate::mirrors::twilio::inbound::Arrival>,
+) -> ApiResult<Json<Value>> {
+    let ctx = state.sessions.workspace_context(&ws, &id, "twilio").await?;
+    let door = crate::session::Door::new(state.sessions.clone());
+    crate::mirrors::twilio::inbound::receive(&ctx, &door, arrival)
+        .await
+        .map(Json)
+        .map_err(|e| {
+            if e.status.is_client_error() {
+                ApiError::BadRequest(format!("Twilio error {}: {}", e.code, e.message))
+            } else {
+                ApiError::Session(SessionError::Internal(e.to_string()))
+            }
+        })
 }

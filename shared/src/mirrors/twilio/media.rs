@@ -87,7 +87,7 @@ pub fn remove_all(call: &Call, parent: &str) -> Result<(), TwilioError> {
 }
 
 /// The MIME type a URL's extension names.
-fn content_type(url: &str) -> &'static str {
+pub fn content_type(url: &str) -> &'static str {
     let path = url.split(['?', '#']).next().unwrap_or_default();
     let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
     match ext.as_deref() {

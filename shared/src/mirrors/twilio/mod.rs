@@ -29,6 +29,7 @@ use crate::session::{Door, MirrorDef};
 pub mod account;
 pub mod auth;
 pub mod error;
+pub mod inbound;
 pub mod later;
 pub mod media;
 pub mod messages;
@@ -40,6 +41,7 @@ pub mod phone;
 pub mod pipeline;
 pub mod routes;
 pub mod seed;
+pub mod twiml;
 pub mod verify;
 
 pub use error::TwilioError;

@@ -105,11 +105,29 @@ impl<'a> Call<'a> {
 }
 
 /// What a [`Call::later`] borrows in place of a request's parts.
-#[derive(Default)]
 pub struct Later {
     args: PathArgs,
     params: Value,
     due: AtomicI64,
+}
+
+impl Default for Later {
+    fn default() -> Self {
+        Later {
+            args: PathArgs::default(),
+            params: Value::Null,
+            due: AtomicI64::new(i64::MAX),
+        }
+    }
+}
+
+impl Later {
+    /// The earliest work the calls it served left due, if any: a write made
+    /// outside a mirror request (the control plane's) indexes it itself.
+    pub fn owed(&self) -> Option<i64> {
+        let due = self.due.load(Ordering::Relaxed);
+        (due != i64::MAX).then_some(due)
+    }
 }
 
 /// The mirror's one handler: every method and path below `/m/{session}/twilio`.

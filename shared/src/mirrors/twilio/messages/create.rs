@@ -166,6 +166,13 @@ pub struct Outgoing<'a> {
 /// Stores `m` as a new `outbound-api` message with its media and sets it on
 /// its way (`status`); the message as Twilio answers it.
 pub fn record(call: &Call, m: Outgoing) -> Result<Value, TwilioError> {
+    record_as(call, m, "outbound-api")
+}
+
+/// [`record`] with Twilio's `direction` for how the message came about:
+/// `outbound-api` (the REST API) or `outbound-reply` (TwiML answering an
+/// inbound message).
+pub fn record_as(call: &Call, m: Outgoing, direction: &str) -> Result<Value, TwilioError> {
     let Outgoing {
         to,
         from,
@@ -175,40 +182,25 @@ pub fn record(call: &Call, m: Outgoing) -> Result<Value, TwilioError> {
         send_at,
         plan,
     } = m;
-    let account = call.account_sid().to_string();
     let sid = Twilio.new_id(&KIND);
-    let path = path_of(&account, &sid);
-    let now = rfc2822(call.now_ms);
     let initial = match (send_at, service_sid) {
         (Some(_), _) => "scheduled",
         (None, Some(_)) => "accepted",
         (None, None) => "queued",
     };
-    let msg = json!({
-        "account_sid": account,
-        "api_version": "2010-04-01",
-        "body": body,
-        "date_created": now,
-        "date_sent": null,
-        "date_updated": now,
-        "direction": "outbound-api",
-        "error_code": null,
-        "error_message": null,
-        "from": if from.is_empty() { Value::Null } else { json!(from) },
-        "messaging_service_sid": service_sid,
-        "num_media": media_urls.len().to_string(),
-        "num_segments": segments(body).to_string(),
-        "price": null,
-        "price_unit": "USD",
-        "sid": sid,
-        "status": initial,
-        "subresource_uris": {
-            "media": format!("{path}/Media.json"),
-            "feedback": format!("{path}/Feedback.json"),
+    let msg = object(
+        call,
+        &Fields {
+            sid: &sid,
+            to,
+            from,
+            body,
+            service_sid,
+            num_media: media_urls.len(),
+            direction,
+            status: initial,
         },
-        "to": to,
-        "uri": format!("{path}.json"),
-    });
+    );
     KIND.insert_at(call.conn, &msg, call.now_ms.div_euclid(1000))?;
     media::create_for(call, &sid, media_urls)?;
     match send_at {
@@ -216,6 +208,51 @@ pub fn record(call: &Call, m: Outgoing) -> Result<Value, TwilioError> {
         None => status::start(call, &sid, &plan)?,
     }
     Ok(msg)
+}
+
+/// What sets one message apart from another, for [`object`].
+pub struct Fields<'a> {
+    pub sid: &'a str,
+    pub to: &'a str,
+    /// `""`: none (a messaging service that has no number to show).
+    pub from: &'a str,
+    pub body: &'a str,
+    pub service_sid: Option<&'a str>,
+    pub num_media: usize,
+    pub direction: &'a str,
+    pub status: &'a str,
+}
+
+/// A message as Twilio's 2010 API answers it, created now.
+pub fn object(call: &Call, f: &Fields) -> Value {
+    let account = call.account_sid();
+    let path = path_of(account, f.sid);
+    let now = rfc2822(call.now_ms);
+    json!({
+        "account_sid": account,
+        "api_version": "2010-04-01",
+        "body": f.body,
+        "date_created": now,
+        "date_sent": null,
+        "date_updated": now,
+        "direction": f.direction,
+        "error_code": null,
+        "error_message": null,
+        "from": if f.from.is_empty() { Value::Null } else { json!(f.from) },
+        "messaging_service_sid": f.service_sid,
+        "num_media": f.num_media.to_string(),
+        "num_segments": segments(f.body).to_string(),
+        "price": null,
+        "price_unit": "USD",
+        "sid": f.sid,
+        "status": f.status,
+        "subresource_uris": {
+            "media": format!("{path}/Media.json"),
+            "feedback": format!("{path}/Feedback.json"),
+        },
+        "to": f.to,
+        "uri": format!("{path}.json"),
+    })
 }
 
 /// How many SMS segments a body takes: 160 GSM-7 characters alone, 153 per
@@ -235,7 +272,8 @@ pub fn segments(body: &str) -> usize {
     }
 }
 
-fn is_http_url(u: &str) -> bool {
+/// An http(s) URL with something after the scheme.
+pub fn is_http_url(u: &str) -> bool {
     (u.starts_with("http://") || u.starts_with("https://")) && u.len() > "https://".len()
 }
 
