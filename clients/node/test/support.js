@@ -1,15 +1,12 @@
-// What the suite's tests share: stripe-node from the SDK install the test
-// command made, and a record of which session each test ran on (read by the
+// What the suite's tests share: stripe-node pointed at the worker's
+// session, and a record of which session each test ran on (read by the
 // Rust harness, tests/tests/vitest_plugin.rs).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import Stripe from 'stripe';
 import { mirraSession } from '../src/index.js';
 
 export function stripe() {
-  const dir = process.env.MIRRA_SDK_NODE_DIR;
-  if (!dir) throw new Error('MIRRA_SDK_NODE_DIR is not set (infra/test sets it)');
-  const Stripe = createRequire(join(dir, 'package.json'))('stripe');
   const { apiKey, options } = mirraSession().stripe;
   return new Stripe(apiKey, options);
 }
