@@ -14,14 +14,11 @@ use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::any;
 use axum::Router;
-use base64::Engine;
 use bytes::Bytes;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha1::Sha1;
 use shared::mirrors::twilio::messages::status::{DELIVER_AFTER_MS, STEP_MS};
 use support::receiver::receiver;
-use support::twilio::{call, Api, Ses};
+use support::twilio::{call, form_of, session_with, signature, Api, Ses};
 
 const NUMBER: &str = "+14155550100";
 const SENDER: &str = "+14155552671";
@@ -112,28 +109,16 @@ fn answer(name: &str) -> (StatusCode, [(&'static str, &'static str); 1], String)
 
 /// A session whose one number `NUMBER` has `sms_url`.
 async fn session_with_url(api: &Api, sms_url: &str) -> Ses {
-    let r = api
-        .control(
-            Method::POST,
-            "/v1/sessions",
-            Some(json!({
-                "mirrors": ["twilio"],
-                "seed_files": {"twilio": {"phone_numbers": [
-                    {"phone_number": NUMBER, "friendly_name": "Support", "sms_url": sms_url}
-                ]}},
-            })),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
-    let c = &r.json["mirrors"]["twilio"]["credentials"];
-    let text = |k: &str| c[k].as_str().expect(k).to_string();
-    Ses {
-        id: r.json["id"].as_str().expect("id").to_string(),
-        sid: text("account_sid"),
-        token: text("auth_token"),
-        key_sid: text("api_key_sid"),
-        key_secret: text("api_key_secret"),
-    }
+    session_with(
+        api,
+        json!({
+            "mirrors": ["twilio"],
+            "seed_files": {"twilio": {"phone_numbers": [
+                {"phone_number": NUMBER, "friendly_name": "Support", "sms_url": sms_url}
+            ]}},
+        }),
+    )
+    .await
 }
 
 async fn inbound(api: &Api, s: &Ses, body: Value) -> support::twilio::Resp {
@@ -143,29 +128,6 @@ async fn inbound(api: &Api, s: &Ses, body: Value) -> support::twilio::Resp {
         Some(body),
     )
     .await
-}
-
-/// Twilio's scheme, written out: the URL, then each parameter's name and
-/// value in name order, HMAC-SHA1 keyed with the auth token, base64.
-fn signature(token: &str, url: &str, body: &str) -> String {
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
-    pairs.sort();
-    let mut data = url.to_string();
-    for (k, v) in pairs {
-        data.push_str(&k);
-        data.push_str(&v);
-    }
-    let mut mac = Hmac::<Sha1>::new_from_slice(token.as_bytes()).expect("key");
-    mac.update(data.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-fn form_of(body: &str) -> std::collections::BTreeMap<String, String> {
-    form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect()
 }
 
 /// The inbound message is stored (`inbound`, `received`) and listed, POSTed

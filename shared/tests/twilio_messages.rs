@@ -7,36 +7,10 @@
 mod support;
 
 use axum::http::Method;
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha1::Sha1;
 use shared::mirrors::twilio::messages::status::{DELIVER_AFTER_MS, STEP_MS};
 use support::receiver::receiver;
-use support::twilio::{basic, call, raw, refused, send, session, Api};
-
-/// Twilio's scheme, written out: the URL, then each parameter's name and
-/// value in name order, HMAC-SHA1 keyed with the auth token, base64.
-fn twilio_signature(token: &str, url: &str, body: &str) -> String {
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
-    pairs.sort();
-    let mut data = url.to_string();
-    for (k, v) in pairs {
-        data.push_str(&k);
-        data.push_str(&v);
-    }
-    let mut mac = Hmac::<Sha1>::new_from_slice(token.as_bytes()).expect("key");
-    mac.update(data.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-fn form_of(body: &str) -> std::collections::BTreeMap<String, String> {
-    form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect()
-}
+use support::twilio::{basic, call, form_of, raw, refused, send, session, signature, Api};
 
 /// A message is created queued (201) in Twilio's shape, fetched and listed.
 #[tokio::test]
@@ -121,7 +95,7 @@ async fn status_moves_to_delivered_with_a_signed_callback_for_each_change() {
             "application/x-www-form-urlencoded; charset=utf-8"
         );
         let sig = headers["x-twilio-signature"].to_str().expect("ascii");
-        assert_eq!(sig, twilio_signature(&s.token, &url, body));
+        assert_eq!(sig, signature(&s.token, &url, body));
     }
 }
 

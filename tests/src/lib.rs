@@ -87,6 +87,18 @@ pub fn node_script(sdk: &NodeSdk, script: &str, url: &str) -> Command {
     cmd
 }
 
+/// Runs `cmd` to the end: whether it succeeded, and its stdout and stderr
+/// together (a test runner's report, for the assertion message).
+pub fn run_captured(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().expect("run the command");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// Runs an SDK script to the end, failing the test with its output unless it
 /// succeeds; prints what it printed.
 pub fn run_sdk_script(cmd: &mut Command) {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use mirra_tests::{mirra_bin, sdk_python, workspace_root, Server, TOKEN};
+use mirra_tests::{mirra_bin, run_captured, sdk_python, workspace_root, Server, TOKEN};
 use reqwest::Method;
 
 /// pytest on the plugin's own suite (`clients/python/tests`) with `args`.
@@ -22,16 +22,6 @@ fn pytest(python: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().expect("run pytest");
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[test]
 fn four_xdist_workers_each_get_their_own_session_reset_before_every_test() {
     let Some(python) = sdk_python() else { return };
@@ -40,10 +30,12 @@ fn four_xdist_workers_each_get_their_own_session_reset_before_every_test() {
     let out = dir.path().join("workers");
     std::fs::create_dir_all(&out).expect("out dir");
 
-    let (ok, text) = run(pytest(&python, &["-n", "4", "--dist", "loadscope"])
-        .env("MIRRA_API_URL", &server.url)
-        .env("MIRRA_TOKEN", TOKEN)
-        .env("MIRRA_PLUGIN_TEST_OUT", &out));
+    let (ok, text) = run_captured(
+        pytest(&python, &["-n", "4", "--dist", "loadscope"])
+            .env("MIRRA_API_URL", &server.url)
+            .env("MIRRA_TOKEN", TOKEN)
+            .env("MIRRA_PLUGIN_TEST_OUT", &out),
+    );
     assert!(ok, "pytest failed:\n{text}");
     println!("{text}");
 
@@ -84,11 +76,13 @@ fn four_xdist_workers_each_get_their_own_session_reset_before_every_test() {
 fn with_mirra_autostart_the_plugin_starts_a_server_of_its_own() {
     let Some(python) = sdk_python() else { return };
     // Nothing answers at this URL, so the plugin must start `mirra serve`.
-    let (ok, text) = run(pytest(&python, &["-n", "2", "-k", "gone or TestOne"])
-        .env("MIRRA_API_URL", "http://127.0.0.1:9")
-        .env("MIRRA_TOKEN", "nobody")
-        .env("MIRRA_AUTOSTART", "1")
-        .env("MIRRA_BIN", mirra_bin()));
+    let (ok, text) = run_captured(
+        pytest(&python, &["-n", "2", "-k", "gone or TestOne"])
+            .env("MIRRA_API_URL", "http://127.0.0.1:9")
+            .env("MIRRA_TOKEN", "nobody")
+            .env("MIRRA_AUTOSTART", "1")
+            .env("MIRRA_BIN", mirra_bin()),
+    );
     assert!(ok, "pytest failed:\n{text}");
     assert!(text.contains("5 passed"), "{text}");
 }
@@ -96,9 +90,11 @@ fn with_mirra_autostart_the_plugin_starts_a_server_of_its_own() {
 #[test]
 fn without_a_server_the_plugin_says_how_to_get_one() {
     let Some(python) = sdk_python() else { return };
-    let (ok, text) = run(pytest(&python, &["-k", "gone"])
-        .env("MIRRA_API_URL", "http://127.0.0.1:9")
-        .env("MIRRA_TOKEN", "nobody"));
+    let (ok, text) = run_captured(
+        pytest(&python, &["-k", "gone"])
+            .env("MIRRA_API_URL", "http://127.0.0.1:9")
+            .env("MIRRA_TOKEN", "nobody"),
+    );
     assert!(!ok, "pytest passed without a server:\n{text}");
     assert!(
         text.contains("no Mirra server at http://127.0.0.1:9") && text.contains("MIRRA_AUTOSTART"),

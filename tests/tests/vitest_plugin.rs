@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
-use mirra_tests::{mirra_bin, workspace_root, Server, TOKEN};
+use mirra_tests::{mirra_bin, run_captured, workspace_root, Server, TOKEN};
 use reqwest::Method;
 
 /// The helper package with Vitest installed in it (`MIRRA_VITEST_DIR`, else
@@ -46,26 +46,18 @@ fn vitest(dir: &PathBuf, args: &[&str]) -> Command {
     cmd
 }
 
-fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().expect("run vitest");
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[test]
 fn two_forked_workers_each_get_their_own_session_reset_before_every_test() {
     let Some(dir) = vitest_dir() else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
     let server = Server::start(tmp.path());
     let out = tmp.path().join("records");
-    let (ok, text) = run(vitest(&dir, &[])
-        .env("MIRRA_API_URL", &server.url)
-        .env("MIRRA_TOKEN", TOKEN)
-        .env("MIRRA_PLUGIN_TEST_OUT", &out));
+    let (ok, text) = run_captured(
+        vitest(&dir, &[])
+            .env("MIRRA_API_URL", &server.url)
+            .env("MIRRA_TOKEN", TOKEN)
+            .env("MIRRA_PLUGIN_TEST_OUT", &out),
+    );
     assert!(ok, "vitest failed:\n{text}");
     println!("{text}");
 
@@ -119,11 +111,13 @@ fn two_forked_workers_each_get_their_own_session_reset_before_every_test() {
 fn with_mirra_autostart_the_helper_starts_a_server_of_its_own() {
     let Some(dir) = vitest_dir() else { return };
     // Nothing answers at this URL, so the helper must start `mirra serve`.
-    let (ok, text) = run(vitest(&dir, &["test/reset.test.js"])
-        .env("MIRRA_API_URL", "http://127.0.0.1:9")
-        .env("MIRRA_TOKEN", "nobody")
-        .env("MIRRA_AUTOSTART", "1")
-        .env("MIRRA_BIN", mirra_bin()));
+    let (ok, text) = run_captured(
+        vitest(&dir, &["test/reset.test.js"])
+            .env("MIRRA_API_URL", "http://127.0.0.1:9")
+            .env("MIRRA_TOKEN", "nobody")
+            .env("MIRRA_AUTOSTART", "1")
+            .env("MIRRA_BIN", mirra_bin()),
+    );
     assert!(ok, "vitest failed:\n{text}");
     assert!(text.contains("2 passed"), "{text}");
 }
@@ -131,9 +125,11 @@ fn with_mirra_autostart_the_helper_starts_a_server_of_its_own() {
 #[test]
 fn without_a_server_the_helper_says_how_to_get_one() {
     let Some(dir) = vitest_dir() else { return };
-    let (ok, text) = run(vitest(&dir, &["test/reset.test.js"])
-        .env("MIRRA_API_URL", "http://127.0.0.1:9")
-        .env("MIRRA_TOKEN", "nobody"));
+    let (ok, text) = run_captured(
+        vitest(&dir, &["test/reset.test.js"])
+            .env("MIRRA_API_URL", "http://127.0.0.1:9")
+            .env("MIRRA_TOKEN", "nobody"),
+    );
     assert!(!ok, "vitest passed without a server:\n{text}");
     assert!(
         text.contains("no Mirra server at http://127.0.0.1:9") && text.contains("MIRRA_AUTOSTART"),

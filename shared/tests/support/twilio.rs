@@ -63,6 +63,11 @@ pub async fn session(api: &Api, seed: Option<&str>) -> Ses {
         None => json!({"mirrors": ["twilio"]}),
         Some(s) => json!({"mirrors": ["twilio"], "seeds": {"twilio": s}}),
     };
+    session_with(api, body).await
+}
+
+/// A session made with the control plane's `body` (which must include Twilio).
+pub async fn session_with(api: &Api, body: Value) -> Ses {
     let r = api.control(Method::POST, "/v1/sessions", Some(body)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
     let c = &r.json["mirrors"]["twilio"]["credentials"];
@@ -74,6 +79,32 @@ pub async fn session(api: &Api, seed: Option<&str>) -> Ses {
         key_sid: text("api_key_sid"),
         key_secret: text("api_key_secret"),
     }
+}
+
+/// Twilio's signature scheme written out independently of the mirror's: the
+/// URL, then each form parameter's name and value in name order, HMAC-SHA1
+/// keyed with the auth token, base64.
+pub fn signature(token: &str, url: &str, body: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    pairs.sort();
+    let mut data = url.to_string();
+    for (k, v) in pairs {
+        data.push_str(&k);
+        data.push_str(&v);
+    }
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).expect("key");
+    mac.update(data.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// A form body's fields.
+pub fn form_of(body: &str) -> std::collections::BTreeMap<String, String> {
+    form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// A request to the session's mirror with its account credentials; `form`
