@@ -409,3 +409,61 @@ async fn bad_arrivals_are_refused_with_a_4xx_and_store_nothing() {
         .await;
     assert!(r.status.is_client_error(), "{}", r.json);
 }
+
+/// When the SmsUrl fails, the number's SmsFallbackUrl is asked, and its
+/// answer is carried out; `sms_method: GET` sends the parameters in the
+/// query string, signed over the whole URL.
+#[tokio::test]
+async fn a_failing_sms_url_falls_back_and_get_sends_the_parameters_in_the_query() {
+    let api = Api::new();
+    let (base, got) = app().await;
+    let s = session_with(
+        &api,
+        json!({
+            "mirrors": ["twilio"],
+            "seed_files": {"twilio": {"phone_numbers": [{
+                "phone_number": NUMBER,
+                "sms_url": format!("{base}/broken"),
+                "sms_fallback_url": format!("{base}/plain"),
+                "sms_method": "GET",
+            }]}},
+        }),
+    )
+    .await;
+    let r = inbound(
+        &api,
+        &s,
+        json!({"from": SENDER, "to": NUMBER, "body": "a b"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let got = got.lock().expect("lock").clone();
+    let asked: Vec<(String, String)> = got
+        .iter()
+        .map(|(m, p, _, _)| {
+            (
+                m.clone(),
+                p.split('?').next().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            ("GET".to_string(), "/broken".to_string()),
+            ("POST".to_string(), "/plain".to_string())
+        ]
+    );
+    // GET: the parameters are in the query; the signature covers the URL.
+    let (_, path, headers, body) = &got[0];
+    assert!(body.is_empty());
+    let query = path.split_once('?').map(|(_, q)| q).expect("query");
+    assert_eq!(form_of(query)["Body"], "a b");
+    assert_eq!(
+        headers["x-twilio-signature"].to_str().expect("ascii"),
+        signature(&s.token, &format!("{base}{path}"), "")
+    );
+    // The failure is reported, and the fallback's answer was sent.
+    assert_eq!(r.json["errors"][0]["code"], 11200, "{}", r.json);
+    assert_eq!(r.json["replies"][0]["body"], "Got it", "{}", r.json);
+}

@@ -1,5 +1,6 @@
 //! Seed documents: `{"phone_numbers": [{"phone_number": "+15005550006",
-//! "friendly_name"?: "…", "sms_url"?: "https://…"}]}`. Loading is
+//! "friendly_name"?: "…", "sms_url"?: "https://…", "sms_method"?: "POST" |
+//! "GET", "sms_fallback_url"?: "https://…"}]}`. Loading is
 //! deterministic: SIDs and times are derived from the document, never drawn
 //! at random, so one document always builds the same image. The account SID
 //! in the numbers' URIs is filled in per session when they are read.
@@ -12,6 +13,15 @@ use super::phone;
 
 const DEFAULT: &str = include_str!("../../../../seeds/twilio/default.json");
 const EMPTY: &str = include_str!("../../../../seeds/twilio/empty.json");
+
+/// What a seeded number may say.
+const KEYS: &[&str] = &[
+    "phone_number",
+    "friendly_name",
+    "sms_url",
+    "sms_method",
+    "sms_fallback_url",
+];
 
 /// `created` of seeded objects: 2025-01-01T00:00:00Z.
 const BASE_CREATED_MS: i64 = 1_735_689_600_000;
@@ -57,12 +67,10 @@ pub fn load(conn: &rusqlite::Connection, seed: &Value) -> Result<(), String> {
                 "must be an object like {\"phone_number\": \"+15005550006\"}".into(),
             ));
         };
-        if let Some(k) = map
-            .keys()
-            .find(|k| !matches!(k.as_str(), "phone_number" | "friendly_name" | "sms_url"))
-        {
+        if let Some(k) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
             return Err(at(format!(
-                "unknown key {k:?} (known: phone_number, friendly_name, sms_url)"
+                "unknown key {k:?} (known: {})",
+                KEYS.join(", ")
             )));
         }
         let text = |k: &str| match map.get(k) {
@@ -87,7 +95,12 @@ pub fn load(conn: &rusqlite::Connection, seed: &Value) -> Result<(), String> {
         let digest = Sha256::digest(format!("twilio seed number {number}").as_bytes());
         let sid = format!("PN{}", &hex::encode(digest)[..32]);
         let created_ms = BASE_CREATED_MS + i as i64 * 1000;
-        let obj = numbers::render(&NewNumber {
+        let sms_method = match text("sms_method")?.to_ascii_uppercase() {
+            m if m.is_empty() => "POST".to_string(),
+            m if m == "GET" || m == "POST" => m,
+            m => return Err(at(format!("sms_method must be GET or POST, not {m:?}"))),
+        };
+        let mut obj = numbers::render(&NewNumber {
             account: ACCOUNT_PLACEHOLDER,
             sid: &sid,
             phone_number: &number,
@@ -95,6 +108,8 @@ pub fn load(conn: &rusqlite::Connection, seed: &Value) -> Result<(), String> {
             sms_url: &sms_url,
             created_ms,
         });
+        obj["sms_method"] = Value::String(sms_method);
+        obj["sms_fallback_url"] = Value::String(text("sms_fallback_url")?);
         numbers::KIND
             .insert_at(conn, &obj, created_ms / 1000)
             .map_err(|e| at(e.to_string()))?;
@@ -121,5 +136,9 @@ mod tests {
         assert!(
             err(serde_json::json!({"phone_numbers": [{"phone_number": "555"}]})).contains("E.164")
         );
+        assert!(err(serde_json::json!({"phone_numbers": [
+            {"phone_number": "+15005550006", "sms_method": "PUT"}
+        ]}))
+        .contains("sms_method must be GET or POST"));
     }
 }
