@@ -39,6 +39,11 @@ pub enum Filter {
     In(&'static str, Vec<Sql>),
     /// The column starts with this text (`customer.` for `customer.*`).
     Prefix(&'static str, String),
+    /// The column matches this SQLite `GLOB` pattern (`*555?1*`).
+    Glob(&'static str, String),
+    /// A field of the stored object (a JSON path, `$.friendly_name`) equals
+    /// this value: for the rare filter not worth a column of its own.
+    Field(&'static str, Sql),
 }
 
 impl Default for ListQuery {
@@ -125,6 +130,17 @@ pub fn list(conn: &Connection, kind: &Kind, q: &ListQuery) -> Result<ListPage, L
                 binds.push(Sql::Text(prefix.clone()));
                 let n = binds.len();
                 sql.push_str(&format!(" AND substr(\"{col}\", 1, length(?{n})) = ?{n}"));
+            }
+            Filter::Glob(col, pattern) => {
+                binds.push(Sql::Text(pattern.clone()));
+                sql.push_str(&format!(" AND \"{col}\" GLOB ?{}", binds.len()));
+            }
+            Filter::Field(path, v) => {
+                binds.push(v.clone());
+                sql.push_str(&format!(
+                    " AND json_extract(data, '{path}') = ?{}",
+                    binds.len()
+                ));
             }
         }
     }

@@ -8,7 +8,8 @@
 //! route, parameters, one transaction); [`routes`] lists the emulated
 //! operations. Resources: [`messages`] (sent on a schedule with status
 //! callbacks, [`phone`]'s magic numbers deciding outcomes), [`media`],
-//! [`numbers`] (the session's own), [`messaging_services`], [`account`].
+//! [`numbers`] (the session's own, seeded or bought from
+//! [`available_numbers`]), [`messaging_services`], [`account`].
 //! Around them: [`auth`], [`error`] (Twilio's `{code, message, more_info,
 //! status}`), [`params`] (tables generated from Twilio's OpenAPI documents by
 //! `infra/gen/twilio`), [`paging`] (Twilio's pages), [`later`] (timers),
@@ -28,6 +29,7 @@ use crate::session::{Door, MirrorDef};
 
 pub mod account;
 pub mod auth;
+pub mod available_numbers;
 pub mod error;
 pub mod inbound;
 pub mod later;

@@ -46,6 +46,36 @@ pub fn v2010(call: &Call, kind: &Kind, key: &str, q: ListQuery) -> Result<Value,
     Ok(Value::Object(out))
 }
 
+/// The request's `PageSize`, or Twilio's default.
+pub fn page_size(call: &Call) -> Result<usize, TwilioError> {
+    match call.params.get("PageSize").and_then(Value::as_i64) {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(n) if (1..=MAX_PAGE_SIZE as i64).contains(&n) => Ok(n as usize),
+        Some(n) => Err(TwilioError::bad(
+            codes::INVALID_PARAMETER,
+            format!("Invalid PageSize {n}: it must be between 1 and {MAX_PAGE_SIZE}"),
+        )),
+    }
+}
+
+/// `items`, the whole answer of a search that has no further pages (the
+/// catalogue of numbers for sale), in the 2010 API's envelope.
+pub fn single(call: &Call, key: &str, items: Vec<Value>, size: usize) -> Value {
+    let uri = uri_of(call, call.path, size, 0, None);
+    let n = items.len();
+    json!({
+        "end": n.saturating_sub(1),
+        "first_page_uri": uri,
+        key: items,
+        "next_page_uri": null,
+        "page": 0,
+        "page_size": size,
+        "previous_page_uri": null,
+        "start": 0,
+        "uri": uri,
+    })
+}
+
 /// One page of `kind` matching `q`'s filters, under `key`, in the v1/v2
 /// APIs' envelope (`meta`, absolute URLs back to the mirror).
 pub fn v1(call: &Call, kind: &Kind, key: &str, q: ListQuery) -> Result<Value, TwilioError> {
@@ -83,16 +113,7 @@ struct PageInfo {
 
 fn page(call: &Call, kind: &Kind, mut q: ListQuery) -> Result<(Vec<Value>, PageInfo), TwilioError> {
     let p = call.params;
-    let size = match p.get("PageSize").and_then(Value::as_i64) {
-        None => DEFAULT_PAGE_SIZE,
-        Some(n) if (1..=MAX_PAGE_SIZE as i64).contains(&n) => n as usize,
-        Some(n) => {
-            return Err(TwilioError::bad(
-                codes::INVALID_PARAMETER,
-                format!("Invalid PageSize {n}: it must be between 1 and {MAX_PAGE_SIZE}"),
-            ))
-        }
-    };
+    let size = page_size(call)?;
     let number = p
         .get("Page")
         .and_then(Value::as_i64)

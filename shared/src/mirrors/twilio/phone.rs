@@ -24,6 +24,16 @@
 
 use super::error::TwilioError;
 
+/// Twilio's magic numbers that more than one resource reads.
+pub mod magic {
+    /// Sends from any session; bought with test credentials.
+    pub const VALID: &str = "+15005550006";
+    /// Invalid as `To` (21211), `From` (21212) and to buy (21421).
+    pub const INVALID: &str = "+15005550001";
+    /// Not available to buy (21422).
+    pub const UNAVAILABLE: &str = "+15005550000";
+}
+
 /// What becomes of a message once it is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -74,7 +84,7 @@ pub fn check_to(to: &str, from: &str) -> Result<Outcome, TwilioError> {
         return bad(21211, format!("Invalid 'To' Phone Number: {to}"));
     }
     match n {
-        "+15005550001" => bad(21211, format!("Invalid 'To' Phone Number: {to}")),
+        magic::INVALID => bad(21211, format!("Invalid 'To' Phone Number: {to}")),
         "+15005550002" => bad(
             21612,
             format!(
@@ -98,8 +108,8 @@ pub fn check_to(to: &str, from: &str) -> Result<Outcome, TwilioError> {
 pub fn magic_from(from: &str) -> Option<Result<(), TwilioError>> {
     let bad = |code, message: String| Some(Err(TwilioError::bad(code, message)));
     match number_of(from) {
-        "+15005550006" => Some(Ok(())),
-        "+15005550001" => bad(
+        magic::VALID => Some(Ok(())),
+        magic::INVALID => bad(
             21212,
             format!("The 'From' number {from} is not a valid phone number, shortcode, or alphanumeric sender ID."),
         ),

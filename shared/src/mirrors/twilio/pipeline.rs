@@ -32,6 +32,9 @@ use crate::mirrors::toolkit::route::{base_url, Match, PathArgs};
 use crate::mirrors::VendorError;
 use crate::session::{Door, SessionContext, UnknownCredential};
 
+/// Twilio's code for a webhook URL setting that is not a URL.
+const INVALID_URL: u32 = 21502;
+
 /// Largest body read; the API layer refuses larger ones earlier.
 const BODY_LIMIT: usize = crate::api::BODY_LIMIT;
 
@@ -82,6 +85,49 @@ impl<'a> Call<'a> {
             .get(name)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
+    }
+
+    /// A parameter as text whether the schema types it as a string or a
+    /// number (`AreaCode` is an integer in one operation, a string in
+    /// another), `None` when absent or empty.
+    pub fn code(&self, name: &str) -> Option<String> {
+        match self.params.get(name)? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Writes each of `settings` (`(parameter, JSON pointer)`) the request
+    /// gives into `obj`, where `obj` has that field: create and update of a
+    /// resource whose parameters are its settings.
+    pub fn apply_settings(&self, settings: &[(&str, &str)], obj: &mut Value) {
+        for (param, pointer) in settings {
+            match self.params.get(*param) {
+                None | Some(Value::Null) => {}
+                Some(v) => {
+                    if let Some(slot) = obj.pointer_mut(pointer) {
+                        *slot = v.clone();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Twilio's 21502 for the first of `params` given that is not an
+    /// http(s) URL (the webhooks a number or service is configured with).
+    pub fn check_urls(&self, params: &[&str]) -> Result<(), TwilioError> {
+        for param in params {
+            if let Some(url) = self.text(param) {
+                if !super::messages::create::is_http_url(url) {
+                    return Err(TwilioError::bad(
+                        INVALID_URL,
+                        format!("{param} is not a valid URL: {url}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A call for what the mirror does later on its own (a timer firing).

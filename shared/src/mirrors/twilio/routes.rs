@@ -9,13 +9,16 @@ use serde_json::Value;
 
 use super::error::TwilioError;
 use super::pipeline::Call;
-use super::{account, media, messages, verify};
+use super::{account, available_numbers, media, messages, messaging_services, numbers, verify};
 use crate::mirrors::toolkit::params::ParamError;
 use crate::mirrors::toolkit::route::{Route, Routes};
 
 /// The operations Twilio answers with 201 Created rather than 200.
 pub const CREATED: &[&str] = &[
     "api/CreateMessage",
+    "api/CreateIncomingPhoneNumber",
+    "messaging/CreateService",
+    "messaging/CreatePhoneNumber",
     "verify/CreateService",
     "verify/CreateVerification",
 ];
@@ -43,6 +46,23 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media.json", "api/ListMedia", media::list),
             r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{Sid}.json", "api/FetchMedia", media::retrieve),
             r(M::DELETE, "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{Sid}.json", "api/DeleteMedia", media::remove),
+            r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json", "api/ListIncomingPhoneNumber", numbers::list),
+            r(M::POST,   "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json", "api/CreateIncomingPhoneNumber", numbers::create),
+            r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json", "api/FetchIncomingPhoneNumber", numbers::retrieve),
+            r(M::POST,   "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json", "api/UpdateIncomingPhoneNumber", numbers::update),
+            r(M::DELETE, "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json", "api/DeleteIncomingPhoneNumber", numbers::remove),
+            r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/Local.json", "api/ListAvailablePhoneNumberLocal", available_numbers::local),
+            r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/Mobile.json", "api/ListAvailablePhoneNumberMobile", available_numbers::mobile),
+            r(M::GET,    "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/TollFree.json", "api/ListAvailablePhoneNumberTollFree", available_numbers::toll_free),
+            r(M::POST,   "/v1/Services", "messaging/CreateService", messaging_services::create),
+            r(M::GET,    "/v1/Services", "messaging/ListService", messaging_services::list),
+            r(M::GET,    "/v1/Services/{Sid}", "messaging/FetchService", messaging_services::retrieve),
+            r(M::POST,   "/v1/Services/{Sid}", "messaging/UpdateService", messaging_services::update),
+            r(M::DELETE, "/v1/Services/{Sid}", "messaging/DeleteService", messaging_services::remove),
+            r(M::POST,   "/v1/Services/{ServiceSid}/PhoneNumbers", "messaging/CreatePhoneNumber", messaging_services::phone_numbers::create),
+            r(M::GET,    "/v1/Services/{ServiceSid}/PhoneNumbers", "messaging/ListPhoneNumber", messaging_services::phone_numbers::list),
+            r(M::GET,    "/v1/Services/{ServiceSid}/PhoneNumbers/{Sid}", "messaging/FetchPhoneNumber", messaging_services::phone_numbers::retrieve),
+            r(M::DELETE, "/v1/Services/{ServiceSid}/PhoneNumbers/{Sid}", "messaging/DeletePhoneNumber", messaging_services::phone_numbers::remove),
             r(M::POST,   "/v2/Services", "verify/CreateService", verify::services::create),
             r(M::GET,    "/v2/Services", "verify/ListService", verify::services::list),
             r(M::GET,    "/v2/Services/{Sid}", "verify/FetchService", verify::services::retrieve),

@@ -156,16 +156,7 @@ pub fn load(call: &Call, sid: &str) -> Result<Value, TwilioError> {
 
 /// The request's settings written into `service`, then checked.
 fn apply(call: &Call, service: &mut Value) -> Result<(), TwilioError> {
-    for (param, pointer) in SETTINGS {
-        match call.params.get(*param) {
-            None | Some(Value::Null) => {}
-            Some(v) => {
-                if let Some(slot) = service.pointer_mut(pointer) {
-                    *slot = v.clone();
-                }
-            }
-        }
-    }
+    call.apply_settings(SETTINGS, service);
     let name = service["friendly_name"].as_str().unwrap_or_default();
     if name.trim().is_empty() || name.chars().count() > MAX_FRIENDLY_NAME {
         return Err(invalid("FriendlyName"));
