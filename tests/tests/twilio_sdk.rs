@@ -4,7 +4,7 @@
 //! or at the server's root, routed by the Account SID.
 
 use mirra_tests::{
-    node_script, python_script, run_sdk_script, sdk_node, sdk_python, twilio_of, Server,
+    node_script, python_script, run_sdk_script, sdk_node, sdk_python, twilio_of, Server, TOKEN,
 };
 use serde_json::json;
 
@@ -45,5 +45,34 @@ fn official_twilio_node_sdk_sends_messages_and_validates_their_callbacks() {
     let session = server.create_session(json!({"mirrors": ["twilio"]}));
     let mut cmd = node_script(&sdk, "twilio_messages.mjs", &server.url);
     twilio_env(&mut cmd, &session, &server.url);
+    run_sdk_script(&mut cmd);
+}
+
+/// twilio-python buys numbers from the catalogue (and meets Twilio's test
+/// refusals), sets SmsUrl, makes a messaging service with a bought number
+/// as its sender, sends and schedules through it, gets inbound webhooks at
+/// its URL (validated with `RequestValidator`), and releases the number.
+#[test]
+fn official_twilio_python_sdk_buys_numbers_and_runs_a_messaging_service() {
+    let Some(python) = sdk_python() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let session = server.create_session(json!({"mirrors": ["twilio"]}));
+    let mut cmd = python_script(&python, "twilio_numbers.py");
+    twilio_env(&mut cmd, &session, &server.url);
+    cmd.env("MIRRA_TOKEN", TOKEN);
+    run_sdk_script(&mut cmd);
+}
+
+/// twilio-node does the same, `validateRequest` checking the webhooks.
+#[test]
+fn official_twilio_node_sdk_buys_numbers_and_runs_a_messaging_service() {
+    let Some(sdk) = sdk_node() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let session = server.create_session(json!({"mirrors": ["twilio"]}));
+    let mut cmd = node_script(&sdk, "twilio_numbers.mjs", &server.url);
+    twilio_env(&mut cmd, &session, &server.url);
+    cmd.env("MIRRA_TOKEN", TOKEN);
     run_sdk_script(&mut cmd);
 }
