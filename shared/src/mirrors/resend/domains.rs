@@ -11,9 +11,10 @@ use serde_json::{json, Value};
 
 use super::emails::time::timestamp;
 use super::error::ResendError;
+use super::lists;
 use super::pipeline::Call;
 use super::Resend;
-use crate::mirrors::toolkit::list::{self, Cursor, ListQuery};
+use crate::mirrors::toolkit::list::ListQuery;
 use crate::mirrors::toolkit::objects::Kind;
 use crate::mirrors::Vendor;
 
@@ -162,42 +163,7 @@ pub fn retrieve(call: &Call) -> Result<Value, ResendError> {
 
 /// `GET /domains`: newest first, without records.
 pub fn list(call: &Call) -> Result<Value, ResendError> {
-    let p = |k: &str| call.params.get(k);
-    let limit = p("limit").and_then(Value::as_i64).unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ResendError::validation(
-            "The `limit` parameter must be between 1 and 100.",
-        ));
-    }
-    let cursor = match (
-        p("after").and_then(Value::as_str),
-        p("before").and_then(Value::as_str),
-    ) {
-        (Some(_), Some(_)) => {
-            return Err(ResendError::validation(
-                "You can only use `after` or `before`, not both.",
-            ))
-        }
-        (Some(id), None) => Cursor::After(id.to_string()),
-        (None, Some(id)) => Cursor::Before(id.to_string()),
-        (None, None) => Cursor::None,
-    };
-    let q = ListQuery {
-        limit: usize::try_from(limit).unwrap_or(20),
-        cursor,
-        ..ListQuery::default()
-    };
-    let page = list::list(call.conn, &KIND, &q)?;
-    let mut data = Vec::with_capacity(page.data.len());
-    for text in &page.data {
-        let v: Value = serde_json::from_str(text).map_err(ResendError::internal)?;
-        let item: serde_json::Map<String, Value> = IN_LISTS
-            .iter()
-            .filter_map(|k| v.get(*k).map(|x| (k.to_string(), x.clone())))
-            .collect();
-        data.push(Value::Object(item));
-    }
-    Ok(json!({"object": "list", "has_more": page.has_more, "data": data}))
+    lists::page(call, &KIND, ListQuery::default(), lists::only(IN_LISTS))
 }
 
 /// `PATCH /domains/{domain_id}`: tracking, TLS and capabilities.

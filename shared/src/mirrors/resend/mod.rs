@@ -36,6 +36,7 @@ pub mod error;
 pub mod events;
 pub mod inbox;
 pub mod later;
+pub mod lists;
 pub mod params;
 pub mod pipeline;
 pub mod routes;

@@ -10,9 +10,10 @@ use serde_json::{json, Value};
 use super::emails::time::timestamp;
 use super::error::ResendError;
 use super::events::EVENT_TYPES;
+use super::lists;
 use super::pipeline::Call;
 use super::Resend;
-use crate::mirrors::toolkit::list::{self, Cursor, ListQuery};
+use crate::mirrors::toolkit::list::ListQuery;
 use crate::mirrors::toolkit::objects::Kind;
 use crate::mirrors::Vendor;
 
@@ -58,43 +59,12 @@ pub fn retrieve(call: &Call) -> Result<Value, ResendError> {
 
 /// `GET /webhooks`: newest first, `limit` 1–100 (20), `after` / `before`.
 pub fn list(call: &Call) -> Result<Value, ResendError> {
-    let p = |k: &str| call.params.get(k);
-    let limit = p("limit").and_then(Value::as_i64).unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ResendError::validation(
-            "The `limit` parameter must be between 1 and 100.",
-        ));
-    }
-    let cursor = match (
-        p("after").and_then(Value::as_str),
-        p("before").and_then(Value::as_str),
-    ) {
-        (Some(_), Some(_)) => {
-            return Err(ResendError::validation(
-                "You can only use `after` or `before`, not both.",
-            ))
-        }
-        (Some(id), None) => Cursor::After(id.to_string()),
-        (None, Some(id)) => Cursor::Before(id.to_string()),
-        (None, None) => Cursor::None,
-    };
-    let q = ListQuery {
-        limit: usize::try_from(limit).unwrap_or(20),
-        cursor,
-        ..ListQuery::default()
-    };
-    let page = list::list(call.conn, &KIND, &q)?;
-    let mut data = Vec::with_capacity(page.data.len());
-    for text in &page.data {
-        let mut v: Value = serde_json::from_str(text).map_err(ResendError::internal)?;
-        if let Some(m) = v.as_object_mut() {
-            for k in NOT_IN_LISTS {
-                m.remove(*k);
-            }
-        }
-        data.push(v);
-    }
-    Ok(json!({"object": "list", "has_more": page.has_more, "data": data}))
+    lists::page(
+        call,
+        &KIND,
+        ListQuery::default(),
+        lists::without(NOT_IN_LISTS),
+    )
 }
 
 /// `PATCH /webhooks/{webhook_id}`: a new endpoint, event types or status.
