@@ -7,6 +7,7 @@
 //! to read through the control plane; [`domains`] the session's sending
 //! domains (seeded); [`later`] what timers do (a scheduled email goes out,
 //! a sent one is delivered); [`contacts`] the session's contacts;
+//! [`api_keys`] more keys for the session, full or sending-only;
 //! [`webhooks`] the session's endpoints and
 //! [`events`] what they are sent, Svix-signed, through the toolkit's outbox.
 //! Around them: [`auth`] (Bearer keys, idempotency keys), [`error`] (Resend's
@@ -28,6 +29,7 @@ use crate::session::id::random_token;
 use crate::session::{Door, MirrorDef};
 
 pub mod account;
+pub mod api_keys;
 pub mod auth;
 pub mod contacts;
 pub mod domains;
@@ -47,6 +49,7 @@ pub use error::ResendError;
 
 /// Every resource's storage.
 pub static KINDS: &[&Kind] = &[
+    &api_keys::KIND,
     &contacts::KIND,
     &domains::KIND,
     &emails::KIND,

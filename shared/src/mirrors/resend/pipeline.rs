@@ -18,6 +18,7 @@ use bytes::Bytes;
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 
+use super::api_keys::{self, Access};
 use super::auth;
 use super::error::{json_response, ResendError};
 use super::params;
@@ -47,6 +48,8 @@ pub struct Call<'a> {
     pub now_ms: i64,
     /// The session's own credentials and clock.
     pub ctx: &'a SessionContext,
+    /// What the request's key may do (a `sending_access` key only sends).
+    pub access: &'a Access,
     /// The earliest work this request left due (a timer); `i64::MAX`: none.
     due: &'a AtomicI64,
 }
@@ -74,6 +77,7 @@ impl<'a> Call<'a> {
             headers: &empty.headers,
             now_ms,
             ctx,
+            access: &empty.access,
             due: &empty.due,
         }
     }
@@ -85,6 +89,7 @@ pub struct Later {
     args: PathArgs,
     params: Value,
     headers: HeaderMap,
+    access: Access,
     due: AtomicI64,
 }
 
@@ -117,7 +122,15 @@ async fn run(door: &Door, session: &str, req: Request) -> Result<Response, Resen
     let ctx = door.open(session, "resend").await?;
 
     // ── 3. Vendor auth ──────────────────────────────────────────────────────
-    auth::check_key(&key, ctx.credentials())?;
+    // The session's own key, else one made through `/api-keys` (kept as a
+    // digest in the mirror's state).
+    let access = match auth::check_key(&key, ctx.credentials()) {
+        Ok(()) => Access::Full,
+        Err(refused) => ctx
+            .read(|conn| api_keys::access_of(conn, &key))
+            .await?
+            .ok_or(refused)?,
+    };
 
     // ── 4. Idempotency key ──────────────────────────────────────────────────
     let idempotency_key = match parts.method {
@@ -141,7 +154,7 @@ async fn run(door: &Door, session: &str, req: Request) -> Result<Response, Resen
             return Ok(stamp_budget(res, &spent));
         }
     };
-    let res = match admitted(door, &ctx, parts, body, idempotency_key).await {
+    let res = match admitted(door, &ctx, &access, parts, body, idempotency_key).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     };
@@ -172,6 +185,7 @@ fn stamp_budget(mut res: Response, b: &Budget) -> Response {
 async fn admitted(
     door: &Door,
     ctx: &SessionContext,
+    access: &Access,
     parts: Parts,
     body: Body,
     idempotency_key: Option<String>,
@@ -199,6 +213,7 @@ async fn admitted(
             });
         }
     };
+    access.allows(route.operation)?;
     let op = params::operation(route.operation);
 
     // ── 7. Parameters ───────────────────────────────────────────────────────
@@ -229,6 +244,7 @@ async fn admitted(
             headers: &parts.headers,
             now_ms: ctx.now_ms(),
             ctx,
+            access,
             due: &due,
         };
         (route.handler)(&c)

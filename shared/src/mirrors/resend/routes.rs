@@ -8,11 +8,11 @@ use serde_json::Value;
 
 use super::error::ResendError;
 use super::pipeline::Call;
-use super::{contacts, domains, emails, webhooks};
+use super::{api_keys, contacts, domains, emails, webhooks};
 use crate::mirrors::toolkit::route::{Route, Routes};
 
 /// The operations Resend answers with 201 Created rather than 200.
-pub const CREATED: &[&str] = &["webhooks/create"];
+pub const CREATED: &[&str] = &["webhooks/create", "api-keys/create"];
 
 /// A resource operation: behaviour on a [`Call`], returning the object to render.
 pub type Handler = fn(&Call) -> Result<Value, ResendError>;
@@ -45,6 +45,10 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::PATCH, "/domains/{domain_id}", "domains/update", domains::update),
             r(M::DELETE, "/domains/{domain_id}", "domains/remove", domains::remove),
             r(M::POST,  "/domains/{domain_id}/verify", "domains/verify", domains::verify),
+            r(M::GET,   "/api-keys", "api-keys/list", api_keys::list),
+            r(M::POST,  "/api-keys", "api-keys/create", api_keys::create),
+            r(M::PATCH, "/api-keys/{api_key_id}", "api-keys/update", api_keys::update),
+            r(M::DELETE, "/api-keys/{api_key_id}", "api-keys/remove", api_keys::remove),
             r(M::GET,   "/webhooks", "webhooks/list", webhooks::list),
             r(M::POST,  "/webhooks", "webhooks/create", webhooks::create),
             r(M::GET,   "/webhooks/{webhook_id}", "webhooks/get", webhooks::retrieve),

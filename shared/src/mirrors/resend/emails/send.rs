@@ -90,6 +90,8 @@ pub fn build(call: &Call, p: &Map<String, Value>, in_batch: bool) -> Result<Outg
         ));
     }
 
+    call.access.may_send_from(&domain)?;
+
     let now = call.now_ms;
     let due_ms = match text_field("scheduled_at") {
         None => None,
