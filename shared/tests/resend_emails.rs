@@ -255,7 +255,11 @@ async fn unknown_emails_and_routes_are_resends_404s() {
         .await
         .refused(422, "validation_error");
     let msg = api
-        .post(&s, "/audiences", json!({"name": "x"}))
+        .post(
+            &s,
+            "/topics",
+            json!({"name": "x", "default_subscription": "opt_in"}),
+        )
         .await
         .refused(404, "not_found")
         .to_string();

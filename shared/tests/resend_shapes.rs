@@ -250,7 +250,7 @@ async fn contact_answers_match_resends_openapi_document() {
             json!({"email": "ann@test.dev", "first_name": "Ann", "last_name": "Lee"}),
         )
         .await
-        .ok();
+        .created();
     validate(
         "create contact",
         component("CreateContactResponseSuccess"),
@@ -448,4 +448,97 @@ async fn generated_bad_requests_never_get_a_5xx() {
 
 fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// API keys, segments, audiences and contacts' segments answer in the
+/// document's shapes.
+#[tokio::test]
+async fn key_segment_and_audience_answers_match_resends_openapi_document() {
+    let api = Api::new();
+    let s = api.session().await;
+    let key = api
+        .post(&s, "/api-keys", json!({"name": "k"}))
+        .await
+        .created();
+    validate("create key", component("CreateApiKeyResponse"), &key);
+    validate(
+        "list keys",
+        component("ListApiKeysResponse"),
+        &api.get(&s, "/api-keys").await.ok(),
+    );
+    let seg = api
+        .post(&s, "/segments", json!({"name": "Beta"}))
+        .await
+        .created();
+    validate(
+        "create segment",
+        component("CreateSegmentResponseSuccess"),
+        &seg,
+    );
+    let id = seg["id"].as_str().expect("id").to_string();
+    validate(
+        "get segment",
+        component("GetSegmentResponseSuccess"),
+        &api.get(&s, &format!("/segments/{id}")).await.ok(),
+    );
+    validate(
+        "list segments",
+        component("ListSegmentsResponseSuccess"),
+        &api.get(&s, "/segments").await.ok(),
+    );
+    validate(
+        "get audience",
+        component("GetAudienceResponseSuccess"),
+        &api.get(&s, &format!("/audiences/{id}")).await.ok(),
+    );
+    validate(
+        "list audiences",
+        component("ListAudiencesResponseSuccess"),
+        &api.get(&s, "/audiences").await.ok(),
+    );
+    api.post(&s, "/contacts", json!({"email": "ann@test.dev"}))
+        .await
+        .created();
+    let added = api
+        .call(
+            &s,
+            Method::POST,
+            &format!("/contacts/ann@test.dev/segments/{id}"),
+            None,
+        )
+        .await
+        .ok();
+    validate(
+        "add to segment",
+        component("AddContactToSegmentResponseSuccess"),
+        &added,
+    );
+    validate(
+        "contact's segments",
+        component("ListContactSegmentsResponseSuccess"),
+        &api.get(&s, "/contacts/ann@test.dev/segments").await.ok(),
+    );
+    let removed = api
+        .call(
+            &s,
+            Method::DELETE,
+            &format!("/contacts/ann@test.dev/segments/{id}"),
+            None,
+        )
+        .await
+        .ok();
+    validate(
+        "remove from segment",
+        component("RemoveContactFromSegmentResponseSuccess"),
+        &removed,
+    );
+    let gone = api
+        .call(&s, Method::DELETE, &format!("/segments/{id}"), None)
+        .await
+        .ok();
+    validate(
+        "remove segment",
+        component("RemoveSegmentResponseSuccess"),
+        &gone,
+    );
 }

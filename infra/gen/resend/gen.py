@@ -186,13 +186,40 @@ def _contact_update(doc, schema):
     return schema
 
 
+def _contact_create(doc, schema):
+    # resend-python and resend-node send `segments` as `[{"id": …}]`; the
+    # document has a list of ids. Both are taken.
+    schema["properties"]["segments"]["items"] = {
+        "anyOf": [
+            {"type": "string"},
+            {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
+        ]
+    }
+    return schema
+
+
 PATCHES = {
+    "contacts/create": _contact_create,
     "contacts/update": _contact_update,
     "domains/update": _domain_update,
     "webhooks/update": _webhook_update,
     "emails/update": _update_body,
     "emails/send": _attachments,
     "emails/send-batch": _batch,
+}
+
+# Paths the SDKs call that the document does not have: each takes the
+# parameters of the documented operation it names. resend-python and
+# resend-node list a segment's contacts at /segments/{id}/contacts, and send a
+# contact given an `audience_id` (deprecated, kept by both) to
+# /audiences/{id}/contacts[/{id}].
+SDK_ONLY = {
+    "segments/list-contacts": ("GET", "/segments/{segment_id}/contacts", "contacts/list"),
+    "audiences/create-contact": ("POST", "/audiences/{audience_id}/contacts", "contacts/create"),
+    "audiences/list-contacts": ("GET", "/audiences/{audience_id}/contacts", "contacts/list"),
+    "audiences/get-contact": ("GET", "/audiences/{audience_id}/contacts/{id}", "contacts/get"),
+    "audiences/update-contact": ("PATCH", "/audiences/{audience_id}/contacts/{id}", "contacts/update"),
+    "audiences/remove-contact": ("DELETE", "/audiences/{audience_id}/contacts/{id}", "contacts/remove"),
 }
 
 # Object types the emulated operations answer with, by the schema that describes them.
@@ -225,6 +252,13 @@ def generate(doc, wanted):
             "items": None,
             "params": schema,
         }
+    for op_id, (method, path, base) in SDK_ONLY.items():
+        if op_id not in wanted:
+            continue
+        if base not in ops:
+            raise GenError(f"{op_id} takes {base}'s parameters: list {base} too")
+        routes.append({"id": op_id, "method": method, "path": path})
+        ops[op_id] = dict(ops[base], method=method, path=path)
     missing = sorted(set(wanted) - set(ops))
     if missing:
         raise GenError(f"not in the document: {', '.join(missing)}")

@@ -54,6 +54,12 @@ impl Resp {
         self.json
     }
 
+    /// Asserts a 201 and returns the body.
+    pub fn created(self) -> Value {
+        assert_eq!(self.status, StatusCode::CREATED, "{}", self.json);
+        self.json
+    }
+
     /// Asserts Resend's error body: this status and name, exactly three fields.
     pub fn refused(&self, status: u16, name: &str) -> &str {
         assert_eq!(self.status.as_u16(), status, "{}", self.json);

@@ -1,7 +1,9 @@
 //! Contacts: `/contacts` and `/contacts/{id}` — the session's contacts, named by
-//! id or by email address (as Resend lets a caller do). The deprecated
-//! audience-scoped paths (`/audiences/{id}/contacts`, where resend-python
-//! sends a contact given an `audience_id`) and segments are not emulated yet.
+//! id or by email address (as Resend lets a caller do), each in any number of
+//! segments (`segments`). The deprecated audience-scoped paths the SDKs still
+//! call given an `audience_id` (`/audiences/{id}/contacts[/{id}]`) are the
+//! same contacts seen through that audience's membership; creating one there
+//! adds an existing contact of that address to the audience.
 
 use serde_json::{json, Value};
 
@@ -10,6 +12,7 @@ use super::emails::time::timestamp;
 use super::error::ResendError;
 use super::lists;
 use super::pipeline::Call;
+use super::segments;
 use super::Resend;
 use crate::mirrors::toolkit::list::ListQuery;
 use crate::mirrors::toolkit::objects::Kind;
@@ -34,15 +37,47 @@ const IN_LISTS: &[&str] = &[
     "unsubscribed",
 ];
 
-/// `POST /contacts`: answers `{object, id}`.
+/// `POST /contacts`: answers `{object, id}`; `segments` (ids, or `{id}`
+/// objects as the SDKs send them) it is put in.
 pub fn create(call: &Call) -> Result<Value, ResendError> {
-    let p = |k: &str| call.params.get(k);
-    let email = address(p("email"))?;
+    let email = address(call.params.get("email"))?;
     if find(call, &email)?.is_some() {
         return Err(ResendError::validation(format!(
             "A contact with the email {email} already exists."
         )));
     }
+    let mut wanted = Vec::new();
+    for s in call.params["segments"].as_array().into_iter().flatten() {
+        let id = s.as_str().or_else(|| s["id"].as_str()).unwrap_or_default();
+        segments::load(call, id)?;
+        wanted.push(id);
+    }
+    let made = insert(call, &email)?;
+    let id = made["id"].as_str().unwrap_or_default();
+    for segment in wanted {
+        segments::join(call, segment, id)?;
+    }
+    Ok(json!({"object": "contact", "id": id}))
+}
+
+/// `POST /audiences/{audience_id}/contacts`: the address's contact (made
+/// if new) joins the audience.
+pub fn create_in_audience(call: &Call) -> Result<Value, ResendError> {
+    let audience = call.args.get("audience_id");
+    segments::load(call, audience)?;
+    let email = address(call.params.get("email"))?;
+    let contact = match find(call, &email)? {
+        Some(c) => c,
+        None => insert(call, &email)?,
+    };
+    let id = contact["id"].as_str().unwrap_or_default();
+    segments::join(call, audience, id)?;
+    Ok(json!({"object": "contact", "id": id}))
+}
+
+/// A new contact of `email` from the request's fields.
+fn insert(call: &Call, email: &str) -> Result<Value, ResendError> {
+    let p = |k: &str| call.params.get(k);
     let id = Resend.new_id(&KIND);
     let contact = json!({
         "object": "contact",
@@ -55,7 +90,7 @@ pub fn create(call: &Call) -> Result<Value, ResendError> {
         "properties": p("properties").cloned().unwrap_or_else(|| json!({})),
     });
     KIND.insert_at(call.conn, &contact, call.now_ms.div_euclid(1000))?;
-    Ok(json!({"object": "contact", "id": id}))
+    Ok(contact)
 }
 
 /// `GET /contacts/{id}`: by id or email address.
@@ -64,13 +99,48 @@ pub fn retrieve(call: &Call) -> Result<Value, ResendError> {
 }
 
 /// `GET /contacts`: newest first, `limit` 1–100 (20), `after` / `before`.
+/// The segment a list is of: the path's (`/segments/{segment_id}/contacts`,
+/// `/audiences/{audience_id}/contacts`) or `segment_id`'s.
 pub fn list(call: &Call) -> Result<Value, ResendError> {
-    if call.params.get("segment_id").is_some() {
-        return Err(ResendError::validation(
-            "Mirra: segments are not emulated yet; list contacts without `segment_id`.",
-        ));
+    let segment = [call.args.get("segment_id"), call.args.get("audience_id")]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .or_else(|| call.params["segment_id"].as_str());
+    let mut q = ListQuery::default();
+    if let Some(segment) = segment {
+        segments::load(call, segment)?;
+        q.conditions.push(segments::members(call, segment)?);
     }
-    lists::page(call, &KIND, ListQuery::default(), lists::only(IN_LISTS))
+    lists::page(call, &KIND, q, lists::only(IN_LISTS))
+}
+
+/// `GET /audiences/{audience_id}/contacts/{id}`: a contact of the audience.
+pub fn retrieve_in_audience(call: &Call) -> Result<Value, ResendError> {
+    in_audience(call)
+}
+
+/// `PATCH /audiences/{audience_id}/contacts/{id}`.
+pub fn update_in_audience(call: &Call) -> Result<Value, ResendError> {
+    in_audience(call)?;
+    update(call)
+}
+
+/// `DELETE /audiences/{audience_id}/contacts/{id}`: the contact is deleted,
+/// as an audience's contact was before audiences became segments.
+pub fn remove_in_audience(call: &Call) -> Result<Value, ResendError> {
+    in_audience(call)?;
+    remove(call)
+}
+
+/// The contact the path names, if it is in the path's audience.
+fn in_audience(call: &Call) -> Result<Value, ResendError> {
+    let audience = call.args.get("audience_id");
+    segments::load(call, audience)?;
+    let contact = load(call)?;
+    if !segments::has(call, audience, contact["id"].as_str().unwrap_or_default())? {
+        return Err(ResendError::not_found("Contact"));
+    }
+    Ok(contact)
 }
 
 /// `PATCH /contacts/{id}`: names, `unsubscribed`, properties (merged).
@@ -94,13 +164,19 @@ pub fn update(call: &Call) -> Result<Value, ResendError> {
 pub fn remove(call: &Call) -> Result<Value, ResendError> {
     let contact = load(call)?;
     let id = contact["id"].as_str().unwrap_or_default();
+    segments::forget_contact(call, id)?;
     KIND.remove(call.conn, id)?;
     Ok(json!({"object": "contact", "id": id, "deleted": true}))
 }
 
 /// The contact the path names, by id or (percent-encoded) email address.
 fn load(call: &Call) -> Result<Value, ResendError> {
-    let key = percent_decoded(call.args.get("id"));
+    named(call, call.args.get("id"))
+}
+
+/// The contact `key` names: its id, or its (percent-encoded) address.
+pub fn named(call: &Call, key: &str) -> Result<Value, ResendError> {
+    let key = percent_decoded(key);
     let found = if key.contains('@') {
         find(call, &key.to_ascii_lowercase())?
     } else if uuid::Uuid::try_parse(&key).is_ok() {

@@ -8,6 +8,7 @@
 //! domains (seeded); [`later`] what timers do (a scheduled email goes out,
 //! a sent one is delivered); [`contacts`] the session's contacts;
 //! [`api_keys`] more keys for the session, full or sending-only;
+//! [`segments`] (and audiences, their old name) group contacts;
 //! [`webhooks`] the session's endpoints and
 //! [`events`] what they are sent, Svix-signed, through the toolkit's outbox.
 //! Around them: [`auth`] (Bearer keys, idempotency keys), [`error`] (Resend's
@@ -43,6 +44,7 @@ pub mod params;
 pub mod pipeline;
 pub mod routes;
 pub mod seed;
+pub mod segments;
 pub mod webhooks;
 
 pub use error::ResendError;
@@ -54,6 +56,8 @@ pub static KINDS: &[&Kind] = &[
     &domains::KIND,
     &emails::KIND,
     &inbox::KIND,
+    &segments::KIND,
+    &segments::MEMBERS,
     &webhooks::KIND,
 ];
 

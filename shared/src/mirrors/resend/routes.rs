@@ -8,11 +8,18 @@ use serde_json::Value;
 
 use super::error::ResendError;
 use super::pipeline::Call;
-use super::{api_keys, contacts, domains, emails, webhooks};
+use super::{api_keys, contacts, domains, emails, segments, webhooks};
 use crate::mirrors::toolkit::route::{Route, Routes};
 
 /// The operations Resend answers with 201 Created rather than 200.
-pub const CREATED: &[&str] = &["webhooks/create", "api-keys/create"];
+pub const CREATED: &[&str] = &[
+    "webhooks/create",
+    "api-keys/create",
+    "segments/create",
+    "audiences/create",
+    "contacts/create",
+    "audiences/create-contact",
+];
 
 /// A resource operation: behaviour on a [`Call`], returning the object to render.
 pub type Handler = fn(&Call) -> Result<Value, ResendError>;
@@ -39,6 +46,23 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::GET,   "/contacts/{id}", "contacts/get", contacts::retrieve),
             r(M::PATCH, "/contacts/{id}", "contacts/update", contacts::update),
             r(M::DELETE, "/contacts/{id}", "contacts/remove", contacts::remove),
+            r(M::GET,   "/contacts/{contact_id}/segments", "contacts/list-segments", segments::of_contact),
+            r(M::POST,  "/contacts/{contact_id}/segments/{segment_id}", "contacts/add-segment", segments::add_contact),
+            r(M::DELETE, "/contacts/{contact_id}/segments/{segment_id}", "contacts/remove-segment", segments::remove_contact),
+            r(M::GET,   "/segments", "segments/list", segments::list),
+            r(M::POST,  "/segments", "segments/create", segments::create),
+            r(M::GET,   "/segments/{id}", "segments/get", segments::retrieve),
+            r(M::DELETE, "/segments/{id}", "segments/remove", segments::remove),
+            r(M::GET,   "/segments/{segment_id}/contacts", "segments/list-contacts", contacts::list),
+            r(M::GET,   "/audiences", "audiences/list", segments::list),
+            r(M::POST,  "/audiences", "audiences/create", segments::create_audience),
+            r(M::GET,   "/audiences/{id}", "audiences/get", segments::retrieve_audience),
+            r(M::DELETE, "/audiences/{id}", "audiences/remove", segments::remove_audience),
+            r(M::GET,   "/audiences/{audience_id}/contacts", "audiences/list-contacts", contacts::list),
+            r(M::POST,  "/audiences/{audience_id}/contacts", "audiences/create-contact", contacts::create_in_audience),
+            r(M::GET,   "/audiences/{audience_id}/contacts/{id}", "audiences/get-contact", contacts::retrieve_in_audience),
+            r(M::PATCH, "/audiences/{audience_id}/contacts/{id}", "audiences/update-contact", contacts::update_in_audience),
+            r(M::DELETE, "/audiences/{audience_id}/contacts/{id}", "audiences/remove-contact", contacts::remove_in_audience),
             r(M::GET,   "/domains", "domains/list", domains::list),
             r(M::POST,  "/domains", "domains/create", domains::create),
             r(M::GET,   "/domains/{domain_id}", "domains/get", domains::retrieve),
