@@ -198,7 +198,15 @@ def _contact_create(doc, schema):
     return schema
 
 
+def _broadcast_create(doc, schema):
+    # `audience_id` (deprecated, still sent by both SDKs) names the segment as
+    # well as `segment_id` does: one of the two is needed, not `segment_id`.
+    schema["required"] = [r for r in schema.get("required", []) if r != "segment_id"]
+    return schema
+
+
 PATCHES = {
+    "broadcasts/create": _broadcast_create,
     "contacts/create": _contact_create,
     "contacts/update": _contact_update,
     "domains/update": _domain_update,

@@ -3,16 +3,19 @@
 //! scheduled email goes out at its `scheduled_at`; a sent one is delivered,
 //! bounced or suppressed [`DELIVERED_AFTER_MS`] later (as its first recipient
 //! decides, `emails::outcome`), and a complaint follows a delivery to
-//! `complained@resend.dev` as long again after.
+//! `complained@resend.dev` as long again after; a scheduled broadcast goes
+//! out at its time.
 
-use super::emails;
 use super::pipeline::{Call, Later};
+use super::{broadcasts, emails};
 use crate::session::Firing;
 
 /// A scheduled email is sent (its target: the email's id).
 pub const SEND_SCHEDULED: &str = "email.send";
 /// A sent email reaches its end: delivered, bounced or suppressed.
 pub const DELIVER: &str = "email.deliver";
+/// A scheduled broadcast goes out (its target: the broadcast's id).
+pub const SEND_BROADCAST: &str = "broadcast.send";
 /// A delivered email to `complained@resend.dev` is marked as spam.
 pub const COMPLAIN: &str = "email.complain";
 
@@ -28,6 +31,7 @@ pub fn fire(f: &Firing<'_>) -> Result<(), String> {
         SEND_SCHEDULED => emails::release(&call, f.target).map_err(|e| e.to_string()),
         DELIVER => emails::deliver(&call, f.target).map_err(|e| e.to_string()),
         COMPLAIN => emails::complain(&call, f.target).map_err(|e| e.to_string()),
+        SEND_BROADCAST => broadcasts::fire(&call, f.target).map_err(|e| e.to_string()),
         other => Err(format!("unknown Resend timer kind {other:?}")),
     }
 }

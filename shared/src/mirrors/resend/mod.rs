@@ -8,7 +8,8 @@
 //! domains (seeded); [`later`] what timers do (a scheduled email goes out,
 //! a sent one is delivered); [`contacts`] the session's contacts;
 //! [`api_keys`] more keys for the session, full or sending-only;
-//! [`segments`] (and audiences, their old name) group contacts;
+//! [`segments`] (and audiences, their old name) group contacts, whom
+//! [`broadcasts`] are sent to ([`personalize`]: merge tags, unsubscribe links);
 //! [`webhooks`] the session's endpoints and
 //! [`events`] what they are sent, Svix-signed, through the toolkit's outbox.
 //! Around them: [`auth`] (Bearer keys, idempotency keys), [`error`] (Resend's
@@ -32,6 +33,7 @@ use crate::session::{Door, MirrorDef};
 pub mod account;
 pub mod api_keys;
 pub mod auth;
+pub mod broadcasts;
 pub mod contacts;
 pub mod domains;
 pub mod emails;
@@ -41,6 +43,7 @@ pub mod inbox;
 pub mod later;
 pub mod lists;
 pub mod params;
+pub mod personalize;
 pub mod pipeline;
 pub mod routes;
 pub mod seed;
@@ -52,6 +55,7 @@ pub use error::ResendError;
 /// Every resource's storage.
 pub static KINDS: &[&Kind] = &[
     &api_keys::KIND,
+    &broadcasts::KIND,
     &contacts::KIND,
     &domains::KIND,
     &emails::KIND,

@@ -22,11 +22,12 @@ use super::api_keys::{self, Access};
 use super::auth;
 use super::error::{json_response, ResendError};
 use super::params;
+use super::personalize::{self, UNSUBSCRIBE_PREFIX};
 use super::routes;
 use crate::mirrors::toolkit::idempotency::{self, Check, Saved};
 use crate::mirrors::toolkit::objects::json_text;
 use crate::mirrors::toolkit::params::{validate, Encoding};
-use crate::mirrors::toolkit::route::{Match, PathArgs};
+use crate::mirrors::toolkit::route::{base_url, Match, PathArgs};
 use crate::mirrors::VendorError;
 use crate::session::{Budget, Door, SessionContext, UnknownCredential};
 
@@ -50,6 +51,9 @@ pub struct Call<'a> {
     pub ctx: &'a SessionContext,
     /// What the request's key may do (a `sending_access` key only sends).
     pub access: &'a Access,
+    /// The URL the request reached the mirror at (`…/m/{session}/resend`),
+    /// for links back to it (a broadcast's unsubscribe links); empty later.
+    pub base_url: &'a str,
     /// The earliest work this request left due (a timer); `i64::MAX`: none.
     due: &'a AtomicI64,
 }
@@ -78,6 +82,7 @@ impl<'a> Call<'a> {
             now_ms,
             ctx,
             access: &empty.access,
+            base_url: "",
             due: &empty.due,
         }
     }
@@ -108,6 +113,14 @@ pub async fn handle(State(door): State<Door>, path: RawPathParams, req: Request)
 
 async fn run(door: &Door, session: &str, req: Request) -> Result<Response, ResendError> {
     let (parts, body) = req.into_parts();
+
+    // ── 0. Unsubscribe links ────────────────────────────────────────────────
+    // A broadcast's recipient opens one without a key, as from a mail client.
+    if let Some(token) = parts.uri.path().strip_prefix(UNSUBSCRIBE_PREFIX) {
+        if matches!(parts.method, Method::GET | Method::POST) {
+            return unsubscribe_page(door, session, token).await;
+        }
+    }
 
     // ── 1. API key ──────────────────────────────────────────────────────────
     // Resend refuses a request without a key before looking at anything else.
@@ -235,6 +248,7 @@ async fn admitted(
     let params = validate(&input, &op.params, encoding).map_err(ResendError::from)?;
 
     // ── 8. Apply, in one read or one logged transaction ─────────────────────
+    let base = base_url(&parts.headers, ctx.session_id(), "resend");
     let due = AtomicI64::new(i64::MAX);
     let call = |conn: &Connection| -> Result<Value, ResendError> {
         let c = Call {
@@ -245,6 +259,7 @@ async fn admitted(
             now_ms: ctx.now_ms(),
             ctx,
             access,
+            base_url: &base,
             due: &due,
         };
         (route.handler)(&c)
@@ -294,6 +309,40 @@ async fn admitted(
     schedule(door, ctx, due.load(Ordering::Relaxed)).await;
     let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
     Ok(json_response(status, saved.body))
+}
+
+/// An unsubscribe link opened: a small page saying what happened.
+async fn unsubscribe_page(
+    door: &Door,
+    session: &str,
+    token: &str,
+) -> Result<Response, ResendError> {
+    let ctx = door.open(session, "resend").await?;
+    let token = token.to_string();
+    let done = ctx
+        .write(|conn| {
+            let empty = Later::default();
+            let call = Call::later(conn, &ctx, ctx.now_ms(), &empty);
+            personalize::unsubscribe(&call, &token)
+        })
+        .await?;
+    let (status, text) = match done {
+        Some(email) => (
+            StatusCode::OK,
+            format!("{email} is unsubscribed and will receive no more broadcasts."),
+        ),
+        None => (
+            StatusCode::NOT_FOUND,
+            "This unsubscribe link is not valid.".to_string(),
+        ),
+    };
+    let page = format!("<!doctype html><title>Unsubscribe</title><p>{text}</p>\n");
+    Ok((
+        status,
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page,
+    )
+        .into_response())
 }
 
 // ── 10. Due work ────────────────────────────────────────────────────────────

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::error::ResendError;
 use super::pipeline::Call;
-use super::{api_keys, contacts, domains, emails, segments, webhooks};
+use super::{api_keys, broadcasts, contacts, domains, emails, segments, webhooks};
 use crate::mirrors::toolkit::route::{Route, Routes};
 
 /// The operations Resend answers with 201 Created rather than 200.
@@ -19,6 +19,7 @@ pub const CREATED: &[&str] = &[
     "audiences/create",
     "contacts/create",
     "audiences/create-contact",
+    "broadcasts/create",
 ];
 
 /// A resource operation: behaviour on a [`Call`], returning the object to render.
@@ -63,6 +64,13 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::GET,   "/audiences/{audience_id}/contacts/{id}", "audiences/get-contact", contacts::retrieve_in_audience),
             r(M::PATCH, "/audiences/{audience_id}/contacts/{id}", "audiences/update-contact", contacts::update_in_audience),
             r(M::DELETE, "/audiences/{audience_id}/contacts/{id}", "audiences/remove-contact", contacts::remove_in_audience),
+            r(M::GET,   "/broadcasts", "broadcasts/list", broadcasts::list),
+            r(M::POST,  "/broadcasts", "broadcasts/create", broadcasts::create),
+            r(M::GET,   "/broadcasts/{id}", "broadcasts/get", broadcasts::retrieve),
+            r(M::PATCH, "/broadcasts/{id}", "broadcasts/update", broadcasts::update),
+            r(M::DELETE, "/broadcasts/{id}", "broadcasts/remove", broadcasts::remove),
+            r(M::POST,  "/broadcasts/{id}/send", "broadcasts/send", broadcasts::send),
+            r(M::POST,  "/broadcasts/{id}/cancel", "broadcasts/cancel", broadcasts::cancel),
             r(M::GET,   "/domains", "domains/list", domains::list),
             r(M::POST,  "/domains", "domains/create", domains::create),
             r(M::GET,   "/domains/{domain_id}", "domains/get", domains::retrieve),
