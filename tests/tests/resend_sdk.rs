@@ -3,7 +3,7 @@
 //! against it unchanged, and what they send lands in the session inbox.
 
 use mirra_tests::{
-    node_script, python_script, resend_of, run_sdk_script, sdk_node, sdk_python, Server,
+    node_script, python_script, resend_of, run_sdk_script, sdk_node, sdk_python, Server, TOKEN,
 };
 use serde_json::{json, Value};
 
@@ -80,4 +80,40 @@ fn official_resend_node_sdk_sends_and_the_inbox_has_its_magic_link() {
         json!(["https://app.test/magic?token=node-456"])
     );
     assert_eq!(got[0]["attachments"][0]["content"], "aGVsbG8=");
+}
+
+/// resend-python runs a newsletter: a sending-only API key, segments and
+/// audiences with contacts (given an `audience_id` too), a broadcast sent
+/// and read back personalized from the inbox, its unsubscribe link opened,
+/// a scheduled one canceled, a draft removed.
+#[test]
+fn official_resend_python_sdk_sends_a_broadcast_to_a_segment() {
+    let Some(python) = sdk_python() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let session = server.create_session(json!({"mirrors": ["resend"]}));
+    let (base, key) = resend_of(&session);
+    run_sdk_script(
+        python_script(&python, "resend_broadcasts.py")
+            .env("RESEND_API_URL", &base)
+            .env("RESEND_API_KEY", &key)
+            .env("MIRRA_URL", &server.url)
+            .env("MIRRA_TOKEN", TOKEN),
+    );
+}
+
+/// resend-node does the same.
+#[test]
+fn official_resend_node_sdk_sends_a_broadcast_to_a_segment() {
+    let Some(sdk) = sdk_node() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let session = server.create_session(json!({"mirrors": ["resend"]}));
+    let (base, key) = resend_of(&session);
+    run_sdk_script(
+        node_script(&sdk, "resend_broadcasts.mjs", &server.url)
+            .env("RESEND_BASE_URL", &base)
+            .env("RESEND_API_KEY", &key)
+            .env("MIRRA_TOKEN", TOKEN),
+    );
 }

@@ -205,8 +205,26 @@ def _broadcast_create(doc, schema):
     return schema
 
 
+def _broadcast_id(doc, schema):
+    # resend-python sends the broadcast's id in the body of update and send.
+    schema.setdefault("properties", {})["broadcast_id"] = {"type": "string"}
+    return schema
+
+
+def _contact_segment(doc, schema):
+    # resend-python sends its parameters (the segment, and the contact by id or
+    # address) in the body of adding a contact to a segment, as well as in the path.
+    props = schema.setdefault("properties", {})
+    for name in ("segment_id", "contact_id", "email"):
+        props[name] = {"type": "string"}
+    return schema
+
+
 PATCHES = {
     "broadcasts/create": _broadcast_create,
+    "broadcasts/update": _broadcast_id,
+    "broadcasts/send": _broadcast_id,
+    "contacts/add-segment": _contact_segment,
     "contacts/create": _contact_create,
     "contacts/update": _contact_update,
     "domains/update": _domain_update,
