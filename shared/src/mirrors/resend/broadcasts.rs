@@ -15,8 +15,9 @@ use super::emails::send::{build, store};
 use super::emails::time::{parse_scheduled, timestamp};
 use super::error::ResendError;
 use super::later;
+use super::links::unsubscribe_url;
 use super::lists;
-use super::personalize::{merge, unsubscribe_url};
+use super::personalize::merge;
 use super::pipeline::Call;
 use super::segments;
 use super::Resend;
@@ -265,6 +266,7 @@ fn go_out(call: &Call, id: &str) -> Result<(), ResendError> {
         ..ListQuery::default()
     };
     let base = b["base_url"].as_str().unwrap_or_default().to_string();
+    let call = &call.with_base(&base);
     let mut sent = 0;
     for text in list::list(call.conn, &contacts::KIND, &q)?.data {
         let contact: Value = serde_json::from_str(&text).map_err(ResendError::internal)?;
@@ -272,7 +274,7 @@ fn go_out(call: &Call, id: &str) -> Result<(), ResendError> {
             continue;
         }
         let cid = contact["id"].as_str().unwrap_or_default();
-        let url = unsubscribe_url(call, &base, cid);
+        let url = unsubscribe_url(call, cid);
         let merged = |k: &str| b[k].as_str().map(|t| json!(merge(t, &contact, &url)));
         let mut p = Map::new();
         p.insert("from".into(), b["from"].clone());

@@ -107,6 +107,21 @@ pub fn may_send_from(conn: &Connection, domain: &str) -> rusqlite::Result<bool> 
     Ok(found.is_some())
 }
 
+/// Whether the session's domain `domain` tracks opens and clicks.
+pub fn tracking(conn: &Connection, domain: &str) -> rusqlite::Result<(bool, bool)> {
+    let found: Option<String> = conn
+        .prepare_cached("SELECT data FROM domains WHERE deleted = 0 AND name = ?1 LIMIT 1")?
+        .query_row([domain], |r| r.get(0))
+        .optional()?;
+    let d: serde_json::Value = found
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    Ok((
+        d["open_tracking"].as_bool().unwrap_or(false),
+        d["click_tracking"].as_bool().unwrap_or(false),
+    ))
+}
+
 /// `POST /domains`: a new domain, `not_started`, with the records to publish.
 pub fn create(call: &Call) -> Result<Value, ResendError> {
     let p = |k: &str| call.params.get(k);

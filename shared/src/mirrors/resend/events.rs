@@ -45,6 +45,16 @@ pub const EVENT_TYPES: &[&str] = &[
 /// Raises `kind` for `email` (its stored object): one delivery per enabled
 /// webhook that asked for it, due now.
 pub fn email_event(call: &Call, kind: &str, email: &Value) -> Result<(), ResendError> {
+    email_event_with(call, kind, email, None)
+}
+
+/// [`email_event`] with one more field in its `data` (a click's `click`).
+pub fn email_event_with(
+    call: &Call,
+    kind: &str,
+    email: &Value,
+    extra: Option<(&str, Value)>,
+) -> Result<(), ResendError> {
     let hooks = subscribers(call, kind)?;
     if hooks.is_empty() {
         return Ok(());
@@ -78,6 +88,9 @@ pub fn email_event(call: &Call, kind: &str, email: &Value) -> Result<(), ResendE
                 "type": "Permanent",
             }),
         );
+    }
+    if let Some((k, v)) = extra {
+        data.insert(k.into(), v);
     }
     let payload = json_text(&json!({
         "type": kind,
@@ -131,7 +144,7 @@ fn subscribers(call: &Call, kind: &str) -> Result<Vec<Value>, ResendError> {
 
 /// Unix milliseconds as ISO 8601 (`2026-01-01T00:00:00.000Z`), as Resend's
 /// event payloads carry times.
-fn iso_ms(ms: i64) -> String {
+pub fn iso_ms(ms: i64) -> String {
     let at = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
     humantime::format_rfc3339_millis(at).to_string()
 }

@@ -113,6 +113,33 @@ fn addressed_to(msg: &Value, want: &str) -> bool {
 /// The `href` targets in `html`, in order, each once.
 pub fn links(html: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    for (_, link) in hrefs(html) {
+        if !out.contains(&link) {
+            out.push(link);
+        }
+    }
+    out
+}
+
+/// `html` with each `href` target replaced by `to(link)` (click tracking).
+pub fn map_links(html: &str, to: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut done = 0;
+    for (span, link) in hrefs(html) {
+        out.push_str(&html[done..span.start]);
+        out.push('"');
+        out.push_str(&to(&link).replace('&', "&amp;").replace('"', "&quot;"));
+        out.push('"');
+        done = span.end;
+    }
+    out.push_str(&html[done..]);
+    out
+}
+
+/// Each `href` value in `html`: where it is (quotes included) and the link
+/// it names (entities undone), in order.
+fn hrefs(html: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let mut out = Vec::new();
     let lower = html.to_ascii_lowercase();
     let mut from = 0;
     while let Some(at) = lower[from..].find("href") {
@@ -124,19 +151,28 @@ pub fn links(html: &str) -> Vec<String> {
         let Some(after_eq) = trimmed.strip_prefix('=') else {
             continue;
         };
+        i += 1;
         let value = after_eq.trim_start();
-        let link = match value.chars().next() {
-            Some(q @ ('"' | '\'')) => value[1..].split(q).next().unwrap_or_default(),
-            _ => value
-                .split(|c: char| c.is_whitespace() || c == '>')
-                .next()
-                .unwrap_or_default(),
+        i += after_eq.len() - value.len();
+        let (link, len) = match value.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let inner = value[1..].split(q).next().unwrap_or_default();
+                let closed = value[1 + inner.len()..].starts_with(q);
+                (inner, 1 + inner.len() + usize::from(closed))
+            }
+            _ => {
+                let bare = value
+                    .split(|c: char| c.is_whitespace() || c == '>')
+                    .next()
+                    .unwrap_or_default();
+                (bare, bare.len())
+            }
         };
         let link = link.trim().replace("&amp;", "&");
-        if !link.is_empty() && !out.contains(&link) {
-            out.push(link);
+        if !link.is_empty() {
+            out.push((i..i + len, link));
         }
-        from = i + 1;
+        from = i + len.max(1);
     }
     out
 }
@@ -159,5 +195,17 @@ mod tests {
             ]
         );
         assert!(links("<p>plain</p>").is_empty());
+    }
+
+    /// Every href is rewritten where it stands, the rest left as it was.
+    #[test]
+    fn links_are_rewritten_in_place() {
+        let html = r#"<a href="https://a.test/?x=1&amp;y=2">a</a> <A HREF='https://b.test/'>b</A> <a href=https://c.test>c</a>!"#;
+        let out = map_links(html, |l| format!("T[{l}]"));
+        assert_eq!(
+            out,
+            r#"<a href="T[https://a.test/?x=1&amp;y=2]">a</a> <A HREF="T[https://b.test/]">b</A> <a href="T[https://c.test]">c</a>!"#
+        );
+        assert_eq!(map_links("<p>none</p>", |l| l.to_string()), "<p>none</p>");
     }
 }

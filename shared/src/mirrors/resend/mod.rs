@@ -9,7 +9,8 @@
 //! a sent one is delivered); [`contacts`] the session's contacts;
 //! [`api_keys`] more keys for the session, full or sending-only;
 //! [`segments`] (and audiences, their old name) group contacts, whom
-//! [`broadcasts`] are sent to ([`personalize`]: merge tags, unsubscribe links);
+//! [`broadcasts`] are sent to ([`personalize`]: merge tags); [`links`] what
+//! recipients open without a key (unsubscribe, open pixel, tracked clicks);
 //! [`webhooks`] the session's endpoints and
 //! [`events`] what they are sent, Svix-signed, through the toolkit's outbox.
 //! Around them: [`auth`] (Bearer keys, idempotency keys), [`error`] (Resend's
@@ -41,6 +42,7 @@ pub mod error;
 pub mod events;
 pub mod inbox;
 pub mod later;
+pub mod links;
 pub mod lists;
 pub mod params;
 pub mod personalize;

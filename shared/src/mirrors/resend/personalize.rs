@@ -1,27 +1,14 @@
 //! What makes a broadcast's email one contact's: Resend's merge tags in its
-//! subject, HTML and text, and the contact's own unsubscribe link.
+//! subject, HTML and text (the contact's own unsubscribe link is one of
+//! them, made by `links`).
 //!
 //! Tags are `{{{NAME}}}` or `{{{NAME|fallback}}}`: `FIRST_NAME`, `LAST_NAME`,
 //! `EMAIL` and `RESEND_UNSUBSCRIBE_URL` (any case), `contact.first_name`,
 //! `contact.last_name`, `contact.email`, and a contact property by its key
 //! (`{{{company}}}` or `{{{contact.company}}}`). A tag with no value and no
 //! fallback becomes empty.
-//!
-//! The unsubscribe link is `{mirror base URL}/unsubscribe/{contact id}.{mac}`:
-//! the MAC (HMAC-SHA256 keyed with the session's webhook secret) makes it
-//! unguessable, and opening it needs no key, as a recipient's click would
-//! not have one. GET or POST (RFC 8058's one-click) unsubscribes the contact.
 
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
-
-use super::contacts;
-use super::error::ResendError;
-use super::pipeline::Call;
-
-/// The path below the mirror's base URL the links open.
-pub const UNSUBSCRIBE_PREFIX: &str = "/unsubscribe/";
 
 /// `text` with every merge tag replaced for `contact`.
 pub fn merge(text: &str, contact: &Value, unsubscribe_url: &str) -> String {
@@ -66,58 +53,6 @@ fn value_of(name: &str, contact: &Value, unsubscribe_url: &str) -> Option<String
         _ => {}
     }
     text(&contact["properties"][key])
-}
-
-type HmacSha256 = Hmac<Sha256>;
-
-fn mac(secret: &str, contact_id: &str) -> String {
-    let Ok(mut m) = HmacSha256::new_from_slice(secret.as_bytes()) else {
-        return String::new();
-    };
-    m.update(b"unsubscribe:");
-    m.update(contact_id.as_bytes());
-    hex::encode(&m.finalize().into_bytes()[..16])
-}
-
-fn secret(call: &Call) -> String {
-    call.ctx
-        .credentials()
-        .get("webhook_secret")
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// `contact_id`'s unsubscribe link below the mirror's base URL `base`.
-pub fn unsubscribe_url(call: &Call, base: &str, contact_id: &str) -> String {
-    format!(
-        "{base}{UNSUBSCRIBE_PREFIX}{contact_id}.{}",
-        mac(&secret(call), contact_id)
-    )
-}
-
-/// Opens link `token`: its contact is unsubscribed from broadcasts. `None`
-/// when the token is not one of this session's links (or its contact is
-/// gone); the contact's address otherwise.
-pub fn unsubscribe(call: &Call, token: &str) -> Result<Option<String>, ResendError> {
-    let Some((id, given)) = token.split_once('.') else {
-        return Ok(None);
-    };
-    let want = mac(&secret(call), id);
-    let same = want.len() == given.len()
-        && want
-            .bytes()
-            .zip(given.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
-        return Ok(None);
-    }
-    let Some(mut contact) = contacts::KIND.load(call.conn, id)? else {
-        return Ok(None);
-    };
-    contact["unsubscribed"] = Value::Bool(true);
-    contacts::KIND.save(call.conn, &contact)?;
-    Ok(contact["email"].as_str().map(str::to_string))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use axum::body::{to_bytes, Body};
 use axum::extract::{RawPathParams, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use rusqlite::Connection;
@@ -21,8 +21,8 @@ use serde_json::{Map, Value};
 use super::api_keys::{self, Access};
 use super::auth;
 use super::error::{json_response, ResendError};
+use super::links::{self, Opened};
 use super::params;
-use super::personalize::{self, UNSUBSCRIBE_PREFIX};
 use super::routes;
 use crate::mirrors::toolkit::idempotency::{self, Check, Saved};
 use crate::mirrors::toolkit::objects::json_text;
@@ -68,6 +68,25 @@ impl<'a> Call<'a> {
     /// A call for what the mirror does later on its own (a timer firing): no
     /// request, so no parameters or headers. Work it leaves due is found by the
     /// dispatcher, which reads the mirror's next due time after every pass.
+    /// This call as if it had reached the mirror at `base_url` (a scheduled
+    /// broadcast's links name the URL it was sent from).
+    pub fn with_base<'b>(&'b self, base_url: &'b str) -> Call<'b>
+    where
+        'a: 'b,
+    {
+        Call {
+            conn: self.conn,
+            args: self.args,
+            params: self.params,
+            headers: self.headers,
+            now_ms: self.now_ms,
+            ctx: self.ctx,
+            access: self.access,
+            base_url,
+            due: self.due,
+        }
+    }
+
     pub fn later(
         conn: &'a Connection,
         ctx: &'a SessionContext,
@@ -89,13 +108,33 @@ impl<'a> Call<'a> {
 }
 
 /// What a [`Call::later`] borrows in place of a request's parts.
-#[derive(Default)]
 pub struct Later {
     args: PathArgs,
     params: Value,
     headers: HeaderMap,
     access: Access,
     due: AtomicI64,
+}
+
+impl Default for Later {
+    fn default() -> Self {
+        Later {
+            args: PathArgs::default(),
+            params: Value::Null,
+            headers: HeaderMap::new(),
+            access: Access::Full,
+            due: AtomicI64::new(i64::MAX),
+        }
+    }
+}
+
+impl Later {
+    /// The earliest work the calls it served left due, if any: a write made
+    /// outside a mirror request (a link a recipient opened) indexes it itself.
+    pub fn owed(&self) -> Option<i64> {
+        let due = self.due.load(Ordering::Relaxed);
+        (due != i64::MAX).then_some(due)
+    }
 }
 
 /// The mirror's one handler: every method and path below `/m/{session}/resend`.
@@ -114,12 +153,11 @@ pub async fn handle(State(door): State<Door>, path: RawPathParams, req: Request)
 async fn run(door: &Door, session: &str, req: Request) -> Result<Response, ResendError> {
     let (parts, body) = req.into_parts();
 
-    // ── 0. Unsubscribe links ────────────────────────────────────────────────
-    // A broadcast's recipient opens one without a key, as from a mail client.
-    if let Some(token) = parts.uri.path().strip_prefix(UNSUBSCRIBE_PREFIX) {
-        if matches!(parts.method, Method::GET | Method::POST) {
-            return unsubscribe_page(door, session, token).await;
-        }
+    // ── 0. Links recipients open ────────────────────────────────────────────
+    // Unsubscribe, open pixel, tracked click: without a key, as from a mail
+    // client (`links`).
+    if links::is_link(parts.uri.path()) && matches!(parts.method, Method::GET | Method::POST) {
+        return link_opened(door, session, &parts).await;
     }
 
     // ── 1. API key ──────────────────────────────────────────────────────────
@@ -311,39 +349,56 @@ async fn admitted(
     Ok(json_response(status, saved.body))
 }
 
-/// An unsubscribe link opened: a small page saying what happened.
-async fn unsubscribe_page(
-    door: &Door,
-    session: &str,
-    token: &str,
-) -> Result<Response, ResendError> {
+/// A link a recipient opened: what `links` says it comes to.
+async fn link_opened(door: &Door, session: &str, parts: &Parts) -> Result<Response, ResendError> {
     let ctx = door.open(session, "resend").await?;
-    let token = token.to_string();
-    let done = ctx
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().unwrap_or_default().to_string();
+    let empty = Later::default();
+    let opened = ctx
         .write(|conn| {
-            let empty = Later::default();
             let call = Call::later(conn, &ctx, ctx.now_ms(), &empty);
-            personalize::unsubscribe(&call, &token)
+            links::open(&call, &path, &query)
         })
         .await?;
-    let (status, text) = match done {
-        Some(email) => (
+    // An open or a click raised its event: the dispatcher is told now.
+    if let Some(due) = empty.owed() {
+        schedule(door, &ctx, due).await;
+    }
+    let html = |status: StatusCode, text: String| {
+        let page = format!("<!doctype html><title>Mirra</title><p>{text}</p>\n");
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            page,
+        )
+            .into_response()
+    };
+    Ok(match opened {
+        Opened::Unsubscribed(email) => html(
             StatusCode::OK,
             format!("{email} is unsubscribed and will receive no more broadcasts."),
         ),
-        None => (
-            StatusCode::NOT_FOUND,
-            "This unsubscribe link is not valid.".to_string(),
-        ),
-    };
-    let page = format!("<!doctype html><title>Unsubscribe</title><p>{text}</p>\n");
-    Ok((
-        status,
-        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        page,
-    )
-        .into_response())
+        Opened::Pixel => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "image/gif")],
+            PIXEL.to_vec(),
+        )
+            .into_response(),
+        Opened::Redirect(to) => match HeaderValue::from_str(&to) {
+            Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Err(_) => html(StatusCode::BAD_REQUEST, "This link is not valid.".into()),
+        },
+        Opened::NotFound => html(StatusCode::NOT_FOUND, "This link is not valid.".into()),
+    })
 }
+
+/// A transparent 1×1 GIF: the open pixel's answer.
+const PIXEL: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
 
 // ── 10. Due work ────────────────────────────────────────────────────────────
 // Timers were written in the request's transaction; what is left is telling

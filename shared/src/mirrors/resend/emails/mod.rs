@@ -169,12 +169,17 @@ pub fn deliver(call: &Call, id: &str) -> Result<(), ResendError> {
     let Some(mut email) = KIND.load(call.conn, id)? else {
         return Ok(());
     };
-    if email["last_event"] != "sent" {
+    let delayed = email["last_event"] == "delivery_delayed";
+    if email["last_event"] != "sent" && !delayed {
         return Ok(());
     }
     let first = email["to"][0].as_str().unwrap_or_default();
     let end = match outcome::for_recipient(first) {
-        outcome::Outcome::Delivered => "delivered",
+        outcome::Outcome::Delayed if !delayed => {
+            schedule_delivery(call, id)?;
+            "delivery_delayed"
+        }
+        outcome::Outcome::Delivered | outcome::Outcome::Delayed => "delivered",
         outcome::Outcome::Bounced => "bounced",
         outcome::Outcome::Suppressed => "suppressed",
         outcome::Outcome::Complained => {

@@ -1,8 +1,10 @@
 //! What happens to an email after it is sent, decided as Resend's test
 //! addresses decide it: `delivered@resend.dev`, `bounced@resend.dev`,
 //! `complained@resend.dev` and `suppressed@resend.dev`, each also with a
-//! `+label` (`bounced+signup@resend.dev`). Any other address is delivered.
-//! The first `to` address decides for the email.
+//! `+label` (`bounced+signup@resend.dev`). Resend has no address for a late
+//! delivery, so the mirror adds `delayed@resend.dev`: `delivery_delayed`
+//! first, delivered later. Any other address is delivered. The first `to`
+//! address decides for the email.
 
 /// The end an email comes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +14,8 @@ pub enum Outcome {
     /// Delivered, then marked as spam by the recipient.
     Complained,
     Suppressed,
+    /// Delayed (`email.delivery_delayed`), then delivered.
+    Delayed,
 }
 
 /// The outcome for a recipient address (`Name <addr>` or a bare address).
@@ -29,6 +33,7 @@ pub fn for_recipient(address: &str) -> Outcome {
         "bounced" => Outcome::Bounced,
         "complained" => Outcome::Complained,
         "suppressed" => Outcome::Suppressed,
+        "delayed" => Outcome::Delayed,
         _ => Outcome::Delivered,
     }
 }
@@ -51,6 +56,7 @@ mod tests {
             Outcome::Complained
         );
         assert_eq!(for_recipient("suppressed@resend.dev"), Outcome::Suppressed);
+        assert_eq!(for_recipient("delayed+x@resend.dev"), Outcome::Delayed);
         assert_eq!(for_recipient("bounced@example.com"), Outcome::Delivered);
         assert_eq!(for_recipient("someone@resend.dev"), Outcome::Delivered);
     }

@@ -16,7 +16,7 @@ use crate::mirrors::resend::inbox;
 use crate::mirrors::resend::later;
 use crate::mirrors::resend::pipeline::Call;
 use crate::mirrors::resend::Resend;
-use crate::mirrors::resend::{account, domains};
+use crate::mirrors::resend::{account, domains, links};
 use crate::mirrors::toolkit::timers;
 use crate::mirrors::Vendor;
 
@@ -145,6 +145,21 @@ pub fn build(call: &Call, p: &Map<String, Value>, in_batch: bool) -> Result<Outg
     put("Reply-To", reply_to.join(", "));
     put("Subject", subject.to_string());
     hdrs.extend(custom_headers);
+    // What the recipient gets: with the domain's tracking, links through the
+    // mirror and an open pixel (`links`); the email itself keeps what was sent.
+    let (track_opens, track_clicks) = domains::tracking(call.conn, &domain)?;
+    let mut seen_html = html.map(str::to_string);
+    if let Some(h) = seen_html.as_mut() {
+        if track_clicks {
+            *h = inbox::map_links(h, |l| links::click_url(call, &id, l));
+        }
+        if track_opens {
+            h.push_str(&format!(
+                "<img src=\"{}\" width=\"1\" height=\"1\" alt=\"\" />",
+                links::open_url(call, &id)
+            ));
+        }
+    }
     let recipients: Vec<String> = to
         .iter()
         .chain(&cc)
@@ -163,12 +178,12 @@ pub fn build(call: &Call, p: &Map<String, Value>, in_batch: bool) -> Result<Outg
         "reply_to": reply_to,
         "recipients": recipients,
         "subject": subject,
-        "html": html,
+        "html": seen_html,
         "text": text,
         "headers": hdrs,
         "attachments": attachments,
         "tags": email["tags"].clone(),
-        "links": html.map(inbox::links).unwrap_or_default(),
+        "links": seen_html.as_deref().map(inbox::links).unwrap_or_default(),
     });
     Ok(Outgoing {
         email,
