@@ -548,3 +548,22 @@ async fn list_len(api: &Api, s: &support::resend::Ses) -> usize {
         .map(Vec::len)
         .unwrap_or_default()
 }
+
+/// Simultaneous requests under one `Idempotency-Key` send one email: the
+/// session's writes run one at a time, so each later one replays the first
+/// (Resend's `concurrent_idempotent_requests` cannot arise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_requests_under_one_key_send_once() {
+    let api = Api::new();
+    let s = api.session().await;
+    let body = email("race@test.dev");
+    let key = [("idempotency-key", "race-1")];
+    let one = || api.call_with(&s, Method::POST, "/emails", Some(body.clone()), &key);
+    let (a, b, c, d) = tokio::join!(one(), one(), one(), one());
+    let ids: Vec<Value> = [a, b, c, d]
+        .into_iter()
+        .map(|r| r.ok()["id"].clone())
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert_eq!(api.inbox(&s, "?to=race@test.dev").await.len(), 1);
+}
