@@ -77,9 +77,17 @@ pub fn single(call: &Call, key: &str, items: Vec<Value>, size: usize) -> Value {
 }
 
 /// One page of `kind` matching `q`'s filters, under `key`, in the v1/v2
-/// APIs' envelope (`meta`, absolute URLs back to the mirror).
-pub fn v1(call: &Call, kind: &Kind, key: &str, q: ListQuery) -> Result<Value, TwilioError> {
+/// APIs' envelope (`meta`, absolute URLs back to the mirror), each item
+/// through `item` (which writes its own absolute URLs).
+pub fn v1(
+    call: &Call,
+    kind: &Kind,
+    key: &str,
+    q: ListQuery,
+    item: impl Fn(Value) -> Value,
+) -> Result<Value, TwilioError> {
     let (items, p) = page(call, kind, q)?;
+    let items: Vec<Value> = items.into_iter().map(item).collect();
     let path = call.path;
     let url = |page: usize, token: Option<&str>| {
         format!(

@@ -157,13 +157,9 @@ pub fn retrieve(call: &Call) -> Result<Value, TwilioError> {
 
 /// `ListService`: newest first, Twilio's v1 paging.
 pub fn list(call: &Call) -> Result<Value, TwilioError> {
-    let mut page = paging::v1(call, &KIND, "services", ListQuery::default())?;
-    if let Some(items) = page["services"].as_array_mut() {
-        for item in items {
-            *item = with_urls(call.base_url, item.take());
-        }
-    }
-    Ok(page)
+    paging::v1(call, &KIND, "services", ListQuery::default(), |item| {
+        with_urls(call.base_url, item)
+    })
 }
 
 /// `UpdateService`: the settings given replace the stored ones.

@@ -90,13 +90,9 @@ pub fn list(call: &Call) -> Result<Value, TwilioError> {
         filters: vec![("service_sid", Sql::Text(service.to_string()))],
         ..ListQuery::default()
     };
-    let mut page = paging::v1(call, &NUMBERS, "phone_numbers", q)?;
-    if let Some(items) = page["phone_numbers"].as_array_mut() {
-        for item in items {
-            *item = with_url(call.base_url, item.take());
-        }
-    }
-    Ok(page)
+    paging::v1(call, &NUMBERS, "phone_numbers", q, |item| {
+        with_url(call.base_url, item)
+    })
 }
 
 /// `DeletePhoneNumber`: the number leaves the service (it stays the
