@@ -224,3 +224,55 @@ async fn a_scheduled_email_raises_scheduled_then_sent() {
         .collect();
     assert_eq!(types, ["email.scheduled", "email.sent"]);
 }
+
+/// Reset gives the session its seed back whole: webhook registrations and
+/// the deliveries they were owed are gone (nothing arrives afterwards), the
+/// rate budget is full again, and the seed's verified domain is back after
+/// it was deleted.
+#[tokio::test]
+async fn reset_drops_webhooks_and_owed_deliveries_refills_the_budget_and_restores_the_seed() {
+    let api = Api::new();
+    let s = api
+        .session_with(json!({"mirrors": ["resend"], "rate_limit": 6}))
+        .await;
+    let (url, got) = receiver().await;
+    create_hook(&api, &s, &url, &["email.delivered"]).await;
+    api.send(&s, email("ann@test.dev")).await; // its delivery is owed in 5 s
+    let domains = api.get(&s, "/domains").await.ok();
+    let domain = domains["data"][0]["id"]
+        .as_str()
+        .expect("domain")
+        .to_string();
+    api.call(&s, Method::DELETE, &format!("/domains/{domain}"), None)
+        .await
+        .ok();
+    loop {
+        let r = api.get(&s, "/webhooks").await;
+        if r.status.as_u16() == 429 {
+            break;
+        }
+    }
+    let r = api
+        .control(
+            Method::POST,
+            &format!("/v1/sessions/{}/reset", s.id),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.json);
+
+    assert_eq!(
+        api.get(&s, "/webhooks").await.ok()["data"],
+        json!([]),
+        "budget refilled, hooks gone"
+    );
+    api.advance_ms(DELIVERED_AFTER_MS).await;
+    api.dispatcher.sweep().await.expect("sweep");
+    assert!(
+        got.lock().expect("lock").is_empty(),
+        "no delivery owed before the reset arrives"
+    );
+    let back = api.get(&s, "/domains").await.ok();
+    assert_eq!(back["data"][0]["name"], "example.com");
+    api.send(&s, email("bob@test.dev")).await;
+}
