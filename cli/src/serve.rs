@@ -14,6 +14,7 @@ use shared::config::{
 use shared::dispatch::Dispatcher;
 use shared::server::{serve, ServeConfig};
 use shared::session::SystemClock;
+use shared::traces::{jsonl::JsonlSink, Traces};
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
@@ -68,13 +69,16 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     } else {
         format!("http://{local}")
     };
+    // Every mirror request into the JSONL observer stream under the data dir.
+    let traces = Traces::start(Arc::new(JsonlSink::new(&args.data_dir)), sessions.clone());
     let state = AppState::new(
         sessions.clone(),
         &token,
         LOCAL_WORKSPACE,
         &public_url,
         mirrors,
-    );
+    )
+    .with_traces(traces.clone());
     let reap_every = args.reap_interval.unwrap_or(match choice {
         BackendChoice::Embedded => 1,
         BackendChoice::Aws { .. } => 60,
@@ -137,6 +141,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         }
     };
     let served = serve(listener, router(state), config, stop).await;
+    // What the requests handed over is written before the process goes.
+    traces.flush().await;
     reaper.abort();
     dispatcher.abort();
     served?;

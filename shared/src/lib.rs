@@ -16,6 +16,8 @@
 //!   body and idle timeouts, bodies read before routing, one log line per request.
 //! * [`config`] — server configuration and backend construction.
 //! * [`tls`] — the TLS crypto provider every HTTP client needs installed.
+//! * [`traces`] — every mirror request as a record: redaction, the
+//!   `TraceSink` trait and the JSONL observer stream, the mirror-plane layer.
 
 pub mod api;
 pub mod config;
@@ -26,3 +28,4 @@ pub mod session;
 pub mod state;
 pub mod storage;
 pub mod tls;
+pub mod traces;

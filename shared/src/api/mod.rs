@@ -35,6 +35,12 @@ pub fn router(state: AppState) -> Router {
     for m in &state.mirrors {
         mirror_plane = mirror_plane.nest(&format!("/m/{{session}}/{}", m.def.name()), m.routes());
     }
+    if let Some(traces) = state.traces.clone() {
+        mirror_plane = mirror_plane.layer(axum::middleware::from_fn_with_state(
+            traces,
+            crate::traces::layer::trace,
+        ));
+    }
     let (mirrors, plane) = (state.mirrors.clone(), state.mirrors.clone());
     let app = control::router()
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,5 +1,6 @@
 //! What every control-plane handler shares.
 
+use crate::traces::Traces;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -15,9 +16,17 @@ pub struct AppState {
     /// in session JSON are built from it.
     pub public_url: String,
     pub mirrors: Vec<Mirror>,
+    /// Where mirror requests are traced; `None` records nothing.
+    pub traces: Option<Arc<Traces>>,
 }
 
 impl AppState {
+    /// The same state, tracing every mirror request into `traces`.
+    pub fn with_traces(mut self, traces: Arc<Traces>) -> Self {
+        self.traces = Some(traces);
+        self
+    }
+
     /// A single-workspace state, as `mirra serve` runs it.
     pub fn new(
         sessions: Arc<Sessions>,
@@ -32,6 +41,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             public_url: public_url.trim_end_matches('/').to_string(),
             mirrors,
+            traces: None,
         }
     }
 }

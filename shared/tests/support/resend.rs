@@ -16,6 +16,7 @@ use shared::mirrors;
 use shared::session::{Clock, ManualClock, Sessions};
 use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
+use shared::traces::{jsonl::JsonlSink, Traces};
 use tower::ServiceExt;
 
 /// The control plane's workspace token in these tests.
@@ -30,6 +31,8 @@ pub struct Api {
     pub sessions: Arc<Sessions>,
     pub clock: Arc<ManualClock>,
     pub dispatcher: Arc<Dispatcher>,
+    /// The trace pipeline, for an API made [`with_traces`](Api::with_traces).
+    pub traces: Option<Arc<Traces>>,
 }
 
 /// One session with a Resend mirror: its id and API key.
@@ -73,6 +76,21 @@ impl Resp {
 
 impl Api {
     pub fn new() -> Self {
+        Self::build(false)
+    }
+
+    /// The API tracing every mirror request into a JSONL stream in its
+    /// temporary data dir (`traces_dir`), as `mirra serve` does.
+    pub async fn with_traces() -> Self {
+        Self::build(true)
+    }
+
+    /// Where [`with_traces`](Api::with_traces) writes the stream's data dir.
+    pub fn traces_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    fn build(traced: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let table = SqliteSessionTable::in_memory().expect("session table");
         let store = FsObjectStore::open(dir.path().join("objects")).expect("object store");
@@ -84,13 +102,18 @@ impl Api {
             clock.clone() as Arc<dyn Clock>,
             all.iter().map(|m| m.def.clone()).collect(),
         ));
-        let state = AppState::new(
+        let mut state = AppState::new(
             sessions.clone(),
             TOKEN,
             "local",
             "http://127.0.0.1:4400",
             all,
         );
+        let traces =
+            traced.then(|| Traces::start(Arc::new(JsonlSink::new(dir.path())), sessions.clone()));
+        if let Some(t) = &traces {
+            state = state.with_traces(t.clone());
+        }
         let dispatcher = Arc::new(Dispatcher::new(sessions.clone()));
         Api {
             _dir: dir,
@@ -98,6 +121,7 @@ impl Api {
             sessions,
             clock,
             dispatcher,
+            traces,
         }
     }
 

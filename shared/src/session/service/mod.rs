@@ -485,6 +485,13 @@ impl Sessions {
     }
 
     /// The door a mirror request goes through: the live session and one of its mirrors.
+    /// The live session `id`, if there is one (any workspace): for work
+    /// done off a request that only knows the id (naming a trace record).
+    pub async fn find(&self, id: &str) -> Option<Session> {
+        let row = self.table.get_session(id).await.ok()?;
+        Session::from_row(&row).ok()
+    }
+
     pub async fn context(
         self: &Arc<Self>,
         session_id: &str,

@@ -1,0 +1,148 @@
+//! The process's trace pipeline: the layer hands each record over without
+//! waiting (a bounded queue), and one writer task fills in the session's
+//! incarnation and workspace, batches, and appends to the sink. Nothing is
+//! in the request's way: a full queue drops the record and counts it
+//! (`dropped`, also logged), and a sink that fails is retried a few times
+//! before the batch is dropped and counted — never silently.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::record::TraceRecord;
+use super::sink::TraceSink;
+use crate::session::{Clock, Sessions};
+
+/// Records waiting for the writer, at most.
+pub const QUEUE: usize = 8192;
+/// Records appended in one batch, at most.
+const BATCH: usize = 512;
+/// Attempts of one batch before it is dropped.
+const ATTEMPTS: u32 = 4;
+
+enum Msg {
+    Record(Box<TraceRecord>),
+    Flush(oneshot::Sender<()>),
+}
+
+pub struct Traces {
+    tx: mpsc::Sender<Msg>,
+    dropped: Arc<AtomicU64>,
+    sink: Arc<dyn TraceSink>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Traces {
+    /// Starts the writer (on the current Tokio runtime) over `sink`;
+    /// `sessions` names each record's incarnation and workspace.
+    pub fn start(sink: Arc<dyn TraceSink>, sessions: Arc<Sessions>) -> Arc<Self> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let clock = sessions.clock().clone();
+        tokio::spawn(writer(rx, sink.clone(), sessions, dropped.clone()));
+        Arc::new(Traces {
+            tx,
+            dropped,
+            sink,
+            clock,
+        })
+    }
+
+    /// Hands `record` to the writer without waiting; a full queue drops it.
+    pub fn record(&self, record: TraceRecord) {
+        if self.tx.try_send(Msg::Record(Box::new(record))).is_err() {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(dropped = n, "trace queue full: records dropped");
+            }
+        }
+    }
+
+    /// Records dropped so far (queue full, or a sink that kept failing).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn sink(&self) -> &Arc<dyn TraceSink> {
+        &self.sink
+    }
+
+    /// Unix milliseconds by the sessions' clock (tests move it).
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Waits until everything handed over before this call is appended (or
+    /// dropped): for tests and for a process about to stop.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn writer(
+    mut rx: mpsc::Receiver<Msg>,
+    sink: Arc<dyn TraceSink>,
+    sessions: Arc<Sessions>,
+    dropped: Arc<AtomicU64>,
+) {
+    // Session id → (incarnation, workspace), for the records of live sessions.
+    let mut known: HashMap<String, (String, String)> = HashMap::new();
+    while let Some(first) = rx.recv().await {
+        let mut batch = Vec::new();
+        let mut waiting = Vec::new();
+        let mut take = |m: Msg, batch: &mut Vec<TraceRecord>| match m {
+            Msg::Record(r) => batch.push(*r),
+            Msg::Flush(done) => waiting.push(done),
+        };
+        take(first, &mut batch);
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(m) => take(m, &mut batch),
+                Err(_) => break,
+            }
+        }
+        if known.len() > 4096 {
+            known.clear();
+        }
+        for r in &mut batch {
+            if !known.contains_key(&r.session) {
+                if let Some(s) = sessions.find(&r.session).await {
+                    known.insert(r.session.clone(), (s.incarnation, s.workspace));
+                }
+            }
+            if let Some((inc, ws)) = known.get(&r.session) {
+                r.incarnation.get_or_insert_with(|| inc.clone());
+                r.workspace.get_or_insert_with(|| ws.clone());
+            }
+        }
+        if !batch.is_empty() {
+            append(&*sink, &batch, &dropped).await;
+        }
+        for done in waiting {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn append(sink: &dyn TraceSink, batch: &[TraceRecord], dropped: &AtomicU64) {
+    for attempt in 1..=ATTEMPTS {
+        match sink.append(batch).await {
+            Ok(()) => return,
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "trace sink failed; retrying");
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+            Err(e) => {
+                let n =
+                    dropped.fetch_add(batch.len() as u64, Ordering::Relaxed) + batch.len() as u64;
+                tracing::error!(error = %e, dropped = n, "trace sink failed; batch dropped");
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Traces of mirror requests through the whole API: each request to a
+//! mirror becomes one record in the session's JSONL stream (secrets
+//! redacted), readable at `GET /v1/sessions/{id}/traces` with filters and
+//! pages and by id; a reset keeps the history; another session's records
+//! are never listed. The `TraceSink` contract runs for the JSONL stream, and
+//! its layout puts each record in the folder of its UTC date.
+
+mod support;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use shared::traces::jsonl::JsonlSink;
+use shared::traces::record::{new_id, rfc3339};
+use shared::traces::{TraceQuery, TraceRecord, TraceSink};
+use support::resend::{email, Api, START_MS};
+
+async fn traces(api: &Api, session: &str, query: &str) -> Value {
+    if let Some(t) = &api.traces {
+        t.flush().await;
+    }
+    let r = api
+        .control(
+            Method::GET,
+            &format!("/v1/sessions/{session}/traces{query}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    r.json
+}
+
+/// Each mirror request is one record: method, path, status, latency,
+/// bodies with secrets redacted, the idempotency key, the session's
+/// incarnation and workspace.
+#[tokio::test]
+async fn each_mirror_request_is_one_redacted_record() {
+    let api = Api::with_traces().await;
+    let s = api.session().await;
+    api.call_with(
+        &s,
+        Method::POST,
+        "/emails",
+        Some(email("ann@test.dev")),
+        &[("idempotency-key", "k-1")],
+    )
+    .await
+    .ok();
+    api.post(&s, "/api-keys", json!({"name": "ci"}))
+        .await
+        .created();
+    api.get(&s, "/emails/not-a-uuid")
+        .await
+        .refused(422, "validation_error");
+
+    let page = traces(&api, &s.id, "").await;
+    let data = page["data"].as_array().expect("data");
+    assert_eq!(data.len(), 3, "{page}");
+    let sent = &data[0];
+    assert_eq!(sent["kind"], "request");
+    assert_eq!(sent["session"], s.id.as_str());
+    assert_eq!(sent["mirror"], "resend");
+    assert_eq!(sent["method"], "POST");
+    assert_eq!(sent["path"], format!("/m/{}/resend/emails", s.id));
+    assert_eq!(sent["status"], 200);
+    assert_eq!(sent["idempotency_key"], "k-1");
+    assert_eq!(sent["workspace"], "local");
+    assert!(sent["incarnation"].is_string(), "{sent}");
+    assert!(sent["latency_us"].as_u64().is_some());
+    assert!(sent["request_body"]
+        .as_str()
+        .expect("body")
+        .contains("ann@test.dev"));
+    let key = &data[1];
+    let body: Value =
+        serde_json::from_str(key["response_body"].as_str().expect("body")).expect("json");
+    assert_eq!(
+        body["token"], "[redacted]",
+        "a made key's token is not kept"
+    );
+    let text = page.to_string();
+    assert!(
+        !text.contains(&s.key),
+        "the session's key is nowhere in the traces"
+    );
+    assert_eq!(data[2]["status"], 422);
+
+    // Filters, pages, one by id.
+    let failed = traces(&api, &s.id, "?status=4xx").await;
+    assert_eq!(failed["data"].as_array().map(Vec::len), Some(1));
+    let first = traces(&api, &s.id, "?limit=2").await;
+    assert_eq!(first["has_more"], true);
+    let next = first["next"].as_str().expect("next");
+    let rest = traces(&api, &s.id, &format!("?limit=2&after={next}")).await;
+    assert_eq!(rest["data"][0]["id"], data[2]["id"]);
+    assert_eq!(rest["has_more"], false);
+    let id = data[0]["id"].as_str().expect("id");
+    let one = api
+        .control(
+            Method::GET,
+            &format!("/v1/sessions/{}/traces/{id}", s.id),
+            None,
+        )
+        .await;
+    assert_eq!(one.json, data[0]);
+    let r = api
+        .control(
+            Method::GET,
+            &format!("/v1/sessions/{}/traces?status=4", s.id),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.json);
+}
+
+/// A reset keeps the history; another session's requests are its own.
+#[tokio::test]
+async fn a_reset_keeps_history_and_sessions_see_only_their_own() {
+    let api = Api::with_traces().await;
+    let s = api.session().await;
+    let other = api.session().await;
+    api.send(&s, email("ann@test.dev")).await;
+    api.send(&other, email("bob@test.dev")).await;
+    let r = api
+        .control(
+            Method::POST,
+            &format!("/v1/sessions/{}/reset", s.id),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    api.get(&s, "/emails").await.ok();
+    let mine = traces(&api, &s.id, "").await;
+    let paths: Vec<&str> = mine["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|r| r["method"].as_str().expect("method"))
+        .collect();
+    assert_eq!(
+        paths,
+        ["POST", "GET"],
+        "the request before the reset is still there"
+    );
+    assert!(!mine.to_string().contains("bob@test.dev"));
+    let theirs = traces(&api, &other.id, "").await;
+    assert_eq!(theirs["data"].as_array().map(Vec::len), Some(1));
+}
+
+/// A server that traces nothing says so.
+#[tokio::test]
+async fn without_tracing_the_traces_route_says_so() {
+    let api = Api::new();
+    let s = api.session().await;
+    let r = api
+        .control(Method::GET, &format!("/v1/sessions/{}/traces", s.id), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.json);
+}
+
+/// The `TraceSink` contract, for the JSONL stream.
+#[tokio::test]
+async fn the_jsonl_stream_keeps_the_sink_contract() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    shared::traces::conformance::run(&JsonlSink::new(dir.path())).await;
+}
+
+/// Records either side of midnight UTC go to the folders of their dates; a
+/// torn last line (a crash mid-write) is skipped, not an error.
+#[tokio::test]
+async fn records_go_to_the_folder_of_their_utc_date() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = JsonlSink::new(dir.path());
+    let rec = |ms: i64| TraceRecord {
+        id: new_id(ms),
+        kind: "request".into(),
+        session: "ses_abcd".into(),
+        incarnation: None,
+        workspace: None,
+        mirror: Some("stripe".into()),
+        time_ms: ms,
+        time: rfc3339(ms),
+        method: Some("GET".into()),
+        path: Some("/m/ses_abcd/stripe/v1/customers".into()),
+        query: None,
+        status: Some(200),
+        latency_us: Some(1),
+        request_body: None,
+        request_truncated: false,
+        response_body: None,
+        response_truncated: false,
+        request_id: None,
+        idempotency_key: None,
+    };
+    let before = START_MS - 1; // 2025-12-31T23:59:59.999Z
+    let after = START_MS + 1;
+    sink.append(&[rec(before), rec(after)])
+        .await
+        .expect("append");
+    let day1 = dir.path().join(".sessions/2025-12-31/ses_abcd.jsonl");
+    let day2 = dir.path().join(".sessions/2026-01-01/ses_abcd.jsonl");
+    for (file, ms) in [(&day1, before), (&day2, after)] {
+        let text = std::fs::read_to_string(file).expect("file");
+        let line: Value = serde_json::from_str(text.trim()).expect("one line");
+        assert_eq!(line["session"], "ses_abcd");
+        assert_eq!(line["time_ms"], ms);
+    }
+    std::fs::write(
+        &day2,
+        format!(
+            "{}{{\"id\":\"tr_torn",
+            std::fs::read_to_string(&day2).expect("read")
+        ),
+    )
+    .expect("tear");
+    let q = TraceQuery {
+        session: "ses_abcd".into(),
+        limit: 10,
+        ..TraceQuery::default()
+    };
+    assert_eq!(sink.list(&q).await.expect("list").data.len(), 2);
+}
