@@ -1,8 +1,8 @@
 //! The one place mirror requests become trace records: a middleware on the
 //! mirror plane (`api::router`), so no handler writes traces itself. It
 //! sees the request after host and credential routing (its path names the
-//! session and mirror), keeps both bodies (bounded, redacted) and hands the
-//! record to the writer without waiting.
+//! session and mirror), and hands the record with both bodies (shared bytes,
+//! redacted and bounded by the writer) to the writer without waiting.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::record::{new_id, rfc3339, TraceRecord};
-use super::recorder::Traces;
+use super::recorder::{Raw, Traces};
 use super::redact;
 
 /// Longest body kept in a record, bytes; longer ones are cut and marked.
@@ -47,10 +47,8 @@ pub async fn trace(State(traces): State<Arc<Traces>>, req: Request, next: Next) 
         .find_map(|h| rparts.headers.get(*h))
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let (request_body, request_truncated) = kept(&bytes);
-    let (response_body, response_truncated) = kept(&rbytes);
     let now = traces.now_ms();
-    traces.record(TraceRecord {
+    let record = TraceRecord {
         id: new_id(now),
         kind: "request".into(),
         session: session.to_string(),
@@ -64,12 +62,18 @@ pub async fn trace(State(traces): State<Arc<Traces>>, req: Request, next: Next) 
         query,
         status: Some(rparts.status.as_u16()),
         latency_us: Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)),
-        request_body,
-        request_truncated,
-        response_body,
-        response_truncated,
+        request_body: None,
+        request_truncated: false,
+        response_body: None,
+        response_truncated: false,
         request_id,
         idempotency_key,
+    };
+    // The bodies are shared, not copied; the writer redacts them.
+    traces.record_raw(Raw {
+        record,
+        request: bytes,
+        response: rbytes.clone(),
     });
     Response::from_parts(rparts, Body::from(rbytes))
 }
@@ -84,7 +88,7 @@ fn session_and_mirror(path: &str) -> Option<(&str, &str)> {
 
 /// A body as recorded: redacted, then cut to [`MAX_BODY`] on a character
 /// boundary; `None` when empty.
-fn kept(bytes: &[u8]) -> (Option<String>, bool) {
+pub fn kept(bytes: &[u8]) -> (Option<String>, bool) {
     if bytes.is_empty() {
         return (None, false);
     }

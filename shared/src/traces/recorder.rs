@@ -24,8 +24,16 @@ const BATCH: usize = 512;
 const ATTEMPTS: u32 = 4;
 
 enum Msg {
-    Record(Box<TraceRecord>),
+    Record(Box<Raw>),
     Flush(oneshot::Sender<()>),
+}
+
+/// A record as the request leaves it: its bodies still raw (shared bytes,
+/// no copy), redacted and cut by the writer, off the request's path.
+pub struct Raw {
+    pub record: TraceRecord,
+    pub request: bytes::Bytes,
+    pub response: bytes::Bytes,
 }
 
 pub struct Traces {
@@ -53,7 +61,16 @@ impl Traces {
 
     /// Hands `record` to the writer without waiting; a full queue drops it.
     pub fn record(&self, record: TraceRecord) {
-        if self.tx.try_send(Msg::Record(Box::new(record))).is_err() {
+        self.record_raw(Raw {
+            record,
+            request: bytes::Bytes::new(),
+            response: bytes::Bytes::new(),
+        });
+    }
+
+    /// [`record`](Self::record) with the bodies still to be kept.
+    pub fn record_raw(&self, raw: Raw) {
+        if self.tx.try_send(Msg::Record(Box::new(raw))).is_err() {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
                 tracing::warn!(dropped = n, "trace queue full: records dropped");
@@ -97,7 +114,7 @@ async fn writer(
         let mut batch = Vec::new();
         let mut waiting = Vec::new();
         let mut take = |m: Msg, batch: &mut Vec<TraceRecord>| match m {
-            Msg::Record(r) => batch.push(*r),
+            Msg::Record(raw) => batch.push(raw.keep()),
             Msg::Flush(done) => waiting.push(done),
         };
         take(first, &mut batch);
@@ -144,5 +161,19 @@ async fn append(sink: &dyn TraceSink, batch: &[TraceRecord], dropped: &AtomicU64
                 tracing::error!(error = %e, dropped = n, "trace sink failed; batch dropped");
             }
         }
+    }
+}
+
+impl Raw {
+    /// The record with its bodies redacted and cut (`layer::kept`).
+    fn keep(self) -> TraceRecord {
+        let mut r = self.record;
+        if !self.request.is_empty() {
+            (r.request_body, r.request_truncated) = super::layer::kept(&self.request);
+        }
+        if !self.response.is_empty() {
+            (r.response_body, r.response_truncated) = super::layer::kept(&self.response);
+        }
+        r
     }
 }
