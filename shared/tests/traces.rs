@@ -52,7 +52,7 @@ async fn each_mirror_request_is_one_redacted_record() {
         .await
         .refused(422, "validation_error");
 
-    let page = traces(&api, &s.id, "").await;
+    let page = traces(&api, &s.id, "?kind=request").await;
     let data = page["data"].as_array().expect("data");
     assert_eq!(data.len(), 3, "{page}");
     let sent = &data[0];
@@ -87,10 +87,10 @@ async fn each_mirror_request_is_one_redacted_record() {
     // Filters, pages, one by id.
     let failed = traces(&api, &s.id, "?status=4xx").await;
     assert_eq!(failed["data"].as_array().map(Vec::len), Some(1));
-    let first = traces(&api, &s.id, "?limit=2").await;
+    let first = traces(&api, &s.id, "?kind=request&limit=2").await;
     assert_eq!(first["has_more"], true);
     let next = first["next"].as_str().expect("next");
-    let rest = traces(&api, &s.id, &format!("?limit=2&after={next}")).await;
+    let rest = traces(&api, &s.id, &format!("?kind=request&limit=2&after={next}")).await;
     assert_eq!(rest["data"][0]["id"], data[2]["id"]);
     assert_eq!(rest["has_more"], false);
     let id = data[0]["id"].as_str().expect("id");
@@ -130,19 +130,27 @@ async fn a_reset_keeps_history_and_sessions_see_only_their_own() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     api.get(&s, "/emails").await.ok();
     let mine = traces(&api, &s.id, "").await;
-    let paths: Vec<&str> = mine["data"]
+    let seen: Vec<String> = mine["data"]
         .as_array()
         .expect("data")
         .iter()
-        .map(|r| r["method"].as_str().expect("method"))
+        .map(|r| match r["method"].as_str() {
+            Some(m) => format!("{} {m}", r["kind"].as_str().expect("kind")),
+            None => r["kind"].as_str().expect("kind").to_string(),
+        })
         .collect();
     assert_eq!(
-        paths,
-        ["POST", "GET"],
-        "the request before the reset is still there"
+        seen,
+        [
+            "session.created",
+            "request POST",
+            "state.reset",
+            "request GET"
+        ],
+        "the request before the reset is still there, and the reset is logged"
     );
     assert!(!mine.to_string().contains("bob@test.dev"));
-    let theirs = traces(&api, &other.id, "").await;
+    let theirs = traces(&api, &other.id, "?kind=request").await;
     assert_eq!(theirs["data"].as_array().map(Vec::len), Some(1));
 }
 
@@ -190,6 +198,7 @@ async fn records_go_to_the_folder_of_their_utc_date() {
         response_truncated: false,
         request_id: None,
         idempotency_key: None,
+        detail: None,
     };
     let before = START_MS - 1; // 2025-12-31T23:59:59.999Z
     let after = START_MS + 1;
@@ -218,4 +227,78 @@ async fn records_go_to_the_folder_of_their_utc_date() {
         ..TraceQuery::default()
     };
     assert_eq!(sink.list(&q).await.expect("list").data.len(), 2);
+}
+
+/// The session's lifecycle is in its traces beside its requests: created,
+/// a snapshot, a reset, a restore, and its end (read after it ended).
+#[tokio::test]
+async fn lifecycle_events_are_records_beside_the_requests() {
+    let api = Api::with_traces().await;
+    let s = api.session().await;
+    api.send(&s, email("ann@test.dev")).await;
+    let snap = api
+        .control(
+            Method::POST,
+            &format!("/v1/sessions/{}/snapshots", s.id),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(snap.status, StatusCode::CREATED, "{}", snap.json);
+    let snap_id = snap.json["id"].as_str().expect("snapshot").to_string();
+    api.control(
+        Method::POST,
+        &format!("/v1/sessions/{}/reset", s.id),
+        Some(json!({})),
+    )
+    .await;
+    api.control(
+        Method::POST,
+        &format!("/v1/sessions/{}/restore", s.id),
+        Some(json!({"snapshot": snap_id})),
+    )
+    .await;
+    let r = api
+        .control(Method::DELETE, &format!("/v1/sessions/{}", s.id), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+
+    let all = traces(&api, &s.id, "").await;
+    let kinds: Vec<&str> = all["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|r| r["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "session.created",
+            "request",
+            "snapshot.created",
+            "state.reset",
+            "state.restored",
+            "session.ended"
+        ]
+    );
+    let created = &all["data"][0];
+    assert_eq!(created["detail"]["seeds"]["resend"], "default");
+    assert_eq!(created["workspace"], "local");
+    assert_eq!(all["data"][2]["detail"]["snapshot"], snap_id.as_str());
+    let resets = traces(&api, &s.id, "?kind=state.reset").await;
+    assert_eq!(resets["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(resets["data"][0]["detail"]["seeds"]["resend"], "default");
+}
+
+/// A session the reaper ends on its timeout leaves `session.expired`.
+#[tokio::test]
+async fn an_expired_session_leaves_session_expired() {
+    let api = Api::with_traces().await;
+    let s = api
+        .session_with(json!({"mirrors": ["resend"], "timeout_seconds": 60}))
+        .await;
+    api.clock.advance_ms(61_000);
+    assert_eq!(api.sessions.reap().await.expect("reap"), 1);
+    let ended = traces(&api, &s.id, "?kind=session.expired").await;
+    assert_eq!(ended["data"].as_array().map(Vec::len), Some(1), "{ended}");
+    assert_eq!(ended["data"][0]["detail"]["ended_at_ms"], START_MS + 60_000);
 }

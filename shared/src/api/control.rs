@@ -276,6 +276,8 @@ async fn inbox_message(
 struct TraceParams {
     limit: Option<usize>,
     after: Option<String>,
+    /// `request`, or a lifecycle kind (`state.reset`).
+    kind: Option<String>,
     mirror: Option<String>,
     method: Option<String>,
     /// `402` or a class, `4xx`.
@@ -307,9 +309,9 @@ async fn trace_query(state: &AppState, ws: &str, id: &str) -> ApiResult<TraceQue
     })
 }
 
-/// `GET /v1/sessions/{id}/traces?limit=&after=&mirror=&method=&status=&path=&since=&until=`:
-/// the session's mirror requests, oldest first, a page at a time (`next` is
-/// the `after` of the next page).
+/// `GET /v1/sessions/{id}/traces?limit=&after=&kind=&mirror=&method=&status=&path=&since=&until=`:
+/// the session's mirror requests and lifecycle events, oldest first, a page
+/// at a time (`next` is the `after` of the next page).
 async fn traces(
     State(state): State<AppState>,
     Workspace(ws): Workspace,
@@ -335,6 +337,7 @@ async fn traces(
     let q = TraceQuery {
         after: p.after,
         limit,
+        kind: p.kind,
         mirror: p.mirror,
         method: p.method,
         status: p.status,

@@ -25,6 +25,7 @@ fn record(session: &str, id: &str, time_ms: i64, status: u16, mirror: &str) -> T
         response_truncated: false,
         request_id: None,
         idempotency_key: None,
+        detail: None,
     }
 }
 

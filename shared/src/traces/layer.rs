@@ -68,6 +68,7 @@ pub async fn trace(State(traces): State<Arc<Traces>>, req: Request, next: Next) 
         response_truncated: false,
         request_id,
         idempotency_key,
+        detail: None,
     };
     // The bodies are shared, not copied; the writer redacts them.
     traces.record_raw(Raw {

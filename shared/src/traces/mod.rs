@@ -1,4 +1,5 @@
-//! Traces: every mirror request as a record a user can read back.
+//! Traces: every mirror request and session lifecycle event as a record a
+//! user can read back.
 //!
 //! * [`record`] — the record and its time-sortable id.
 //! * [`redact`] — secrets out of bodies before a record exists.
@@ -9,8 +10,9 @@
 //!   the sink (drops counted, never silent).
 //! * [`layer`] — the middleware on the mirror plane that makes the records.
 //!
-//! Not yet: lifecycle and background records (`session.created`,
-//! `state.reset`, webhook attempts …), the Redis Streams and PostgreSQL
+//! Lifecycle records come from the sessions service (`Sessions::observe`),
+//! requests from the layer: nothing else writes traces. Not yet: the
+//! dispatcher's records (webhook attempts), the Redis Streams and PostgreSQL
 //! sinks, live tail (SSE), `mirra logs`.
 
 pub mod conformance;

@@ -1,5 +1,7 @@
-//! One trace record: a mirror request as it was answered (lifecycle and
-//! background events will be records of their own kinds). Bodies are kept
+//! One trace record: a mirror request as it was answered (`kind`
+//! `request`), or a session's lifecycle event (`session.created`,
+//! `state.reset`, `state.restored`, `snapshot.created`, `session.ended`,
+//! `session.expired`). Bodies are kept
 //! bounded and redacted (`redact`) before a record exists, so no sink ever
 //! sees a secret.
 
@@ -36,6 +38,10 @@ pub struct TraceRecord {
     /// The vendor's request id header of the answer (`request-id`, `x-request-id`).
     pub request_id: Option<String>,
     pub idempotency_key: Option<String>,
+    /// What a lifecycle record says beyond its kind (`state.reset`: the
+    /// seeds; `snapshot.created`: the snapshot …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
 }
 
 /// A fresh, time-sortable trace id for `time_ms`.

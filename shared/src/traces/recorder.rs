@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::record::TraceRecord;
 use super::sink::TraceSink;
-use crate::session::{Clock, Sessions};
+use crate::session::{Clock, Session, Sessions};
 
 /// Records waiting for the writer, at most.
 pub const QUEUE: usize = 8192;
@@ -45,18 +45,21 @@ pub struct Traces {
 
 impl Traces {
     /// Starts the writer (on the current Tokio runtime) over `sink`;
-    /// `sessions` names each record's incarnation and workspace.
+    /// `sessions` names each record's incarnation and workspace, and sends
+    /// its lifecycle events here from now on.
     pub fn start(sink: Arc<dyn TraceSink>, sessions: Arc<Sessions>) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
         let clock = sessions.clock().clone();
-        tokio::spawn(writer(rx, sink.clone(), sessions, dropped.clone()));
-        Arc::new(Traces {
+        tokio::spawn(writer(rx, sink.clone(), sessions.clone(), dropped.clone()));
+        let traces = Arc::new(Traces {
             tx,
             dropped,
             sink,
             clock,
-        })
+        });
+        sessions.set_traces(traces.clone());
+        traces
     }
 
     /// Hands `record` to the writer without waiting; a full queue drops it.
@@ -76,6 +79,34 @@ impl Traces {
                 tracing::warn!(dropped = n, "trace queue full: records dropped");
             }
         }
+    }
+
+    /// A lifecycle event of `session` (the sessions service calls this):
+    /// `kind` with what it says beyond that.
+    pub fn lifecycle(&self, session: &Session, kind: &str, detail: serde_json::Value) {
+        let now = self.now_ms();
+        self.record(TraceRecord {
+            id: super::record::new_id(now),
+            kind: kind.to_string(),
+            session: session.id.clone(),
+            incarnation: Some(session.incarnation.clone()),
+            workspace: Some(session.workspace.clone()),
+            mirror: None,
+            time_ms: now,
+            time: super::record::rfc3339(now),
+            method: None,
+            path: None,
+            query: None,
+            status: None,
+            latency_us: None,
+            request_body: None,
+            request_truncated: false,
+            response_body: None,
+            response_truncated: false,
+            request_id: None,
+            idempotency_key: None,
+            detail: Some(detail),
+        });
     }
 
     /// Records dropped so far (queue full, or a sink that kept failing).

@@ -35,6 +35,8 @@ pub struct TraceQuery {
     /// Records after this id.
     pub after: Option<String>,
     pub limit: usize,
+    /// `request`, or a lifecycle kind (`state.reset`).
+    pub kind: Option<String>,
     pub mirror: Option<String>,
     pub method: Option<String>,
     /// `404`, or a class: `4xx`.
@@ -64,6 +66,7 @@ impl TraceQuery {
         };
         owned(&self.workspace, &r.workspace)
             && owned(&self.incarnation, &r.incarnation)
+            && self.kind.as_deref().is_none_or(|k| r.kind == k)
             && eq(&self.mirror, &r.mirror)
             && eq(&self.method, &r.method)
             && status_ok

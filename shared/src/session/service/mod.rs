@@ -67,6 +67,8 @@ pub struct Sessions {
     due_wake: tokio::sync::Notify,
     /// Per-session request budgets (see `session::rate`).
     rates: RateLimits,
+    /// Where lifecycle events are traced, once a trace pipeline is started.
+    traces: std::sync::OnceLock<Arc<crate::traces::Traces>>,
 }
 
 impl Sessions {
@@ -84,6 +86,19 @@ impl Sessions {
             mirrors: mirrors.into_iter().map(|m| (m.name(), m)).collect(),
             due_wake: tokio::sync::Notify::new(),
             rates: RateLimits::default(),
+            traces: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Lifecycle events go to `traces` from now on (`Traces::start` calls this).
+    pub fn set_traces(&self, traces: Arc<crate::traces::Traces>) {
+        let _ = self.traces.set(traces);
+    }
+
+    /// Traces a lifecycle event of `session`, when traces are on.
+    fn observe(&self, session: &Session, kind: &str, detail: serde_json::Value) {
+        if let Some(t) = self.traces.get() {
+            t.lifecycle(session, kind, detail);
         }
     }
 
@@ -230,7 +245,16 @@ impl Sessions {
             let mut row = session.to_row()?;
             row.credentials = self.credential_keys(&session);
             match self.table.create_session(&row).await {
-                Ok(()) => return Ok(session),
+                Ok(()) => {
+                    let seeds: BTreeMap<&String, &String> =
+                        session.mirrors.iter().map(|(m, s)| (m, &s.seed)).collect();
+                    self.observe(
+                        &session,
+                        "session.created",
+                        serde_json::json!({"mode": session.mode.as_str(), "seeds": seeds}),
+                    );
+                    return Ok(session);
+                }
                 Err(StorageError::AlreadyExists(_)) => {
                     if let Some(name) = &session.name {
                         if self.table.find_session(workspace, name).await.is_ok() {
@@ -338,6 +362,8 @@ impl Sessions {
         }
         // A reset restores the session's request budget too.
         self.rates.forget(&session.incarnation);
+        let seeds: BTreeMap<&String, &String> = report.iter().map(|(m, t)| (m, &t.seed)).collect();
+        self.observe(&session, "state.reset", serde_json::json!({"seeds": seeds}));
         Ok(ResetReport {
             session: session.id,
             mirrors: report,
@@ -628,6 +654,11 @@ impl Sessions {
         self.table
             .add_usage(&session.workspace, session.mode.as_str(), minutes)
             .await?;
+        self.observe(
+            &session,
+            &format!("session.{}", reason.as_str()),
+            serde_json::json!({"ended_at_ms": ended_at_ms, "final_snapshot": final_snapshot}),
+        );
         Ok(Ended {
             id: session.id,
             name: session.name,

@@ -109,6 +109,11 @@ impl Sessions {
                 session.id
             )));
         }
+        self.observe(
+            &session,
+            "state.restored",
+            serde_json::json!({"snapshot": meta.id, "mirrors": report.keys().collect::<Vec<_>>()}),
+        );
         Ok(RestoreReport {
             session: session.id,
             snapshot: meta.id,
@@ -161,6 +166,11 @@ impl Sessions {
                 body: serde_json::to_string(&meta)?,
             })
             .await?;
+        self.observe(
+            session,
+            "snapshot.created",
+            serde_json::json!({"snapshot": meta.id, "keep": meta.keep}),
+        );
         Ok(meta)
     }
 
