@@ -302,3 +302,36 @@ async fn an_expired_session_leaves_session_expired() {
     assert_eq!(ended["data"].as_array().map(Vec::len), Some(1), "{ended}");
     assert_eq!(ended["data"][0]["detail"]["ended_at_ms"], START_MS + 60_000);
 }
+
+/// Each attempt the dispatcher makes is a record: `webhook.delivered` with
+/// the receiver's status, `webhook.failed` when it did not answer 2xx.
+#[tokio::test]
+async fn every_webhook_attempt_is_a_record() {
+    let api = Api::with_traces().await;
+    let s = api.session().await;
+    let (url, _got) = support::receiver::receiver().await;
+    for endpoint in [url.as_str(), "http://127.0.0.1:9/hook"] {
+        api.post(
+            &s,
+            "/webhooks",
+            json!({"endpoint": endpoint, "events": ["email.sent"]}),
+        )
+        .await
+        .created();
+    }
+    api.send(&s, email("ann@test.dev")).await;
+    api.dispatcher.sweep().await.expect("sweep");
+    let ok = traces(&api, &s.id, "?kind=webhook.delivered").await;
+    assert_eq!(ok["data"].as_array().map(Vec::len), Some(1), "{ok}");
+    assert_eq!(ok["data"][0]["status"], 200);
+    assert_eq!(ok["data"][0]["mirror"], "resend");
+    assert_eq!(ok["data"][0]["detail"]["url"], url.as_str());
+    assert_eq!(ok["data"][0]["detail"]["attempt"], 1);
+    assert!(ok["data"][0]["request_body"]
+        .as_str()
+        .expect("payload")
+        .contains("email.sent"));
+    let failed = traces(&api, &s.id, "?kind=webhook.failed").await;
+    assert_eq!(failed["data"].as_array().map(Vec::len), Some(1), "{failed}");
+    assert_eq!(failed["data"][0]["status"], Value::Null);
+}

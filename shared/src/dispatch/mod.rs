@@ -177,6 +177,32 @@ impl Dispatcher {
                 Ok::<_, DispatchError>(())
             })
             .await?;
+            if let Some(traces) = self.sessions.traces() {
+                for (d, a) in claimed.iter().zip(&attempts) {
+                    // Twilio's are status callbacks; the others webhooks.
+                    let what = if d.scheme == "twilio" {
+                        "callback"
+                    } else {
+                        "webhook"
+                    };
+                    let how = if a.succeeded() { "delivered" } else { "failed" };
+                    traces.background(
+                        ctx.session(),
+                        mirror,
+                        &format!("{what}.{how}"),
+                        a.http_status,
+                        a.latency_ms,
+                        bytes::Bytes::from(d.payload.clone()),
+                        bytes::Bytes::from(a.response.clone()),
+                        serde_json::json!({
+                            "delivery": d.id,
+                            "url": d.url,
+                            "attempt": d.attempts,
+                            "reference": d.reference,
+                        }),
+                    );
+                }
+            }
         }
         let next = ctx
             .read(|conn| Ok::<_, DispatchError>(next_due(conn)?))

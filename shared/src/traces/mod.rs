@@ -11,9 +11,9 @@
 //! * [`layer`] — the middleware on the mirror plane that makes the records.
 //!
 //! Lifecycle records come from the sessions service (`Sessions::observe`),
-//! requests from the layer: nothing else writes traces. Not yet: the
-//! dispatcher's records (webhook attempts), the Redis Streams and PostgreSQL
-//! sinks, live tail (SSE), `mirra logs`.
+//! delivery attempts from the dispatcher, requests from the layer: nothing
+//! else writes traces. Not yet: the Redis Streams and PostgreSQL sinks, live
+//! tail (SSE), `mirra logs`.
 
 pub mod conformance;
 pub mod jsonl;

@@ -109,6 +109,50 @@ impl Traces {
         });
     }
 
+    /// Something the mirror did on its own for `session` (a webhook or
+    /// status-callback attempt by the dispatcher): `kind`, the receiver's
+    /// status and time, what was sent and answered (redacted by the writer).
+    #[allow(clippy::too_many_arguments)]
+    pub fn background(
+        &self,
+        session: &Session,
+        mirror: &str,
+        kind: &str,
+        status: Option<u16>,
+        latency_ms: i64,
+        sent: bytes::Bytes,
+        answered: bytes::Bytes,
+        detail: serde_json::Value,
+    ) {
+        let now = self.now_ms();
+        self.record_raw(Raw {
+            record: TraceRecord {
+                id: super::record::new_id(now),
+                kind: kind.to_string(),
+                session: session.id.clone(),
+                incarnation: Some(session.incarnation.clone()),
+                workspace: Some(session.workspace.clone()),
+                mirror: Some(mirror.to_string()),
+                time_ms: now,
+                time: super::record::rfc3339(now),
+                method: Some("POST".into()),
+                path: None,
+                query: None,
+                status,
+                latency_us: u64::try_from(latency_ms.saturating_mul(1000)).ok(),
+                request_body: None,
+                request_truncated: false,
+                response_body: None,
+                response_truncated: false,
+                request_id: None,
+                idempotency_key: None,
+                detail: Some(detail),
+            },
+            request: sent,
+            response: answered,
+        });
+    }
+
     /// Records dropped so far (queue full, or a sink that kept failing).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)

@@ -95,6 +95,12 @@ impl Sessions {
         let _ = self.traces.set(traces);
     }
 
+    /// The trace pipeline, when one is started (the dispatcher records its
+    /// attempts there).
+    pub fn traces(&self) -> Option<&Arc<crate::traces::Traces>> {
+        self.traces.get()
+    }
+
     /// Traces a lifecycle event of `session`, when traces are on.
     fn observe(&self, session: &Session, kind: &str, detail: serde_json::Value) {
         if let Some(t) = self.traces.get() {
