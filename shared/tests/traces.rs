@@ -335,3 +335,20 @@ async fn every_webhook_attempt_is_a_record() {
     assert_eq!(failed["data"].as_array().map(Vec::len), Some(1), "{failed}");
     assert_eq!(failed["data"][0]["status"], Value::Null);
 }
+
+/// `GET /v1/health` answers without a token and shows the drop counter.
+#[tokio::test]
+async fn health_shows_the_trace_drop_counter() {
+    let api = Api::with_traces().await;
+    let r = api.raw(Method::GET, "/v1/health", &[], None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["status"], "ok");
+    assert_eq!(r.json["traces"]["dropped"], 0);
+    let plain = Api::new();
+    let r = plain.raw(Method::GET, "/v1/health", &[], None).await;
+    assert_eq!(
+        r.json["traces"],
+        Value::Null,
+        "a server that traces nothing"
+    );
+}

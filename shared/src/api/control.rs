@@ -20,7 +20,7 @@ use crate::traces::{TracePage, TraceQuery};
 
 /// The paths the control plane owns, with everything below them: they keep
 /// priority over credential routing (Stripe's paths never collide with them).
-const ROOTS: [&str; 3] = ["/v1/sessions", "/v1/snapshots", "/v1/usage"];
+const ROOTS: [&str; 4] = ["/v1/sessions", "/v1/snapshots", "/v1/usage", "/v1/health"];
 
 /// Whether `path` is one of the control plane's (routed or not).
 pub fn owns(path: &str) -> bool {
@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/snapshots", get(workspace_snapshots))
         .route("/v1/snapshots/{id}", delete(delete_snapshot))
         .route("/v1/usage", get(usage))
+        .route("/v1/health", get(health))
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -186,6 +187,16 @@ async fn restore(
 
 async fn usage(State(state): State<AppState>, Workspace(ws): Workspace) -> ApiResult<Json<Value>> {
     Ok(Json(to_value(&state.sessions.usage(&ws).await?)?))
+}
+
+/// `GET /v1/health`: the server answers, and what tracing has dropped (a
+/// full queue, a sink that kept failing) — never silently. No token needed.
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    let traces = state
+        .traces
+        .as_ref()
+        .map(|t| json!({"dropped": t.dropped(), "queue": crate::traces::recorder::QUEUE}));
+    Json(json!({"status": "ok", "traces": traces}))
 }
 
 fn to_value(v: &impl serde::Serialize) -> ApiResult<Value> {
