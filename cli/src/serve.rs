@@ -14,7 +14,7 @@ use shared::config::{
 use shared::dispatch::Dispatcher;
 use shared::server::{serve, ServeConfig};
 use shared::session::SystemClock;
-use shared::traces::{jsonl::JsonlSink, Traces};
+use shared::traces::{TraceSettings, Traces};
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
@@ -31,6 +31,8 @@ pub enum ServeError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("traces: {0}")]
+    Traces(String),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -69,8 +71,14 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     } else {
         format!("http://{local}")
     };
-    // Every mirror request into the JSONL observer stream under the data dir.
-    let traces = Traces::start(Arc::new(JsonlSink::new(&args.data_dir)), sessions.clone());
+    // Every mirror request into the JSONL observer stream under the data dir,
+    // and Redis Streams / PostgreSQL when MIRRA_REDIS_URL / MIRRA_DATABASE_URL
+    // name them.
+    let (setup, trace_notes) = TraceSettings::from_env()
+        .and_then(|t| t.setup(Some(&args.data_dir)))
+        .map_err(|e| ServeError::Traces(e.to_string()))?;
+    notes.extend(trace_notes);
+    let traces = Traces::start_with(setup, sessions.clone());
     let state = AppState::new(
         sessions.clone(),
         &token,
@@ -141,8 +149,16 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         }
     };
     let served = serve(listener, router(state), config, stop).await;
-    // What the requests handed over is written before the process goes.
-    traces.flush().await;
+    // What the requests handed over is written before the process goes (a
+    // sink that is down gets a few seconds to come back).
+    if tokio::time::timeout(Duration::from_secs(5), traces.flush())
+        .await
+        .is_err()
+    {
+        eprintln!(
+            "warning: a trace sink did not take every record before the server stopped (see GET /v1/health before stopping)"
+        );
+    }
     reaper.abort();
     dispatcher.abort();
     served?;

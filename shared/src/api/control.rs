@@ -16,7 +16,6 @@ use crate::session::{
     CreateSession, ListSessions, ListSnapshots, Page, ResetSession, SessionError, Snapshot,
     TakeSnapshot,
 };
-use crate::traces::{TracePage, TraceQuery};
 
 /// The paths the control plane owns, with everything below them: they keep
 /// priority over credential routing (Stripe's paths never collide with them).
@@ -41,8 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sessions/{id}/inbox", get(inbox))
         .route("/v1/sessions/{id}/inbox/{email}", get(inbox_message))
         .route("/v1/sessions/{id}/twilio/inbound", post(twilio_inbound))
-        .route("/v1/sessions/{id}/traces", get(traces))
-        .route("/v1/sessions/{id}/traces/{trace_id}", get(trace))
+        .merge(super::traces::router())
         .route("/v1/snapshots", get(workspace_snapshots))
         .route("/v1/snapshots/{id}", delete(delete_snapshot))
         .route("/v1/usage", get(usage))
@@ -190,12 +188,10 @@ async fn usage(State(state): State<AppState>, Workspace(ws): Workspace) -> ApiRe
 }
 
 /// `GET /v1/health`: the server answers, and what tracing has dropped (a
-/// full queue, a sink that kept failing) — never silently. No token needed.
+/// full queue, a sink buffer that overflowed while its sink was down) and
+/// holds per sink — never silently. No token needed.
 async fn health(State(state): State<AppState>) -> Json<Value> {
-    let traces = state
-        .traces
-        .as_ref()
-        .map(|t| json!({"dropped": t.dropped(), "queue": crate::traces::recorder::QUEUE}));
+    let traces = state.traces.as_ref().map(|t| t.health());
     Json(json!({"status": "ok", "traces": traces}))
 }
 
@@ -280,121 +276,6 @@ async fn inbox_message(
         .map_err(|e| ApiError::Session(SessionError::Internal(e.to_string())))?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no sent email {email} in session {id}")))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TraceParams {
-    limit: Option<usize>,
-    after: Option<String>,
-    /// `request`, or a lifecycle kind (`state.reset`).
-    kind: Option<String>,
-    mirror: Option<String>,
-    method: Option<String>,
-    /// `402` or a class, `4xx`.
-    status: Option<String>,
-    /// A path prefix (`/m/ses_x/stripe/v1/customers`).
-    path: Option<String>,
-    /// Unix milliseconds, inclusive.
-    since: Option<i64>,
-    until: Option<i64>,
-}
-
-/// Most records one page of traces holds.
-const MAX_TRACES: usize = 1000;
-
-/// The workspace's records of session `id` (its current incarnation while
-/// it lives), or 404 when this server traces nothing.
-async fn trace_query(state: &AppState, ws: &str, id: &str) -> ApiResult<TraceQuery> {
-    if state.traces.is_none() {
-        return Err(ApiError::NotFound(
-            "this server records no traces (mirra serve always does)".into(),
-        ));
-    }
-    let live = state.sessions.find(id).await.filter(|s| s.workspace == ws);
-    Ok(TraceQuery {
-        session: id.to_string(),
-        workspace: Some(ws.to_string()),
-        incarnation: live.map(|s| s.incarnation),
-        ..TraceQuery::default()
-    })
-}
-
-/// `GET /v1/sessions/{id}/traces?limit=&after=&kind=&mirror=&method=&status=&path=&since=&until=`:
-/// the session's mirror requests and lifecycle events, oldest first, a page
-/// at a time (`next` is the `after` of the next page).
-async fn traces(
-    State(state): State<AppState>,
-    Workspace(ws): Workspace,
-    Path(id): Path<String>,
-    Params(p): Params<TraceParams>,
-) -> ApiResult<Json<Value>> {
-    let limit = p.limit.unwrap_or(50);
-    if !(1..=MAX_TRACES).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be between 1 and {MAX_TRACES}"
-        )));
-    }
-    if let Some(s) = p.status.as_deref() {
-        let ok = s.len() == 3
-            && s.as_bytes()[0].is_ascii_digit()
-            && (s[1..].bytes().all(|b| b.is_ascii_digit()) || &s[1..] == "xx");
-        if !ok {
-            return Err(ApiError::BadRequest(format!(
-                "status must be a code (402) or a class (4xx), not {s:?}"
-            )));
-        }
-    }
-    let q = TraceQuery {
-        after: p.after,
-        limit,
-        kind: p.kind,
-        mirror: p.mirror,
-        method: p.method,
-        status: p.status,
-        path_prefix: p.path,
-        since_ms: p.since,
-        until_ms: p.until,
-        ..trace_query(&state, &ws, &id).await?
-    };
-    let sink = state.traces.as_ref().map(|t| t.sink().clone());
-    let page = match sink {
-        Some(sink) => sink.list(&q).await.map_err(trace_error)?,
-        None => TracePage::default(),
-    };
-    Ok(Json(json!({
-        "object": "list",
-        "data": page.data,
-        "has_more": page.next.is_some(),
-        "next": page.next,
-        "url": format!("/v1/sessions/{id}/traces"),
-    })))
-}
-
-/// `GET /v1/sessions/{id}/traces/{trace_id}`: one record.
-async fn trace(
-    State(state): State<AppState>,
-    Workspace(ws): Workspace,
-    Path((id, trace_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
-    let q = trace_query(&state, &ws, &id).await?;
-    let found = match state.traces.as_ref() {
-        Some(t) => t.sink().get(&id, &trace_id).await.map_err(trace_error)?,
-        None => None,
-    };
-    found
-        .filter(|r| {
-            q.workspace == r.workspace
-                && q.incarnation
-                    .as_ref()
-                    .is_none_or(|i| r.incarnation.as_ref() == Some(i))
-        })
-        .map(|r| Json(json!(r)))
-        .ok_or_else(|| ApiError::NotFound(format!("no trace {trace_id} in session {id}")))
-}
-
-fn trace_error(e: crate::traces::TraceError) -> ApiError {
-    ApiError::Session(SessionError::Internal(e.to_string()))
 }
 
 /// `POST /v1/sessions/{id}/twilio/inbound` with `{"from", "to", "body",

@@ -19,6 +19,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A backing service (a trace sink) does not answer: try again later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Session(#[from] SessionError),
 }
@@ -45,6 +48,7 @@ impl ApiError {
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Session(e) => match e {
                 SessionError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
                 SessionError::NotFound(_) | SessionError::NoSnapshot(_) => {

@@ -10,6 +10,7 @@ mod extract;
 pub(crate) mod host;
 mod state;
 pub(crate) mod target;
+mod traces;
 mod view;
 
 use axum::extract::{DefaultBodyLimit, OriginalUri};

@@ -4,7 +4,8 @@
 use super::record::{rfc3339, TraceRecord};
 use super::sink::{TraceQuery, TraceSink};
 
-fn record(session: &str, id: &str, time_ms: i64, status: u16, mirror: &str) -> TraceRecord {
+/// A request record of `session` (what sink tests store).
+pub fn record(session: &str, id: &str, time_ms: i64, status: u16, mirror: &str) -> TraceRecord {
     TraceRecord {
         id: id.to_string(),
         kind: "request".into(),

@@ -117,21 +117,7 @@ impl TraceSink for JsonlSink {
     }
 
     async fn list(&self, q: &TraceQuery) -> Result<TracePage, TraceError> {
-        let all = self.read_all(&q.session).await?;
-        let limit = q.limit.max(1);
-        let mut data: Vec<TraceRecord> = all
-            .into_iter()
-            .filter(|r| q.after.as_deref().is_none_or(|a| r.id.as_str() > a))
-            .filter(|r| q.matches(r))
-            .take(limit + 1)
-            .collect();
-        let next = if data.len() > limit {
-            data.truncate(limit);
-            data.last().map(|r| r.id.clone())
-        } else {
-            None
-        };
-        Ok(TracePage { data, next })
+        Ok(TracePage::of(self.read_all(&q.session).await?, q))
     }
 
     async fn get(&self, session: &str, id: &str) -> Result<Option<TraceRecord>, TraceError> {

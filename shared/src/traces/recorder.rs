@@ -1,27 +1,34 @@
 //! The process's trace pipeline: the layer hands each record over without
-//! waiting (a bounded queue), and one writer task fills in the session's
-//! incarnation and workspace, batches, and appends to the sink. Nothing is
-//! in the request's way: a full queue drops the record and counts it
-//! (`dropped`, also logged), and a sink that fails is retried a few times
-//! before the batch is dropped and counted — never silently.
+//! waiting (a bounded queue), and one writer task redacts the bodies, fills
+//! in the session's incarnation and workspace, shows the batch to live
+//! tails in this process, and offers it to every output (`output.rs`: one
+//! buffer and writer per sink, so a slow sink holds up no other). Nothing
+//! is in the request's way: a full queue or a full output buffer drops
+//! records and counts them (`GET /v1/health`, and a log line) — never
+//! silently.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::mover::Mover;
+use super::output::Output;
 use super::record::TraceRecord;
+use super::redis::RedisSink;
 use super::sink::TraceSink;
 use crate::session::{Clock, Session, Sessions};
 
 /// Records waiting for the writer, at most.
 pub const QUEUE: usize = 8192;
-/// Records appended in one batch, at most.
+/// Records each sink's buffer holds by default while the sink is slow or
+/// down (for Redis and PostgreSQL: `MIRRA_TRACE_BUFFER`).
+pub const BUFFER: usize = 100_000;
+/// Records taken from the queue per round, at most.
 const BATCH: usize = 512;
-/// Attempts of one batch before it is dropped.
-const ATTEMPTS: u32 = 4;
+/// Batches a live tail in this process may fall behind before it skips.
+const LIVE: usize = 1024;
 
 enum Msg {
     Record(Box<Raw>),
@@ -36,26 +43,76 @@ pub struct Raw {
     pub response: bytes::Bytes,
 }
 
+/// Where the records go and what reads them back.
+pub struct Setup {
+    /// Each sink is written from its own buffer of so many records.
+    pub sinks: Vec<(&'static str, Arc<dyn TraceSink>, usize)>,
+    /// Answers `GET …/traces` (the first sink when not set).
+    pub reader: Option<Arc<dyn TraceSink>>,
+    /// Live tails read Redis (every instance's records) instead of this
+    /// process's own.
+    pub redis: Option<Arc<RedisSink>>,
+    /// The Redis → PostgreSQL mover: a flush waits for it too.
+    pub mover: Option<Arc<Mover>>,
+}
+
+impl Setup {
+    /// One sink that also answers reads.
+    pub fn single(name: &'static str, sink: Arc<dyn TraceSink>) -> Self {
+        Setup {
+            sinks: vec![(name, sink, BUFFER)],
+            reader: None,
+            redis: None,
+            mover: None,
+        }
+    }
+}
+
 pub struct Traces {
     tx: mpsc::Sender<Msg>,
+    /// Records the full queue dropped.
     dropped: Arc<AtomicU64>,
-    sink: Arc<dyn TraceSink>,
+    outputs: Vec<Arc<Output>>,
+    reader: Arc<dyn TraceSink>,
+    live: broadcast::Sender<Arc<[TraceRecord]>>,
+    redis: Option<Arc<RedisSink>>,
+    mover: Option<Arc<Mover>>,
     clock: Arc<dyn Clock>,
 }
 
 impl Traces {
-    /// Starts the writer (on the current Tokio runtime) over `sink`;
-    /// `sessions` names each record's incarnation and workspace, and sends
-    /// its lifecycle events here from now on.
+    /// Starts the writer (on the current Tokio runtime) over one `sink`
+    /// that also answers reads; `sessions` names each record's incarnation
+    /// and workspace, and sends its lifecycle events here from now on.
     pub fn start(sink: Arc<dyn TraceSink>, sessions: Arc<Sessions>) -> Arc<Self> {
+        Self::start_with(Setup::single("jsonl", sink), sessions)
+    }
+
+    /// [`start`](Self::start) with several sinks, Redis tails and a mover.
+    /// Panics when `setup` has no sink and no reader.
+    pub fn start_with(setup: Setup, sessions: Arc<Sessions>) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
         let clock = sessions.clock().clone();
-        tokio::spawn(writer(rx, sink.clone(), sessions.clone(), dropped.clone()));
+        let outputs: Vec<Arc<Output>> = setup
+            .sinks
+            .iter()
+            .map(|(name, sink, bound)| Output::start(name, sink.clone(), *bound))
+            .collect();
+        let reader = setup
+            .reader
+            .or_else(|| setup.sinks.first().map(|(_, s, _)| s.clone()))
+            .expect("a trace setup has a sink");
+        let live = broadcast::channel(LIVE).0;
+        tokio::spawn(writer(rx, outputs.clone(), live.clone(), sessions.clone()));
         let traces = Arc::new(Traces {
             tx,
             dropped,
-            sink,
+            outputs,
+            reader,
+            live,
+            redis: setup.redis,
+            mover: setup.mover,
             clock,
         });
         sessions.set_traces(traces.clone());
@@ -153,13 +210,35 @@ impl Traces {
         });
     }
 
-    /// Records dropped so far (queue full, or a sink that kept failing).
+    /// Records dropped so far (queue full, or an output's buffer full).
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.dropped.load(Ordering::Relaxed) + self.outputs.iter().map(|o| o.dropped()).sum::<u64>()
     }
 
+    /// What `GET /v1/health` shows: drops, and each sink's buffer.
+    pub fn health(&self) -> serde_json::Value {
+        serde_json::json!({
+            "dropped": self.dropped(),
+            "queue": QUEUE,
+            "queue_dropped": self.dropped.load(Ordering::Relaxed),
+            "sinks": self.outputs.iter().map(|o| o.health()).collect::<Vec<_>>(),
+            "mover": self.mover.as_ref().map(|m| m.health()),
+        })
+    }
+
+    /// The sink that answers reads.
     pub fn sink(&self) -> &Arc<dyn TraceSink> {
-        &self.sink
+        &self.reader
+    }
+
+    /// Redis, when live tails read it.
+    pub fn redis(&self) -> Option<&Arc<RedisSink>> {
+        self.redis.as_ref()
+    }
+
+    /// This process's records as the writer has them, batch by batch.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<[TraceRecord]>> {
+        self.live.subscribe()
     }
 
     /// Unix milliseconds by the sessions' clock (tests move it).
@@ -167,21 +246,32 @@ impl Traces {
         self.clock.now_ms()
     }
 
-    /// Waits until everything handed over before this call is appended (or
-    /// dropped): for tests and for a process about to stop.
+    /// Waits until everything handed over before this call is stored in
+    /// every sink (or dropped), PostgreSQL included when the mover carries
+    /// it: for tests and for a process about to stop. While a sink is down
+    /// this waits for it.
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Msg::Flush(tx)).await.is_ok() {
             let _ = rx.await;
+        }
+        for out in &self.outputs {
+            out.flush().await;
+        }
+        if let Some(mover) = &self.mover {
+            while let Err(e) = mover.drained().await {
+                tracing::warn!(error = %e, "waiting for the trace mover");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
         }
     }
 }
 
 async fn writer(
     mut rx: mpsc::Receiver<Msg>,
-    sink: Arc<dyn TraceSink>,
+    outputs: Vec<Arc<Output>>,
+    live: broadcast::Sender<Arc<[TraceRecord]>>,
     sessions: Arc<Sessions>,
-    dropped: Arc<AtomicU64>,
 ) {
     // Session id → (incarnation, workspace), for the records of live sessions.
     let mut known: HashMap<String, (String, String)> = HashMap::new();
@@ -214,27 +304,14 @@ async fn writer(
             }
         }
         if !batch.is_empty() {
-            append(&*sink, &batch, &dropped).await;
+            for out in &outputs {
+                out.offer(&batch);
+            }
+            // No tail listening is no error.
+            let _ = live.send(batch.into());
         }
         for done in waiting {
             let _ = done.send(());
-        }
-    }
-}
-
-async fn append(sink: &dyn TraceSink, batch: &[TraceRecord], dropped: &AtomicU64) {
-    for attempt in 1..=ATTEMPTS {
-        match sink.append(batch).await {
-            Ok(()) => return,
-            Err(e) if attempt < ATTEMPTS => {
-                tracing::warn!(error = %e, attempt, "trace sink failed; retrying");
-                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-            }
-            Err(e) => {
-                let n =
-                    dropped.fetch_add(batch.len() as u64, Ordering::Relaxed) + batch.len() as u64;
-                tracing::error!(error = %e, dropped = n, "trace sink failed; batch dropped");
-            }
         }
     }
 }

@@ -86,6 +86,27 @@ pub struct TracePage {
     pub next: Option<String>,
 }
 
+impl TracePage {
+    /// The page `q` asks for out of one session's records in id order (for
+    /// sinks that read a session's records whole: JSONL, Redis).
+    pub fn of(records: impl IntoIterator<Item = TraceRecord>, q: &TraceQuery) -> Self {
+        let limit = q.limit.max(1);
+        let mut data: Vec<TraceRecord> = records
+            .into_iter()
+            .filter(|r| q.after.as_deref().is_none_or(|a| r.id.as_str() > a))
+            .filter(|r| q.matches(r))
+            .take(limit + 1)
+            .collect();
+        let next = if data.len() > limit {
+            data.truncate(limit);
+            data.last().map(|r| r.id.clone())
+        } else {
+            None
+        };
+        TracePage { data, next }
+    }
+}
+
 #[async_trait]
 pub trait TraceSink: Send + Sync {
     /// Stores `records`; idempotent by id.

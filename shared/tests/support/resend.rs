@@ -16,7 +16,7 @@ use shared::mirrors;
 use shared::session::{Clock, ManualClock, Sessions};
 use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
-use shared::traces::{jsonl::JsonlSink, Traces};
+use shared::traces::{TraceSettings, Traces};
 use tower::ServiceExt;
 
 /// The control plane's workspace token in these tests.
@@ -76,13 +76,19 @@ impl Resp {
 
 impl Api {
     pub fn new() -> Self {
-        Self::build(false)
+        Self::build(None)
     }
 
     /// The API tracing every mirror request into a JSONL stream in its
     /// temporary data dir (`traces_dir`), as `mirra serve` does.
     pub async fn with_traces() -> Self {
-        Self::build(true)
+        Self::build(Some(TraceSettings::default()))
+    }
+
+    /// [`with_traces`](Api::with_traces), also into the Redis / PostgreSQL
+    /// that `settings` name.
+    pub async fn with_trace_settings(settings: TraceSettings) -> Self {
+        Self::build(Some(settings))
     }
 
     /// Where [`with_traces`](Api::with_traces) writes the stream's data dir.
@@ -90,7 +96,7 @@ impl Api {
         self._dir.path()
     }
 
-    fn build(traced: bool) -> Self {
+    fn build(traced: Option<TraceSettings>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let table = SqliteSessionTable::in_memory().expect("session table");
         let store = FsObjectStore::open(dir.path().join("objects")).expect("object store");
@@ -109,8 +115,10 @@ impl Api {
             "http://127.0.0.1:4400",
             all,
         );
-        let traces =
-            traced.then(|| Traces::start(Arc::new(JsonlSink::new(dir.path())), sessions.clone()));
+        let traces = traced.map(|settings| {
+            let (setup, _) = settings.setup(Some(dir.path())).expect("trace setup");
+            Traces::start_with(setup, sessions.clone())
+        });
         if let Some(t) = &traces {
             state = state.with_traces(t.clone());
         }
