@@ -73,6 +73,9 @@ pub enum Command {
     Env(SessionArgs),
     /// Show minutes used per mode and the live session count.
     Usage(JsonArgs),
+    /// Show a session's mirror requests and lifecycle events, oldest first;
+    /// --follow keeps printing them as they happen.
+    Logs(LogsArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -205,6 +208,33 @@ pub struct JsonArgs {
     /// Print the API's JSON response and nothing else.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub target: SessionArgs,
+    /// Keep printing records as they happen (Ctrl-C stops).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only this mirror's requests (stripe, resend, twilio).
+    #[arg(long)]
+    pub mirror: Option<String>,
+    /// Only this status code (402) or class (4xx).
+    #[arg(long, value_name = "CODE|CLASS")]
+    pub status: Option<String>,
+    /// Only this HTTP method.
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Only this kind: request, or an event (state.reset, webhook.delivered, …).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only requests whose mirror path starts with this (/v1/customers).
+    #[arg(long, value_name = "PREFIX")]
+    pub path: Option<String>,
+    /// Print only the last N records before following (or stopping).
+    #[arg(long, short = 'n', value_name = "N")]
+    pub tail: Option<usize>,
 }
 
 /// `--session`, shared by every command that acts on one session.

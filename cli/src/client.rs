@@ -219,6 +219,48 @@ impl Client {
         })
     }
 
+    /// `GET` with a query string.
+    pub fn get_query(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Reply, CliError> {
+        self.send(Method::GET, segments, query, None)
+    }
+
+    /// A Server-Sent Events stream (`GET`, no overall timeout), resuming
+    /// after the event `last_event_id`: the response to read lines from.
+    pub fn stream(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        last_event_id: &str,
+    ) -> Result<reqwest::blocking::Response, CliError> {
+        let mut url = self.url(segments)?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let http = Http::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(None)
+            .user_agent(concat!("mirra-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CliError::Usage(format!("cannot set up the HTTP client: {e}")))?;
+        let mut req = http
+            .get(url.clone())
+            .header("accept", "text/event-stream")
+            .header("last-event-id", last_event_id);
+        if let Some(token) = &self.config.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().map_err(|e| self.transport_error(&e))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let text = resp.text().map_err(|e| self.transport_error(&e))?;
+        match decode(status, &text, url.as_str()) {
+            Err(e) => Err(self.explained(e)),
+            Ok(_) => Err(CliError::Usage(format!("{url} answered {status}"))),
+        }
+    }
+
     pub fn post(&self, segments: &[&str], body: &Value) -> Result<Reply, CliError> {
         self.send(Method::POST, segments, &[], Some(body))
     }
@@ -250,16 +292,21 @@ impl Client {
         let status = resp.status();
         let text = resp.text().map_err(|e| self.transport_error(&e))?;
         tracing::debug!(%status, bytes = text.len(), "response");
-        match decode(status, &text, url.as_str()) {
-            Err(CliError::Api {
+        decode(status, &text, url.as_str()).map_err(|e| self.explained(e))
+    }
+
+    /// A 401 says which token was tried and where it came from.
+    fn explained(&self, e: CliError) -> CliError {
+        match e {
+            CliError::Api {
                 status: 401,
                 message,
                 ..
-            }) => Err(CliError::Unauthorized {
+            } => CliError::Unauthorized {
                 message,
                 url: self.config.api_url.clone(),
                 token: self.config.token_source.clone(),
-            }),
+            },
             other => other,
         }
     }

@@ -4,6 +4,7 @@
 
 mod down;
 mod env;
+mod logs;
 mod ls;
 mod reset;
 mod snapshot;
@@ -43,8 +44,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             .map_err(|e| CliError::Serve(e.to_string()));
     }
     let ctx = Ctx::from_env(&globals)?;
+    if let Command::Logs(a) = &cli.command {
+        // Printed as the records come, not as one output.
+        return logs::run(&ctx, a);
+    }
     let (json, out) = match cli.command {
-        Command::Serve(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Logs(_) => unreachable!("handled above"),
         Command::Up(a) => (a.out.json, up::run(&ctx, &a)?),
         Command::Down(a) => (a.out.json, down::run(&ctx, &a)?),
         Command::Ls(a) => (a.out.json, ls::run(&ctx, &a)?),

@@ -118,6 +118,26 @@ pub async fn run(sink: &dyn TraceSink) {
         .expect("by time");
     assert_eq!(since.data.len(), 2);
 
+    for prefix in ["/m/ses_aaaa/resend/v1/cus", "/v1/customers"] {
+        let by_path = sink
+            .list(&TraceQuery {
+                path_prefix: Some(prefix.into()),
+                mirror: Some("resend".into()),
+                ..q(10)
+            })
+            .await
+            .expect("by path");
+        assert_eq!(by_path.data, vec![c.clone()], "{prefix}");
+    }
+    let elsewhere = sink
+        .list(&TraceQuery {
+            path_prefix: Some("/v1/charges".into()),
+            ..q(10)
+        })
+        .await
+        .expect("by path");
+    assert!(elsewhere.data.is_empty());
+
     assert_eq!(sink.get("ses_aaaa", &c.id).await.expect("get"), Some(c));
     assert_eq!(
         sink.get("ses_aaaa", &other.id).await.expect("get"),

@@ -202,7 +202,13 @@ impl TraceSink for PgSink {
             }
         }
         if let Some(prefix) = &q.path_prefix {
-            sql.push(" AND starts_with(path, ")
+            // The whole path, or the mirror's own (as `TraceQuery::matches`).
+            let column = if prefix.starts_with("/m/") {
+                "path"
+            } else {
+                "substring(path from '^/m/[^/]+/[^/]+(/.*)$')"
+            };
+            sql.push(format!(" AND starts_with({column}, "))
                 .push_bind(prefix.clone())
                 .push(")");
         }

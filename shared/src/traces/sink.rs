@@ -41,6 +41,8 @@ pub struct TraceQuery {
     pub method: Option<String>,
     /// `404`, or a class: `4xx`.
     pub status: Option<String>,
+    /// A prefix of the whole path (`/m/ses_x/stripe/v1/customers`) or of
+    /// the mirror's own (`/v1/customers`).
     pub path_prefix: Option<String>,
     /// Unix milliseconds, inclusive.
     pub since_ms: Option<i64>,
@@ -70,13 +72,29 @@ impl TraceQuery {
             && eq(&self.mirror, &r.mirror)
             && eq(&self.method, &r.method)
             && status_ok
-            && self
-                .path_prefix
-                .as_deref()
-                .is_none_or(|p| r.path.as_deref().is_some_and(|path| path.starts_with(p)))
+            && self.path_prefix.as_deref().is_none_or(|p| {
+                r.path.as_deref().is_some_and(|path| {
+                    if p.starts_with("/m/") {
+                        path.starts_with(p)
+                    } else {
+                        mirror_path(path).starts_with(p)
+                    }
+                })
+            })
             && self.since_ms.is_none_or(|t| r.time_ms >= t)
             && self.until_ms.is_none_or(|t| r.time_ms <= t)
     }
+}
+
+/// `/m/{session}/{mirror}/v1/customers` → `/v1/customers` (the path as the
+/// vendor's SDK sent it).
+pub fn mirror_path(path: &str) -> &str {
+    path.strip_prefix("/m/")
+        .and_then(|rest| {
+            let mut slashes = rest.match_indices('/').map(|(i, _)| i);
+            slashes.nth(1).map(|i| &rest[i..])
+        })
+        .unwrap_or(path)
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
