@@ -198,6 +198,7 @@ async fn records_go_to_the_folder_of_their_utc_date() {
         response_truncated: false,
         request_id: None,
         idempotency_key: None,
+        events: Vec::new(),
         detail: None,
     };
     let before = START_MS - 1; // 2025-12-31T23:59:59.999Z
@@ -351,4 +352,77 @@ async fn health_shows_the_trace_drop_counter() {
         Value::Null,
         "a server that traces nothing"
     );
+}
+
+/// A request's record lists the vendor events it raised, in order: a Stripe
+/// create its `evt_…` (readable at `/v1/events/{id}`), a Resend send its
+/// `email.sent` (named by the email); a read or an idempotent replay
+/// raised none.
+#[tokio::test]
+async fn a_request_lists_the_vendor_events_it_raised() {
+    let api = Api::with_traces().await;
+    let s = api
+        .session_with(json!({"mirrors": ["resend", "stripe"]}))
+        .await;
+    let sk = s.json["mirrors"]["stripe"]["credentials"]["secret_key"]
+        .as_str()
+        .expect("secret key")
+        .to_string();
+    let stripe = |method: Method, path: &str, body: Option<&'static str>| {
+        let (api, sk, id) = (&api, &sk, &s.id);
+        let path = format!("/m/{id}/stripe{path}");
+        async move {
+            let auth = format!("Bearer {sk}");
+            api.raw(method, &path, &[("authorization", &auth)], body)
+                .await
+        }
+    };
+    let customer = stripe(Method::POST, "/v1/customers", Some("email=a%40test.dev")).await;
+    assert_eq!(customer.status, StatusCode::OK, "{}", customer.json);
+    let sent = api
+        .call_with(
+            &s,
+            Method::POST,
+            "/emails",
+            Some(email("ann@test.dev")),
+            &[("idempotency-key", "k-1")],
+        )
+        .await
+        .ok();
+    api.call_with(
+        &s,
+        Method::POST,
+        "/emails",
+        Some(email("ann@test.dev")),
+        &[("idempotency-key", "k-1")],
+    )
+    .await
+    .ok();
+
+    let page = traces(&api, &s.id, "?kind=request").await;
+    let data = page["data"].as_array().expect("data");
+    assert_eq!(data.len(), 3, "{page}");
+    let raised = &data[0]["events"];
+    assert_eq!(raised.as_array().map(Vec::len), Some(1), "{}", data[0]);
+    assert_eq!(raised[0]["type"], "customer.created");
+    let evt = raised[0]["id"].as_str().expect("event id");
+    let read = stripe(Method::GET, &format!("/v1/events/{evt}"), None).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.json);
+    assert_eq!(read.json["data"]["object"]["id"], customer.json["id"]);
+
+    assert_eq!(
+        data[1]["events"],
+        json!([{"id": sent["id"], "type": "email.sent"}])
+    );
+    assert!(
+        data[2].get("events").is_none(),
+        "a replay raised nothing: {}",
+        data[2]
+    );
+    let reads = traces(&api, &s.id, "?kind=request&method=GET").await;
+    assert!(reads["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .all(|r| r.get("events").is_none()));
 }

@@ -181,6 +181,13 @@ pub fn human(r: &Value, color: bool) -> String {
         if let Some(id) = r["request_id"].as_str() {
             parts.push(format!("[{id}]"));
         }
+        let raised: Vec<&str> = r["events"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["type"].as_str()).collect())
+            .unwrap_or_default();
+        if !raised.is_empty() {
+            parts.push(format!("→ {}", raised.join(", ")));
+        }
     } else {
         parts.push(kind.to_string());
         parts.extend(status);
@@ -224,10 +231,12 @@ mod tests {
     fn a_request_reads_as_one_line() {
         let r = json!({"kind": "request", "time": "2026-12-04T06:43:49.160Z", "status": 402,
             "method": "POST", "path": "/m/ses_ab12/stripe/v1/payment_intents", "query": null,
-            "mirror": "stripe", "latency_us": 1530, "request_id": "req_1"});
+            "mirror": "stripe", "latency_us": 1530, "request_id": "req_1",
+            "events": [{"id": "evt_1", "type": "payment_intent.created"},
+                       {"id": "evt_2", "type": "payment_intent.payment_failed"}]});
         assert_eq!(
             human(&r, false),
-            "2026-12-04 06:43:49.160  [402]  POST /v1/payment_intents  stripe  1.5 ms  [req_1]"
+            "2026-12-04 06:43:49.160  [402]  POST /v1/payment_intents  stripe  1.5 ms  [req_1]  → payment_intent.created, payment_intent.payment_failed"
         );
         assert!(human(&r, true).contains("\x1b[33m[402]\x1b[0m"));
     }

@@ -1,7 +1,7 @@
 //! The contract of [`TraceSink`](super::TraceSink), checked against any
 //! implementation: every sink's tests call [`run`] with a fresh, empty one.
 
-use super::record::{rfc3339, TraceRecord};
+use super::record::{rfc3339, RaisedEvent, TraceRecord};
 use super::sink::{TraceQuery, TraceSink};
 
 /// A request record of `session` (what sink tests store).
@@ -26,6 +26,7 @@ pub fn record(session: &str, id: &str, time_ms: i64, status: u16, mirror: &str) 
         response_truncated: false,
         request_id: None,
         idempotency_key: None,
+        events: Vec::new(),
         detail: None,
     }
 }
@@ -40,13 +41,17 @@ pub async fn run(sink: &dyn TraceSink) {
         200,
         "stripe",
     );
-    let b = record(
+    let mut b = record(
         "ses_aaaa",
         "tr_0000000000002aaaaaaaa",
         day + 1,
         402,
         "stripe",
     );
+    b.events = vec![RaisedEvent {
+        id: "evt_1".into(),
+        kind: "payment_intent.payment_failed".into(),
+    }];
     let c = record(
         "ses_aaaa",
         "tr_0000000000003aaaaaaaa",

@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::record::{new_id, rfc3339, TraceRecord};
+use super::record::{new_id, rfc3339, RaisedEvents, TraceRecord};
 use super::recorder::{Raw, Traces};
 use super::redact;
 
@@ -40,7 +40,7 @@ pub async fn trace(State(traces): State<Arc<Traces>>, req: Request, next: Next) 
     let res = next
         .run(Request::from_parts(parts, Body::from(bytes.clone())))
         .await;
-    let (rparts, rbody) = res.into_parts();
+    let (mut rparts, rbody) = res.into_parts();
     let rbytes = to_bytes(rbody, usize::MAX).await.unwrap_or_default();
     let request_id = ["request-id", "x-request-id", "twilio-request-id"]
         .iter()
@@ -68,6 +68,11 @@ pub async fn trace(State(traces): State<Arc<Traces>>, req: Request, next: Next) 
         response_truncated: false,
         request_id,
         idempotency_key,
+        events: rparts
+            .extensions
+            .remove::<RaisedEvents>()
+            .map(|r| r.0)
+            .unwrap_or_default(),
         detail: None,
     };
     // The bodies are shared, not copied; the writer redacts them.

@@ -38,11 +38,29 @@ pub struct TraceRecord {
     /// The vendor's request id header of the answer (`request-id`, `x-request-id`).
     pub request_id: Option<String>,
     pub idempotency_key: Option<String>,
+    /// The vendor events the request raised (Stripe events, Resend webhook
+    /// events, Twilio status callbacks), in the order it raised them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<RaisedEvent>,
     /// What a lifecycle record says beyond its kind (`state.reset`: the
     /// seeds; `snapshot.created`: the snapshot …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<serde_json::Value>,
 }
+
+/// A vendor event a request raised: its id and type (`evt_…`,
+/// `payment_intent.succeeded`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RaisedEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A response's raised events, as a response extension: the mirror's
+/// pipeline puts them there, the trace layer takes them.
+#[derive(Debug, Clone)]
+pub struct RaisedEvents(pub Vec<RaisedEvent>);
 
 /// A fresh, time-sortable trace id for `time_ms`.
 pub fn new_id(time_ms: i64) -> String {

@@ -162,6 +162,7 @@ impl Traces {
             response_truncated: false,
             request_id: None,
             idempotency_key: None,
+            events: Vec::new(),
             detail: Some(detail),
         });
     }
@@ -203,6 +204,7 @@ impl Traces {
                 response_truncated: false,
                 request_id: None,
                 idempotency_key: None,
+                events: Vec::new(),
                 detail: Some(detail),
             },
             request: sent,

@@ -55,6 +55,8 @@ pub fn email_event_with(
     email: &Value,
     extra: Option<(&str, Value)>,
 ) -> Result<(), ResendError> {
+    // Resend's events have no id of their own: the trace names the email.
+    call.raise(email["id"].as_str().unwrap_or_default(), kind);
     let hooks = subscribers(call, kind)?;
     if hooks.is_empty() {
         return Ok(());

@@ -7,8 +7,6 @@
 //! path arguments and one connection — read-only for reads, one logged
 //! transaction (with its idempotency record) for writes.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use axum::body::{to_bytes, Body};
 use axum::extract::{RawPathParams, Request, State};
 use axum::http::request::Parts;
@@ -24,6 +22,7 @@ use super::error::{json_response, ResendError};
 use super::links::{self, Opened};
 use super::params;
 use super::routes;
+use crate::mirrors::toolkit::effects::Effects;
 use crate::mirrors::toolkit::idempotency::{self, Check, Saved};
 use crate::mirrors::toolkit::objects::json_text;
 use crate::mirrors::toolkit::params::{validate, Encoding};
@@ -54,15 +53,21 @@ pub struct Call<'a> {
     /// The URL the request reached the mirror at (`…/m/{session}/resend`),
     /// for links back to it (a broadcast's unsubscribe links); empty later.
     pub base_url: &'a str,
-    /// The earliest work this request left due (a timer); `i64::MAX`: none.
-    due: &'a AtomicI64,
+    /// Due work and raised events (`effects`).
+    effects: &'a Effects,
 }
 
 impl<'a> Call<'a> {
     /// Notes that the request left work due at `due_at_ms` (a scheduled email's
     /// timer); the pipeline indexes it for the dispatcher once the write commits.
     pub fn owe(&self, due_at_ms: i64) {
-        self.due.fetch_min(due_at_ms, Ordering::Relaxed);
+        self.effects.owe(due_at_ms);
+    }
+
+    /// Notes that the request raised event `id` of type `kind` (its trace
+    /// record lists them).
+    pub fn raise(&self, id: &str, kind: &str) {
+        self.effects.raise(id, kind);
     }
 
     /// A call for what the mirror does later on its own (a timer firing): no
@@ -83,7 +88,7 @@ impl<'a> Call<'a> {
             ctx: self.ctx,
             access: self.access,
             base_url,
-            due: self.due,
+            effects: self.effects,
         }
     }
 
@@ -102,7 +107,7 @@ impl<'a> Call<'a> {
             ctx,
             access: &empty.access,
             base_url: "",
-            due: &empty.due,
+            effects: &empty.effects,
         }
     }
 }
@@ -113,7 +118,7 @@ pub struct Later {
     params: Value,
     headers: HeaderMap,
     access: Access,
-    due: AtomicI64,
+    effects: Effects,
 }
 
 impl Default for Later {
@@ -123,7 +128,7 @@ impl Default for Later {
             params: Value::Null,
             headers: HeaderMap::new(),
             access: Access::Full,
-            due: AtomicI64::new(i64::MAX),
+            effects: Effects::default(),
         }
     }
 }
@@ -132,8 +137,7 @@ impl Later {
     /// The earliest work the calls it served left due, if any: a write made
     /// outside a mirror request (a link a recipient opened) indexes it itself.
     pub fn owed(&self) -> Option<i64> {
-        let due = self.due.load(Ordering::Relaxed);
-        (due != i64::MAX).then_some(due)
+        self.effects.owed()
     }
 }
 
@@ -144,13 +148,20 @@ pub async fn handle(State(door): State<Door>, path: RawPathParams, req: Request)
         .find(|(k, _)| *k == "session")
         .map(|(_, v)| v.to_string())
         .unwrap_or_default();
-    match run(&door, &session, req).await {
+    let effects = Effects::default();
+    let res = match run(&door, &session, &effects, req).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
-    }
+    };
+    effects.attach(res)
 }
 
-async fn run(door: &Door, session: &str, req: Request) -> Result<Response, ResendError> {
+async fn run(
+    door: &Door,
+    session: &str,
+    effects: &Effects,
+    req: Request,
+) -> Result<Response, ResendError> {
     let (parts, body) = req.into_parts();
 
     // ── 0. Links recipients open ────────────────────────────────────────────
@@ -205,7 +216,7 @@ async fn run(door: &Door, session: &str, req: Request) -> Result<Response, Resen
             return Ok(stamp_budget(res, &spent));
         }
     };
-    let res = match admitted(door, &ctx, &access, parts, body, idempotency_key).await {
+    let res = match admitted(door, &ctx, &access, effects, parts, body, idempotency_key).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     };
@@ -237,6 +248,7 @@ async fn admitted(
     door: &Door,
     ctx: &SessionContext,
     access: &Access,
+    effects: &Effects,
     parts: Parts,
     body: Body,
     idempotency_key: Option<String>,
@@ -287,8 +299,8 @@ async fn admitted(
 
     // ── 8. Apply, in one read or one logged transaction ─────────────────────
     let base = base_url(&parts.headers, ctx.session_id(), "resend");
-    let due = AtomicI64::new(i64::MAX);
     let call = |conn: &Connection| -> Result<Value, ResendError> {
+        effects.begin();
         let c = Call {
             conn,
             args: &args,
@@ -298,7 +310,7 @@ async fn admitted(
             ctx,
             access,
             base_url: &base,
-            due: &due,
+            effects,
         };
         (route.handler)(&c)
     };
@@ -313,7 +325,7 @@ async fn admitted(
     };
     let Some(key) = idempotency_key.as_deref() else {
         let out = ctx.write(call).await?;
-        schedule(door, ctx, due.load(Ordering::Relaxed)).await;
+        effects.schedule(door, ctx).await;
         return Ok(json_response(ok, json_text(&out)));
     };
 
@@ -344,7 +356,7 @@ async fn admitted(
             Ok(saved)
         })
         .await?;
-    schedule(door, ctx, due.load(Ordering::Relaxed)).await;
+    effects.schedule(door, ctx).await;
     let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
     Ok(json_response(status, saved.body))
 }
@@ -362,9 +374,7 @@ async fn link_opened(door: &Door, session: &str, parts: &Parts) -> Result<Respon
         })
         .await?;
     // An open or a click raised its event: the dispatcher is told now.
-    if let Some(due) = empty.owed() {
-        schedule(door, &ctx, due).await;
-    }
+    empty.effects.schedule(door, &ctx).await;
     let html = |status: StatusCode, text: String| {
         let page = format!("<!doctype html><title>Mirra</title><p>{text}</p>\n");
         (
@@ -374,7 +384,7 @@ async fn link_opened(door: &Door, session: &str, parts: &Parts) -> Result<Respon
         )
             .into_response()
     };
-    Ok(match opened {
+    let res = match opened {
         Opened::Unsubscribed(email) => html(
             StatusCode::OK,
             format!("{email} is unsubscribed and will receive no more broadcasts."),
@@ -390,7 +400,9 @@ async fn link_opened(door: &Door, session: &str, parts: &Parts) -> Result<Respon
             Err(_) => html(StatusCode::BAD_REQUEST, "This link is not valid.".into()),
         },
         Opened::NotFound => html(StatusCode::NOT_FOUND, "This link is not valid.".into()),
-    })
+    };
+    // The events the open raised go on its trace record.
+    Ok(empty.effects.attach(res))
 }
 
 /// A transparent 1×1 GIF: the open pixel's answer.
@@ -400,19 +412,10 @@ const PIXEL: &[u8] = &[
     0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
-// ── 10. Due work ────────────────────────────────────────────────────────────
+// ── 10. Due work and events ─────────────────────────────────────────────────
 // Timers were written in the request's transaction; what is left is telling
-// the dispatcher, before the response goes out.
-async fn schedule(door: &Door, ctx: &SessionContext, due: i64) {
-    if due == i64::MAX {
-        return;
-    }
-    if let Err(e) = door.schedule(ctx, due).await {
-        // The work stays owed in the mirror's state and is found with the
-        // next work this session schedules.
-        tracing::warn!(error = %e, session = ctx.session_id(), "could not index due work");
-    }
-}
+// the dispatcher, before the response goes out (`Effects::schedule`), and
+// handing the raised events to the trace record (`Effects::attach`).
 
 async fn read_body(body: Body) -> Result<Bytes, ResendError> {
     to_bytes(body, BODY_LIMIT)

@@ -64,6 +64,7 @@ pub fn emit(
         text,
         vec![Sql::Text(kind.to_string())],
     )?;
+    call.raise(&id, kind);
     if endpoints.is_empty() {
         return Ok(());
     }

@@ -7,8 +7,6 @@
 //! path arguments and one connection — read-only for reads, one transaction
 //! (logged, with its idempotency record) for writes.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use axum::body::{to_bytes, Body};
 use axum::extract::{RawPathParams, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -25,6 +23,7 @@ use super::new_request_id;
 use super::params;
 use super::routes;
 use super::update;
+use crate::mirrors::toolkit::effects::Effects;
 use crate::mirrors::toolkit::expand::{check, expand, ExpandError};
 use crate::mirrors::toolkit::idempotency::{self, Check, Saved};
 use crate::mirrors::toolkit::objects::json_text;
@@ -60,15 +59,21 @@ pub struct Call<'a> {
     /// or the host-routed `http://stripe-….localhost:4400`), for the links the
     /// mirror hands out: 3-D Secure pages, receipts.
     pub base_url: &'a str,
-    /// The earliest work this request left due (a delivery); `i64::MAX`: none.
-    due: &'a AtomicI64,
+    /// Due work and raised events (`effects`).
+    effects: &'a Effects,
 }
 
 impl<'a> Call<'a> {
     /// Notes that the request left work due at `due_at_ms` in the outbox; the
     /// pipeline indexes it for the dispatcher once the write commits.
     pub fn owe(&self, due_at_ms: i64) {
-        self.due.fetch_min(due_at_ms, Ordering::Relaxed);
+        self.effects.owe(due_at_ms);
+    }
+
+    /// Notes that the request raised event `id` of type `kind` (its trace
+    /// record lists them).
+    pub fn raise(&self, id: &str, kind: &str) {
+        self.effects.raise(id, kind);
     }
 
     /// A call for what the mirror does later on its own (a timer firing):
@@ -91,7 +96,7 @@ impl<'a> Call<'a> {
             idempotency_key: None,
             ctx,
             base_url: "",
-            due: &empty.due,
+            effects: &empty.effects,
         }
     }
 }
@@ -101,7 +106,7 @@ impl<'a> Call<'a> {
 pub struct Later {
     args: PathArgs,
     params: Map<String, Value>,
-    due: AtomicI64,
+    effects: Effects,
 }
 
 /// The mirror's one handler: every method and path below `/m/{session}/stripe`.
@@ -118,11 +123,12 @@ pub async fn handle(State(door): State<Door>, path: RawPathParams, req: Request)
 /// pages (`pages.rs`) send the requests their buttons stand for through here.
 pub async fn serve(door: &Door, session: &str, req: Request) -> Response {
     let request_id = new_request_id();
-    let res = match run(door, session, &request_id, req).await {
+    let effects = Effects::default();
+    let res = match run(door, session, &request_id, &effects, req).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     };
-    stamp(res, &request_id)
+    stamp(effects.attach(res), &request_id)
 }
 
 /// The headers Stripe puts on every response, errors included: SDKs show the
@@ -140,6 +146,7 @@ async fn run(
     door: &Door,
     session: &str,
     request_id: &str,
+    effects: &Effects,
     req: Request,
 ) -> Result<Response, StripeError> {
     let (parts, body) = req.into_parts();
@@ -222,8 +229,8 @@ async fn run(
     let base_url = crate::mirrors::toolkit::route::base_url(&parts.headers, session, "stripe");
 
     // ── 9. Apply, in one read or one logged transaction ─────────────────────
-    let due = AtomicI64::new(i64::MAX);
     let call = |conn: &Connection| -> Result<Value, StripeError> {
+        effects.begin();
         let c = Call {
             conn,
             args: &args,
@@ -234,7 +241,7 @@ async fn run(
             idempotency_key: idempotency_key.as_deref(),
             ctx: &ctx,
             base_url: &base_url,
-            due: &due,
+            effects,
         };
         let mut out = (route.handler)(&c)?;
         // ── 10. Render: expansions read the same state ──
@@ -257,7 +264,7 @@ async fn run(
                 Err(e) => Err(e),
             })
             .await?;
-        schedule(door, &ctx, due.load(Ordering::Relaxed)).await;
+        effects.schedule(door, &ctx).await;
         return match out {
             Ok(v) => Ok(json_response(StatusCode::OK, json_text(&v))),
             Err(e) => Err(e),
@@ -294,7 +301,7 @@ async fn run(
             Ok((saved, false))
         })
         .await?;
-    schedule(door, &ctx, due.load(Ordering::Relaxed)).await;
+    effects.schedule(door, &ctx).await;
     let (saved, replayed) = outcome;
     let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
     let mut res = json_response(status, saved.body);
@@ -313,17 +320,9 @@ async fn run(
 
 // ── 11. Events and outbox ───────────────────────────────────────────────────
 // The events and deliveries were written in the request's transaction; what is
-// left is telling the dispatcher, before the response goes out.
-async fn schedule(door: &Door, ctx: &SessionContext, due: i64) {
-    if due == i64::MAX {
-        return;
-    }
-    if let Err(e) = door.schedule(ctx, due).await {
-        // The deliveries stay owed in the mirror's state and go out with the
-        // next work this session schedules.
-        tracing::warn!(error = %e, session = ctx.session_id(), "could not index due deliveries");
-    }
-}
+// left is telling the dispatcher, before the response goes out
+// (`Effects::schedule`, above), and handing the raised events to the trace
+// record (`Effects::attach`, in `serve`).
 
 async fn read_body(body: Body) -> Result<Bytes, StripeError> {
     to_bytes(body, BODY_LIMIT)

@@ -12,7 +12,10 @@
 //! * [`signing`] — webhook signatures in each vendor's scheme.
 //! * [`params`] — parameter schemas from the vendor's OpenAPI, and their validation.
 //! * [`time`] — dates as vendors write them (ISO 8601, RFC 2822).
+//! * [`effects`] — what a request leaves besides its answer: due work, and
+//!   the vendor events it raised (for its trace record).
 
+pub mod effects;
 pub mod expand;
 pub mod idempotency;
 pub mod list;

@@ -12,8 +12,6 @@
 //! path arguments and one connection — read-only for reads, one logged
 //! transaction for writes. Twilio's REST API has no idempotency keys.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use axum::body::to_bytes;
 use axum::extract::{RawPathParams, Request, State};
 use axum::http::{Method, StatusCode};
@@ -26,6 +24,7 @@ use super::error::{json_response, TwilioError};
 use super::params;
 use super::routes;
 use super::seed::ACCOUNT_PLACEHOLDER;
+use crate::mirrors::toolkit::effects::Effects;
 use crate::mirrors::toolkit::objects::json_text;
 use crate::mirrors::toolkit::params::{validate, Encoding, Schema};
 use crate::mirrors::toolkit::route::{base_url, Match, PathArgs};
@@ -59,15 +58,21 @@ pub struct Call<'a> {
     pub now_ms: i64,
     /// The session's own credentials and clock.
     pub ctx: &'a SessionContext,
-    /// The earliest work this request left due (a timer, a callback); `i64::MAX`: none.
-    due: &'a AtomicI64,
+    /// Due work and raised events (`effects`).
+    effects: &'a Effects,
 }
 
 impl<'a> Call<'a> {
     /// Notes that the request left work due at `due_at_ms`; the pipeline
     /// indexes it for the dispatcher once the write commits.
     pub fn owe(&self, due_at_ms: i64) {
-        self.due.fetch_min(due_at_ms, Ordering::Relaxed);
+        self.effects.owe(due_at_ms);
+    }
+
+    /// Notes that the request raised event `id` of type `kind` (its trace
+    /// record lists them).
+    pub fn raise(&self, id: &str, kind: &str) {
+        self.effects.raise(id, kind);
     }
 
     /// The session's Account SID.
@@ -145,7 +150,7 @@ impl<'a> Call<'a> {
             base_url: "",
             now_ms,
             ctx,
-            due: &empty.due,
+            effects: &empty.effects,
         }
     }
 }
@@ -154,7 +159,7 @@ impl<'a> Call<'a> {
 pub struct Later {
     args: PathArgs,
     params: Value,
-    due: AtomicI64,
+    effects: Effects,
 }
 
 impl Default for Later {
@@ -162,7 +167,7 @@ impl Default for Later {
         Later {
             args: PathArgs::default(),
             params: Value::Null,
-            due: AtomicI64::new(i64::MAX),
+            effects: Effects::default(),
         }
     }
 }
@@ -171,8 +176,7 @@ impl Later {
     /// The earliest work the calls it served left due, if any: a write made
     /// outside a mirror request (the control plane's) indexes it itself.
     pub fn owed(&self) -> Option<i64> {
-        let due = self.due.load(Ordering::Relaxed);
-        (due != i64::MAX).then_some(due)
+        self.effects.owed()
     }
 }
 
@@ -183,13 +187,20 @@ pub async fn handle(State(door): State<Door>, path: RawPathParams, req: Request)
         .find(|(k, _)| *k == "session")
         .map(|(_, v)| v.to_string())
         .unwrap_or_default();
-    match run(&door, &session, req).await {
+    let effects = Effects::default();
+    let res = match run(&door, &session, &effects, req).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
-    }
+    };
+    effects.attach(res)
 }
 
-async fn run(door: &Door, session: &str, req: Request) -> Result<Response, TwilioError> {
+async fn run(
+    door: &Door,
+    session: &str,
+    effects: &Effects,
+    req: Request,
+) -> Result<Response, TwilioError> {
     let (parts, body) = req.into_parts();
 
     // ── 1. Credentials ──────────────────────────────────────────────────────
@@ -253,8 +264,8 @@ async fn run(door: &Door, session: &str, req: Request) -> Result<Response, Twili
 
     // ── 7. Apply, in one read or one logged transaction ─────────────────────
     let base = base_url(&parts.headers, session, "twilio");
-    let due = AtomicI64::new(i64::MAX);
     let call = |conn: &Connection| -> Result<Value, TwilioError> {
+        effects.begin();
         let c = Call {
             conn,
             args: &args,
@@ -263,7 +274,7 @@ async fn run(door: &Door, session: &str, req: Request) -> Result<Response, Twili
             base_url: &base,
             now_ms: ctx.now_ms(),
             ctx: &ctx,
-            due: &due,
+            effects,
         };
         (route.handler)(&c)
     };
@@ -276,14 +287,7 @@ async fn run(door: &Door, session: &str, req: Request) -> Result<Response, Twili
     // ── 8. Due work ─────────────────────────────────────────────────────────
     // Timers and callbacks were written in the request's transaction; what is
     // left is telling the dispatcher, before the response goes out.
-    let due = due.load(Ordering::Relaxed);
-    if due != i64::MAX {
-        if let Err(e) = door.schedule(&ctx, due).await {
-            // The work stays owed in the mirror's state and is found with the
-            // next work this session schedules.
-            tracing::warn!(error = %e, session = ctx.session_id(), "could not index due work");
-        }
-    }
+    effects.schedule(door, &ctx).await;
     if parts.method == Method::DELETE {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }

@@ -126,6 +126,10 @@ fn set(
 
 /// The status callback for `msg`'s current status, if it has a callback URL.
 fn callback(call: &Call, msg: &Value, plan: &Plan) -> Result<(), TwilioError> {
+    // A status change is the event (Twilio gives it no id of its own).
+    if let (Some(sid), Some(status)) = (msg["sid"].as_str(), msg["status"].as_str()) {
+        call.raise(sid, &format!("message.{status}"));
+    }
     let Some(url) = plan.callback.as_deref() else {
         return Ok(());
     };
