@@ -2,13 +2,22 @@
 //! `<data-dir>/.sessions/<utc-yyyy-mm-dd>/<session_id>.jsonl`, one record per
 //! line, the folder chosen by the UTC date of each record (a session crossing
 //! midnight writes into two folders), every line carrying its `session`.
-//! Appends are whole lines written with one `write` each and synced before
-//! `append` returns; a reader skips a torn last line. Idempotent by id: the
-//! stream is append-only, so a record appended twice is listed once.
+//! A batch's lines for one file are written with one `write`, so `append`
+//! returning means the records survive the server process; the files are
+//! synced to disk at most [`SYNC_EVERY`] later with a later batch, and on
+//! every flush (tests, a server stopping), as Redis's `appendfsync everysec` does: a sync per
+//! batch, on the disk the mirrors' own commits sync on, slowed every
+//! request (PostgreSQL is the durable history). A reader skips a torn last
+//! line. Idempotent by id: the stream is append-only, so a record appended
+//! twice is listed once. Files stay open between batches (at most
+//! [`OPEN_FILES`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -16,8 +25,39 @@ use super::record::TraceRecord;
 use super::sink::{TraceError, TracePage, TraceQuery, TraceSink};
 use crate::session::id::is_session_id;
 
+/// The longest a written record waits to be synced to disk.
+pub const SYNC_EVERY: Duration = Duration::from_millis(200);
+/// Files kept open between batches, at most.
+pub const OPEN_FILES: usize = 256;
+
 pub struct JsonlSink {
     root: PathBuf,
+    files: Arc<Mutex<Files>>,
+}
+
+/// The open files, which of them hold unsynced lines, and the last sync.
+struct Files {
+    open: HashMap<PathBuf, File>,
+    dirty: HashSet<PathBuf>,
+    synced: Instant,
+}
+
+impl Files {
+    fn sync(&mut self) -> std::io::Result<()> {
+        for path in self.dirty.drain() {
+            if let Some(f) = self.open.get(&path) {
+                f.sync_data()?;
+            }
+        }
+        self.synced = Instant::now();
+        Ok(())
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = self.sync();
+    }
 }
 
 impl JsonlSink {
@@ -25,6 +65,11 @@ impl JsonlSink {
     pub fn new(data_dir: &Path) -> Self {
         JsonlSink {
             root: data_dir.join(".sessions"),
+            files: Arc::new(Mutex::new(Files {
+                open: HashMap::new(),
+                dirty: HashSet::new(),
+                synced: Instant::now(),
+            })),
         }
     }
 
@@ -79,41 +124,70 @@ fn read_all(root: &Path, session: &str) -> Result<Vec<TraceRecord>, TraceError> 
 #[async_trait]
 impl TraceSink for JsonlSink {
     async fn append(&self, records: &[TraceRecord]) -> Result<(), TraceError> {
-        let mut lines: Vec<(PathBuf, String)> = Vec::with_capacity(records.len());
+        // Each file's lines, in the order given, as one buffer.
+        let mut by_file: Vec<(PathBuf, Vec<u8>)> = Vec::new();
         for r in records {
             if !is_session_id(&r.session) {
                 continue;
             }
-            let mut line = serde_json::to_string(r)?;
-            line.push('\n');
-            lines.push((self.file_for(&r.session, r.time_ms), line));
+            let path = self.file_for(&r.session, r.time_ms);
+            let i = match by_file.iter().position(|(p, _)| *p == path) {
+                Some(i) => i,
+                None => {
+                    by_file.push((path, Vec::new()));
+                    by_file.len() - 1
+                }
+            };
+            let buf = &mut by_file[i].1;
+            serde_json::to_writer(&mut *buf, r)?;
+            buf.push(b'\n');
         }
+        let files = self.files.clone();
         tokio::task::spawn_blocking(move || -> Result<(), TraceError> {
-            let mut opened: Vec<(PathBuf, std::fs::File)> = Vec::new();
-            for (path, line) in lines {
-                let i = match opened.iter().position(|(p, _)| *p == path) {
-                    Some(i) => i,
-                    None => {
-                        if let Some(dir) = path.parent() {
-                            std::fs::create_dir_all(dir)?;
-                        }
-                        let f = std::fs::OpenOptions::new()
-                            .create(true)
-                            .append(true)
-                            .open(&path)?;
-                        opened.push((path, f));
-                        opened.len() - 1
+            let mut files = files.lock().unwrap_or_else(PoisonError::into_inner);
+            for (path, lines) in by_file {
+                if !files.open.contains_key(&path) {
+                    if files.open.len() >= OPEN_FILES {
+                        // Closing files drops their handles: sync them first.
+                        files.sync()?;
+                        files.open.clear();
                     }
-                };
-                opened[i].1.write_all(line.as_bytes())?;
+                    if let Some(dir) = path.parent() {
+                        std::fs::create_dir_all(dir)?;
+                    }
+                    let f = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)?;
+                    files.open.insert(path.clone(), f);
+                }
+                if let Some(f) = files.open.get_mut(&path) {
+                    if let Err(e) = f.write_all(&lines) {
+                        // Opened again on the retry (the file may be gone).
+                        files.open.remove(&path);
+                        return Err(e.into());
+                    }
+                }
+                files.dirty.insert(path);
             }
-            for (_, f) in &opened {
-                f.sync_data()?;
+            if files.synced.elapsed() >= SYNC_EVERY {
+                files.sync()?;
             }
             Ok(())
         })
         .await
         .map_err(|e| TraceError::Unavailable(e.to_string()))?
+    }
+
+    /// Syncs every written line to disk now.
+    async fn sync(&self) -> Result<(), TraceError> {
+        let files = self.files.clone();
+        tokio::task::spawn_blocking(move || {
+            files.lock().unwrap_or_else(PoisonError::into_inner).sync()
+        })
+        .await
+        .map_err(|e| TraceError::Unavailable(e.to_string()))?
+        .map_err(TraceError::from)
     }
 
     async fn list(&self, q: &TraceQuery) -> Result<TracePage, TraceError> {

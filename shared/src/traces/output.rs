@@ -107,6 +107,9 @@ impl Output {
         let target = self.offered.load(Ordering::Acquire);
         let mut done = self.done.subscribe();
         let _ = done.wait_for(|d| *d >= target).await;
+        if let Err(e) = self.sink.sync().await {
+            tracing::warn!(sink = self.name, error = %e, "trace sink could not sync");
+        }
     }
 
     pub fn dropped(&self) -> u64 {

@@ -48,7 +48,8 @@ impl From<sqlx::migrate::MigrateError> for TraceError {
 
 impl PgSink {
     /// A sink on `url` (`postgres://user@host/db`) keeping its tables in
-    /// `schema` (letters, digits and `_`). Connects lazily.
+    /// `schema` (letters, digits and `_`). Connects lazily; call it inside a
+    /// Tokio runtime (the pool starts its tasks there).
     pub fn new(url: &str, schema: &str) -> Result<Self, TraceError> {
         if schema.is_empty()
             || !schema

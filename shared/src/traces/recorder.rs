@@ -217,11 +217,17 @@ impl Traces {
         self.dropped.load(Ordering::Relaxed) + self.outputs.iter().map(|o| o.dropped()).sum::<u64>()
     }
 
+    /// Records waiting in the queue for the writer.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// What `GET /v1/health` shows: drops, and each sink's buffer.
     pub fn health(&self) -> serde_json::Value {
         serde_json::json!({
             "dropped": self.dropped(),
             "queue": QUEUE,
+            "queued": self.queued(),
             "queue_dropped": self.dropped.load(Ordering::Relaxed),
             "sinks": self.outputs.iter().map(|o| o.health()).collect::<Vec<_>>(),
             "mover": self.mover.as_ref().map(|m| m.health()),

@@ -1,8 +1,9 @@
 //! Where trace records go. Every sink keeps the same contract, which one
 //! conformance suite (`conformance`) checks for each implementation:
 //!
-//! * `append` stores a batch durably before it returns `Ok`, and is
-//!   idempotent by record id: a record appended again (at-least-once
+//! * `append` stores a batch before it returns `Ok` — durably, or (the JSONL
+//!   stream) so that it survives the process and is durable after `sync` —
+//!   and is idempotent by record id: a record appended again (at-least-once
 //!   delivery) is listed once.
 //! * `list` answers one session's records in id order (oldest first), after
 //!   the cursor when given, at most `limit`, with `next` set when more follow.
@@ -133,4 +134,9 @@ pub trait TraceSink: Send + Sync {
     async fn list(&self, q: &TraceQuery) -> Result<TracePage, TraceError>;
     /// One record of a session.
     async fn get(&self, session: &str, id: &str) -> Result<Option<TraceRecord>, TraceError>;
+    /// Makes everything appended so far durable (a sink whose appends are
+    /// durable already has nothing to do).
+    async fn sync(&self) -> Result<(), TraceError> {
+        Ok(())
+    }
 }
