@@ -9,8 +9,9 @@
 //!   traces/s; every run checks that PostgreSQL holds every record once and
 //!   nothing was dropped;
 //! * `request` — one Resend request through the whole router with tracing
-//!   off, on (the JSONL stream, as `mirra serve`), and on into Redis and
-//!   PostgreSQL too: the latency tracing adds to a request.
+//!   off, on (the JSONL stream, as `mirra serve`), into Redis with each
+//!   answer waiting for its records (the AWS Lambda mode), and into the JSONL
+//!   stream, Redis and PostgreSQL: the latency tracing adds to a request.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -249,7 +250,9 @@ async fn app(settings: Option<TraceSettings>) -> App {
         mirrors,
     );
     if let Some(settings) = settings {
-        let (setup, _) = settings.setup(Some(dir.path())).expect("setup");
+        // The Lambda mode writes no local stream: Redis only.
+        let local = (!settings.flush_each_request).then(|| dir.path());
+        let (setup, _) = settings.setup(local).expect("setup");
         state = state.with_traces(Traces::start_with(setup, sessions));
     }
     let app = router(state);
@@ -286,6 +289,17 @@ async fn app(settings: Option<TraceSettings>) -> App {
 
 fn request(c: &mut Criterion, rt: &Runtime) {
     let mut variants = vec![("off", None), ("jsonl", Some(TraceSettings::default()))];
+    if rt.block_on(reachable_redis()).is_some() {
+        variants.push((
+            "redis, flushed before each answer (Lambda)",
+            Some(TraceSettings {
+                redis_url: Some(redis_url()),
+                redis_prefix: Some(unique("mirra_bench")),
+                flush_each_request: true,
+                ..TraceSettings::default()
+            }),
+        ));
+    }
     if rt.block_on(reachable_redis()).is_some() && rt.block_on(reachable_pg()).is_some() {
         variants.push((
             "jsonl+redis+postgres",
@@ -337,10 +351,12 @@ fn request(c: &mut Criterion, rt: &Runtime) {
                 took[took.len() * 99 / 100].as_secs_f64() * 1e6
             );
         }
-        if let Some((Some(prefix), Some(schema))) = cleanup_names {
+        if let Some((Some(prefix), schema)) = cleanup_names {
             let redis = RedisSink::new(&redis_url(), &prefix).expect("redis");
-            let pg = PgSink::new(&pg_url(), &schema).expect("pg");
-            rt.block_on(cleanup(Some(&redis), Some(&pg), Some(&schema)));
+            let pg = schema
+                .as_deref()
+                .map(|schema| PgSink::new(&pg_url(), schema).expect("pg"));
+            rt.block_on(cleanup(Some(&redis), pg.as_ref(), schema.as_deref()));
         }
     }
     g.finish();

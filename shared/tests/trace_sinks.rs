@@ -401,3 +401,53 @@ async fn stream_from_redis_sees_records_another_instance_wrote() {
         .await
         .expect("del");
 }
+
+/// In the flush-each-request mode (AWS Lambda, where nothing runs after a
+/// response returns) a request answers only once its records are in the
+/// sinks: Redis holds the session's `session.created` when the create
+/// answers, and each mirror request's record when it answers, with no flush.
+#[tokio::test]
+async fn flushing_each_request_writes_the_records_before_the_answer() {
+    let prefix = unique("mirra_test");
+    let api = Api::with_trace_settings(TraceSettings {
+        redis_url: Some(redis_url()),
+        redis_prefix: Some(prefix.clone()),
+        flush_each_request: true,
+        ..TraceSettings::default()
+    })
+    .await;
+    let redis = RedisSink::new(&redis_url(), &prefix).expect("redis");
+    let in_redis = |session: String| {
+        let redis = &redis;
+        async move {
+            let q = shared::traces::TraceQuery {
+                session,
+                limit: 100,
+                ..Default::default()
+            };
+            let page = redis.list(&q).await.expect("list");
+            page.data.into_iter().map(|r| r.kind).collect::<Vec<_>>()
+        }
+    };
+    let s = api.session().await;
+    assert_eq!(in_redis(s.id.clone()).await, ["session.created"]);
+    for n in 1..=3 {
+        api.send(&s, email(&format!("n{n}@test.dev"))).await;
+        assert_eq!(
+            in_redis(s.id.clone()).await.len(),
+            1 + n,
+            "after request {n}"
+        );
+    }
+    let mut conn = redis.conn().await.expect("redis");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    let _: () = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut conn)
+        .await
+        .expect("del");
+}

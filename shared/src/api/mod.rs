@@ -64,7 +64,16 @@ pub fn router(state: AppState) -> Router {
             credential::route,
         ))
         .service(app);
-    Router::new().fallback_service(host_routed)
+    let outer = Router::new().fallback_service(host_routed);
+    match state.traces.filter(|t| t.flushes_each_request()) {
+        // Where nothing runs after a response returns (AWS Lambda), each
+        // request writes what it recorded before it answers.
+        Some(traces) => outer.layer(axum::middleware::from_fn_with_state(
+            traces,
+            crate::traces::layer::flush_before_answering,
+        )),
+        None => outer,
+    }
 }
 
 /// No route: a request for a mirror (a path below its base that its router

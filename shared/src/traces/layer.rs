@@ -84,6 +84,32 @@ pub async fn trace(State(traces): State<Arc<Traces>>, req: Request, next: Next) 
     Response::from_parts(rparts, Body::from(rbytes))
 }
 
+/// How long a request waits for the sinks before it answers anyway (in the
+/// flush-each-request mode): records still buffered then wait for the next
+/// request of the same process.
+pub const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The middleware of the flush-each-request mode (AWS Lambda, where nothing
+/// runs after a response returns): the response waits until every record
+/// made so far — the request's own, and lifecycle records — is in the sinks,
+/// at most [`FLUSH_WAIT`].
+pub async fn flush_before_answering(
+    State(traces): State<Arc<Traces>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let res = next.run(req).await;
+    if tokio::time::timeout(FLUSH_WAIT, traces.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "trace sinks did not take this request's records in time; they stay buffered"
+        );
+    }
+    res
+}
+
 /// `/m/{session}/{mirror}/…` → its session and mirror.
 fn session_and_mirror(path: &str) -> Option<(&str, &str)> {
     let mut parts = path.strip_prefix("/m/")?.splitn(3, '/');

@@ -54,6 +54,9 @@ pub struct Setup {
     pub redis: Option<Arc<RedisSink>>,
     /// The Redis → PostgreSQL mover: a flush waits for it too.
     pub mover: Option<Arc<Mover>>,
+    /// Every request waits until its records are in the sinks before it
+    /// answers (AWS Lambda: nothing runs after a response returns).
+    pub flush_each_request: bool,
 }
 
 impl Setup {
@@ -64,6 +67,7 @@ impl Setup {
             reader: None,
             redis: None,
             mover: None,
+            flush_each_request: false,
         }
     }
 }
@@ -77,6 +81,7 @@ pub struct Traces {
     live: broadcast::Sender<Arc<[TraceRecord]>>,
     redis: Option<Arc<RedisSink>>,
     mover: Option<Arc<Mover>>,
+    flush_each_request: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -113,6 +118,7 @@ impl Traces {
             live,
             redis: setup.redis,
             mover: setup.mover,
+            flush_each_request: setup.flush_each_request,
             clock,
         });
         sessions.set_traces(traces.clone());
@@ -215,6 +221,12 @@ impl Traces {
     /// Records dropped so far (queue full, or an output's buffer full).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed) + self.outputs.iter().map(|o| o.dropped()).sum::<u64>()
+    }
+
+    /// Whether each request waits for its records to be written
+    /// ([`Setup::flush_each_request`]).
+    pub fn flushes_each_request(&self) -> bool {
+        self.flush_each_request
     }
 
     /// Records waiting in the queue for the writer.

@@ -19,6 +19,9 @@ use super::sink::{TraceError, TraceSink};
 
 pub const ENV_REDIS_URL: &str = "MIRRA_REDIS_URL";
 pub const ENV_DATABASE_URL: &str = "MIRRA_DATABASE_URL";
+/// `each-request`: every request answers only once its records are written
+/// (what the AWS Lambda functions run with).
+pub const ENV_TRACE_FLUSH: &str = "MIRRA_TRACE_FLUSH";
 /// Records the Redis and PostgreSQL sinks' buffers hold while the sink is
 /// slow or down (the JSONL stream, on local disk, keeps [`BUFFER`]).
 pub const ENV_TRACE_BUFFER: &str = "MIRRA_TRACE_BUFFER";
@@ -33,6 +36,8 @@ pub struct TraceSettings {
     /// Key prefix in Redis and schema in PostgreSQL (tests keep theirs apart).
     pub redis_prefix: Option<String>,
     pub database_schema: Option<String>,
+    /// Each request waits for its records ([`Setup::flush_each_request`]).
+    pub flush_each_request: bool,
 }
 
 impl TraceSettings {
@@ -54,10 +59,20 @@ impl TraceSettings {
             ),
             None => None,
         };
+        let flush_each_request = match var(ENV_TRACE_FLUSH).as_deref().map(str::trim) {
+            None | Some("batched") => false,
+            Some("each-request") => true,
+            Some(other) => {
+                return Err(TraceError::Unavailable(format!(
+                    "{ENV_TRACE_FLUSH}={other:?}: use each-request or batched"
+                )))
+            }
+        };
         Ok(TraceSettings {
             redis_url: var(ENV_REDIS_URL),
             database_url: var(ENV_DATABASE_URL),
             buffer,
+            flush_each_request,
             ..TraceSettings::default()
         })
     }
@@ -132,6 +147,7 @@ impl TraceSettings {
                 reader,
                 redis,
                 mover,
+                flush_each_request: self.flush_each_request,
             },
             notes,
         ))
