@@ -86,10 +86,27 @@ async fn reachable_redis() -> Option<Arc<RedisSink>> {
     Some(sink)
 }
 
-async fn reachable_pg() -> Option<Arc<PgSink>> {
-    let sink = Arc::new(PgSink::new(&pg_url(), &unique("mirra_bench")).ok()?);
+/// A PostgreSQL sink in a schema of its own (dropped by [`cleanup`]), if
+/// PostgreSQL answers.
+async fn reachable_pg() -> Option<(Arc<PgSink>, String)> {
+    let schema = unique("mirra_bench");
+    let sink = Arc::new(PgSink::new(&pg_url(), &schema).ok()?);
     sink.migrate().await.ok()?;
-    Some(sink)
+    Some((sink, schema))
+}
+
+/// Whether Redis and PostgreSQL both answer (leaving nothing behind).
+async fn both_reachable() -> bool {
+    let redis = reachable_redis().await;
+    let pg = reachable_pg().await;
+    let both = redis.is_some() && pg.is_some();
+    cleanup(
+        redis.as_deref(),
+        pg.as_ref().map(|(p, _)| &**p),
+        pg.as_ref().map(|(_, s)| s.as_str()),
+    )
+    .await;
+    both
 }
 
 async fn cleanup(redis: Option<&RedisSink>, pg: Option<&PgSink>, schema: Option<&str>) {
@@ -125,7 +142,7 @@ fn append(c: &mut Criterion, rt: &Runtime) {
         None => eprintln!("append/redis skipped: no Redis at {}", redis_url()),
     }
     match &pg {
-        Some(p) => sinks.push(("postgres", p.clone())),
+        Some((p, _)) => sinks.push(("postgres", p.clone())),
         None => eprintln!("append/postgres skipped: no PostgreSQL at {}", pg_url()),
     }
     let mut g = c.benchmark_group("append");
@@ -146,7 +163,11 @@ fn append(c: &mut Criterion, rt: &Runtime) {
         });
     }
     g.finish();
-    rt.block_on(cleanup(redis.as_deref(), pg.as_deref(), None));
+    rt.block_on(cleanup(
+        redis.as_deref(),
+        pg.as_ref().map(|(p, _)| &**p),
+        pg.as_ref().map(|(_, s)| s.as_str()),
+    ));
 }
 
 fn sessions() -> (
@@ -162,10 +183,10 @@ fn sessions() -> (
 
 fn pipeline(c: &mut Criterion, rt: &Runtime) {
     const N: usize = 20_000;
-    let (Some(_), Some(_)) = (rt.block_on(reachable_redis()), rt.block_on(reachable_pg())) else {
+    if !rt.block_on(both_reachable()) {
         eprintln!("pipeline skipped: needs Redis and PostgreSQL");
         return;
-    };
+    }
     let (prefix, schema) = (unique("mirra_bench"), unique("mirra_bench"));
     let (sessions, _, _dir) = sessions();
     let settings = TraceSettings {
@@ -300,7 +321,7 @@ fn request(c: &mut Criterion, rt: &Runtime) {
             }),
         ));
     }
-    if rt.block_on(reachable_redis()).is_some() && rt.block_on(reachable_pg()).is_some() {
+    if rt.block_on(both_reachable()) {
         variants.push((
             "jsonl+redis+postgres",
             Some(TraceSettings {

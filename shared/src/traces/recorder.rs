@@ -27,6 +27,8 @@ pub const QUEUE: usize = 8192;
 pub const BUFFER: usize = 100_000;
 /// Records taken from the queue per round, at most.
 const BATCH: usize = 512;
+/// How long the writer waits after a record for more to come with it.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 /// Batches a live tail in this process may fall behind before it skips.
 const LIVE: usize = 1024;
 
@@ -109,7 +111,20 @@ impl Traces {
             .or_else(|| setup.sinks.first().map(|(_, s, _)| s.clone()))
             .expect("a trace setup has a sink");
         let live = broadcast::channel(LIVE).0;
-        tokio::spawn(writer(rx, outputs.clone(), live.clone(), sessions.clone()));
+        // Each request waits for its own records in the flush-each-request
+        // mode: no lingering there.
+        let linger = if setup.flush_each_request {
+            std::time::Duration::ZERO
+        } else {
+            LINGER
+        };
+        tokio::spawn(writer(
+            rx,
+            outputs.clone(),
+            live.clone(),
+            sessions.clone(),
+            linger,
+        ));
         let traces = Arc::new(Traces {
             tx,
             dropped,
@@ -292,6 +307,7 @@ async fn writer(
     outputs: Vec<Arc<Output>>,
     live: broadcast::Sender<Arc<[TraceRecord]>>,
     sessions: Arc<Sessions>,
+    linger: std::time::Duration,
 ) {
     // Session id → (incarnation, workspace), for the records of live sessions.
     let mut known: HashMap<String, (String, String)> = HashMap::new();
@@ -302,7 +318,14 @@ async fn writer(
             Msg::Record(raw) => batch.push(raw.keep()),
             Msg::Flush(done) => waiting.push(done),
         };
+        let flushing = matches!(first, Msg::Flush(_));
         take(first, &mut batch);
+        if !flushing && !linger.is_zero() {
+            // Lingers a moment so that one wake-up carries many records: at
+            // a steady trickle of requests, a wake-up (and a write) per
+            // record took CPU from the requests themselves on two cores.
+            tokio::time::sleep(linger).await;
+        }
         while batch.len() < BATCH {
             match rx.try_recv() {
                 Ok(m) => take(m, &mut batch),
