@@ -111,17 +111,7 @@ async fn both_reachable() -> bool {
 
 async fn cleanup(redis: Option<&RedisSink>, pg: Option<&PgSink>, schema: Option<&str>) {
     if let Some(r) = redis {
-        if let Ok(mut conn) = r.conn().await {
-            let prefix = r.all_key().trim_end_matches(":all").to_string();
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{prefix}*"))
-                .query_async(&mut conn)
-                .await
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
-            }
-        }
+        let _ = r.delete_all().await;
     }
     if let (Some(p), Some(schema)) = (pg, schema) {
         let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");

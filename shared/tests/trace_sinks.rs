@@ -83,6 +83,10 @@ fn records(session: &str, n: usize) -> Vec<TraceRecord> {
 async fn redis_sink_keeps_the_sink_contract() {
     let sink = redis_sink();
     conformance::run(&*sink).await;
+    assert!(
+        sink.delete_all().await.expect("clean up") >= 2,
+        "its streams"
+    );
 }
 
 #[tokio::test]
@@ -195,17 +199,7 @@ async fn mover_carries_redis_into_postgres_and_takes_over_what_a_dead_consumer_l
         .expect("redis");
     assert_eq!(pg.count().await.expect("count"), 300, "each record once");
     assert!(mover.health().moved >= 310, "{:?}", mover.health());
-    let key = redis.all_key();
-    let prefix_keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", key.trim_end_matches(":all")))
-        .query_async(&mut conn)
-        .await
-        .expect("keys");
-    let _: () = redis::cmd("DEL")
-        .arg(&prefix_keys)
-        .query_async(&mut conn)
-        .await
-        .expect("del");
+    redis.delete_all().await.expect("clean up");
     drop_schema(&pg, &schema).await;
 }
 
@@ -389,17 +383,7 @@ async fn stream_from_redis_sees_records_another_instance_wrote() {
     let got = next_records(&mut body, 2).await;
     assert_eq!(got[0]["id"], elsewhere.id.as_str(), "{got:?}");
     assert_eq!(got[1]["method"], "POST");
-    let mut conn = other.conn().await.expect("redis");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .expect("keys");
-    let _: () = redis::cmd("DEL")
-        .arg(&keys)
-        .query_async(&mut conn)
-        .await
-        .expect("del");
+    other.delete_all().await.expect("clean up");
 }
 
 /// In the flush-each-request mode (AWS Lambda, where nothing runs after a
@@ -439,15 +423,5 @@ async fn flushing_each_request_writes_the_records_before_the_answer() {
             "after request {n}"
         );
     }
-    let mut conn = redis.conn().await.expect("redis");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .expect("keys");
-    let _: () = redis::cmd("DEL")
-        .arg(&keys)
-        .query_async(&mut conn)
-        .await
-        .expect("del");
+    redis.delete_all().await.expect("clean up");
 }

@@ -107,6 +107,31 @@ impl RedisSink {
         Ok(out)
     }
 
+    /// Deletes every stream under this sink's prefix (tests and benchmarks
+    /// clean up with it); answers how many.
+    pub async fn delete_all(&self) -> Result<usize, TraceError> {
+        let mut conn = self.conn().await?;
+        let (mut cursor, mut deleted) = (0u64, 0usize);
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}:*", self.prefix))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                let n: usize = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await?;
+                deleted += n;
+            }
+            if next == 0 {
+                return Ok(deleted);
+            }
+            cursor = next;
+        }
+    }
+
     /// Records of `session` added after the stream entry `from` (`$` for
     /// "from now on"), waiting up to `block` for one: what a live tail reads.
     /// Answers the records and the last entry id read.
