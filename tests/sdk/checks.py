@@ -1,6 +1,7 @@
 """What every SDK script here checks with: `check` records a passed check or
 fails the script with its description, `env` reads a variable the Rust test
-set, `run` prints the traceback and exits non-zero on the first failure.
+set, `run` prints the traceback and exits non-zero on the first failure,
+`twilio_refused` checks a refusal as twilio-python raises it.
 Imported by the scripts beside it (their folder is on `sys.path`)."""
 
 import os
@@ -34,3 +35,21 @@ def run(main):
     except Exception:  # noqa: BLE001 - the test reads the message
         traceback.print_exc()
         sys.exit(1)
+
+
+def twilio_refused(code, fn, what, status=None):
+    """Calls fn, which must raise twilio-python's TwilioRestException with
+    Twilio error `code` and HTTP `status` (any 4xx when not given); answers
+    the exception."""
+    from twilio.base.exceptions import TwilioRestException
+
+    try:
+        fn()
+    except TwilioRestException as e:
+        check(e.code == code, f"{what}: code {code}, got {e.code} ({e.msg})")
+        if status is None:
+            check(400 <= e.status < 500, f"{what}: a 4xx, got {e.status}")
+        else:
+            check(e.status == status, f"{what}: status {status}, got {e.status}")
+        return e
+    raise CheckFailed(f"{what}: expected TwilioRestException {code}, nothing raised")

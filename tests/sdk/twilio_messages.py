@@ -26,8 +26,8 @@ import time
 import urllib.parse
 
 import twilio
-from checks import PASSED, CheckFailed, check, env, run
-from twilio.base.exceptions import TwilioRestException
+from checks import PASSED, check, env, run
+from checks import twilio_refused as refused
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
@@ -42,16 +42,6 @@ def client_for(url, user, password, account_sid=None):
     c.messaging.base_url = url
     return c
 
-
-def refused(code, fn, what):
-    """Calls fn, which must raise TwilioRestException with `code`."""
-    try:
-        fn()
-    except TwilioRestException as e:
-        check(e.code == code, f"{what}: code {code}, got {e.code} ({e.msg})")
-        check(400 <= e.status < 500, f"{what}: a 4xx, got {e.status}")
-        return e
-    raise CheckFailed(f"{what}: expected TwilioRestException {code}, nothing raised")
 
 
 def start_receiver():

@@ -25,20 +25,11 @@ import urllib.parse
 import urllib.request
 
 import twilio
-from checks import PASSED, CheckFailed, check, env, run
-from twilio.base.exceptions import TwilioRestException
+from checks import PASSED, check, env, run
+from checks import twilio_refused as refused
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-
-def refused(code, fn, what):
-    try:
-        fn()
-    except TwilioRestException as e:
-        check(e.code == code, f"{what}: code {code}, got {e.code} ({e.msg})")
-        check(400 <= e.status < 500, f"{what}: a 4xx, got {e.status}")
-        return e
-    raise CheckFailed(f"{what}: expected TwilioRestException {code}, nothing raised")
 
 
 def start_app():

@@ -18,8 +18,7 @@ Exits non-zero with a message on the first failure; prints one summary line.
 """
 
 import twilio
-from checks import PASSED, CheckFailed, check, env, run
-from twilio.base.exceptions import TwilioRestException
+from checks import PASSED, check, env, run, twilio_refused
 from twilio.rest import Client
 
 TO = "+14155552671"
@@ -27,13 +26,7 @@ TO = "+14155552671"
 
 def refused(code, status, fn, what):
     """Calls fn, which must raise TwilioRestException with `code` and `status`."""
-    try:
-        fn()
-    except TwilioRestException as e:
-        check(e.code == code, f"{what}: code {code}, got {e.code} ({e.msg})")
-        check(e.status == status, f"{what}: status {status}, got {e.status}")
-        return e
-    raise CheckFailed(f"{what}: expected TwilioRestException {code}, nothing raised")
+    return twilio_refused(code, fn, what, status=status)
 
 
 def code_sent_to(client, to):

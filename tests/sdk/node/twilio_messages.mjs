@@ -17,7 +17,7 @@
 // summary line.
 
 import { createServer } from 'node:http';
-import { check, env, passed, sdk } from './checks.mjs';
+import { check, env, passed, sdk, twilioRefused } from './checks.mjs';
 
 const { module: twilio, version: sdkVersion } = sdk('twilio');
 
@@ -32,16 +32,7 @@ function clientFor(url, user, password, accountSid) {
   return c;
 }
 
-async function refused(code, fn, what) {
-  try {
-    await fn();
-  } catch (e) {
-    check(e.code === code, `${what}: code ${code}, got ${e.code} (${e.message})`);
-    check(e.status >= 400 && e.status < 500, `${what}: a 4xx, got ${e.status}`);
-    return e;
-  }
-  throw new Error(`${what}: expected RestException ${code}, nothing thrown`);
-}
+const refused = twilioRefused;
 
 function startReceiver() {
   const got = [];

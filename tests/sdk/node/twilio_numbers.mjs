@@ -14,20 +14,11 @@
 // `twilio.validateRequest`), release. Exits non-zero on the first failure.
 
 import { createServer } from 'node:http';
-import { check, env, passed, sdk } from './checks.mjs';
+import { check, env, passed, sdk, twilioRefused } from './checks.mjs';
 
 const { module: twilio, version: sdkVersion } = sdk('twilio');
 
-async function refused(code, fn, what) {
-  try {
-    await fn();
-  } catch (e) {
-    check(e.code === code, `${what}: code ${code}, got ${e.code} (${e.message})`);
-    check(e.status >= 400 && e.status < 500, `${what}: a 4xx, got ${e.status}`);
-    return e;
-  }
-  throw new Error(`${what}: expected RestException ${code}, nothing thrown`);
-}
+const refused = twilioRefused;
 
 /** An app on loopback recording each webhook's URL, params and signature. */
 function startApp() {

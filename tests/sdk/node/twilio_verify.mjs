@@ -17,20 +17,12 @@
 // 60202, five sends then 60203. Exits non-zero on the first failure; prints
 // one summary line.
 
-import { check, env, passed, sdk } from './checks.mjs';
+import { check, env, passed, sdk, twilioRefused } from './checks.mjs';
 
 const { module: twilio, version: sdkVersion } = sdk('twilio');
 
-async function refused(code, status, fn, what) {
-  try {
-    await fn();
-  } catch (e) {
-    check(e.code === code, `${what}: code ${code}, got ${e.code} (${e.message})`);
-    check(e.status === status, `${what}: status ${status}, got ${e.status}`);
-    return e;
-  }
-  throw new Error(`${what}: expected RestException ${code}, nothing thrown`);
-}
+/** Awaits fn, which must throw RestException with `code` and `status`. */
+const refused = (code, status, fn, what) => twilioRefused(code, fn, what, status);
 
 const TO = '+14155552671';
 const url = env('TWILIO_BASE_URL');
