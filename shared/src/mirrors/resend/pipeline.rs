@@ -143,17 +143,9 @@ impl Later {
 
 /// The mirror's one handler: every method and path below `/m/{session}/resend`.
 pub async fn handle(State(door): State<Door>, path: RawPathParams, req: Request) -> Response {
-    let session = path
-        .iter()
-        .find(|(k, _)| *k == "session")
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_default();
+    let session = crate::mirrors::toolkit::route::session_param(&path);
     let effects = Effects::default();
-    let res = match run(&door, &session, &effects, req).await {
-        Ok(res) => res,
-        Err(e) => e.into_response(),
-    };
-    effects.attach(res)
+    effects.answer(run(&door, &session, &effects, req).await)
 }
 
 async fn run(

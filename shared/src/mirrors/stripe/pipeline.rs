@@ -10,7 +10,7 @@
 use axum::body::{to_bytes, Body};
 use axum::extract::{RawPathParams, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use rusqlite::Connection;
 use serde_json::{Map, Value};
@@ -111,11 +111,7 @@ pub struct Later {
 
 /// The mirror's one handler: every method and path below `/m/{session}/stripe`.
 pub async fn handle(State(door): State<Door>, path: RawPathParams, req: Request) -> Response {
-    let session = path
-        .iter()
-        .find(|(k, _)| *k == "session")
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_default();
+    let session = crate::mirrors::toolkit::route::session_param(&path);
     serve(&door, &session, req).await
 }
 
@@ -124,11 +120,8 @@ pub async fn handle(State(door): State<Door>, path: RawPathParams, req: Request)
 pub async fn serve(door: &Door, session: &str, req: Request) -> Response {
     let request_id = new_request_id();
     let effects = Effects::default();
-    let res = match run(door, session, &request_id, &effects, req).await {
-        Ok(res) => res,
-        Err(e) => e.into_response(),
-    };
-    stamp(effects.attach(res), &request_id)
+    let res = effects.answer(run(door, session, &request_id, &effects, req).await);
+    stamp(res, &request_id)
 }
 
 /// The headers Stripe puts on every response, errors included: SDKs show the

@@ -72,6 +72,12 @@ impl Effects {
         }
     }
 
+    /// The response of a pipeline's run (an error in the vendor's shape)
+    /// with the raised events on it.
+    pub fn answer<E: axum::response::IntoResponse>(&self, res: Result<Response, E>) -> Response {
+        self.attach(res.unwrap_or_else(E::into_response))
+    }
+
     /// Puts the raised events on `res` for its trace record.
     pub fn attach(&self, mut res: Response) -> Response {
         let raised =

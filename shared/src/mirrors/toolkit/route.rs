@@ -150,6 +150,15 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_else(|| s.to_string())
 }
 
+/// The `{session}` of a mirror's route (`/m/{session}/{mirror}/…`), empty
+/// when absent (the session lookup then answers the vendor's 404).
+pub fn session_param(path: &axum::extract::RawPathParams) -> String {
+    path.iter()
+        .find(|(k, _)| *k == "session")
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
