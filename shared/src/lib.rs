@@ -16,8 +16,10 @@
 //!   body and idle timeouts, bodies read before routing, one log line per request.
 //! * [`config`] — server configuration and backend construction.
 //! * [`tls`] — the TLS crypto provider every HTTP client needs installed.
-//! * [`traces`] — every mirror request as a record: redaction, the
-//!   `TraceSink` trait and the JSONL observer stream, the mirror-plane layer.
+//! * [`traces`] — every mirror request and lifecycle event as a record:
+//!   redaction, the `TraceSink` trait and its sinks (the JSONL observer
+//!   stream, Redis Streams, PostgreSQL, the consumer group between the last
+//!   two), one buffered writer per sink, live tails, the mirror-plane layer.
 
 pub mod api;
 pub mod config;
