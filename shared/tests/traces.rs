@@ -10,7 +10,6 @@ mod support;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::traces::jsonl::JsonlSink;
-use shared::traces::record::{new_id, rfc3339};
 use shared::traces::{TraceQuery, TraceRecord, TraceSink};
 use support::resend::{email, Api, START_MS};
 
@@ -179,27 +178,12 @@ async fn records_go_to_the_folder_of_their_utc_date() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sink = JsonlSink::new(dir.path());
     let rec = |ms: i64| TraceRecord {
-        id: new_id(ms),
-        kind: "request".into(),
-        session: "ses_abcd".into(),
-        incarnation: None,
-        workspace: None,
         mirror: Some("stripe".into()),
-        time_ms: ms,
-        time: rfc3339(ms),
         method: Some("GET".into()),
         path: Some("/m/ses_abcd/stripe/v1/customers".into()),
-        query: None,
         status: Some(200),
         latency_us: Some(1),
-        request_body: None,
-        request_truncated: false,
-        response_body: None,
-        response_truncated: false,
-        request_id: None,
-        idempotency_key: None,
-        events: Vec::new(),
-        detail: None,
+        ..TraceRecord::new("request", "ses_abcd", ms)
     };
     let before = START_MS - 1; // 2025-12-31T23:59:59.999Z
     let after = START_MS + 1;

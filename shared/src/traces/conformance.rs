@@ -1,33 +1,23 @@
 //! The contract of [`TraceSink`](super::TraceSink), checked against any
 //! implementation: every sink's tests call [`run`] with a fresh, empty one.
 
-use super::record::{rfc3339, RaisedEvent, TraceRecord};
+use super::record::{RaisedEvent, TraceRecord};
 use super::sink::{TraceQuery, TraceSink};
 
 /// A request record of `session` (what sink tests store).
 pub fn record(session: &str, id: &str, time_ms: i64, status: u16, mirror: &str) -> TraceRecord {
     TraceRecord {
         id: id.to_string(),
-        kind: "request".into(),
-        session: session.to_string(),
         incarnation: Some("inc".into()),
         workspace: Some("ws".into()),
         mirror: Some(mirror.into()),
-        time_ms,
-        time: rfc3339(time_ms),
         method: Some("POST".into()),
         path: Some(format!("/m/{session}/{mirror}/v1/customers")),
-        query: None,
         status: Some(status),
         latency_us: Some(100),
         request_body: Some("email=a%40test.dev".into()),
-        request_truncated: false,
         response_body: Some("{}".into()),
-        response_truncated: false,
-        request_id: None,
-        idempotency_key: None,
-        events: Vec::new(),
-        detail: None,
+        ..TraceRecord::new("request", session, time_ms)
     }
 }
 

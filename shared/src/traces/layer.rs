@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::record::{new_id, rfc3339, RaisedEvents, TraceRecord};
+use super::record::{RaisedEvents, TraceRecord};
 use super::recorder::{Raw, Traces};
 use super::redact;
 
@@ -49,23 +49,12 @@ pub async fn trace(State(traces): State<Arc<Traces>>, req: Request, next: Next) 
         .map(str::to_string);
     let now = traces.now_ms();
     let record = TraceRecord {
-        id: new_id(now),
-        kind: "request".into(),
-        session: session.to_string(),
-        incarnation: None,
-        workspace: None,
         mirror: Some(mirror.to_string()),
-        time_ms: now,
-        time: rfc3339(now),
         method: Some(method),
         path: Some(path.clone()),
         query,
         status: Some(rparts.status.as_u16()),
         latency_us: Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)),
-        request_body: None,
-        request_truncated: false,
-        response_body: None,
-        response_truncated: false,
         request_id,
         idempotency_key,
         events: rparts
@@ -73,7 +62,7 @@ pub async fn trace(State(traces): State<Arc<Traces>>, req: Request, next: Next) 
             .remove::<RaisedEvents>()
             .map(|r| r.0)
             .unwrap_or_default(),
-        detail: None,
+        ..TraceRecord::new("request", session, now)
     };
     // The bodies are shared, not copied; the writer redacts them.
     traces.record_raw(Raw {

@@ -48,6 +48,37 @@ pub struct TraceRecord {
     pub detail: Option<serde_json::Value>,
 }
 
+impl TraceRecord {
+    /// A record of `kind` for `session` at `time_ms` with a fresh id and
+    /// nothing else said yet: every maker fills in its part with struct
+    /// update syntax.
+    pub fn new(kind: &str, session: &str, time_ms: i64) -> Self {
+        TraceRecord {
+            id: new_id(time_ms),
+            kind: kind.to_string(),
+            session: session.to_string(),
+            incarnation: None,
+            workspace: None,
+            mirror: None,
+            time_ms,
+            time: rfc3339(time_ms),
+            method: None,
+            path: None,
+            query: None,
+            status: None,
+            latency_us: None,
+            request_body: None,
+            request_truncated: false,
+            response_body: None,
+            response_truncated: false,
+            request_id: None,
+            idempotency_key: None,
+            events: Vec::new(),
+            detail: None,
+        }
+    }
+}
+
 /// A vendor event a request raised: its id and type (`evt_…`,
 /// `payment_intent.succeeded`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -164,27 +164,10 @@ impl Traces {
     pub fn lifecycle(&self, session: &Session, kind: &str, detail: serde_json::Value) {
         let now = self.now_ms();
         self.record(TraceRecord {
-            id: super::record::new_id(now),
-            kind: kind.to_string(),
-            session: session.id.clone(),
             incarnation: Some(session.incarnation.clone()),
             workspace: Some(session.workspace.clone()),
-            mirror: None,
-            time_ms: now,
-            time: super::record::rfc3339(now),
-            method: None,
-            path: None,
-            query: None,
-            status: None,
-            latency_us: None,
-            request_body: None,
-            request_truncated: false,
-            response_body: None,
-            response_truncated: false,
-            request_id: None,
-            idempotency_key: None,
-            events: Vec::new(),
             detail: Some(detail),
+            ..TraceRecord::new(kind, &session.id, now)
         });
     }
 
@@ -206,27 +189,14 @@ impl Traces {
         let now = self.now_ms();
         self.record_raw(Raw {
             record: TraceRecord {
-                id: super::record::new_id(now),
-                kind: kind.to_string(),
-                session: session.id.clone(),
                 incarnation: Some(session.incarnation.clone()),
                 workspace: Some(session.workspace.clone()),
                 mirror: Some(mirror.to_string()),
-                time_ms: now,
-                time: super::record::rfc3339(now),
                 method: Some("POST".into()),
-                path: None,
-                query: None,
                 status,
                 latency_us: u64::try_from(latency_ms.saturating_mul(1000)).ok(),
-                request_body: None,
-                request_truncated: false,
-                response_body: None,
-                response_truncated: false,
-                request_id: None,
-                idempotency_key: None,
-                events: Vec::new(),
                 detail: Some(detail),
+                ..TraceRecord::new(kind, &session.id, now)
             },
             request: sent,
             response: answered,
