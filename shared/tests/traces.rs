@@ -410,3 +410,28 @@ async fn a_request_lists_the_vendor_events_it_raised() {
         .iter()
         .all(|r| r.get("events").is_none()));
 }
+
+/// A request routed by its credential (at the server's root, as an SDK left
+/// at its own base URL sends it) is traced like one sent to the session's
+/// path: the record names its session and the mirror's path.
+#[tokio::test]
+async fn a_request_routed_by_its_credential_is_traced_under_its_session() {
+    let api = Api::with_traces().await;
+    let s = api.session().await;
+    let auth = format!("Bearer {}", s.key);
+    let body = email("root@test.dev").to_string();
+    let r = api
+        .raw(
+            Method::POST,
+            "/emails",
+            &[("authorization", &auth)],
+            Some(&body),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let page = traces(&api, &s.id, "?kind=request").await;
+    let data = page["data"].as_array().expect("data");
+    assert_eq!(data.len(), 1, "{page}");
+    assert_eq!(data[0]["path"], format!("/m/{}/resend/emails", s.id));
+    assert_eq!(data[0]["events"][0]["type"], "email.sent");
+}
