@@ -70,12 +70,23 @@ pub enum Command {
     /// Put a session back to a snapshot.
     Restore(RestoreArgs),
     /// Print `export` lines that point an app at a session: eval "$(mirra env)".
-    Env(SessionArgs),
+    Env(EnvArgs),
     /// Show minutes used per mode and the live session count.
     Usage(JsonArgs),
     /// Show a session's mirror requests and lifecycle events, oldest first;
     /// --follow keeps printing them as they happen.
     Logs(LogsArgs),
+    /// Run the HTTPS proxy that sends api.stripe.com, api.resend.com and
+    /// *.twilio.com to the mirrors (for apps that keep the SDKs' default URLs).
+    ///
+    /// It answers CONNECT for the vendors' API hosts with certificates from a
+    /// local CA (created once per user in the state dir, key mode 0600) and
+    /// hands each request to the server at --api-url unchanged: the
+    /// credential names the session, so one proxy serves every session. Other
+    /// hosts are tunnelled untouched (or refused with --refuse-others).
+    /// `mirra up --proxy` and `mirra env --proxy` start one in the background
+    /// when none runs for the server.
+    Proxy(ProxyArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -237,6 +248,43 @@ pub struct LogsArgs {
     pub tail: Option<usize>,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub target: SessionArgs,
+    /// Point apps at the session through `mirra proxy` (started if none runs):
+    /// HTTPS_PROXY, the CA for each runtime, and the credentials under the
+    /// vendors' usual names — for apps that keep the SDKs' default URLs.
+    #[arg(long)]
+    pub proxy: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProxyArgs {
+    #[command(subcommand)]
+    pub action: Option<ProxyAction>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port).
+    #[arg(long, default_value_t = crate::proxy::DEFAULT_PORT)]
+    pub port: u16,
+    /// Answer 403 for every host that is not a mirrored API's, instead of
+    /// tunnelling it.
+    #[arg(long)]
+    pub refuse_others: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ProxyAction {
+    /// Print the path of the local CA certificate (creating the CA on first use).
+    Ca {
+        /// Print the bundle instead: the CA followed by the system's roots.
+        #[arg(long)]
+        bundle: bool,
+    },
+}
+
 /// `--session`, shared by every command that acts on one session.
 #[derive(Debug, Clone, Args)]
 pub struct SessionArgs {
@@ -285,6 +333,10 @@ pub struct UpArgs {
     /// in the vendor's shape (0: unlimited; default 1000).
     #[arg(long, value_name = "PER_SECOND")]
     pub rate_limit: Option<u32>,
+    /// Start `mirra proxy` for this server, or reuse the running one, and
+    /// print the `export` lines of `mirra env --proxy`.
+    #[arg(long)]
+    pub proxy: bool,
     #[command(flatten)]
     pub out: JsonArgs,
 }

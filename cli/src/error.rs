@@ -73,6 +73,10 @@ pub enum CliError {
     /// `mirra serve` failed; its own message says why.
     #[error("{0}")]
     Serve(String),
+
+    /// `mirra proxy` could not be set up or started; the message says why.
+    #[error("{0}")]
+    Proxy(String),
 }
 
 impl CliError {

@@ -5,6 +5,7 @@ mod client;
 mod commands;
 mod error;
 mod output;
+mod proxy;
 mod serve;
 mod servers;
 mod size;

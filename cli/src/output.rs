@@ -46,6 +46,17 @@ pub fn is_env_name(s: &str) -> bool {
 /// `export NAME=value` for every mirror's `env` object in a session, mirrors and
 /// names in order. Names that are not valid shell names are skipped with a warning.
 pub fn export_lines(session: &Value) -> String {
+    exports(session, false)
+}
+
+/// [`export_lines`] without the entries that carry a mirror's base URL
+/// (`STRIPE_API_BASE`, …): for apps that reach the vendors' own hosts
+/// through `mirra proxy`.
+pub fn export_lines_without_base_urls(session: &Value) -> String {
+    exports(session, true)
+}
+
+fn exports(session: &Value, skip_base_urls: bool) -> String {
     let mut out = String::new();
     let Some(mirrors) = session.get("mirrors").and_then(Value::as_object) else {
         return out;
@@ -56,6 +67,7 @@ pub fn export_lines(session: &Value) -> String {
         let Some(env) = m.get("env").and_then(Value::as_object) else {
             continue;
         };
+        let base_url = m.get("url").and_then(Value::as_str);
         // By name, whatever order the server sent them in.
         let mut env: Vec<_> = env.iter().collect();
         env.sort_by(|a, b| a.0.cmp(b.0));
@@ -73,10 +85,18 @@ pub fn export_lines(session: &Value) -> String {
                 Value::Null => String::new(),
                 other => other.to_string(),
             };
-            out.push_str(&format!("export {name}={}\n", shell_quote(&value)));
+            if skip_base_urls && base_url == Some(value.as_str()) {
+                continue;
+            }
+            out.push_str(&export_line(name, &value));
         }
     }
     out
+}
+
+/// One `export NAME=value` line, the value quoted for a POSIX shell.
+pub fn export_line(name: &str, value: &str) -> String {
+    format!("export {name}={}\n", shell_quote(value))
 }
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.
@@ -247,6 +267,19 @@ mod tests {
         assert!(
             is_env_name("_A1") && !is_env_name("1A") && !is_env_name("") && !is_env_name("A-B")
         );
+    }
+
+    #[test]
+    fn proxy_exports_leave_out_the_mirrors_base_urls() {
+        let s = json!({"mirrors": {"stripe": {
+            "url": "http://h/m/s/stripe",
+            "env": {"STRIPE_SECRET_KEY": "sk_test_1", "STRIPE_API_BASE": "http://h/m/s/stripe"}
+        }}});
+        assert_eq!(
+            export_lines_without_base_urls(&s),
+            "export STRIPE_SECRET_KEY=sk_test_1\n"
+        );
+        assert!(export_lines(&s).contains("STRIPE_API_BASE"));
     }
 
     #[test]

@@ -184,7 +184,7 @@ async fn stdin_closed() {
 /// Resolves on Ctrl-C or SIGTERM. In-flight requests then finish before the
 /// server returns; a write is acknowledged only after its log entry is durable,
 /// so stopping never loses an acknowledged write.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

@@ -14,6 +14,8 @@
 //!   plane (path and host routing).
 //! * [`server`] — the serving loop: accept loop with a connection cap, header,
 //!   body and idle timeouts, bodies read before routing, one log line per request.
+//! * [`proxy`] — `mirra proxy`: an HTTPS proxy with a local CA that sends the
+//!   vendors' API hosts to the mirrors and tunnels everything else.
 //! * [`config`] — server configuration and backend construction.
 //! * [`tls`] — the TLS crypto provider every HTTP client needs installed.
 //! * [`traces`] — every mirror request and lifecycle event as a record:
@@ -25,6 +27,7 @@ pub mod api;
 pub mod config;
 pub mod dispatch;
 pub mod mirrors;
+pub mod proxy;
 pub mod server;
 pub mod session;
 pub mod state;

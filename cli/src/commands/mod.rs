@@ -43,13 +43,30 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             .block_on(crate::serve::run(args))
             .map_err(|e| CliError::Serve(e.to_string()));
     }
+    if let Command::Proxy(args) = &cli.command {
+        if let Some(crate::cli::ProxyAction::Ca { bundle }) = &args.action {
+            let ca = crate::proxy::local_ca()?;
+            let path = if *bundle {
+                ca.bundle_path()
+            } else {
+                ca.cert_path()
+            };
+            return output::emit(&format!("{}\n", path.display()));
+        }
+        let config = crate::client::Config::from_env(&globals)?;
+        let rt = tokio::runtime::Runtime::new()
+            .map_err(|e| CliError::io("starting the async runtime", e))?;
+        return rt.block_on(crate::proxy::run(args, &config.api_url));
+    }
     let ctx = Ctx::from_env(&globals)?;
     if let Command::Logs(a) = &cli.command {
         // Printed as the records come, not as one output.
         return logs::run(&ctx, a);
     }
     let (json, out) = match cli.command {
-        Command::Serve(_) | Command::Logs(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Logs(_) | Command::Proxy(_) => {
+            unreachable!("handled above")
+        }
         Command::Up(a) => (a.out.json, up::run(&ctx, &a)?),
         Command::Down(a) => (a.out.json, down::run(&ctx, &a)?),
         Command::Ls(a) => (a.out.json, ls::run(&ctx, &a)?),
@@ -60,7 +77,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             None => (a.target.out.json, snapshot::list(&ctx, &a)?),
         },
         Command::Restore(a) => (a.target.out.json, snapshot::restore(&ctx, &a)?),
-        Command::Env(a) => (a.out.json, env::run(&ctx, &a)?),
+        Command::Env(a) => (a.target.out.json, env::run(&ctx, &a)?),
         Command::Usage(a) => (a.json, usage::run(&ctx)?),
     };
     output::emit(&if json {

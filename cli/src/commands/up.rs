@@ -17,8 +17,17 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Output, CliError> {
     if !id.is_empty() {
         ctx.remember(id, session.get("name").and_then(Value::as_str));
     }
+    let mut text = human(&session, now_unix());
+    if args.proxy {
+        let rec = crate::proxy::ensure(ctx.client.api_url())?;
+        text.push_str(&format!(
+            "\n# or through the proxy at {} (apps at the vendors' default URLs; later: eval \"$(mirra env --proxy)\")\n",
+            rec.url
+        ));
+        text.push_str(&crate::proxy::exports(&rec, &session));
+    }
     Ok(Output {
-        human: human(&session, now_unix()),
+        human: text,
         body: session,
     })
 }

@@ -11,7 +11,10 @@
 //!   id, where path routing answers the vendor's 410.
 //! * A credential in a vendor's shape that names no session is routed to its
 //!   mirror marked [`UnknownCredential`], which answers the vendor's 401.
-//! * A request with no such credential is left alone: without a route it gets
+//! * A request to one of a vendor's own hosts (`api.stripe.com`, as `mirra
+//!   proxy` forwards it) is that vendor's whatever its path; without a
+//!   credential in the vendor's shape it is marked [`UnknownCredential`] too.
+//! * Any other request with no such credential is left alone: without a route it gets
 //!   the control plane's JSON 404.
 
 use std::sync::Arc;
@@ -38,25 +41,33 @@ const NO_SESSION: &str = "-";
 /// The middleware (`axum::middleware::from_fn_with_state`).
 pub async fn route(State(routing): State<Routing>, req: Request, next: Next) -> Response {
     let found = match target(req.uri(), req.headers(), &routing.mirrors) {
-        Some((m, Via::Credential(credential))) => Some((m.clone(), credential)),
+        Some((m, Via::Credential(credential))) => Some((m.clone(), Some(credential))),
+        Some((m, Via::VendorHost(credential))) => Some((m.clone(), credential)),
         _ => None,
     };
     let (mut parts, body) = req.into_parts();
     if let Some((mirror, credential)) = found {
         let name = mirror.def.name();
-        let session = match routing
-            .sessions
-            .context_by_credential(name, &credential)
-            .await
-        {
-            Ok(ctx) => ctx.session_id().to_string(),
-            Err(SessionError::Gone { id, .. }) => id,
-            Err(SessionError::NotFound(_)) => {
+        let session = match credential {
+            // At a vendor's host without its credential: the vendor's 401.
+            None => {
                 parts.extensions.insert(UnknownCredential);
                 NO_SESSION.to_string()
             }
-            // The session table failed: the client still gets its vendor's 5xx.
-            Err(e) => return mirror.vendor.error_response(VendorError::from(e)),
+            Some(credential) => match routing
+                .sessions
+                .context_by_credential(name, &credential)
+                .await
+            {
+                Ok(ctx) => ctx.session_id().to_string(),
+                Err(SessionError::Gone { id, .. }) => id,
+                Err(SessionError::NotFound(_)) => {
+                    parts.extensions.insert(UnknownCredential);
+                    NO_SESSION.to_string()
+                }
+                // The session table failed: the client still gets its vendor's 5xx.
+                Err(e) => return mirror.vendor.error_response(VendorError::from(e)),
+            },
         };
         parts.uri = rewrite(&parts.uri, &session, name);
     }

@@ -23,6 +23,10 @@ pub(crate) enum Via<'r> {
     /// The credential the request carries, in the mirror's vendor scheme; the
     /// session it names is not looked up here.
     Credential(String),
+    /// `Host` is one of the vendor's own API hosts (`api.stripe.com`, as
+    /// `mirra proxy` forwards it), with the credential in the vendor's scheme
+    /// if the request carries one.
+    VendorHost(Option<String>),
 }
 
 /// The mirror of `mirrors` a request with this URI and these headers is for,
@@ -43,6 +47,12 @@ pub(crate) fn target<'m, 'r>(
     if let Some(rest) = path.strip_prefix("/m/") {
         let mirror = rest.split('/').nth(1)?;
         return named(mirror).map(|m| (m, Via::Path));
+    }
+    if let Some(m) = mirrors
+        .iter()
+        .find(|m| m.vendor.serves_host(host_of(headers, uri)))
+    {
+        return Some((m, Via::VendorHost(m.vendor.credential_in(headers))));
     }
     if control::owns(path) {
         return None;
@@ -93,5 +103,28 @@ mod tests {
         assert_eq!(of("/m/ses_ab12/paypal/x", plain, key), None);
         assert_eq!(of("/v1/customers", plain, ""), None);
         assert_eq!(of("/v1/customers", plain, "Bearer pk_test_abc"), None);
+        // A vendor's own host: that vendor's, with or without its credential,
+        // whatever the path.
+        let stripe = "api.stripe.com";
+        assert_eq!(
+            of("/v1/customers", stripe, key),
+            is(r#"stripe VendorHost(Some("sk_test_abc"))"#)
+        );
+        assert_eq!(
+            of("/v1/sessions", "API.Stripe.com:443", ""),
+            is("stripe VendorHost(None)")
+        );
+        assert_eq!(
+            of("/v2/Services", "verify.twilio.com", "Bearer sk_test_abc"),
+            is("twilio VendorHost(None)")
+        );
+        assert_eq!(
+            of("/emails", "api.resend.com", ""),
+            is("resend VendorHost(None)")
+        );
+        assert_eq!(
+            of("/v1/customers", "stripe.com", key),
+            is(r#"stripe Credential("sk_test_abc")"#)
+        );
     }
 }

@@ -19,7 +19,7 @@ pub mod toolkit;
 pub mod twilio;
 pub mod vendor;
 
-pub use vendor::{Vendor, VendorError};
+pub use vendor::{host_matches, Vendor, VendorError};
 
 /// One mirror: what the session layer needs, how its vendor speaks, and the
 /// routes it serves.

@@ -31,6 +31,21 @@ pub trait Vendor: Send + Sync + 'static {
         None
     }
 
+    /// The host names the vendor's SDKs send this API's requests to by
+    /// default (`api.stripe.com`); `*.` + a suffix stands for every name
+    /// under it. `mirra proxy` intercepts these, and a request that arrives
+    /// with one of them as its `Host` is this vendor's, routed by its
+    /// credential and never taken for the control plane.
+    fn api_hosts(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether `host` (a `Host` header: any case, maybe with a port) is one
+    /// of [`Vendor::api_hosts`].
+    fn serves_host(&self, host: &str) -> bool {
+        host_matches(self.api_hosts(), host)
+    }
+
     /// `error` as this vendor answers it: status, body and the headers its
     /// SDKs read (Stripe's `request-id`, `stripe-version`).
     fn error_response(&self, error: VendorError) -> Response;
@@ -38,6 +53,30 @@ pub trait Vendor: Send + Sync + 'static {
     /// A fresh id for a new object of `kind`, in this vendor's format (Stripe:
     /// the kind's prefix and base-62 characters; Twilio `SM` + 32 hex; Resend a UUID).
     fn new_id(&self, kind: &Kind) -> String;
+}
+
+/// Whether `host` — a host name or a `Host` header value, in any case, with
+/// or without a port — matches one of `patterns`: a name, or `*.` + a suffix
+/// for every name under it (not the suffix itself).
+pub fn host_matches(patterns: &[&str], host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
+        _ => host,
+    };
+    let name = name.trim_end_matches('.');
+    patterns
+        .iter()
+        .any(|pattern| match pattern.strip_prefix("*.") {
+            Some(suffix) => {
+                name.len() > suffix.len() + 1
+                    && name.is_char_boundary(name.len() - suffix.len())
+                    && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+                    && name.as_bytes()[name.len() - suffix.len() - 1] == b'.'
+            }
+            None => name.eq_ignore_ascii_case(pattern),
+        })
 }
 
 /// A failure in words any vendor can render. `Display` is a plain English

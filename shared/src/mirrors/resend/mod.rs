@@ -159,6 +159,11 @@ impl Vendor for Resend {
             .filter(|key| key.starts_with("re_"))
     }
 
+    /// Resend's one API host.
+    fn api_hosts(&self) -> &'static [&'static str] {
+        &["api.resend.com"]
+    }
+
     fn error_response(&self, error: VendorError) -> Response {
         ResendError::from(error).into_response()
     }

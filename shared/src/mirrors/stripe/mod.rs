@@ -159,6 +159,15 @@ impl Vendor for Stripe {
             .filter(|key| key.starts_with("sk_test_"))
     }
 
+    /// The API, file uploads and v2 meter events.
+    fn api_hosts(&self) -> &'static [&'static str] {
+        &[
+            "api.stripe.com",
+            "files.stripe.com",
+            "meter-events.stripe.com",
+        ]
+    }
+
     fn error_response(&self, error: VendorError) -> Response {
         pipeline::stamp(StripeError::from(error).into_response(), &new_request_id())
     }

@@ -154,6 +154,12 @@ impl Vendor for Twilio {
             .filter(|u| auth::is_sid(u, "AC") || auth::is_sid(u, "SK"))
     }
 
+    /// Every product host (`api`, `verify`, `messaging`, `lookups`, …) and the
+    /// regional ones (`api.dublin.ie1.twilio.com`): all are REST API hosts.
+    fn api_hosts(&self) -> &'static [&'static str] {
+        &["*.twilio.com"]
+    }
+
     fn error_response(&self, error: VendorError) -> Response {
         TwilioError::from(error).into_response()
     }
