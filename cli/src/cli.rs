@@ -273,6 +273,10 @@ pub struct ProxyArgs {
     /// tunnelling it.
     #[arg(long)]
     pub refuse_others: bool,
+    /// Listen on any free port when --port is taken (how `up --proxy` and
+    /// `env --proxy` start one).
+    #[arg(long, hide = true)]
+    pub any_port_if_taken: bool,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -51,8 +51,11 @@ pub fn local_ca() -> Result<LocalCa, CliError> {
     LocalCa::load_or_create(&state_dir()?.join("ca")).map_err(|e| CliError::Proxy(e.to_string()))
 }
 
+/// `<state dir>/proxies/<server>.json`, named as the server records are.
 fn record_path(state: &Path, upstream: &str) -> PathBuf {
-    crate::servers::Servers::in_state_dir(&state.join("proxies")).path_for(upstream)
+    let server_record = crate::servers::Servers::in_state_dir(state).path_for(upstream);
+    let name = server_record.file_name().unwrap_or_default();
+    state.join("proxies").join(name)
 }
 
 /// Runs the proxy until Ctrl-C / SIGTERM.
@@ -68,9 +71,13 @@ pub async fn run(args: &ProxyArgs, api_url: &str) -> Result<(), CliError> {
     let proxy =
         Proxy::new(&upstream, ca.clone(), others).map_err(|e| CliError::Usage(e.to_string()))?;
     let addr = format!("{}:{}", args.host, args.port);
-    let listener = TcpListener::bind(&addr)
-        .await
-        .map_err(|e| CliError::io(format!("cannot listen on {addr}"), e))?;
+    let listener = match TcpListener::bind(&addr).await {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && args.any_port_if_taken => {
+            TcpListener::bind((args.host.as_str(), 0)).await
+        }
+        bound => bound,
+    }
+    .map_err(|e| CliError::io(format!("cannot listen on {addr}"), e))?;
     let bound = listener
         .local_addr()
         .map_err(|e| CliError::io("reading the proxy's address", e))?;
@@ -158,14 +165,9 @@ pub fn ensure(upstream: &str) -> Result<ProxyRecord, CliError> {
     }
     let log = fs::File::create(&log_path)
         .map_err(|e| CliError::io(format!("creating {}", log_path.display()), e))?;
-    let port = if std::net::TcpListener::bind(("127.0.0.1", DEFAULT_PORT)).is_ok() {
-        DEFAULT_PORT
-    } else {
-        0
-    };
     let exe = std::env::current_exe().map_err(|e| CliError::io("finding the mirra binary", e))?;
     let mut cmd = Command::new(exe);
-    cmd.args(["proxy", "--port", &port.to_string(), "--api-url", &upstream])
+    cmd.args(["proxy", "--any-port-if-taken", "--api-url", &upstream])
         .stdin(Stdio::null())
         .stdout(
             log.try_clone()
@@ -225,9 +227,13 @@ pub fn exports(rec: &ProxyRecord, session: &serde_json::Value) -> String {
     for (name, value) in [
         ("HTTPS_PROXY", rec.url.clone()),
         ("https_proxy", rec.url.clone()),
+        // twilio-node reads only this one (for HTTPS too); plain-HTTP
+        // requests through the proxy are forwarded.
+        ("HTTP_PROXY", rec.url.clone()),
+        ("http_proxy", rec.url.clone()),
         ("NO_PROXY", no_proxy.clone()),
         ("no_proxy", no_proxy),
-        // Node ≥ 22.21 / 24.5: `https` and fetch use HTTPS_PROXY with it.
+        // Node ≥ 22.21 / 24.5: the global agents and fetch use HTTPS_PROXY.
         ("NODE_USE_ENV_PROXY", "1".into()),
         ("NODE_EXTRA_CA_CERTS", ca.to_string()),
         ("REQUESTS_CA_BUNDLE", bundle.to_string()),
