@@ -287,6 +287,8 @@ pub enum ProxyAction {
         #[arg(long)]
         bundle: bool,
     },
+    /// Stop the proxy running for the server (one started by `up --proxy`).
+    Stop,
 }
 
 /// `--session`, shared by every command that acts on one session.

@@ -131,6 +131,7 @@ pub fn find(upstream: &str) -> Result<Option<ProxyRecord>, CliError> {
 
 /// Whether a Mirra proxy for the record's server answers at its URL.
 fn answers(rec: &ProxyRecord) -> bool {
+    shared::tls::install_provider();
     let Ok(client) = reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(2))
@@ -145,6 +146,34 @@ fn answers(rec: &ProxyRecord) -> bool {
         return false;
     };
     about["object"] == "mirra_proxy" && about["upstream"] == rec.upstream.as_str()
+}
+
+/// Stops the proxy running for `upstream` (SIGTERM; it removes its record
+/// as it goes) and says so.
+pub fn stop(upstream: &str) -> Result<String, CliError> {
+    let upstream = url_key(upstream).map_err(CliError::Usage)?;
+    let Some(rec) = find(&upstream)? else {
+        return Ok(format!("no mirra proxy runs for {upstream}\n"));
+    };
+    #[cfg(unix)]
+    {
+        let pid = i32::try_from(rec.pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+            .ok_or_else(|| CliError::Proxy(format!("bad pid {} in the record", rec.pid)))?;
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).map_err(|e| {
+            CliError::io(format!("stopping mirra proxy (pid {})", rec.pid), e.into())
+        })?;
+    }
+    let path = record_path(&state_dir()?, &upstream);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while read_record(&path).is_some_and(|r| r.pid == rec.pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(format!(
+        "stopped mirra proxy at {} (pid {})\n",
+        rec.url, rec.pid
+    ))
 }
 
 /// The running proxy for `upstream`, else a new one started in the

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mirra_tests::{
-    mirra_bin, node_script, python_script, run_sdk_script, sdk_node, sdk_python, stripe_of, Server,
-    TOKEN,
+    all_customers, mirra_bin, node_script, python_script, run_sdk_script, sdk_node, sdk_python,
+    stripe_of, Server, TOKEN,
 };
 use serde_json::{json, Value};
 
@@ -122,18 +122,7 @@ impl Setup {
     /// The emails of the session's Stripe customers, read at its own path.
     fn customer_emails(&self) -> Vec<String> {
         let (base, key) = stripe_of(&self.session);
-        let list: Value = self
-            .server
-            .http()
-            .get(format!("{base}/v1/customers?limit=100"))
-            .bearer_auth(key)
-            .send()
-            .expect("list")
-            .json()
-            .expect("json");
-        list["data"]
-            .as_array()
-            .expect("data")
+        all_customers(self.server.http(), &base, &key)
             .iter()
             .filter_map(|c| c["email"].as_str().map(str::to_string))
             .collect()
@@ -142,7 +131,8 @@ impl Setup {
 
 /// `mirra env --proxy` prints the proxy, each runtime's CA setting and the
 /// session's credentials under the vendors' names (no base URLs); the proxy
-/// it started is reused by `mirra up --proxy`; `mirra proxy ca` names the CA.
+/// it started is reused by `mirra up --proxy` and ended by `mirra proxy
+/// stop`; `mirra proxy ca` names the CA.
 #[test]
 fn mirra_env_proxy_starts_one_proxy_and_prints_what_each_runtime_needs() {
     let s = setup();
@@ -174,6 +164,17 @@ fn mirra_env_proxy_starts_one_proxy_and_prints_what_each_runtime_needs() {
         "{up}"
     );
     assert_eq!(proxy_records(&s.state).len(), 1, "one proxy, reused");
+
+    let stopped = mirra(&s.server, &s.state, &["proxy", "stop"]);
+    assert!(
+        stopped.starts_with(&format!("stopped mirra proxy at {proxy}")),
+        "{stopped}"
+    );
+    assert!(
+        proxy_records(&s.state).is_empty(),
+        "the stopped proxy took its record"
+    );
+    assert!(std::net::TcpStream::connect(proxy.trim_start_matches("http://")).is_err());
 }
 
 /// stripe-python, resend-python and twilio-python at their default URLs

@@ -44,16 +44,22 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             .map_err(|e| CliError::Serve(e.to_string()));
     }
     if let Command::Proxy(args) = &cli.command {
-        if let Some(crate::cli::ProxyAction::Ca { bundle }) = &args.action {
-            let ca = crate::proxy::local_ca()?;
-            let path = if *bundle {
-                ca.bundle_path()
-            } else {
-                ca.cert_path()
-            };
-            return output::emit(&format!("{}\n", path.display()));
-        }
         let config = crate::client::Config::from_env(&globals)?;
+        match &args.action {
+            Some(crate::cli::ProxyAction::Ca { bundle }) => {
+                let ca = crate::proxy::local_ca()?;
+                let path = if *bundle {
+                    ca.bundle_path()
+                } else {
+                    ca.cert_path()
+                };
+                return output::emit(&format!("{}\n", path.display()));
+            }
+            Some(crate::cli::ProxyAction::Stop) => {
+                return output::emit(&crate::proxy::stop(&config.api_url)?);
+            }
+            None => {}
+        }
         let rt = tokio::runtime::Runtime::new()
             .map_err(|e| CliError::io("starting the async runtime", e))?;
         return rt.block_on(crate::proxy::run(args, &config.api_url));

@@ -70,10 +70,6 @@ impl std::fmt::Debug for LocalCa {
 impl LocalCa {
     /// The CA in `dir`, created there when the directory holds none.
     pub fn load_or_create(dir: &Path) -> Result<Self, CaError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| CaError::Io { path, source }
-        };
         let (cert_path, key_path) = (dir.join(CERT_FILE), dir.join(KEY_FILE));
         if !key_path.exists() {
             create(dir)?;
@@ -186,10 +182,6 @@ impl ResolvesServerCert for LocalCa {
 
 /// Writes a new CA into `dir`: the key first (0600), then the certificate.
 fn create(dir: &Path) -> Result<(), CaError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| CaError::Io { path, source }
-    };
     fs::create_dir_all(dir).map_err(io(dir))?;
     set_mode(dir, 0o700).map_err(io(dir))?;
     let fail = |e: rcgen::Error| CaError::Invalid {
@@ -221,6 +213,14 @@ fn create(dir: &Path) -> Result<(), CaError> {
     write_file(&dir.join(CERT_FILE), cert.pem().as_bytes(), 0o644)
 }
 
+/// An I/O failure on `path`, for `map_err`.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CaError + '_ {
+    move |source| CaError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// The first certificate of a PEM text, as DER.
 fn pem_der(pem: &str) -> Option<CertificateDer<'static>> {
     use base64::Engine as _;
@@ -240,10 +240,6 @@ fn pem_der(pem: &str) -> Option<CertificateDer<'static>> {
 /// `path`, so a reader never sees half a key and the key is never readable
 /// by others, not even for a moment.
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CaError> {
-    let io = |source| CaError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -252,11 +248,11 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CaError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(mode);
     }
-    let mut file = options.open(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    set_mode(&tmp, mode).map_err(io)?;
-    fs::rename(&tmp, path).map_err(io)
+    let mut file = options.open(&tmp).map_err(io(&tmp))?;
+    file.write_all(bytes).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    set_mode(&tmp, mode).map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))
 }
 
 #[cfg(unix)]
@@ -275,14 +271,7 @@ fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
 #[cfg(unix)]
 fn check_private(key: &Path) -> Result<(), CaError> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(key)
-        .map_err(|source| CaError::Io {
-            path: key.to_path_buf(),
-            source,
-        })?
-        .permissions()
-        .mode()
-        & 0o777;
+    let mode = fs::metadata(key).map_err(io(key))?.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(CaError::Exposed {
             path: key.to_path_buf(),

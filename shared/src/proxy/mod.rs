@@ -22,7 +22,6 @@ mod tunnel;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -135,7 +134,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
+        let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 // Out of file descriptors and the like: the next accept may work.
@@ -153,7 +152,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let proxy = proxy.clone();
-                async move { Ok::<_, Infallible>(handle(proxy, peer, req).await) }
+                async move { Ok::<_, Infallible>(handle(proxy, req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -176,7 +175,7 @@ pub async fn serve(
 
 /// One request to the proxy itself: a `CONNECT`, an absolute-form request to
 /// forward, or an origin-form one (`GET /`) asking what this proxy is.
-async fn handle(proxy: Arc<Proxy>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Response<Body> {
     if req.method() == Method::CONNECT {
         let Some(authority) = req.uri().authority().cloned() else {
             return text(StatusCode::BAD_REQUEST, "CONNECT needs host:port\n");
@@ -199,13 +198,13 @@ async fn handle(proxy: Arc<Proxy>, peer: SocketAddr, req: Request<Incoming>) -> 
             Others::Tunnel => tunnel::forward(req).await,
             Others::Refuse => refused(&host),
         },
-        None => about(&proxy, peer),
+        None => about(&proxy),
     }
 }
 
 /// `GET /` on the proxy: what it is, for `mirra up --proxy` to recognise a
 /// running one and for a person checking the port.
-fn about(proxy: &Proxy, _peer: SocketAddr) -> Response<Body> {
+fn about(proxy: &Proxy) -> Response<Body> {
     let body = serde_json::json!({
         "object": "mirra_proxy",
         "upstream": format!("http://{}", proxy.upstream),
