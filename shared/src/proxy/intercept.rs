@@ -34,6 +34,8 @@ pub(super) fn connect(proxy: Arc<Proxy>, req: Request<Incoming>, host: String) -
             async move { Ok::<_, Infallible>(send(&proxy, &upstream, req).await) }
         });
         let _ = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(super::HEADER_TIMEOUT)
             .serve_connection(TokioIo::new(tls), service)
             .await;
     });

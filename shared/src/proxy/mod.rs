@@ -53,6 +53,10 @@ pub enum Others {
 /// connection before the client gets a 502.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a client has to send a request head, to the proxy or inside a
+/// tunnel the proxy answers itself, before its connection is closed.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Everything a connection needs, shared by all of them.
 #[derive(Debug)]
 pub struct Proxy {
@@ -156,7 +160,7 @@ pub async fn serve(
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
+                .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             tokio::pin!(conn);
