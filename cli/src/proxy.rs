@@ -104,6 +104,12 @@ pub async fn run(args: &ProxyArgs, api_url: &str) -> Result<(), CliError> {
             "tunnelled"
         },
     );
+    if !bound.ip().is_loopback() {
+        eprintln!(
+            "warning: {bound} is not a loopback address: anyone who can reach it can tunnel \
+             through this proxy and reach this server's sessions"
+        );
+    }
     println!("CA certificate: {}", rec.ca.display());
     println!("point an app at it: eval \"$(mirra env --proxy)\"");
     let served = shared::proxy::serve(listener, Arc::new(proxy), crate::serve::shutdown_signal())

@@ -187,6 +187,19 @@ async fn vendor_hosts_reach_the_session_their_credential_names() {
     .await;
     assert_eq!(status, 201, "{service}");
     assert!(service["sid"].as_str().is_some_and(|v| v.starts_with("VA")));
+
+    // A vendor host over plain HTTP (absolute form, no CONNECT) reaches the
+    // session too.
+    let (status, list) = answer(
+        app.get("http://api.stripe.com/v1/customers")
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("plain HTTP through the proxy"),
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["data"][0]["id"], json!(id));
 }
 
 /// A key that names no session, or none at all, gets the vendor's own 401 —
