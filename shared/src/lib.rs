@@ -14,6 +14,8 @@
 //!   plane (path and host routing).
 //! * [`server`] — the serving loop: accept loop with a connection cap, header,
 //!   body and idle timeouts, bodies read before routing, one log line per request.
+//! * `lambda` (feature `lambda`) — what the AWS Lambda functions share: the
+//!   app from the environment, the API Gateway stage off the path.
 //! * [`proxy`] — `mirra proxy`: an HTTPS proxy with a local CA that sends the
 //!   vendors' API hosts to the mirrors and tunnels everything else.
 //! * [`config`] — server configuration and backend construction.
@@ -26,6 +28,8 @@
 pub mod api;
 pub mod config;
 pub mod dispatch;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod mirrors;
 pub mod proxy;
 pub mod server;
