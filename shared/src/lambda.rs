@@ -20,8 +20,13 @@ use lambda_http::request::RequestContext;
 
 use axum::response::IntoResponse;
 
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+
 use crate::api::{router, AppState};
 use crate::config::{BackendChoice, Backends, ConfigError, EngineSettings};
+use crate::dispatch::queue::{self, DueQueue};
+use crate::dispatch::sqs::SqsQueue;
+use crate::dispatch::Dispatcher;
 use crate::mirrors::{Mirror, VendorError};
 use crate::session::SystemClock;
 use crate::traces::{TraceSettings, Traces};
@@ -34,6 +39,9 @@ pub const ENV_TOKEN: &str = "MIRRA_TOKEN";
 pub const ENV_PUBLIC_URL: &str = "MIRRA_PUBLIC_URL";
 /// The workspace the functions serve until workspaces have tokens of their own.
 pub const WORKSPACE: &str = "local";
+/// The SQS queue of due work (webhook deliveries, retries, timed changes):
+/// requests enqueue what they leave due, the dispatcher function does it.
+pub const ENV_DUE_QUEUE_URL: &str = "MIRRA_DUE_QUEUE_URL";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LambdaError {
@@ -45,6 +53,8 @@ pub enum LambdaError {
     NotAws,
     #[error("traces: {0}")]
     Traces(String),
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
 }
 
 /// Which requests a function answers: API Gateway routes send each function
@@ -67,6 +77,9 @@ pub struct Settings {
     pub token: String,
     pub public_url: String,
     pub traces: TraceSettings,
+    /// [`ENV_DUE_QUEUE_URL`]: where scheduled work is enqueued (without it,
+    /// nothing does due work on Lambda).
+    pub due_queue_url: Option<String>,
     /// Create the bucket and table when missing (tests on an emulator; a
     /// deployment's template creates them).
     pub create_resources: bool,
@@ -93,6 +106,7 @@ impl Settings {
                 "the base URL sessions hand out",
             ))?,
             traces: TraceSettings::from_env().map_err(|e| LambdaError::Traces(e.to_string()))?,
+            due_queue_url: var(ENV_DUE_QUEUE_URL),
             create_resources: false,
         })
     }
@@ -106,6 +120,35 @@ pub async fn app(plane: Plane) -> Result<Router, LambdaError> {
 /// The app of `mirra serve` on S3 + DynamoDB, answering only `plane`'s
 /// requests, each only once its trace records are written.
 pub async fn app_with(plane: Plane, settings: Settings) -> Result<Router, LambdaError> {
+    let (sessions, mirrors, traces) = services(settings).await?;
+    let mut state = AppState::new(
+        sessions.clone(),
+        &traces.token,
+        WORKSPACE,
+        &traces.public_url,
+        mirrors.clone(),
+    );
+    if let Some(t) = traces.traces {
+        state = state.with_traces(t);
+    }
+    let gate = Arc::new((plane, mirrors));
+    Ok(router(state)
+        .layer(axum::middleware::from_fn_with_state(gate, only_plane))
+        .layer(axum::middleware::from_fn(strip_stage)))
+}
+
+/// What [`services`] built besides the session service.
+struct Built {
+    token: String,
+    public_url: String,
+    traces: Option<Arc<Traces>>,
+}
+
+/// The session service on S3 + DynamoDB, the due-work queue set on it, and
+/// the trace pipeline (each record written before a response returns).
+async fn services(
+    settings: Settings,
+) -> Result<(Arc<crate::session::Sessions>, Vec<Mirror>, Built), LambdaError> {
     let choice = BackendChoice::Aws {
         bucket: settings.bucket,
         table: settings.table,
@@ -114,25 +157,153 @@ pub async fn app_with(plane: Plane, settings: Settings) -> Result<Router, Lambda
     let (backends, _) =
         Backends::open(&choice, Path::new("/tmp/mirra"), settings.create_resources).await?;
     let (sessions, mirrors) = backends.sessions(Arc::new(SystemClock), EngineSettings::default());
-    let mut state = AppState::new(
-        sessions.clone(),
-        &settings.token,
-        WORKSPACE,
-        settings.public_url.trim_end_matches('/'),
-        mirrors.clone(),
-    );
-    let mut traces = settings.traces;
-    if traces.redis_url.is_some() || traces.database_url.is_some() {
-        traces.flush_each_request = true;
-        let (setup, _) = traces
+    if let Some(url) = &settings.due_queue_url {
+        sessions.set_due_queue(Arc::new(SqsQueue::from_env(url).await));
+    }
+    let mut traces = None;
+    let mut trace_settings = settings.traces;
+    if trace_settings.redis_url.is_some() || trace_settings.database_url.is_some() {
+        trace_settings.flush_each_request = true;
+        let (setup, _) = trace_settings
             .setup(None)
             .map_err(|e| LambdaError::Traces(e.to_string()))?;
-        state = state.with_traces(Traces::start_with(setup, sessions));
+        traces = Some(Traces::start_with(setup, sessions.clone()));
     }
-    let gate = Arc::new((plane, mirrors));
-    Ok(router(state)
-        .layer(axum::middleware::from_fn_with_state(gate, only_plane))
-        .layer(axum::middleware::from_fn(strip_stage)))
+    let built = Built {
+        token: settings.token,
+        public_url: settings.public_url.trim_end_matches('/').to_string(),
+        traces,
+    };
+    Ok((sessions, mirrors, built))
+}
+
+/// What the dispatcher and reaper functions run on: the session service,
+/// the dispatcher and the due-work queue.
+pub struct Worker {
+    pub sessions: Arc<crate::session::Sessions>,
+    dispatcher: Arc<Dispatcher>,
+    queue: Arc<dyn DueQueue>,
+    traces: Option<Arc<Traces>>,
+}
+
+/// What one reaper run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Reaped {
+    /// Expired sessions ended.
+    pub ended: usize,
+    /// Due entries enqueued again (their message was lost, or is in flight).
+    pub enqueued: usize,
+}
+
+/// Entries one reaper run enqueues again, at most.
+const SWEEP: usize = 1000;
+/// A message that arrives this much before its work is due is enqueued again.
+const EARLY_MS: i64 = 1000;
+
+impl Worker {
+    /// From the environment ([`Settings::from_env`]); [`ENV_DUE_QUEUE_URL`] is required.
+    pub async fn from_env() -> Result<Self, LambdaError> {
+        Self::with(Settings::from_env()?).await
+    }
+
+    pub async fn with(settings: Settings) -> Result<Self, LambdaError> {
+        if settings.due_queue_url.is_none() {
+            return Err(LambdaError::Missing(
+                ENV_DUE_QUEUE_URL,
+                "the SQS queue of due work",
+            ));
+        }
+        let (sessions, _, built) = services(settings).await?;
+        let queue = sessions.due_queue().cloned().ok_or(LambdaError::Missing(
+            ENV_DUE_QUEUE_URL,
+            "the SQS queue of due work",
+        ))?;
+        Ok(Worker {
+            dispatcher: Arc::new(Dispatcher::new(sessions.clone())),
+            sessions,
+            queue,
+            traces: built.traces,
+        })
+    }
+
+    /// One batch of queue messages (id, body): each one's work done — or,
+    /// arrived early (work due after the queue's longest delay), enqueued
+    /// again. Answers the ids of the messages that failed, for the queue to
+    /// deliver again (then to its dead-letter queue); a body that is not a
+    /// due-work message is dropped with a warning, never retried.
+    pub async fn dispatch(&self, messages: Vec<(String, String)>) -> Vec<String> {
+        let mut failed = Vec::new();
+        for (id, body) in messages {
+            let work = match queue::parse(&body) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!(message = %id, error = %e, "dropping a message");
+                    continue;
+                }
+            };
+            let now = self.sessions.clock().now_ms();
+            let done = if work.due_at_ms > now + EARLY_MS {
+                self.queue
+                    .enqueue(&work, now)
+                    .await
+                    .map(|()| 0)
+                    .map_err(|e| e.to_string())
+            } else {
+                self.dispatcher
+                    .run_due(&work)
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            if let Err(e) = done {
+                tracing::warn!(message = %id, session = %work.session_id, error = %e, "due work failed; the queue delivers it again");
+                failed.push(id);
+            }
+        }
+        self.flush().await;
+        failed
+    }
+
+    /// The scheduled reaper: ends expired sessions (recording their usage and
+    /// deleting an ephemeral one's state) and enqueues again every entry due
+    /// and not done.
+    pub async fn reap(&self) -> Result<Reaped, LambdaError> {
+        let ended = self.sessions.reap().await?;
+        let now = self.sessions.clock().now_ms();
+        let mut enqueued = 0;
+        for work in self.sessions.due_work(now, SWEEP).await? {
+            match self.queue.enqueue(&work, now).await {
+                Ok(()) => enqueued += 1,
+                Err(e) => tracing::warn!(error = %e, "reaper: due work not enqueued; next run"),
+            }
+        }
+        self.flush().await;
+        Ok(Reaped { ended, enqueued })
+    }
+
+    /// The dispatcher function's handler: an SQS batch in, the messages to
+    /// deliver again out (the function reports partial batch failures).
+    pub async fn on_sqs(&self, event: SqsEvent) -> SqsBatchResponse {
+        let messages = event
+            .records
+            .into_iter()
+            .map(|m| (m.message_id.unwrap_or_default(), m.body.unwrap_or_default()))
+            .collect();
+        let mut response = SqsBatchResponse::default();
+        for id in self.dispatch(messages).await {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+        response
+    }
+
+    /// Writes the records of this invocation before it returns (nothing runs
+    /// after it on Lambda).
+    async fn flush(&self) {
+        if let Some(t) = &self.traces {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), t.flush()).await;
+        }
+    }
 }
 
 /// Answers a request for the other plane with that plane's 404: the control

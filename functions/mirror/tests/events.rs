@@ -44,6 +44,7 @@ async fn functions(test: &str) -> Option<(Router, Router)> {
         token: TOKEN.into(),
         public_url: "https://api.mirra.example.com".into(),
         traces: TraceSettings::default(),
+        due_queue_url: None,
         create_resources: true,
     };
     let control = app_with(Plane::Control, settings.clone())

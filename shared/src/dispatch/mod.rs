@@ -16,6 +16,10 @@
 //! polling). On AWS Lambda nothing may run after a response returns, so a
 //! queue-driven function calls `run_due` / `sweep` instead (issue "serverless").
 
+pub mod queue;
+#[cfg(feature = "lambda")]
+pub mod sqs;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -25,10 +25,25 @@ impl Sessions {
                 session.id
             )));
         }
-        Ok(self
+        let now = self
             .table
             .schedule_due(&session.id, &session.incarnation, mirror, due_at_ms)
-            .await?)
+            .await?;
+        // With a queue (AWS Lambda), the time the index now holds is also a
+        // message, sent before the caller answers. A failed send is logged:
+        // the entry stays in the index, and the reaper's sweep enqueues it.
+        if let (true, Some(queue)) = (now, self.due_queue()) {
+            let work = DueWork {
+                session_id: session.id.clone(),
+                incarnation: session.incarnation.clone(),
+                mirror: mirror.to_string(),
+                due_at_ms,
+            };
+            if let Err(e) = queue.enqueue(&work, self.clock.now_ms()).await {
+                tracing::warn!(error = %e, session = %session.id, mirror, "due work not enqueued; the reaper's sweep will");
+            }
+        }
+        Ok(now)
     }
 
     /// Up to `limit` entries due at or before `now_ms`, earliest first.

@@ -70,6 +70,9 @@ pub struct Sessions {
     rates: RateLimits,
     /// Where lifecycle events are traced, once a trace pipeline is started.
     traces: std::sync::OnceLock<Arc<crate::traces::Traces>>,
+    /// Where scheduled work is also enqueued, where a queue-driven function
+    /// does it (AWS Lambda) instead of an in-process dispatcher.
+    due_queue: std::sync::OnceLock<Arc<dyn crate::dispatch::queue::DueQueue>>,
 }
 
 impl Sessions {
@@ -88,7 +91,19 @@ impl Sessions {
             due_wake: tokio::sync::Notify::new(),
             rates: RateLimits::default(),
             traces: std::sync::OnceLock::new(),
+            due_queue: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Work scheduled from now on is also enqueued on `queue` (see
+    /// [`schedule_due`](Self::schedule_due)).
+    pub fn set_due_queue(&self, queue: Arc<dyn crate::dispatch::queue::DueQueue>) {
+        let _ = self.due_queue.set(queue);
+    }
+
+    /// The due-work queue, when one is set.
+    pub fn due_queue(&self) -> Option<&Arc<dyn crate::dispatch::queue::DueQueue>> {
+        self.due_queue.get()
     }
 
     /// Lifecycle events go to `traces` from now on (`Traces::start` calls this).

@@ -1,0 +1,250 @@
+//! Due work on AWS Lambda, on the emulator (S3, DynamoDB and SQS from moto):
+//! a mirror request that leaves a webhook due enqueues it before it answers;
+//! the SQS event carrying that message (with a stranger's message beside it)
+//! goes through the dispatcher function's handler and the webhook arrives,
+//! signed; the reaper's scheduled event ends an expired session and enqueues
+//! again the due work whose message was lost.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use shared::lambda::{app_with, Plane, Settings, Worker};
+use shared::traces::TraceSettings;
+use tower::ServiceExt;
+
+const TOKEN: &str = "lambda-test-token";
+
+struct Rig {
+    control: Router,
+    mirrors: Router,
+    worker: Worker,
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+}
+
+async fn rig(test: &str) -> Option<Rig> {
+    let env = mirra_tests::cloud_env(test)?;
+    let var = |k: &str| {
+        env.vars
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    for k in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+    ] {
+        std::env::set_var(k, var(k));
+    }
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue = sqs
+        .create_queue()
+        .queue_name(var("MIRRA_S3_BUCKET"))
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url");
+    let settings = Settings {
+        bucket: var("MIRRA_S3_BUCKET"),
+        table: var("MIRRA_DYNAMODB_TABLE"),
+        token: TOKEN.into(),
+        public_url: "https://api.mirra.example.com".into(),
+        traces: TraceSettings::default(),
+        due_queue_url: Some(queue.clone()),
+        create_resources: true,
+    };
+    Some(Rig {
+        control: app_with(Plane::Control, settings.clone())
+            .await
+            .expect("control"),
+        mirrors: app_with(Plane::Mirrors, settings.clone())
+            .await
+            .expect("mirrors"),
+        worker: Worker::with(settings).await.expect("worker"),
+        sqs,
+        queue,
+    })
+}
+
+async fn call(app: &Router, req: Request<Body>) -> (u16, Value) {
+    let resp = app.clone().oneshot(req).await.expect("infallible");
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+impl Rig {
+    async fn session(&self, body: Value) -> (String, String) {
+        let req = Request::post("/v1/sessions")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let (status, s) = call(&self.control, req).await;
+        assert_eq!(status, 201, "{s}");
+        let key = s["mirrors"]["stripe"]["credentials"]["secret_key"]
+            .as_str()
+            .expect("key")
+            .to_string();
+        (s["id"].as_str().expect("id").to_string(), key)
+    }
+
+    async fn stripe(&self, session: &str, key: &str, path: &str, form: &str) -> (u16, Value) {
+        let req = Request::post(format!("/m/{session}/stripe{path}"))
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form.to_string()))
+            .expect("request");
+        call(&self.mirrors, req).await
+    }
+
+    /// Messages waiting in the queue, taken off it.
+    async fn receive(&self) -> Vec<aws_sdk_sqs::types::Message> {
+        let got = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(2)
+            .send()
+            .await
+            .expect("receive");
+        got.messages.unwrap_or_default()
+    }
+}
+
+/// The dispatcher function's SQS event fixture around `message`.
+fn sqs_event(message: &aws_sdk_sqs::types::Message) -> aws_lambda_events::event::sqs::SqsEvent {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sqs_event.json");
+    let body = message.body().expect("body");
+    let text = std::fs::read_to_string(path)
+        .expect("fixture")
+        .replace("${MESSAGE_ID}", message.message_id().expect("id"))
+        .replace("${RECEIPT}", message.receipt_handle().expect("receipt"))
+        .replace("${MD5}", message.md5_of_body().unwrap_or_default())
+        .replace("${BODY}", &Value::String(body.to_string()).to_string());
+    serde_json::from_str(&text).expect("an SQS event")
+}
+
+#[tokio::test]
+async fn a_webhook_left_due_by_a_request_is_sent_by_the_dispatcher_from_its_sqs_message() {
+    let Some(rig) = rig("lambda-queue").await else {
+        return;
+    };
+    let receiver = mirra_tests::receiver::Receiver::start(&[]);
+    let (session, key) = rig
+        .session(serde_json::json!({"mirrors": ["stripe"]}))
+        .await;
+    let form = format!(
+        "url={}&enabled_events[]=customer.created",
+        receiver.url.replace(':', "%3A").replace('/', "%2F")
+    );
+    let (status, endpoint) = rig
+        .stripe(&session, &key, "/v1/webhook_endpoints", &form)
+        .await;
+    assert_eq!(status, 200, "{endpoint}");
+    let (status, customer) = rig
+        .stripe(
+            &session,
+            &key,
+            "/v1/customers",
+            "email=queued%40example.com",
+        )
+        .await;
+    assert_eq!(status, 200, "{customer}");
+
+    // Enqueued before the answer: the message is there now.
+    let messages = rig.receive().await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let work: Value = serde_json::from_str(messages[0].body().expect("body")).expect("json");
+    assert_eq!(
+        (work["session_id"].as_str(), work["mirror"].as_str()),
+        (Some(session.as_str()), Some("stripe"))
+    );
+    assert!(
+        receiver.wait_for(1, Duration::from_millis(300)).is_empty(),
+        "nothing sent yet"
+    );
+
+    let response = rig.worker.on_sqs(sqs_event(&messages[0])).await;
+    // The stranger's message is dropped, not retried; ours succeeded.
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let got = receiver.wait_for(1, Duration::from_secs(10));
+    assert_eq!(got.len(), 1);
+    assert!(got[0].headers.contains_key("stripe-signature"));
+    let event: Value = serde_json::from_str(&got[0].body).expect("event");
+    assert_eq!(event["type"], "customer.created");
+    assert_eq!(event["data"]["object"]["id"], customer["id"]);
+
+    // The same message again (SQS delivers at least once): nothing is sent twice.
+    let again = rig.worker.on_sqs(sqs_event(&messages[0])).await;
+    assert!(again.batch_item_failures.is_empty());
+    assert_eq!(receiver.wait_for(2, Duration::from_millis(500)).len(), 1);
+}
+
+#[tokio::test]
+async fn the_reaper_ends_expired_sessions_and_enqueues_again_what_lost_its_message() {
+    let Some(rig) = rig("lambda-reaper").await else {
+        return;
+    };
+    let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<Value> =
+        serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../reaper/tests/data/eventbridge_scheduled.json"
+            ))
+            .expect("fixture"),
+        )
+        .expect("a scheduled event");
+    assert_eq!(event.detail_type, "Scheduled Event");
+
+    // Due work whose message is lost (taken off the queue and dropped).
+    let receiver = mirra_tests::receiver::Receiver::start(&[]);
+    let (session, key) = rig
+        .session(serde_json::json!({"mirrors": ["stripe"]}))
+        .await;
+    let form = format!(
+        "url={}&enabled_events[]=customer.created",
+        receiver.url.replace(':', "%3A").replace('/', "%2F")
+    );
+    rig.stripe(&session, &key, "/v1/webhook_endpoints", &form)
+        .await;
+    rig.stripe(&session, &key, "/v1/customers", "email=lost%40example.com")
+        .await;
+    assert_eq!(rig.receive().await.len(), 1, "the message, lost here");
+    // And a session about to expire.
+    let (short, short_key) = rig
+        .session(serde_json::json!({"mirrors": ["stripe"], "timeout_seconds": 1}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let reaped = rig.worker.reap().await.expect("reap");
+    assert!(reaped.ended >= 1, "{reaped:?}");
+    assert!(reaped.enqueued >= 1, "{reaped:?}");
+    let (status, gone) = rig
+        .stripe(&short, &short_key, "/v1/customers", "email=x%40example.com")
+        .await;
+    assert_eq!(status, 410, "{gone}");
+    // The lost work is a message again, and the dispatcher sends it.
+    let messages = rig.receive().await;
+    let ours: Vec<_> = messages
+        .iter()
+        .filter(|m| m.body().is_some_and(|b| b.contains(&session)))
+        .collect();
+    assert_eq!(ours.len(), 1, "{messages:?}");
+    let response = rig.worker.on_sqs(sqs_event(ours[0])).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(receiver.wait_for(1, Duration::from_secs(10)).len(), 1);
+}
