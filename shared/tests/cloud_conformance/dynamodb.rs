@@ -359,10 +359,11 @@ async fn dynamodb_due_work_lives_in_its_index_and_goes_with_its_session() {
     drop_table(&t).await;
 }
 
-/// A table made before the due-work index (keys only) gets the index from
-/// `create_table_if_missing`, and due work then works on it.
+/// A table made before the due-work and expiry indexes (keys only) gets them
+/// from `create_table_if_missing`; due work then works on it, and an expiring
+/// row written before the expiry index (no shard) is found once expired.
 #[tokio::test]
-async fn an_existing_table_without_the_due_index_gets_it() {
+async fn an_existing_table_without_the_indexes_gets_them_and_old_rows_are_found() {
     let Some(url) = endpoint() else { return };
     let t = DynamoSessionTable::from_sdk_config(&sdk(&url).await, unique("old"));
     let attr = |name: &str| {
@@ -392,6 +393,18 @@ async fn an_existing_table_without_the_due_index_gets_it() {
         .expect("create a table the old way");
     let r = row("ses_old", "ws", None, None);
     t.create_session(&r).await.expect("create");
+    // An expiring row as an older Mirra wrote it: no expiry shard.
+    let old = row("ses_oldx", "ws", None, Some(1_000));
+    t.create_session(&old).await.expect("create expiring");
+    t.client()
+        .update_item()
+        .table_name(t.table_name())
+        .key("pk", AttributeValue::S(format!("S#{}", old.id)))
+        .key("sk", AttributeValue::S("S".into()))
+        .update_expression("REMOVE exp_shard")
+        .send()
+        .await
+        .expect("take the shard off");
     assert!(
         !t.create_table_if_missing().await.expect("upgrade"),
         "the table existed"
@@ -410,7 +423,15 @@ async fn an_existing_table_without_the_due_index_gets_it() {
         .iter()
         .filter_map(|i| i.index_name())
         .collect();
-    assert_eq!(indexes, [DUE_INDEX]);
+    let mut indexes = indexes;
+    indexes.sort();
+    assert_eq!(indexes, [DUE_INDEX, EXPIRY_INDEX]);
+    let expired = t.expired_sessions(2_000).await.expect("expired");
+    assert_eq!(
+        expired.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [old.id.as_str()],
+        "the old row, backfilled into the index"
+    );
     assert!(t
         .schedule_due(&r.id, &r.incarnation, "stripe", 9)
         .await

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use aws_sdk_s3::config::Credentials;
 use bytes::Bytes;
 use shared::storage::dynamodb::{
-    DynamoSessionTable, DUE_AT, DUE_INDEX, DUE_SHARD, TTL_ATTRIBUTE, TTL_GRACE_SECS,
+    DynamoSessionTable, DUE_AT, DUE_INDEX, DUE_SHARD, EXPIRY_INDEX, TTL_ATTRIBUTE, TTL_GRACE_SECS,
 };
 use shared::storage::s3::S3ObjectStore;
 use shared::storage::{

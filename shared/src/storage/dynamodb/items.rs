@@ -115,6 +115,7 @@ pub(super) fn row_item(row: &SessionRow) -> Item {
     }
     if let Some(exp) = row.expires_at {
         item.insert(EXP.into(), AttributeValue::N(exp.to_string()));
+        item.insert(EXP_SHARD.into(), super::expiry::exp_shard(&row.id));
         item.insert(
             TTL_ATTRIBUTE.into(),
             AttributeValue::N(ttl_for(exp).to_string()),
@@ -264,9 +265,10 @@ pub(super) fn name_condition(e: &mut Expr, name: Option<&str>) -> String {
     }
 }
 
-/// `exp` and `ttl` follow `expires_at`.
+/// `exp`, its index shard and `ttl` follow `expires_at` (of session `id`).
 pub(super) fn expiry_updates(
     e: &mut Expr,
+    id: &str,
     expires_at: Option<i64>,
     set: &mut Vec<String>,
     remove: &mut Vec<String>,
@@ -283,10 +285,16 @@ pub(super) fn expiry_updates(
                 e.n(TTL_ATTRIBUTE),
                 e.v(AttributeValue::N(ttl_for(exp).to_string()))
             ));
+            set.push(format!(
+                "{} = {}",
+                e.n(EXP_SHARD),
+                e.v(super::expiry::exp_shard(id))
+            ));
         }
         None => {
             remove.push(e.n(EXP));
             remove.push(e.n(TTL_ATTRIBUTE));
+            remove.push(e.n(EXP_SHARD));
         }
     }
 }

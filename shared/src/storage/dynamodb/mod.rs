@@ -5,7 +5,7 @@
 //!
 //! | item | `pk` | `sk` | attributes |
 //! | --- | --- | --- | --- |
-//! | session row | `S#{id}` | `S` | `id inc ws name? exp? ttl? body creds?` (its credential digests, a string set), per mirror with a checkpoint `cps:{mirror}` (seq) `cpo:{mirror}` (object) |
+//! | session row | `S#{id}` | `S` | `id inc ws name? exp? exp_shard? ttl? body creds?` (with `exp`, in the index [`EXPIRY_INDEX`], see `expiry.rs`) (its credential digests, a string set), per mirror with a checkpoint `cps:{mirror}` (seq) `cpo:{mirror}` (object) |
 //! | workspace member | `W#{ws}` | `S#{id}` | `id` |
 //! | name reservation | `W#{ws}` | `N#{name}` | `id inc` of the row holding it |
 //! | usage counter | `W#{ws}` | `U#{mode}` | `min` |
@@ -34,8 +34,8 @@
 //!   deletes the entries below it afterwards.
 //! * Expiry: rows carry `exp` and a TTL attribute `ttl = exp + TTL_GRACE_SECS`.
 //!   Handlers refuse expired sessions by `exp` and the reaper ends them through
-//!   `expired_sessions` (a consistent `Scan` with a filter — fine for modest
-//!   tables; an index keyed by expiry is the next step). TTL is the backstop
+//!   `expired_sessions`, a `Query` per shard of the expiry index (no Scan;
+//!   see `expiry.rs`). TTL is the backstop
 //!   when no reaper runs; the grace leaves the reaper time to bill first.
 //!   A live row's credential items carry no TTL (an expiry may change); ending
 //!   the row gives them its tombstone's. Those of a row TTL deleted stay
@@ -76,6 +76,7 @@ use super::s3::{backoff, sdk_error_text};
 
 mod due;
 mod errors;
+mod expiry;
 mod items;
 mod log;
 mod records;
@@ -90,6 +91,7 @@ pub use setup::{
 };
 
 pub use due::{DUE_AT, DUE_INDEX, DUE_SHARD, DUE_SHARDS};
+pub use expiry::{EXPIRY_INDEX, EXP_SHARD, EXP_SHARDS};
 
 use super::{
     Checkpoint, CredentialKey, CredentialOwner, DueWork, LogKey, LogRecord, SessionRow,
@@ -254,7 +256,7 @@ impl SessionTable for DynamoSessionTable {
             let mut e = Expr::default();
             let mut set = vec![format!("{} = {}", e.n(BODY), e.s(&row.body))];
             let mut remove = Vec::new();
-            expiry_updates(&mut e, row.expires_at, &mut set, &mut remove);
+            expiry_updates(&mut e, &row.id, row.expires_at, &mut set, &mut remove);
             let cond = format!(
                 "attribute_exists({}) AND {} = {} AND {} = {} AND {}",
                 e.n(PK),
@@ -411,7 +413,7 @@ impl SessionTable for DynamoSessionTable {
             let want = limit - rows.len();
             let (ids, more) = self.member_ids(workspace, cursor.as_deref(), want).await?;
             cursor = ids.last().cloned();
-            rows.extend(self.rows_of(workspace, &ids).await?);
+            rows.extend(self.rows_of(Some(workspace), &ids).await?);
             if !more {
                 break;
             }
@@ -421,35 +423,7 @@ impl SessionTable for DynamoSessionTable {
     }
 
     async fn expired_sessions(&self, now: i64) -> StorageResult<Vec<SessionRow>> {
-        let mut e = Expr::default();
-        let filter = format!(
-            "{} = {} AND {} <= {}",
-            e.n(SK),
-            e.s(ROW_SK),
-            e.n(EXP),
-            e.v(AttributeValue::N(now.to_string()))
-        );
-        let projection = row_projection(&mut e);
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression(filter)
-            .projection_expression(projection)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        let mut rows = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| ddb_err("scan for expired sessions", &self.table, e))?;
-            for item in page.items.unwrap_or_default() {
-                rows.push(row_from_item(&item)?);
-            }
-        }
-        rows.sort_by(|a, b| (a.expires_at, &a.id).cmp(&(b.expires_at, &b.id)));
-        Ok(rows)
+        self.query_expired(now).await
     }
 
     /// Reads the credential's item, then the partition of the session it
@@ -645,12 +619,27 @@ mod tests {
             .collect();
         assert_eq!(
             types,
-            [(PK, "S"), (SK, "S"), (DUE_SHARD, "S"), (DUE_AT, "N")],
+            [
+                (PK, "S"),
+                (SK, "S"),
+                (DUE_SHARD, "S"),
+                (DUE_AT, "N"),
+                (EXP_SHARD, "S"),
+                (EXP, "N")
+            ],
             "key attributes and their types (the shard a string, the time a number)"
         );
-        let [due] = t.global_secondary_indexes.as_slice() else {
-            panic!("one index: {:?}", t.global_secondary_indexes);
+        let [due, expiry] = t.global_secondary_indexes.as_slice() else {
+            panic!("two indexes: {:?}", t.global_secondary_indexes);
         };
+        assert_eq!(expiry.index_name, EXPIRY_INDEX);
+        let keys: Vec<(&str, &str)> = expiry
+            .key_schema
+            .iter()
+            .map(|k| (k.attribute_name.as_str(), k.key_type.as_str()))
+            .collect();
+        assert_eq!(keys, [(EXP_SHARD, "HASH"), (EXP, "RANGE")]);
+        assert_eq!(expiry.projection.projection_type, "KEYS_ONLY");
         assert_eq!(due.index_name, DUE_INDEX);
         let keys: Vec<(&str, &str)> = due
             .key_schema

@@ -206,7 +206,7 @@ impl DynamoSessionTable {
                 remove.push(e.n(NAME_TOKEN));
             }
         }
-        expiry_updates(&mut e, row.expires_at, &mut set, &mut remove);
+        expiry_updates(&mut e, &row.id, row.expires_at, &mut set, &mut remove);
         let cond = format!(
             "attribute_exists({}) AND {} = {} AND {} = {} AND {}",
             e.n(PK),
@@ -454,10 +454,11 @@ impl DynamoSessionTable {
         }
     }
 
-    /// The rows of these ids that still belong to the workspace, in no order.
+    /// The rows of these ids (that still belong to `workspace`, when given),
+    /// in no order; ids without a row are skipped.
     pub(super) async fn rows_of(
         &self,
-        workspace: &str,
+        workspace: Option<&str>,
         ids: &[String],
     ) -> StorageResult<Vec<SessionRow>> {
         let mut keys: Vec<Item> = ids.iter().map(|id| row_key(id)).collect();
@@ -481,7 +482,7 @@ impl DynamoSessionTable {
                 .request_items(&self.table, ka)
                 .send()
                 .await
-                .map_err(|e| ddb_err("list sessions", &self.table, e))?;
+                .map_err(|e| ddb_err("read session rows", &self.table, e))?;
             for item in out
                 .responses
                 .and_then(|mut r| r.remove(&self.table))
@@ -489,7 +490,7 @@ impl DynamoSessionTable {
             {
                 let row = row_from_item(&item)?;
                 // A member item can outlive a row a TTL deleted.
-                if row.workspace == workspace {
+                if workspace.is_none_or(|ws| row.workspace == ws) {
                     rows.push(row);
                 }
             }
@@ -502,7 +503,7 @@ impl DynamoSessionTable {
                 attempt += 1;
                 if attempt > RETRIES {
                     return Err(StorageError::Backend(format!(
-                        "dynamodb list sessions ({}): keys still unprocessed",
+                        "dynamodb read session rows ({}): keys still unprocessed",
                         self.table
                     )));
                 }

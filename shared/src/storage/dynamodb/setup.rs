@@ -51,6 +51,7 @@ impl DynamoSessionTable {
     async fn ensure_indexes(&self, def: &TableDefinition) -> StorageResult<()> {
         // Backfilling a large table can take a while on AWS; none on an emulator.
         const WAIT_SECS: u32 = 30 * 60;
+        let mut added = Vec::new();
         for index in &def.global_secondary_indexes {
             for waited in 0.. {
                 if waited == WAIT_SECS {
@@ -70,6 +71,7 @@ impl DynamoSessionTable {
                     Some(_) => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
                     None => {
                         tracing::info!(table = %self.table, index = %index.index_name, "adding a missing index");
+                        added.push(index.index_name.clone());
                         let create = CreateGlobalSecondaryIndexAction::builder()
                             .index_name(&index.index_name)
                             .set_key_schema(Some(key_schema(&index.key_schema)?))
@@ -102,6 +104,11 @@ impl DynamoSessionTable {
                     }
                 }
             }
+        }
+        // Rows written before the expiry index existed lack its shard.
+        if added.iter().any(|i| i == EXPIRY_INDEX) {
+            let n = self.backfill_expiry().await?;
+            tracing::info!(table = %self.table, rows = n, "expiry index: shards backfilled");
         }
         Ok(())
     }
