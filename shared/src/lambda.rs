@@ -156,7 +156,7 @@ async fn services(
     // The embedded backends' data dir is never used on AWS.
     let (backends, _) =
         Backends::open(&choice, Path::new("/tmp/mirra"), settings.create_resources).await?;
-    let (sessions, mirrors) = backends.sessions(Arc::new(SystemClock), EngineSettings::default());
+    let (sessions, mirrors) = backends.sessions(Arc::new(SystemClock), engine_settings());
     if let Some(url) = &settings.due_queue_url {
         sessions.set_due_queue(Arc::new(SqsQueue::from_env(url).await));
     }
@@ -175,6 +175,17 @@ async fn services(
         traces,
     };
     Ok((sessions, mirrors, built))
+}
+
+/// Cache budgets from the function's memory setting
+/// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, MB), else the defaults.
+fn engine_settings() -> EngineSettings {
+    std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        .ok()
+        .and_then(|mb| mb.trim().parse::<u64>().ok())
+        .map_or_else(EngineSettings::default, |mb| {
+            EngineSettings::for_memory(mb * 1024 * 1024)
+        })
 }
 
 /// What the dispatcher and reaper functions run on: the session service,
