@@ -406,6 +406,30 @@ pub struct CloudEnv {
 }
 
 impl CloudEnv {
+    /// The value of one of the settings (empty when absent).
+    pub fn var(&self, name: &str) -> String {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// Puts the AWS settings (endpoint, credentials, region) into this
+    /// process's environment, where the AWS SDK reads them, as a Lambda
+    /// function's SDK does; every test sets the same values. The bucket and
+    /// table names stay with the caller.
+    pub fn export_aws(&self) {
+        for k in [
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_REGION",
+        ] {
+            std::env::set_var(k, self.var(k));
+        }
+    }
+
     /// The same settings plus creating the bucket and table on start.
     pub fn with_create_resources(&self) -> Vec<(String, String)> {
         let mut v = self.vars.clone();

@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
 use http_body_util::BodyExt;
+use mirra_tests::receiver::Receiver;
 use serde_json::Value;
 use shared::lambda::{app_with, Plane, Settings, Worker};
 use shared::traces::TraceSettings;
@@ -28,21 +29,8 @@ struct Rig {
 
 async fn rig(test: &str) -> Option<Rig> {
     let env = mirra_tests::cloud_env(test)?;
-    let var = |k: &str| {
-        env.vars
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    for k in [
-        "AWS_ENDPOINT_URL",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_REGION",
-    ] {
-        std::env::set_var(k, var(k));
-    }
+    let var = |k: &str| env.var(k);
+    env.export_aws();
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue = sqs
@@ -110,6 +98,18 @@ impl Rig {
         call(&self.mirrors, req).await
     }
 
+    /// A webhook endpoint of the session's for `customer.created`, at `receiver`.
+    async fn webhook_to(&self, receiver: &Receiver, session: &str, key: &str) {
+        let form = format!(
+            "url={}&enabled_events[]=customer.created",
+            receiver.url.replace(':', "%3A").replace('/', "%2F")
+        );
+        let (status, endpoint) = self
+            .stripe(session, key, "/v1/webhook_endpoints", &form)
+            .await;
+        assert_eq!(status, 200, "{endpoint}");
+    }
+
     /// Messages waiting in the queue, taken off it.
     async fn receive(&self) -> Vec<aws_sdk_sqs::types::Message> {
         let got = self
@@ -143,18 +143,11 @@ async fn a_webhook_left_due_by_a_request_is_sent_by_the_dispatcher_from_its_sqs_
     let Some(rig) = rig("lambda-queue").await else {
         return;
     };
-    let receiver = mirra_tests::receiver::Receiver::start(&[]);
+    let receiver = Receiver::start(&[]);
     let (session, key) = rig
         .session(serde_json::json!({"mirrors": ["stripe"]}))
         .await;
-    let form = format!(
-        "url={}&enabled_events[]=customer.created",
-        receiver.url.replace(':', "%3A").replace('/', "%2F")
-    );
-    let (status, endpoint) = rig
-        .stripe(&session, &key, "/v1/webhook_endpoints", &form)
-        .await;
-    assert_eq!(status, 200, "{endpoint}");
+    rig.webhook_to(&receiver, &session, &key).await;
     let (status, customer) = rig
         .stripe(
             &session,
@@ -211,16 +204,11 @@ async fn the_reaper_ends_expired_sessions_and_enqueues_again_what_lost_its_messa
     assert_eq!(event.detail_type, "Scheduled Event");
 
     // Due work whose message is lost (taken off the queue and dropped).
-    let receiver = mirra_tests::receiver::Receiver::start(&[]);
+    let receiver = Receiver::start(&[]);
     let (session, key) = rig
         .session(serde_json::json!({"mirrors": ["stripe"]}))
         .await;
-    let form = format!(
-        "url={}&enabled_events[]=customer.created",
-        receiver.url.replace(':', "%3A").replace('/', "%2F")
-    );
-    rig.stripe(&session, &key, "/v1/webhook_endpoints", &form)
-        .await;
+    rig.webhook_to(&receiver, &session, &key).await;
     rig.stripe(&session, &key, "/v1/customers", "email=lost%40example.com")
         .await;
     assert_eq!(rig.receive().await.len(), 1, "the message, lost here");

@@ -21,23 +21,8 @@ const TOKEN: &str = "lambda-test-token";
 /// `None` (skip) outside CI when no emulator runs.
 async fn functions(test: &str) -> Option<(Router, Router)> {
     let env = mirra_tests::cloud_env(test)?;
-    let var = |k: &str| {
-        env.vars
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    // The AWS SDK reads its endpoint and credentials from the environment,
-    // as on Lambda; every test here sets the same values.
-    for k in [
-        "AWS_ENDPOINT_URL",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_REGION",
-    ] {
-        std::env::set_var(k, var(k));
-    }
+    let var = |k: &str| env.var(k);
+    env.export_aws();
     let settings = Settings {
         bucket: var("MIRRA_S3_BUCKET"),
         table: var("MIRRA_DYNAMODB_TABLE"),
