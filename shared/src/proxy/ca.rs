@@ -15,6 +15,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -82,10 +83,11 @@ impl LocalCa {
             message: e.to_string(),
         };
         let key = KeyPair::from_pem(&key_pem).map_err(|e| invalid(&key_path, e))?;
-        let cert_der = pem_der(&cert_pem).ok_or_else(|| CaError::Invalid {
-            path: cert_path.clone(),
-            message: "no PEM certificate".into(),
-        })?;
+        let cert_der =
+            CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| CaError::Invalid {
+                path: cert_path.clone(),
+                message: e.to_string(),
+            })?;
         let issuer =
             Issuer::from_ca_cert_der(&cert_der, key).map_err(|e| invalid(&cert_path, e))?;
         let ca = LocalCa {
@@ -219,21 +221,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CaError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// The first certificate of a PEM text, as DER.
-fn pem_der(pem: &str) -> Option<CertificateDer<'static>> {
-    use base64::Engine as _;
-    let body = pem
-        .split("-----BEGIN CERTIFICATE-----")
-        .nth(1)?
-        .split("-----END CERTIFICATE-----")
-        .next()?;
-    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .ok()
-        .map(CertificateDer::from)
 }
 
 /// Writes `bytes` to a fresh file created with `mode`, then renames it over
