@@ -7,7 +7,6 @@
 //! reaper's sweep enqueues again whatever is due and not done).
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use crate::storage::DueWork;
 
@@ -28,36 +27,15 @@ pub trait DueQueue: Send + Sync + 'static {
     async fn enqueue(&self, work: &DueWork, now_ms: i64) -> Result<(), QueueError>;
 }
 
-/// The message body: the index entry, as JSON.
-#[derive(Debug, Serialize, Deserialize)]
-struct Message {
-    session_id: String,
-    incarnation: String,
-    mirror: String,
-    due_at_ms: i64,
-}
-
-/// `work` as a message body.
+/// `work` as a message body: the index entry, as JSON.
 pub fn message(work: &DueWork) -> String {
-    serde_json::json!(Message {
-        session_id: work.session_id.clone(),
-        incarnation: work.incarnation.clone(),
-        mirror: work.mirror.clone(),
-        due_at_ms: work.due_at_ms,
-    })
-    .to_string()
+    serde_json::to_string(work).unwrap_or_default()
 }
 
 /// A message body back as the work it names.
 pub fn parse(body: &str) -> Result<DueWork, QueueError> {
-    let m: Message = serde_json::from_str(body)
-        .map_err(|e| QueueError(format!("not a due-work message ({e}): {body:.200}")))?;
-    Ok(DueWork {
-        session_id: m.session_id,
-        incarnation: m.incarnation,
-        mirror: m.mirror,
-        due_at_ms: m.due_at_ms,
-    })
+    serde_json::from_str(body)
+        .map_err(|e| QueueError(format!("not a due-work message ({e}): {body:.200}")))
 }
 
 /// Whole seconds until `due_at_ms` (rounded up, so a message never arrives

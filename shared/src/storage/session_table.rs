@@ -132,7 +132,7 @@ pub struct Checkpoint {
 /// work (a delivery, a retry, a timed transition) due at `due_at_ms`. The
 /// work itself is rows in the mirror's own state; the entry only says when to
 /// look, so a dispatcher finds it without opening every session.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct DueWork {
     pub session_id: String,
     /// The row the entry was scheduled for: a caller tells an entry of an
