@@ -28,7 +28,7 @@ use crate::dispatch::queue::{self, DueQueue};
 use crate::dispatch::sqs::SqsQueue;
 use crate::dispatch::Dispatcher;
 use crate::mirrors::{Mirror, VendorError};
-use crate::session::SystemClock;
+use crate::session::{Sessions, SystemClock};
 use crate::traces::{TraceSettings, Traces};
 
 /// The workspace token the functions require (`Authorization: Bearer …` on
@@ -112,6 +112,17 @@ impl Settings {
     }
 }
 
+/// Log lines as CloudWatch wants them: no colour, no timestamp of our own
+/// (CloudWatch stamps each line); the level from `RUST_LOG`. Every
+/// function's `main` calls this first.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_ansi(false)
+        .without_time()
+        .init();
+}
+
 /// The app a function serves, from its environment ([`Settings::from_env`]).
 pub async fn app(plane: Plane) -> Result<Router, LambdaError> {
     app_with(plane, Settings::from_env()?).await
@@ -120,15 +131,15 @@ pub async fn app(plane: Plane) -> Result<Router, LambdaError> {
 /// The app of `mirra serve` on S3 + DynamoDB, answering only `plane`'s
 /// requests, each only once its trace records are written.
 pub async fn app_with(plane: Plane, settings: Settings) -> Result<Router, LambdaError> {
-    let (sessions, mirrors, traces) = services(settings).await?;
+    let (sessions, mirrors, traces) = services(&settings).await?;
     let mut state = AppState::new(
-        sessions.clone(),
-        &traces.token,
+        sessions,
+        &settings.token,
         WORKSPACE,
-        &traces.public_url,
+        settings.public_url.trim_end_matches('/'),
         mirrors.clone(),
     );
-    if let Some(t) = traces.traces {
+    if let Some(t) = traces {
         state = state.with_traces(t);
     }
     let gate = Arc::new((plane, mirrors));
@@ -137,21 +148,14 @@ pub async fn app_with(plane: Plane, settings: Settings) -> Result<Router, Lambda
         .layer(axum::middleware::from_fn(strip_stage)))
 }
 
-/// What [`services`] built besides the session service.
-struct Built {
-    token: String,
-    public_url: String,
-    traces: Option<Arc<Traces>>,
-}
-
 /// The session service on S3 + DynamoDB, the due-work queue set on it, and
 /// the trace pipeline (each record written before a response returns).
 async fn services(
-    settings: Settings,
-) -> Result<(Arc<crate::session::Sessions>, Vec<Mirror>, Built), LambdaError> {
+    settings: &Settings,
+) -> Result<(Arc<Sessions>, Vec<Mirror>, Option<Arc<Traces>>), LambdaError> {
     let choice = BackendChoice::Aws {
-        bucket: settings.bucket,
-        table: settings.table,
+        bucket: settings.bucket.clone(),
+        table: settings.table.clone(),
     };
     // The embedded backends' data dir is never used on AWS.
     let (backends, _) =
@@ -161,7 +165,7 @@ async fn services(
         sessions.set_due_queue(Arc::new(SqsQueue::from_env(url).await));
     }
     let mut traces = None;
-    let mut trace_settings = settings.traces;
+    let mut trace_settings = settings.traces.clone();
     if trace_settings.redis_url.is_some() || trace_settings.database_url.is_some() {
         trace_settings.flush_each_request = true;
         let (setup, _) = trace_settings
@@ -169,12 +173,7 @@ async fn services(
             .map_err(|e| LambdaError::Traces(e.to_string()))?;
         traces = Some(Traces::start_with(setup, sessions.clone()));
     }
-    let built = Built {
-        token: settings.token,
-        public_url: settings.public_url.trim_end_matches('/').to_string(),
-        traces,
-    };
-    Ok((sessions, mirrors, built))
+    Ok((sessions, mirrors, traces))
 }
 
 /// Cache budgets from the function's memory setting
@@ -191,7 +190,7 @@ fn engine_settings() -> EngineSettings {
 /// What the dispatcher and reaper functions run on: the session service,
 /// the dispatcher and the due-work queue.
 pub struct Worker {
-    pub sessions: Arc<crate::session::Sessions>,
+    pub sessions: Arc<Sessions>,
     dispatcher: Arc<Dispatcher>,
     queue: Arc<dyn DueQueue>,
     traces: Option<Arc<Traces>>,
@@ -218,13 +217,7 @@ impl Worker {
     }
 
     pub async fn with(settings: Settings) -> Result<Self, LambdaError> {
-        if settings.due_queue_url.is_none() {
-            return Err(LambdaError::Missing(
-                ENV_DUE_QUEUE_URL,
-                "the SQS queue of due work",
-            ));
-        }
-        let (sessions, _, built) = services(settings).await?;
+        let (sessions, _, traces) = services(&settings).await?;
         let queue = sessions.due_queue().cloned().ok_or(LambdaError::Missing(
             ENV_DUE_QUEUE_URL,
             "the SQS queue of due work",
@@ -233,7 +226,7 @@ impl Worker {
             dispatcher: Arc::new(Dispatcher::new(sessions.clone())),
             sessions,
             queue,
-            traces: built.traces,
+            traces,
         })
     }
 

@@ -5,11 +5,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_ansi(false)
-        .without_time()
-        .init();
+    shared::lambda::init_tracing();
     let app = shared::lambda::app(shared::lambda::Plane::Control).await?;
     lambda_http::run(app).await
 }

@@ -10,11 +10,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_ansi(false)
-        .without_time()
-        .init();
+    shared::lambda::init_tracing();
     let worker = Arc::new(shared::lambda::Worker::from_env().await?);
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
