@@ -53,9 +53,9 @@ pub fn local_ca() -> Result<LocalCa, CliError> {
 
 /// `<state dir>/proxies/<server>.json`, named as the server records are.
 fn record_path(state: &Path, upstream: &str) -> PathBuf {
-    let server_record = crate::servers::Servers::in_state_dir(state).path_for(upstream);
-    let name = server_record.file_name().unwrap_or_default();
-    state.join("proxies").join(name)
+    state
+        .join("proxies")
+        .join(crate::servers::record_file_name(upstream))
 }
 
 /// Runs the proxy until Ctrl-C / SIGTERM.

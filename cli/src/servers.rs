@@ -45,19 +45,7 @@ impl Servers {
 
     /// The record file for `url` (normalised).
     pub fn path_for(&self, url: &str) -> PathBuf {
-        let stem: String = url
-            .split_once("://")
-            .map_or(url, |(_, rest)| rest)
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.dir.join(format!("{stem}.json"))
+        self.dir.join(record_file_name(url))
     }
 
     /// Writes `rec` owner-only, through a temporary file and a rename, so a
@@ -110,6 +98,24 @@ pub fn record_started(url: &str, token: &str, data_dir: &Path) -> std::io::Resul
         started_at: crate::output::now_unix(),
     };
     servers.record(&rec).map(Some)
+}
+
+/// The file name of a record about the server at `url` (normalised):
+/// `127.0.0.1_4400.json`. Server and proxy records share it.
+pub fn record_file_name(url: &str) -> String {
+    let stem: String = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{stem}.json")
 }
 
 /// `path` as a user would type it: under `$HOME` as `~/…`.
