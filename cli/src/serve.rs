@@ -57,6 +57,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         frozen_bytes: args.frozen_bytes.0,
         image_cache_bytes: args.image_cache_bytes.0,
     };
+    let workspaces = backends.workspaces.clone();
     let (sessions, mirrors) = backends.sessions(Arc::new(SystemClock), settings);
     let addr = format!("{}:{}", args.host, args.port);
     let listener = TcpListener::bind(&addr)
@@ -86,6 +87,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         &public_url,
         mirrors,
     )
+    .with_workspace_table(workspaces)
     .with_traces(traces.clone());
     let reap_every = args.reap_interval.unwrap_or(match choice {
         BackendChoice::Embedded => 1,

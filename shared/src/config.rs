@@ -22,7 +22,7 @@ use crate::storage::dynamodb::DynamoSessionTable;
 use crate::storage::fs::FsObjectStore;
 use crate::storage::s3::S3ObjectStore;
 use crate::storage::sqlite::SqliteSessionTable;
-use crate::storage::{ObjectStore, SessionTable, StorageError};
+use crate::storage::{ObjectStore, SessionTable, StorageError, WorkspaceTable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -115,6 +115,8 @@ fn half_configured(set: &str, missing: &str) -> ConfigError {
 pub struct Backends {
     pub store: Arc<dyn ObjectStore>,
     pub table: Arc<dyn SessionTable>,
+    /// Workspaces and their tokens: the session table's own storage.
+    pub workspaces: Arc<dyn WorkspaceTable>,
 }
 
 impl Backends {
@@ -125,10 +127,11 @@ impl Backends {
             source,
         })?;
         let store = FsObjectStore::open(data_dir.join("objects"))?;
-        let table = SqliteSessionTable::open(&data_dir.join("sessions.db"))?;
+        let table = Arc::new(SqliteSessionTable::open(&data_dir.join("sessions.db"))?);
         Ok(Backends {
             store: Arc::new(store),
-            table: Arc::new(table),
+            table: table.clone(),
+            workspaces: table,
         })
     }
 
@@ -170,10 +173,12 @@ impl Backends {
                         }
                     ));
                 }
+                let table = Arc::new(table);
                 Ok((
                     Backends {
                         store: Arc::new(store),
-                        table: Arc::new(table),
+                        table: table.clone(),
+                        workspaces: table,
                     },
                     notes,
                 ))

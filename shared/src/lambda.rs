@@ -29,6 +29,7 @@ use crate::dispatch::sqs::SqsQueue;
 use crate::dispatch::Dispatcher;
 use crate::mirrors::{Mirror, VendorError};
 use crate::session::{Sessions, SystemClock};
+use crate::storage::WorkspaceTable;
 use crate::traces::{TraceSettings, Traces};
 
 /// The workspace token the functions require (`Authorization: Bearer …` on
@@ -37,7 +38,8 @@ pub const ENV_TOKEN: &str = "MIRRA_TOKEN";
 /// The base URL sessions hand out (`https://api.mirra.example.com`): the
 /// custom domain in front of the functions.
 pub const ENV_PUBLIC_URL: &str = "MIRRA_PUBLIC_URL";
-/// The workspace the functions serve until workspaces have tokens of their own.
+/// The operator's own workspace (no limits): `MIRRA_TOKEN` reaches it and
+/// creates the others, which get tokens of their own.
 pub const WORKSPACE: &str = "local";
 /// The SQS queue of due work (webhook deliveries, retries, timed changes):
 /// requests enqueue what they leave due, the dispatcher function does it.
@@ -131,14 +133,15 @@ pub async fn app(plane: Plane) -> Result<Router, LambdaError> {
 /// The app of `mirra serve` on S3 + DynamoDB, answering only `plane`'s
 /// requests, each only once its trace records are written.
 pub async fn app_with(plane: Plane, settings: Settings) -> Result<Router, LambdaError> {
-    let (sessions, mirrors, traces) = services(&settings).await?;
+    let (sessions, mirrors, traces, workspaces) = services(&settings).await?;
     let mut state = AppState::new(
         sessions,
         &settings.token,
         WORKSPACE,
         settings.public_url.trim_end_matches('/'),
         mirrors.clone(),
-    );
+    )
+    .with_workspace_table(workspaces);
     if let Some(t) = traces {
         state = state.with_traces(t);
     }
@@ -148,11 +151,18 @@ pub async fn app_with(plane: Plane, settings: Settings) -> Result<Router, Lambda
         .layer(axum::middleware::from_fn(strip_stage)))
 }
 
-/// The session service on S3 + DynamoDB, the due-work queue set on it, and
-/// the trace pipeline (each record written before a response returns).
-async fn services(
-    settings: &Settings,
-) -> Result<(Arc<Sessions>, Vec<Mirror>, Option<Arc<Traces>>), LambdaError> {
+/// What a function serves with, built once per instance.
+type Services = (
+    Arc<Sessions>,
+    Vec<Mirror>,
+    Option<Arc<Traces>>,
+    Arc<dyn WorkspaceTable>,
+);
+
+/// The session service on S3 + DynamoDB, the due-work queue set on it, the
+/// trace pipeline (each record written before a response returns) and the
+/// workspace table.
+async fn services(settings: &Settings) -> Result<Services, LambdaError> {
     let choice = BackendChoice::Aws {
         bucket: settings.bucket.clone(),
         table: settings.table.clone(),
@@ -160,6 +170,7 @@ async fn services(
     // The embedded backends' data dir is never used on AWS.
     let (backends, _) =
         Backends::open(&choice, Path::new("/tmp/mirra"), settings.create_resources).await?;
+    let workspaces = backends.workspaces.clone();
     let (sessions, mirrors) = backends.sessions(Arc::new(SystemClock), engine_settings());
     if let Some(url) = &settings.due_queue_url {
         sessions.set_due_queue(Arc::new(SqsQueue::from_env(url).await));
@@ -173,7 +184,7 @@ async fn services(
             .map_err(|e| LambdaError::Traces(e.to_string()))?;
         traces = Some(Traces::start_with(setup, sessions.clone()));
     }
-    Ok((sessions, mirrors, traces))
+    Ok((sessions, mirrors, traces, workspaces))
 }
 
 /// Cache budgets from the function's memory setting
@@ -217,7 +228,7 @@ impl Worker {
     }
 
     pub async fn with(settings: Settings) -> Result<Self, LambdaError> {
-        let (sessions, _, traces) = services(&settings).await?;
+        let (sessions, _, traces, _) = services(&settings).await?;
         let queue = sessions.due_queue().cloned().ok_or(LambdaError::Missing(
             ENV_DUE_QUEUE_URL,
             "the SQS queue of due work",

@@ -5,8 +5,10 @@
 //! * [`state`] — per-(session, mirror) SQLite working copies made current from
 //!   image + commit log; change capture, reset, restore, snapshot bytes.
 //! * [`session`] — ids, modes, expiry, credentials, the session service
-//!   (create/reset/snapshot/restore/down/reap) and `SessionContext`, a mirror
-//!   handler's only door to state.
+//!   (create/reset/snapshot/restore/down/reap), per-minute metering by
+//!   month, and `SessionContext`, a mirror handler's only door to state.
+//! * [`workspace`] — workspaces, their hashed API tokens and scopes, plans
+//!   and the limits they set (hosted use; the embedded default has one).
 //! * [`mirrors`] — one folder per emulated API, one file per resource.
 //! * [`dispatch`] — the dispatcher: sends what mirrors' outboxes owe (signed
 //!   webhooks, retries), found through the session table's due-work index.
@@ -38,3 +40,4 @@ pub mod state;
 pub mod storage;
 pub mod tls;
 pub mod traces;
+pub mod workspace;

@@ -48,7 +48,7 @@ fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("pragma");
-    assert_eq!(version, 5, "the schema version is recorded");
+    assert_eq!(version, 6, "the schema version is recorded");
     let objects: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -67,9 +67,12 @@ fn sqlite_open_enables_wal_and_creates_schema_idempotently() {
             "sessions_workspace_name",
             "snapshots",
             "snapshots_session",
+            "tokens",
+            "tokens_workspace_id",
             "tombstones",
             "tombstones_ended_at",
-            "usage"
+            "usage",
+            "workspaces"
         ]
     );
 }
@@ -280,6 +283,62 @@ async fn sqlite_migrates_a_version_4_log_into_a_rowid_table_keeping_its_entries(
     assert_eq!(without_rowid, 0, "the log is a rowid table");
 }
 
+/// A version 5 file's usage counters had no month: they count in the month
+/// of the upgrade, and the file gains workspaces and tokens.
+#[tokio::test]
+async fn sqlite_migrates_version_5_usage_into_the_current_month() {
+    use shared::storage::{TokenDigest, TokenRow, WorkspaceRow, WorkspaceTable};
+    let dir = tempdir();
+    let path = dir.path().join("sessions.db");
+    rusqlite::Connection::open(&path)
+        .and_then(|c| {
+            c.execute_batch(SCHEMA_VERSION_1)?;
+            c.execute_batch(TABLES_ADDED_IN_VERSION_2)?;
+            c.execute_batch(TABLES_ADDED_IN_VERSION_3)?;
+            c.execute_batch(TABLES_ADDED_IN_VERSION_4)?;
+            c.execute_batch(LOG_AS_VERSION_5_HAS_IT)?;
+            c.execute("INSERT INTO usage VALUES ('local', 'ephemeral', 42)", [])?;
+            c.execute("INSERT INTO usage VALUES ('local', 'persistent', 7)", [])?;
+            c.pragma_update(None, "user_version", 5)
+        })
+        .expect("write a version 5 database");
+    let table = SqliteSessionTable::open(&path).expect("open migrates");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let month = shared::session::metering::Period::of_ms(now_ms).to_string();
+    assert_eq!(
+        table.usage("local", &month).await.expect("usage"),
+        [("ephemeral".to_string(), 42), ("persistent".to_string(), 7)],
+        "the old counters count in the month of the upgrade"
+    );
+    let token = TokenRow {
+        id: "tok_1".into(),
+        workspace: "acme".into(),
+        digest: TokenDigest::of("mirra_x"),
+        created_at_ms: 1,
+        body: "{}".into(),
+    };
+    let ws = WorkspaceRow {
+        id: "acme".into(),
+        created_at_ms: 1,
+        body: "{}".into(),
+    };
+    table
+        .create_workspace(&ws, &token)
+        .await
+        .expect("workspaces work after migrating");
+}
+
+/// The log as version 5 stores it (a rowid table), from version 4's.
+const LOG_AS_VERSION_5_HAS_IT: &str = "
+CREATE TABLE log_v5 (session TEXT NOT NULL, incarnation TEXT NOT NULL, mirror TEXT NOT NULL,
+    seq INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (session, incarnation, mirror, seq)) STRICT;
+DROP TABLE log;
+ALTER TABLE log_v5 RENAME TO log;
+";
+
 /// The table version 4 added, as Mirra wrote it before version 5.
 const TABLES_ADDED_IN_VERSION_4: &str = "
 CREATE TABLE due_work (session TEXT NOT NULL, mirror TEXT NOT NULL, incarnation TEXT NOT NULL,
@@ -365,7 +424,7 @@ async fn sqlite_refuses_a_database_from_a_newer_mirra() {
     let path = dir.path().join("sessions.db");
     drop(SqliteSessionTable::open(&path).expect("open"));
     rusqlite::Connection::open(&path)
-        .and_then(|c| c.pragma_update(None, "user_version", 6))
+        .and_then(|c| c.pragma_update(None, "user_version", 7))
         .expect("bump the schema version");
     match SqliteSessionTable::open(&path) {
         Err(StorageError::Backend(msg)) => assert!(msg.contains("newer"), "{msg}"),

@@ -400,7 +400,7 @@ async fn an_expired_session_is_refused_at_once_and_the_reaper_ends_and_bills_it(
         "after the reaper, the tombstone still answers gone"
     );
     assert_eq!(log_len(&st, &s).await, 0, "the session's state is deleted");
-    let usage = a.usage("ws").await.expect("usage");
+    let usage = a.usage("ws", this_month(&a)).await.expect("usage");
     assert_eq!(
         (usage.ephemeral_minutes, usage.live_sessions),
         (2, 0),
@@ -542,7 +542,13 @@ async fn a_write_to_a_session_ended_by_another_instance_is_refused_not_acknowled
         matches!(b.down("ws", &s.id).await, Err(SessionError::Gone { reason, .. }) if reason == "ended"),
         "only one instance ends (and bills) a session"
     );
-    assert_eq!(a.usage("ws").await.expect("usage").ephemeral_minutes, 1);
+    assert_eq!(
+        a.usage("ws", this_month(&a))
+            .await
+            .expect("usage")
+            .ephemeral_minutes,
+        1
+    );
 }
 
 #[tokio::test]
@@ -612,4 +618,9 @@ async fn a_reset_onto_an_untouched_reset_logs_nothing_and_a_touched_one_resets()
     a.reset("ws", &s.id, other).await.expect("another seed");
     assert!(texts(&b, &s).await.is_empty());
     assert_eq!(log_len(&st, &s).await, after_first + 3);
+}
+
+/// The month `sessions`' clock is in.
+fn this_month(sessions: &Sessions) -> shared::session::metering::Period {
+    shared::session::metering::Period::of_ms(sessions.clock().now_ms())
 }

@@ -1,4 +1,5 @@
-//! The control plane: `/v1/sessions…`, `/v1/snapshots…` and `/v1/usage`, a thin
+//! The control plane: `/v1/sessions…` and `/v1/snapshots…` (workspaces,
+//! tokens and usage in `workspaces.rs`), a thin
 //! JSON edge over [`Sessions`](crate::session::Sessions). Lists are Stripe-style
 //! pages: `{"object":"list","data":[…],"has_more":…}`, `?limit=&starting_after=`.
 
@@ -19,7 +20,14 @@ use crate::session::{
 
 /// The paths the control plane owns, with everything below them: they keep
 /// priority over credential routing (Stripe's paths never collide with them).
-const ROOTS: [&str; 4] = ["/v1/sessions", "/v1/snapshots", "/v1/usage", "/v1/health"];
+const ROOTS: [&str; 6] = [
+    "/v1/sessions",
+    "/v1/snapshots",
+    "/v1/usage",
+    "/v1/health",
+    "/v1/workspaces",
+    "/v1/tokens",
+];
 
 /// Whether `path` is one of the control plane's (routed or not).
 pub fn owns(path: &str) -> bool {
@@ -43,7 +51,7 @@ pub fn router() -> Router<AppState> {
         .merge(super::traces::router())
         .route("/v1/snapshots", get(workspace_snapshots))
         .route("/v1/snapshots/{id}", delete(delete_snapshot))
-        .route("/v1/usage", get(usage))
+        .merge(super::workspaces::router())
         .route("/v1/health", get(health))
 }
 
@@ -54,7 +62,8 @@ async fn create(
     Workspace(ws): Workspace,
     Body(req): Body<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let session = state.sessions.create(&ws, req).await?;
+    let limits = state.workspaces.limits(&ws).await?;
+    let session = state.sessions.create_within(&ws, &limits, req).await?;
     let now = state.sessions.clock().now_ms();
     Ok((
         StatusCode::CREATED,
@@ -181,10 +190,6 @@ async fn restore(
 ) -> ApiResult<Json<Value>> {
     let report = state.sessions.restore(&ws, &id, &req.snapshot).await?;
     Ok(Json(to_value(&report)?))
-}
-
-async fn usage(State(state): State<AppState>, Workspace(ws): Workspace) -> ApiResult<Json<Value>> {
-    Ok(Json(to_value(&state.sessions.usage(&ws).await?)?))
 }
 
 /// `GET /v1/health`: the server answers, and what tracing has dropped (a

@@ -1,18 +1,61 @@
-//! Control-plane extractors: the workspace behind a bearer token, and JSON bodies
+//! Control-plane extractors: the workspace behind a bearer token (and its
+//! scope), and JSON bodies
 //! whose failures come back as [`ApiError`]s instead of axum's plain-text rejections.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::Method;
 use serde::de::DeserializeOwned;
 
 use super::{ApiError, AppState};
+use crate::workspace::{Principal, Scope};
 
-/// The workspace the request's `Authorization: Bearer <token>` belongs to.
+/// The workspace the request's `Authorization: Bearer <token>` belongs to,
+/// once its token's scope allows the request: `read` for `GET`/`HEAD`,
+/// `write` for the rest.
 pub struct Workspace(pub String);
 
 impl FromRequestParts<AppState> for Workspace {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?.0;
+        let needs = if parts.method == Method::GET || parts.method == Method::HEAD {
+            Scope::Read
+        } else {
+            Scope::Write
+        };
+        require(&caller, needs)?;
+        Ok(Workspace(caller.workspace))
+    }
+}
+
+/// A token whose scope is below `needs` gets a 403 saying which it needs.
+pub fn require(caller: &Principal, needs: Scope) -> Result<(), ApiError> {
+    if caller.scope >= needs {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            code: "insufficient_scope",
+            message: format!(
+                "this token's scope is {}; this request needs {}",
+                caller.scope.as_str(),
+                needs.as_str()
+            ),
+        })
+    }
+}
+
+/// Who the request's bearer token is, whatever it asks for; handlers that
+/// need more than the method-based scope check it themselves.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -31,10 +74,11 @@ impl FromRequestParts<AppState> for Workspace {
                 ApiError::Unauthorized("Authorization must be `Bearer <workspace token>`".into())
             })?;
         state
-            .tokens
-            .get(token)
-            .map(|ws| Workspace(ws.clone()))
-            .ok_or_else(|| ApiError::Unauthorized("invalid workspace token".into()))
+            .workspaces
+            .authenticate(token)
+            .await?
+            .map(Caller)
+            .ok_or_else(|| ApiError::Unauthorized("invalid or revoked workspace token".into()))
     }
 }
 

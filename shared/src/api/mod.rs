@@ -12,6 +12,7 @@ mod state;
 pub(crate) mod target;
 mod traces;
 mod view;
+mod workspaces;
 
 use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::{HeaderMap, Method, Uri};

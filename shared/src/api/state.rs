@@ -1,17 +1,18 @@
 //! What every control-plane handler shares.
 
 use crate::traces::Traces;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::mirrors::Mirror;
 use crate::session::Sessions;
+use crate::storage::WorkspaceTable;
+use crate::workspace::Workspaces;
 
 #[derive(Clone)]
 pub struct AppState {
     pub sessions: Arc<Sessions>,
-    /// Workspace token → workspace name.
-    pub tokens: Arc<HashMap<String, String>>,
+    /// Who a bearer token is: the operator, or a workspace's token.
+    pub workspaces: Arc<Workspaces>,
     /// Where clients reach this server, e.g. `http://127.0.0.1:4400`; mirror URLs
     /// in session JSON are built from it.
     pub public_url: String,
@@ -27,7 +28,13 @@ impl AppState {
         self
     }
 
-    /// A single-workspace state, as `mirra serve` runs it.
+    /// Workspaces beside the operator's, kept in `table` (hosted use).
+    pub fn with_workspace_table(mut self, table: Arc<dyn WorkspaceTable>) -> Self {
+        self.workspaces = Arc::new((*self.workspaces).clone().with_table(table));
+        self
+    }
+
+    /// A single-workspace state: `token` reaches `workspace`, with no limits.
     pub fn new(
         sessions: Arc<Sessions>,
         token: &str,
@@ -35,10 +42,10 @@ impl AppState {
         public_url: &str,
         mirrors: Vec<Mirror>,
     ) -> Self {
-        let tokens = HashMap::from([(token.to_string(), workspace.to_string())]);
+        let workspaces = Workspaces::single(token, workspace, sessions.clock().clone());
         AppState {
             sessions,
-            tokens: Arc::new(tokens),
+            workspaces: Arc::new(workspaces),
             public_url: public_url.trim_end_matches('/').to_string(),
             mirrors,
             traces: None,

@@ -186,6 +186,8 @@ impl From<SessionError> for VendorError {
             },
             SessionError::Busy(_) => VendorError::Busy,
             SessionError::Conflict(m) | SessionError::Internal(m) => VendorError::Internal(m),
+            // Plans limit the control plane only; a mirror request never meets one.
+            SessionError::Plan(p) => VendorError::Internal(p.to_string()),
         }
     }
 }

@@ -30,6 +30,10 @@ pub enum SessionError {
     /// Too many concurrent writers on one mirror; retrying helps (429).
     #[error("{0}")]
     Busy(String),
+    /// The workspace's plan does not allow it: a feature outside the plan
+    /// (403) or a quota used up (402).
+    #[error("{0}")]
+    Plan(#[from] crate::workspace::PlanError),
     /// Storage or engine failure: not the caller's fault (500/503).
     #[error("internal: {0}")]
     Internal(String),

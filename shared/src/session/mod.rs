@@ -7,6 +7,7 @@ mod context;
 mod door;
 mod error;
 pub mod id;
+pub mod metering;
 mod mirror;
 mod rate;
 mod record;

@@ -93,9 +93,18 @@ impl Session {
         serde_json::from_str(&row.body)
     }
 
-    /// Minutes billed for uptime from creation to `now`: every started minute, at least one.
-    pub fn billed_minutes(&self, now: i64) -> u64 {
-        let secs = (now - self.created_at).max(0) as u64;
-        secs.div_ceil(60).max(1)
+    /// When it started (Unix milliseconds).
+    pub fn started_ms(&self) -> i64 {
+        if self.created_at_ms > 0 {
+            self.created_at_ms
+        } else {
+            self.created_at.saturating_mul(1000)
+        }
+    }
+
+    /// Where its billed uptime ends if it ended at `now_ms`: its expiry, when
+    /// that came first.
+    pub fn billed_until_ms(&self, now_ms: i64) -> i64 {
+        self.expiry_ms().map_or(now_ms, |t| t.min(now_ms))
     }
 }

@@ -143,6 +143,17 @@ pub struct DueWork {
     pub due_at_ms: i64,
 }
 
+/// Minutes one ended session is billed in one calendar month, added to its
+/// workspace's counter for that month and mode when its row is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageCharge {
+    /// `YYYY-MM` (UTC).
+    pub period: String,
+    /// `ephemeral` or `persistent`.
+    pub mode: String,
+    pub minutes: u64,
+}
+
 /// Session rows, the commit log, the due-work index and usage counters
 /// (SQLite, DynamoDB).
 ///
@@ -157,9 +168,10 @@ pub struct DueWork {
 /// * `put_session` replaces an existing row (same id and incarnation) and fails
 ///   with `NotFound` when there is none; it never creates. It keeps the row's
 ///   stored credentials, whatever `row.credentials` holds.
-/// * `delete_session(id, incarnation, tombstone)` removes that row with its logs
-///   and checkpoints, stores `tombstone` (when given) in the same atomic step,
-///   and returns `true`; when no row has that id and incarnation it
+/// * `end_session(id, incarnation, tombstone, charges)` removes that row with
+///   its logs and checkpoints, stores `tombstone` (when given) and adds
+///   `charges` to the row's workspace's usage counters in the same atomic
+///   step, and returns `true`; when no row has that id and incarnation it
 ///   changes nothing and returns `false`. In the same step its credentials stop
 ///   naming a live row: with a tombstone they name that tombstone from then
 ///   on, without one they are removed. Of concurrent deletes exactly one
@@ -238,19 +250,30 @@ pub struct DueWork {
 ///   step, or (a backend that cannot) right after the row, like its log. An
 ///   entry a failure leaves behind names the dead incarnation, which no new
 ///   row has; the next `schedule_due` of that (id, mirror) replaces it.
-/// * `add_usage` adds atomically; `usage` returns `(mode, minutes)` pairs, sorted.
+/// * `usage(workspace, period)` returns the `(mode, minutes)` counters the
+///   workspace's ended sessions were charged for that period, sorted by mode
+///   (none: empty).
 #[async_trait]
 pub trait SessionTable: Send + Sync + 'static {
     async fn create_session(&self, row: &SessionRow) -> StorageResult<()>;
     async fn get_session(&self, id: &str) -> StorageResult<SessionRow>;
     async fn find_session(&self, workspace: &str, name: &str) -> StorageResult<SessionRow>;
     async fn put_session(&self, row: &SessionRow) -> StorageResult<()>;
+    async fn end_session(
+        &self,
+        id: &str,
+        incarnation: &str,
+        tombstone: Option<&Tombstone>,
+        charges: &[UsageCharge],
+    ) -> StorageResult<bool>;
     async fn delete_session(
         &self,
         id: &str,
         incarnation: &str,
         tombstone: Option<&Tombstone>,
-    ) -> StorageResult<bool>;
+    ) -> StorageResult<bool> {
+        self.end_session(id, incarnation, tombstone, &[]).await
+    }
     async fn list_sessions(
         &self,
         workspace: &str,
@@ -304,8 +327,7 @@ pub trait SessionTable: Send + Sync + 'static {
     async fn due_before(&self, now_ms: i64, limit: usize) -> StorageResult<Vec<DueWork>>;
     async fn next_due(&self) -> StorageResult<Option<i64>>;
 
-    async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()>;
-    async fn usage(&self, workspace: &str) -> StorageResult<Vec<(String, u64)>>;
+    async fn usage(&self, workspace: &str, period: &str) -> StorageResult<Vec<(String, u64)>>;
 
     /// Drops in-process caches that are rebuilt on demand (SQLite's page
     /// cache), so a server whose sessions ended can shrink. Best effort.

@@ -208,6 +208,14 @@ async fn dynamodb_session_table_passes_conformance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_workspace_table_passes_conformance() {
+    let Some(url) = endpoint() else { return };
+    let t = table(&url).await;
+    conformance::workspace_table(&t).await;
+    drop_table(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_session_table_passes_conformance_twice_at_once_from_two_clients() {
     let Some(url) = endpoint() else { return };
     let one = table(&url).await;

@@ -16,6 +16,7 @@ use shared::storage::fs::FsObjectStore;
 use shared::storage::sqlite::SqliteSessionTable;
 use shared::storage::{
     conformance, Checkpoint, LogKey, ObjectStore, SessionRow, SessionTable, StorageError,
+    UsageCharge,
 };
 use support::raw_count;
 
@@ -99,6 +100,13 @@ async fn sqlite_due_work_survives_reopening_the_file() {
         (due[0].session_id.as_str(), due[0].mirror.as_str()),
         ("ses_due1", "stripe")
     );
+}
+
+#[tokio::test]
+async fn sqlite_file_workspace_table_passes_conformance() {
+    let dir = tempdir();
+    let table = SqliteSessionTable::open(&dir.path().join("mirra.db")).expect("open");
+    conformance::workspace_table(&table).await;
 }
 
 #[tokio::test]

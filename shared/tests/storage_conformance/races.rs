@@ -87,14 +87,19 @@ async fn sqlite_two_handles_on_one_file_see_each_others_writes() {
         Err(StorageError::AlreadyExists(_))
     ));
 
-    a.add_usage("ws", "ephemeral", 3)
-        .await
-        .expect("usage via a");
-    b.add_usage("ws", "ephemeral", 4)
-        .await
-        .expect("usage via b");
+    // Charges made by ending sessions through either handle add up.
+    for (table, id, minutes) in [(&a, "ses_u1", 3), (&b, "ses_u2", 4)] {
+        table
+            .create_session(&session(id, "ws", None))
+            .await
+            .expect("create");
+        assert!(table
+            .end_session(id, &format!("inc-{id}"), None, &[minute_charge(minutes)])
+            .await
+            .expect("end"));
+    }
     assert_eq!(
-        a.usage("ws").await.expect("usage"),
+        a.usage("ws", "2026-12").await.expect("usage"),
         [("ephemeral".to_string(), 7)]
     );
 
@@ -486,11 +491,21 @@ fn sqlite_writers_on_many_threads_and_two_handles_never_fail_busy() {
                             .await
                             .expect("append");
                         table.read_log(&stripe, seq).await.expect("read at head");
-                        table
-                            .add_usage("ws", "ephemeral", 1)
-                            .await
-                            .expect("add_usage");
                         if seq % 10 == 0 {
+                            let scratch = format!("ses_{t}_{seq}");
+                            table
+                                .create_session(&session(&scratch, "ws", None))
+                                .await
+                                .expect("create");
+                            assert!(table
+                                .end_session(
+                                    &scratch,
+                                    &format!("inc-{scratch}"),
+                                    None,
+                                    &[minute_charge(1)]
+                                )
+                                .await
+                                .expect("end"));
                             assert!(table
                                 .set_checkpoint(&stripe, &checkpoint(seq / 2, "snap"))
                                 .await
@@ -511,8 +526,11 @@ fn sqlite_writers_on_many_threads_and_two_handles_never_fail_busy() {
         t.join().expect("a writer failed");
     }
     block_on(async {
-        let total = tables[1].usage("ws").await.expect("usage");
-        assert_eq!(total, [("ephemeral".to_string(), THREADS as u64 * OPS)]);
+        let total = tables[1].usage("ws", "2026-12").await.expect("usage");
+        assert_eq!(
+            total,
+            [("ephemeral".to_string(), THREADS as u64 * OPS / 10)]
+        );
         let rows = tables[0]
             .list_sessions("ws", None, usize::MAX)
             .await
@@ -525,4 +543,13 @@ fn sqlite_writers_on_many_threads_and_two_handles_never_fail_busy() {
         assert_eq!(log.first().map(|r| r.seq), Some(OPS / 2));
         assert_eq!(log.len() as u64, OPS / 2 + 1);
     });
+}
+
+/// `minutes` ephemeral minutes in December 2026.
+fn minute_charge(minutes: u64) -> UsageCharge {
+    UsageCharge {
+        period: "2026-12".into(),
+        mode: "ephemeral".into(),
+        minutes,
+    }
 }

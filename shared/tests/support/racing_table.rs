@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use shared::storage::{
     Checkpoint, CredentialKey, CredentialOwner, DueWork, LogKey, LogRecord, SessionRow,
-    SessionTable, SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone,
+    SessionTable, SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone, UsageCharge,
 };
 
 /// Delegates to `inner`, except for `append_log`:
@@ -28,6 +28,9 @@ pub struct RacingTable {
     lost: AtomicUsize,
     always_lose: AtomicBool,
     first_pair: tokio::sync::Barrier,
+    /// The next `end_session` fails: 1 before it reaches the table, 2 after
+    /// it committed (a reply lost on the way back); 0 none.
+    end_failure: AtomicUsize,
 }
 
 impl RacingTable {
@@ -38,7 +41,15 @@ impl RacingTable {
             lost: AtomicUsize::new(0),
             always_lose: AtomicBool::new(false),
             first_pair: tokio::sync::Barrier::new(2),
+            end_failure: AtomicUsize::new(0),
         }
+    }
+
+    /// The next `end_session` fails, before the table saw it (`committed`
+    /// false) or after it committed (true), as a crash or a lost reply would.
+    pub fn fail_next_end(&self, committed: bool) {
+        self.end_failure
+            .store(if committed { 2 } else { 1 }, Ordering::SeqCst);
     }
 
     /// Appends that failed with `AlreadyExists` (each one is a retry by the engine).
@@ -70,13 +81,28 @@ impl SessionTable for RacingTable {
     async fn put_session(&self, row: &SessionRow) -> StorageResult<()> {
         self.inner.put_session(row).await
     }
-    async fn delete_session(
+    async fn end_session(
         &self,
         id: &str,
         incarnation: &str,
         tombstone: Option<&Tombstone>,
+        charges: &[UsageCharge],
     ) -> StorageResult<bool> {
-        self.inner.delete_session(id, incarnation, tombstone).await
+        let lost = || StorageError::Backend("connection lost".into());
+        match self.end_failure.swap(0, Ordering::SeqCst) {
+            1 => Err(lost()),
+            2 => {
+                self.inner
+                    .end_session(id, incarnation, tombstone, charges)
+                    .await?;
+                Err(lost())
+            }
+            _ => {
+                self.inner
+                    .end_session(id, incarnation, tombstone, charges)
+                    .await
+            }
+        }
     }
     async fn list_sessions(
         &self,
@@ -173,10 +199,7 @@ impl SessionTable for RacingTable {
         self.inner.next_due().await
     }
 
-    async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()> {
-        self.inner.add_usage(workspace, mode, minutes).await
-    }
-    async fn usage(&self, workspace: &str) -> StorageResult<Vec<(String, u64)>> {
-        self.inner.usage(workspace).await
+    async fn usage(&self, workspace: &str, period: &str) -> StorageResult<Vec<(String, u64)>> {
+        self.inner.usage(workspace, period).await
     }
 }

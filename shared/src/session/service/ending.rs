@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::{
     mirror_key, EndReason, Ended, Sessions, RELEASE_AFTER_FREED_BYTES, TOMBSTONE_RETENTION_MS,
 };
+use crate::session::metering::charges;
 use crate::session::{Mode, Session, SessionError, SessionResult};
 use crate::storage::Tombstone;
 
@@ -103,9 +104,11 @@ impl Sessions {
         freed
     }
 
-    /// Ends a session at `ended_at_ms`: deletes its row (leaving a tombstone),
-    /// its working copies, checkpoints and — when ephemeral — the snapshots it
-    /// took without `keep`; bills it.
+    /// Ends a session at `ended_at_ms`: deletes its row (leaving a tombstone)
+    /// and bills it per month in the same atomic step (so a crash bills it
+    /// once or not yet, never zero times for an ended session, never twice),
+    /// then drops its working copies, checkpoints and — when ephemeral — the
+    /// snapshots it took without `keep`.
     pub(super) async fn end(
         &self,
         session: Session,
@@ -116,7 +119,8 @@ impl Sessions {
             Mode::Persistent => Some(self.take_snapshot(&session, true).await?.id),
             Mode::Ephemeral => None,
         };
-        let minutes = session.billed_minutes(ended_at_ms.div_euclid(1000));
+        let charges = charges(session.mode.as_str(), session.started_ms(), ended_at_ms);
+        let minutes = charges.iter().map(|c| c.minutes).sum();
         let tombstone = Tombstone {
             id: session.id.clone(),
             incarnation: session.incarnation.clone(),
@@ -127,7 +131,12 @@ impl Sessions {
         };
         if !self
             .table
-            .delete_session(&session.id, &session.incarnation, Some(&tombstone))
+            .end_session(
+                &session.id,
+                &session.incarnation,
+                Some(&tombstone),
+                &charges,
+            )
             .await?
         {
             return Err(SessionError::NotFound(format!(
@@ -146,9 +155,6 @@ impl Sessions {
         if session.mode == Mode::Ephemeral {
             self.drop_session_snapshots(&session).await;
         }
-        self.table
-            .add_usage(&session.workspace, session.mode.as_str(), minutes)
-            .await?;
         self.observe(
             &session,
             &format!("session.{}", reason.as_str()),

@@ -8,6 +8,7 @@
 mod due;
 mod ending;
 mod lists;
+mod plans;
 mod seeds;
 mod snapshots;
 mod types;
@@ -390,34 +391,6 @@ impl Sessions {
             session: session.id,
             mirrors: report,
             total_ms: ms(started),
-        })
-    }
-
-    pub async fn usage(&self, workspace: &str) -> SessionResult<Usage> {
-        let now = self.clock.now();
-        let mut ephemeral = 0;
-        let mut persistent = 0;
-        for (mode, minutes) in self.table.usage(workspace).await? {
-            match mode.as_str() {
-                "ephemeral" => ephemeral += minutes,
-                "persistent" => persistent += minutes,
-                _ => {}
-            }
-        }
-        let live = self.all_sessions(workspace).await?;
-        for s in &live {
-            match s.mode {
-                Mode::Ephemeral => {
-                    ephemeral += s.billed_minutes(now.min(s.expires_at.unwrap_or(now)))
-                }
-                Mode::Persistent => persistent += s.billed_minutes(now),
-            }
-        }
-        Ok(Usage {
-            workspace: workspace.to_string(),
-            ephemeral_minutes: ephemeral,
-            persistent_minutes: persistent,
-            live_sessions: live.len(),
         })
     }
 

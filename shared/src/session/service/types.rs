@@ -99,12 +99,19 @@ pub struct Ended {
     pub final_snapshot: Option<String>,
 }
 
+/// A workspace's session-minutes in one calendar month.
 #[derive(Debug, Clone, Serialize)]
 pub struct Usage {
     pub workspace: String,
+    /// `YYYY-MM` (UTC).
+    pub period: crate::session::metering::Period,
+    pub period_start: String,
+    pub period_end: String,
     pub ephemeral_minutes: u64,
     pub persistent_minutes: u64,
-    /// Sessions still running; their minutes so far are included above.
+    pub total_minutes: u64,
+    /// Sessions still running; their minutes in the period so far are
+    /// included above.
     pub live_sessions: usize,
 }
 

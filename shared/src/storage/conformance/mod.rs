@@ -16,7 +16,8 @@
 //!
 //! Files: this one holds the two entry points and the session fixtures; the
 //! checks live by subject in `object_store.rs`, `rows.rs`, `log.rs`,
-//! `deletes.rs`, `records.rs`, `credentials.rs` and `due.rs`, the shared
+//! `deletes.rs`, `records.rs`, `credentials.rs`, `due.rs` and `workspaces.rs`
+//! (the [`WorkspaceTable`](super::WorkspaceTable) suite), the shared
 //! assertions in `assertions.rs`.
 
 use std::future::Future;
@@ -35,6 +36,7 @@ mod log;
 mod object_store;
 mod records;
 mod rows;
+mod workspaces;
 
 use assertions::*;
 use deletes::*;
@@ -44,10 +46,11 @@ use rows::*;
 
 pub use due::due_work_on_an_empty_table;
 pub use object_store::object_store_create_race;
+pub use workspaces::workspace_table;
 
 use super::{
     Checkpoint, LogKey, LogRecord, ObjectStore, SessionRow, SessionTable, StorageError,
-    StorageResult,
+    StorageResult, UsageCharge,
 };
 
 /// Contenders in each race of conditional creates.
@@ -104,7 +107,7 @@ pub async fn session_table(table: &dyn SessionTable) {
     concurrent_deletes_have_one_winner(table, &ids).await;
     appends_racing_delete_never_outlive_it(table, &ids).await;
     reused_id_starts_fresh(table, &ids).await;
-    usage_adds_up(table, &ids).await;
+    ending_bills_once(table, &ids).await;
     records::list_sessions_pages_by_id(table, &ids).await;
     records::tombstones_record_ended_sessions(table, &ids).await;
     records::snapshot_index(table, &ids).await;
@@ -167,7 +170,7 @@ impl Ids {
         format!("conformance/run-{}/checkpoint-{n}", self.run)
     }
     fn workspaces(&self) -> Vec<String> {
-        ["a", "b", "exp", "pg", "cred", "due"]
+        ["a", "b", "exp", "pg", "cred", "due", "bill"]
             .iter()
             .map(|n| self.ws(n))
             .collect()

@@ -40,7 +40,7 @@ pub(super) async fn missing_sessions(t: &dyn SessionTable, ids: &Ids) {
         None,
         "checkpoint of a missing log",
     );
-    let usage = t.usage(&ids.ws("a")).await;
+    let usage = t.usage(&ids.ws("a"), "2026-12").await;
     assert!(
         matches!(&usage, Ok(v) if v.is_empty()),
         "usage of a fresh workspace must be Ok and empty, got {usage:?}"
@@ -351,34 +351,113 @@ pub(super) async fn expired_rows(t: &dyn SessionTable, ids: &Ids) {
     );
 }
 
-pub(super) async fn usage_adds_up(t: &dyn SessionTable, ids: &Ids) {
-    let (a, b) = (ids.ws("a"), ids.ws("b"));
-    let results = join_all((1..=RACERS as u64).map(|m| t.add_usage(&a, "ephemeral", m))).await;
-    for r in &results {
-        assert!(r.is_ok(), "concurrent add_usage failed: {r:?}");
+fn charge(period: &str, mode: &str, minutes: u64) -> UsageCharge {
+    UsageCharge {
+        period: period.into(),
+        mode: mode.into(),
+        minutes,
     }
-    t.add_usage(&a, "persistent", 5).await.expect("add_usage");
-    t.add_usage(&a, "persistent", 0)
-        .await
-        .expect("add_usage of zero");
-    t.add_usage(&b, "ephemeral", 7).await.expect("add_usage");
+}
+
+/// `end_session` bills its charges with the delete, exactly once: racing
+/// ends of one row charge once, ends of many rows add up, a refused end
+/// charges nothing, and counters are per workspace and period.
+pub(super) async fn ending_bills_once(t: &dyn SessionTable, ids: &Ids) {
+    let (a, b) = (ids.ws("bill"), ids.ws("b"));
+    let rows: Vec<SessionRow> = (0..RACERS)
+        .map(|i| row(ids.ses(&format!("bill{i}")), a.clone(), None, None))
+        .collect();
+    for r in &rows {
+        t.create_session(r).await.expect("create_session");
+    }
+    // Each row billed 1..=RACERS minutes in November and one in December, concurrently.
+    let bills: Vec<Vec<UsageCharge>> = (1..=RACERS as u64)
+        .map(|m| {
+            vec![
+                charge("2026-11", "ephemeral", m),
+                charge("2026-12", "ephemeral", 1),
+            ]
+        })
+        .collect();
+    let results = join_all(
+        rows.iter()
+            .zip(&bills)
+            .map(|(r, c)| t.end_session(&r.id, &r.incarnation, None, c)),
+    )
+    .await;
+    for r in &results {
+        assert!(
+            matches!(r, Ok(true)),
+            "concurrent end_session failed: {r:?}"
+        );
+    }
+    // Racing ends of one row: one wins, its charge counts once.
+    let doomed = row(ids.ses("billrace"), a.clone(), None, None);
+    t.create_session(&doomed).await.expect("create_session");
+    let one = [charge("2026-12", "persistent", 5)];
+    let results =
+        join_all((0..RACERS).map(|_| t.end_session(&doomed.id, &doomed.incarnation, None, &one)))
+            .await;
+    let winners = results.iter().filter(|r| matches!(r, Ok(true))).count();
+    assert_eq!(
+        winners, 1,
+        "racing end_session must have one winner: {results:?}"
+    );
+    // Refused: the wrong incarnation, a missing row.
+    let other = row(ids.ses("billwrong"), b.clone(), None, None);
+    t.create_session(&other).await.expect("create_session");
+    assert_flag(
+        t.end_session(
+            &other.id,
+            &ids.inc(),
+            None,
+            &[charge("2026-12", "ephemeral", 100)],
+        )
+        .await,
+        false,
+        "end_session with the wrong incarnation",
+    );
+    assert_flag(
+        t.end_session(
+            &ids.ses("billghost"),
+            &ids.inc(),
+            None,
+            &[charge("2026-12", "ephemeral", 100)],
+        )
+        .await,
+        false,
+        "end_session of a missing row",
+    );
+    assert_flag(
+        t.end_session(
+            &other.id,
+            &other.incarnation,
+            None,
+            &[charge("2026-12", "ephemeral", 7)],
+        )
+        .await,
+        true,
+        "end_session of b's row",
+    );
     let sum = (1..=RACERS as u64).sum::<u64>();
     assert_eq!(
-        t.usage(&a).await.expect("usage"),
-        [
-            ("ephemeral".to_string(), sum),
-            ("persistent".to_string(), 5)
-        ],
-        "usage must sum every add (also concurrent ones) and sort by mode"
+        t.usage(&a, "2026-11").await.expect("usage"),
+        [("ephemeral".to_string(), sum)],
+        "November: every concurrent end's charge, once"
     );
     assert_eq!(
-        t.usage(&b).await.expect("usage"),
+        t.usage(&a, "2026-12").await.expect("usage"),
+        [
+            ("ephemeral".to_string(), RACERS as u64),
+            ("persistent".to_string(), 5)
+        ],
+        "December: sorted by mode; the raced row charged once"
+    );
+    assert_eq!(
+        t.usage(&b, "2026-12").await.expect("usage"),
         [("ephemeral".to_string(), 7)],
-        "usage per workspace"
+        "usage per workspace; refused ends charge nothing"
     );
-    let none = t.usage(&ids.ws("exp")).await.expect("usage");
-    assert!(
-        none.is_empty(),
-        "usage of a workspace without any: {none:?}"
-    );
+    let none = t.usage(&a, "2027-01").await.expect("usage");
+    assert!(none.is_empty(), "usage of a period without any: {none:?}");
 }

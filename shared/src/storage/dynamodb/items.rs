@@ -61,8 +61,8 @@ pub(super) fn name_key(workspace: &str, name: &str) -> Item {
     key(ws_pk(workspace), format!("N#{name}"))
 }
 
-pub(super) fn usage_key(workspace: &str, mode: &str) -> Item {
-    key(ws_pk(workspace), format!("U#{mode}"))
+pub(super) fn usage_key(workspace: &str, period: &str, mode: &str) -> Item {
+    key(ws_pk(workspace), format!("U#{}#{}", esc(period), esc(mode)))
 }
 
 pub(super) fn log_pk(session: &str, incarnation: &str) -> String {

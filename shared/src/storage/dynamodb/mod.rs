@@ -8,7 +8,10 @@
 //! | session row | `S#{id}` | `S` | `id inc ws name? exp? exp_shard? ttl? body creds?` (with `exp`, in the index [`EXPIRY_INDEX`], see `expiry.rs`) (its credential digests, a string set), per mirror with a checkpoint `cps:{mirror}` (seq) `cpo:{mirror}` (object) |
 //! | workspace member | `W#{ws}` | `S#{id}` | `id` |
 //! | name reservation | `W#{ws}` | `N#{name}` | `id inc` of the row holding it |
-//! | usage counter | `W#{ws}` | `U#{mode}` | `min` |
+//! | usage counter | `W#{ws}` | `U#{period}#{mode}` | `min` (added to by `end_session`'s transaction) |
+//! | workspace | `WS` | `{id}` | `id cms body` |
+//! | token | `K#{digest}` | `K` | `id ws cms body` |
+//! | token of a workspace | `W#{ws}` | `K#{token id}` | `dig id ws cms body` |
 //! | log entry | `L#{session}#{incarnation}` | `{mirror}#{seq:020}` | `e` (bytes) |
 //! | tombstone | `S#{id}` | `T` | `id inc ws name? ended reason ttl` |
 //! | snapshot | `W#{ws}` | `P#{snap id}` | `id sess inc cms keep body` |
@@ -49,7 +52,7 @@
 //! Files: this one holds the layout, the constants and the [`SessionTable`]
 //! impl; `rows.rs` the row building blocks (transactions, names, credentials,
 //! members), `log.rs` the commit log and checkpoints, `due.rs` due work,
-//! `records.rs` tombstones and snapshots, `items.rs` keys, item codecs and
+//! `records.rs` tombstones and snapshots, `workspaces.rs` workspaces and tokens, `items.rs` keys, item codecs and
 //! expressions, `errors.rs` errors and retries, `setup.rs` the table's creation.
 
 use std::collections::HashMap;
@@ -82,6 +85,7 @@ mod log;
 mod records;
 mod rows;
 mod setup;
+mod workspaces;
 
 use errors::*;
 use items::*;
@@ -95,7 +99,7 @@ pub use expiry::{EXPIRY_INDEX, EXP_SHARD, EXP_SHARDS};
 
 use super::{
     Checkpoint, CredentialKey, CredentialOwner, DueWork, LogKey, LogRecord, SessionRow,
-    SessionTable, SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone,
+    SessionTable, SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone, UsageCharge,
 };
 
 /// The table definition `--create-resources` uses, as `aws dynamodb create-table
@@ -311,11 +315,12 @@ impl SessionTable for DynamoSessionTable {
 
     /// Reads the row, then deletes it with its member and name items in one
     /// transaction conditional on what was read; then deletes its log.
-    async fn delete_session(
+    async fn end_session(
         &self,
         id: &str,
         incarnation: &str,
         tombstone: Option<&Tombstone>,
+        charges: &[UsageCharge],
     ) -> StorageResult<bool> {
         let mut deleted = false;
         for _ in 0..RETRIES {
@@ -367,6 +372,9 @@ impl SessionTable for DynamoSessionTable {
                     ))?,
                     None => self.delete_plain(credential_key(c))?,
                 });
+            }
+            for charge in charges {
+                items.push(self.add_usage_item(&row.workspace, charge)?);
             }
             match self.transact("delete session", items).await? {
                 None => {
@@ -546,34 +554,15 @@ impl SessionTable for DynamoSessionTable {
         self.earliest_due().await
     }
 
-    async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()> {
-        let mut e = Expr::default();
-        let update = format!(
-            "ADD {} {}",
-            e.n(MINUTES),
-            e.v(AttributeValue::N(minutes.to_string()))
-        );
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(usage_key(workspace, mode)))
-            .update_expression(update)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .send()
-            .await
-            .map_err(|e| ddb_err("add usage", &self.table, e))?;
-        Ok(())
-    }
-
-    async fn usage(&self, workspace: &str) -> StorageResult<Vec<(String, u64)>> {
+    async fn usage(&self, workspace: &str, period: &str) -> StorageResult<Vec<(String, u64)>> {
+        let prefix = format!("U#{}#", esc(period));
         let mut e = Expr::default();
         let cond = format!(
             "{} = {} AND begins_with({}, {})",
             e.n(PK),
             e.s(&ws_pk(workspace)),
             e.n(SK),
-            e.s("U#")
+            e.s(&prefix)
         );
         let mut pages = self
             .client
@@ -590,7 +579,7 @@ impl SessionTable for DynamoSessionTable {
             let page = page.map_err(|e| ddb_err("usage", &self.table, e))?;
             for item in page.items.unwrap_or_default() {
                 let sk = get_s(&item, SK)?;
-                let mode = sk.strip_prefix("U#").unwrap_or(&sk).to_owned();
+                let mode = sk.strip_prefix(&prefix).unwrap_or(&sk).to_owned();
                 usage.push((mode, opt_u64(&item, MINUTES)?.unwrap_or(0)));
             }
         }

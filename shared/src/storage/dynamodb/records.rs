@@ -32,11 +32,11 @@ fn snapshot_key(workspace: &str, id: &str) -> Item {
     key(ws_pk(workspace), format!("P#{id}"))
 }
 
-fn n(v: i64) -> AttributeValue {
+pub(super) fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn get_i64(item: &Item, attr: &str) -> StorageResult<i64> {
+pub(super) fn get_i64(item: &Item, attr: &str) -> StorageResult<i64> {
     match item.get(attr) {
         Some(AttributeValue::N(v)) => v
             .parse()

@@ -37,13 +37,14 @@ mod schema;
 #[cfg(test)]
 mod tests;
 mod wal;
+mod workspaces;
 
 use log::TRIM_BATCH;
 use schema::init_schema;
 
 use super::{
     Checkpoint, CredentialKey, CredentialOwner, DueWork, LogKey, LogRecord, SessionRow,
-    SessionTable, SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone,
+    SessionTable, SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone, UsageCharge,
 };
 
 /// How long a connection waits for another process's write lock before failing.
@@ -333,22 +334,26 @@ impl SessionTable for SqliteSessionTable {
         Ok(())
     }
 
-    async fn delete_session(
+    async fn end_session(
         &self,
         id: &str,
         incarnation: &str,
         tombstone: Option<&Tombstone>,
+        charges: &[UsageCharge],
     ) -> StorageResult<bool> {
         self.write(
             || format!("session {id}"),
             |c| {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let deleted = tx
-                    .prepare_cached("DELETE FROM sessions WHERE id = ?1 AND incarnation = ?2")?
-                    .execute([id, incarnation])?;
-                if deleted == 0 {
+                let workspace: Option<String> = tx
+                    .prepare_cached(
+                        "DELETE FROM sessions WHERE id = ?1 AND incarnation = ?2 RETURNING workspace",
+                    )?
+                    .query_row([id, incarnation], |r| r.get(0))
+                    .optional()?;
+                let Some(workspace) = workspace else {
                     return Ok(false); // dropping `tx` rolls back the empty transaction
-                }
+                };
                 tx.prepare_cached("DELETE FROM log WHERE session = ?1 AND incarnation = ?2")?
                     .execute([id, incarnation])?;
                 tx.prepare_cached(
@@ -356,6 +361,19 @@ impl SessionTable for SqliteSessionTable {
                 )?
                 .execute([id, incarnation])?;
                 due::drop_session(&tx, id, incarnation)?;
+                for charge in charges {
+                    tx.prepare_cached(
+                        "INSERT INTO usage (workspace, period, mode, minutes) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (workspace, period, mode)
+                         DO UPDATE SET minutes = minutes + excluded.minutes",
+                    )?
+                    .execute(params![
+                        workspace,
+                        charge.period,
+                        charge.mode,
+                        clamp(charge.minutes)
+                    ])?;
+                }
                 match tombstone {
                     // The row's credentials now name its tombstone, which
                     // replaces the id's older one: that one's credentials go.
@@ -623,22 +641,6 @@ impl SessionTable for SqliteSessionTable {
         self.read(due::next_due)
     }
 
-    async fn add_usage(&self, workspace: &str, mode: &str, minutes: u64) -> StorageResult<()> {
-        let minutes = i64::try_from(minutes)
-            .map_err(|_| StorageError::Backend(format!("usage {minutes} out of range")))?;
-        self.write(
-            || format!("usage {workspace}/{mode}"),
-            |c| {
-                c.prepare_cached(
-                    "INSERT INTO usage (workspace, mode, minutes) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (workspace, mode) DO UPDATE SET minutes = minutes + excluded.minutes",
-                )?
-                .execute(params![workspace, mode, minutes])
-            },
-        )?;
-        Ok(())
-    }
-
     /// Empties the connection's page cache; the file (and the OS's cache of
     /// it) still holds every page, so the next reads only cost a copy.
     fn release_memory(&self) {
@@ -647,11 +649,13 @@ impl SessionTable for SqliteSessionTable {
         }
     }
 
-    async fn usage(&self, workspace: &str) -> StorageResult<Vec<(String, u64)>> {
+    async fn usage(&self, workspace: &str, period: &str) -> StorageResult<Vec<(String, u64)>> {
         self.read(|c| {
-            c.prepare_cached("SELECT mode, minutes FROM usage WHERE workspace = ?1 ORDER BY mode")?
-                .query_map([workspace], |r| Ok((r.get(0)?, get_u64(r, 1)?)))?
-                .collect()
+            c.prepare_cached(
+                "SELECT mode, minutes FROM usage WHERE workspace = ?1 AND period = ?2 ORDER BY mode",
+            )?
+            .query_map([workspace, period], |r| Ok((r.get(0)?, get_u64(r, 1)?)))?
+            .collect()
         })
     }
 }

@@ -7,8 +7,8 @@ use crate::storage::{StorageError, StorageResult};
 
 /// `PRAGMA user_version` of the schema below. Files from before versioning (0,
 /// with a `sessions` table) have no incarnations and are refused, not migrated;
-/// version 1 to 4 files are migrated in place.
-pub(super) const SCHEMA_VERSION: i64 = 5;
+/// version 1 to 5 files are migrated in place.
+pub(super) const SCHEMA_VERSION: i64 = 6;
 
 /// Version 1: sessions, commit log, checkpoints, usage.
 const SCHEMA_V1: &str = "
@@ -124,7 +124,37 @@ DROP TABLE log;
 ALTER TABLE log_v5 RENAME TO log;
 ";
 
-/// Creates the schema in a fresh file, migrates a version 1 to 4 file, accepts the
+/// Version 6 counts usage per calendar month (`period`, `YYYY-MM`) and adds
+/// workspaces and their API tokens (digests only). Counters from before it
+/// had no month; they count in the month of the upgrade.
+const MIGRATE_V5_TO_V6: &str = "
+CREATE TABLE usage_v6 (
+    workspace TEXT NOT NULL,
+    period    TEXT NOT NULL,
+    mode      TEXT NOT NULL,
+    minutes   INTEGER NOT NULL,
+    PRIMARY KEY (workspace, period, mode)
+) WITHOUT ROWID, STRICT;
+INSERT INTO usage_v6 (workspace, period, mode, minutes)
+    SELECT workspace, strftime('%Y-%m', 'now'), mode, minutes FROM usage;
+DROP TABLE usage;
+ALTER TABLE usage_v6 RENAME TO usage;
+CREATE TABLE workspaces (
+    id            TEXT PRIMARY KEY NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    body          TEXT NOT NULL
+) WITHOUT ROWID, STRICT;
+CREATE TABLE tokens (
+    digest        TEXT PRIMARY KEY NOT NULL,
+    id            TEXT NOT NULL,
+    workspace     TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    body          TEXT NOT NULL
+) WITHOUT ROWID, STRICT;
+CREATE UNIQUE INDEX tokens_workspace_id ON tokens (workspace, id);
+";
+
+/// Creates the schema in a fresh file, migrates a version 1 to 5 file, accepts the
 /// current one and refuses anything else. Each step is one immediate
 /// transaction, so processes opening one file at once neither both create (or
 /// migrate) nor see half a schema.
@@ -155,16 +185,24 @@ pub(super) fn init_schema(conn: &mut Connection, file: &str) -> StorageResult<()
             MIGRATE_V2_TO_V3,
             MIGRATE_V3_TO_V4,
             MIGRATE_V4_TO_V5,
+            MIGRATE_V5_TO_V6,
         ],
         (1, _) => vec![
             MIGRATE_V1_TO_V2,
             MIGRATE_V2_TO_V3,
             MIGRATE_V3_TO_V4,
             MIGRATE_V4_TO_V5,
+            MIGRATE_V5_TO_V6,
         ],
-        (2, _) => vec![MIGRATE_V2_TO_V3, MIGRATE_V3_TO_V4, MIGRATE_V4_TO_V5],
-        (3, _) => vec![MIGRATE_V3_TO_V4, MIGRATE_V4_TO_V5],
-        (4, _) => vec![MIGRATE_V4_TO_V5],
+        (2, _) => vec![
+            MIGRATE_V2_TO_V3,
+            MIGRATE_V3_TO_V4,
+            MIGRATE_V4_TO_V5,
+            MIGRATE_V5_TO_V6,
+        ],
+        (3, _) => vec![MIGRATE_V3_TO_V4, MIGRATE_V4_TO_V5, MIGRATE_V5_TO_V6],
+        (4, _) => vec![MIGRATE_V4_TO_V5, MIGRATE_V5_TO_V6],
+        (5, _) => vec![MIGRATE_V5_TO_V6],
         _ => {
             let what = if found > SCHEMA_VERSION {
                 format!("was written by a newer Mirra (schema version {found}, this one knows {SCHEMA_VERSION})")
