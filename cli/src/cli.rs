@@ -8,7 +8,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::size::{parse_byte_size, ByteSize};
 
+mod accounts;
 mod values;
+pub use accounts::*;
 pub use values::*;
 
 const EXAMPLES: &str = "\
@@ -73,8 +75,13 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Print `export` lines that point an app at a session: eval "$(mirra env)".
     Env(EnvArgs),
-    /// Show minutes used per mode and the live session count.
-    Usage(JsonArgs),
+    /// Show the workspace's session-minutes this month (or --period), its
+    /// plan's allowance and the live session count.
+    Usage(UsageArgs),
+    /// Create, list and change workspaces (hosted use; the operator's token).
+    Workspaces(WorkspacesArgs),
+    /// Issue, list and revoke this workspace's API tokens (an admin token).
+    Tokens(TokensArgs),
     /// Show a session's mirror requests and lifecycle events, oldest first;
     /// --follow keeps printing them as they happen.
     Logs(LogsArgs),

@@ -129,6 +129,16 @@ pub struct Reply {
     pub raw: String,
 }
 
+impl Reply {
+    /// A reply a command put together itself (from several requests).
+    pub fn from_json(json: Value) -> Self {
+        Reply {
+            raw: json.to_string(),
+            json,
+        }
+    }
+}
+
 /// Lets commands read fields straight off a reply.
 impl std::ops::Deref for Reply {
     type Target = Value;

@@ -483,3 +483,123 @@ fn serve_with_stop_with_stdin_stops_when_its_stdin_closes() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l == "mirra stopped"), "{rest:?}");
 }
+
+/// Hosted use from the CLI: the operator creates a workspace on a plan, its
+/// admin token issues a narrower one, the plan refuses what it does not
+/// include, revoking stops a token at once, and usage reports the month.
+#[test]
+fn workspaces_tokens_plans_and_usage_work_from_the_cli() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = serve(&dir.path().join("data"), &dir.path().join("state"));
+    let run = |token: Option<&str>, args: &[&str]| {
+        let mut all: Vec<&str> = Vec::new();
+        if let Some(t) = token {
+            all.extend(["--token", t]);
+        }
+        all.extend(args);
+        mirra(&live, dir.path(), &all)
+    };
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).to_string();
+
+    // The operator (the server's own token) creates the workspace.
+    let human = run(
+        None,
+        &[
+            "workspaces",
+            "create",
+            "acme",
+            "--plan",
+            "free",
+            "--concurrent-sessions",
+            "1",
+        ],
+    );
+    assert!(human.status.success(), "{}", stderr(&human));
+    let text = String::from_utf8_lossy(&human.stdout).to_string();
+    assert!(text.contains("concurrent sessions  1"), "{text}");
+    let admin = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("mirra_")
+                .map(|rest| format!("mirra_{rest}"))
+        })
+        .unwrap_or_else(|| panic!("no token printed: {text}"));
+    let listed = ok_json(&run(None, &["workspaces", "ls", "--json"]));
+    assert_eq!(listed["data"][0]["id"], "acme");
+
+    // Its token works within the plan, and the plan says no beyond it.
+    let up = ok_json(&run(Some(&admin), &["up", "--json"]));
+    assert_eq!(up["workspace"], "acme");
+    let second = run(Some(&admin), &["up"]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        stderr(&second).contains("1 live sessions at once"),
+        "{}",
+        stderr(&second)
+    );
+    let persistent = run(Some(&admin), &["up", "--persistent", "--name", "staging"]);
+    assert!(
+        stderr(&persistent).contains("persistent sessions"),
+        "{}",
+        stderr(&persistent)
+    );
+
+    // A read-only token reads but cannot start sessions; revoked, it is refused.
+    let read = ok_json(&run(
+        Some(&admin),
+        &[
+            "tokens",
+            "create",
+            "--scope",
+            "read",
+            "--name",
+            "dashboards",
+            "--json",
+        ],
+    ));
+    let (read_id, read_secret) = (
+        read["id"].as_str().expect("id").to_string(),
+        read["token"].as_str().expect("secret").to_string(),
+    );
+    let ls = ok_json(&run(Some(&read_secret), &["ls", "--json"]));
+    assert_eq!(ls["data"].as_array().map(Vec::len), Some(1));
+    let refused = run(Some(&read_secret), &["up"]);
+    assert!(
+        stderr(&refused).contains("needs write"),
+        "{}",
+        stderr(&refused)
+    );
+    let tokens = String::from_utf8_lossy(&run(Some(&admin), &["tokens", "ls"]).stdout).to_string();
+    assert!(
+        tokens.contains("dashboards") && tokens.contains(&read_id),
+        "{tokens}"
+    );
+    assert!(!tokens.contains(&read_secret), "lists never show a secret");
+    assert!(run(Some(&admin), &["tokens", "revoke", &read_id])
+        .status
+        .success());
+    let after = run(Some(&read_secret), &["ls"]);
+    assert_eq!(
+        after.status.code(),
+        Some(1),
+        "a revoked token is refused at once"
+    );
+
+    // Usage of the month, and a larger plan lifting the limits.
+    let usage = ok_json(&run(Some(&admin), &["usage", "--json"]));
+    assert_eq!(
+        (usage["workspace"].clone(), usage["plan"].clone()),
+        ("acme".into(), "free".into())
+    );
+    assert_eq!(usage["live_sessions"], 1);
+    let bad = run(Some(&admin), &["usage", "--period", "2026-13"]);
+    assert!(stderr(&bad).contains("YYYY-MM"), "{}", stderr(&bad));
+    assert!(run(None, &["workspaces", "set", "acme", "--plan", "team"])
+        .status
+        .success());
+    assert!(
+        run(Some(&admin), &["up"]).status.success(),
+        "team allows more"
+    );
+}

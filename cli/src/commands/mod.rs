@@ -2,6 +2,7 @@
 //! API's JSON) and [`run`] prints it, so stdout gets one write and `--json`
 //! gets exactly the body.
 
+mod accounts;
 mod down;
 mod env;
 mod logs;
@@ -84,7 +85,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         },
         Command::Restore(a) => (a.target.out.json, snapshot::restore(&ctx, &a)?),
         Command::Env(a) => (a.target.out.json, env::run(&ctx, &a)?),
-        Command::Usage(a) => (a.json, usage::run(&ctx)?),
+        Command::Usage(a) => (a.out.json, usage::run(&ctx, &a)?),
+        Command::Workspaces(a) => (a.action.json(), accounts::workspaces(&ctx, &a.action)?),
+        Command::Tokens(a) => (a.action.json(), accounts::tokens(&ctx, &a.action)?),
     };
     output::emit(&if json {
         format!("{}\n", out.body.raw)

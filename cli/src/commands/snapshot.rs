@@ -60,10 +60,7 @@ pub fn remove(ctx: &Ctx, args: &SnapshotsRmArgs) -> Result<Output, CliError> {
     };
     Ok(Output {
         human,
-        body: crate::client::Reply {
-            raw: body.to_string(),
-            json: body,
-        },
+        body: crate::client::Reply::from_json(body),
     })
 }
 
