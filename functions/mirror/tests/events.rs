@@ -220,3 +220,95 @@ async fn each_function_answers_only_its_own_plane_and_the_control_plane_wants_it
     .await;
     assert_eq!(status, 401, "{body}");
 }
+
+/// Hosted use through events: the operator's token creates a workspace on
+/// the free plan (stored in DynamoDB), whose own token creates a session in
+/// it, meets the plan's concurrent limit (402), and after the session ends
+/// sees its minutes in `/v1/usage`; the operator's token sees none of it.
+#[tokio::test]
+async fn events_create_a_workspace_whose_token_meets_its_plan_and_sees_its_usage() {
+    let Some((control, _)) = functions("lambda-workspaces").await else {
+        return;
+    };
+    let workspace = format!("acme-{}", shared::session::id::random_lower(8));
+    let (status, ws) = call(
+        &control,
+        event(
+            "control-plane",
+            "apigw_v2_create_workspace.json",
+            &[("TOKEN", TOKEN), ("WORKSPACE", &workspace)],
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{ws}");
+    let ws_token = ws["token"]["token"].as_str().expect("token").to_string();
+    let with_ws = [("TOKEN", ws_token.as_str())];
+
+    let (status, session) = call(
+        &control,
+        event(
+            "control-plane",
+            "apigw_v2_create_session_prod_stage.json",
+            &with_ws,
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{session}");
+    assert_eq!(session["workspace"], workspace.as_str());
+    let (status, refused) = call(
+        &control,
+        event(
+            "control-plane",
+            "apigw_v2_create_session_prod_stage.json",
+            &with_ws,
+        ),
+    )
+    .await;
+    assert_eq!(status, 402, "{refused}");
+    assert_eq!(refused["error"]["code"], "concurrent_sessions_reached");
+
+    // The operator's own workspace does not see it.
+    let id = session["id"].as_str().expect("id").to_string();
+    let operator = [("TOKEN", TOKEN), ("SESSION", id.as_str())];
+    let (status, _) = call(
+        &control,
+        event("control-plane", "apigw_v2_delete_session.json", &operator),
+    )
+    .await;
+    assert_eq!(
+        status, 404,
+        "another workspace's session is not the operator's to end"
+    );
+
+    let vars = [("TOKEN", ws_token.as_str()), ("SESSION", id.as_str())];
+    let (status, ended) = call(
+        &control,
+        event("control-plane", "apigw_v2_delete_session.json", &vars),
+    )
+    .await;
+    assert_eq!(status, 200, "{ended}");
+    let period = shared::session::metering::Period::of_ms(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64,
+    )
+    .to_string();
+    let (status, usage) = call(
+        &control,
+        event(
+            "control-plane",
+            "apigw_v2_usage.json",
+            &[("TOKEN", ws_token.as_str()), ("PERIOD", period.as_str())],
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{usage}");
+    assert_eq!(usage["workspace"], workspace.as_str());
+    assert_eq!(usage["plan"], "free");
+    assert_eq!(
+        usage["ephemeral_minutes"], ended["billed_minutes"],
+        "{usage}"
+    );
+    assert_eq!(usage["live_sessions"], 0);
+}
