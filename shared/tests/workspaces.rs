@@ -608,3 +608,118 @@ async fn minutes_are_billed_per_month_once_also_when_ending_fails_halfway() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {e}");
     }
 }
+
+#[tokio::test]
+async fn malformed_workspace_and_token_requests_get_a_4xx_in_the_planes_shape() {
+    let h = harness();
+    let admin = workspace(&h, "acme", "free", json!({})).await;
+    let long = "x".repeat(5000);
+    let cases: Vec<(Method, &str, &str, String)> = vec![
+        (Method::POST, "/v1/workspaces", OPERATOR, "{".into()),
+        (Method::POST, "/v1/workspaces", OPERATOR, "[]".into()),
+        (
+            Method::POST,
+            "/v1/workspaces",
+            OPERATOR,
+            r#"{"id": 7}"#.into(),
+        ),
+        (
+            Method::POST,
+            "/v1/workspaces",
+            OPERATOR,
+            format!(r#"{{"id": "{long}"}}"#),
+        ),
+        (
+            Method::POST,
+            "/v1/workspaces",
+            OPERATOR,
+            r#"{"id": "ok", "limits": {"concurrent_sessions": -1}}"#.into(),
+        ),
+        (
+            Method::POST,
+            "/v1/workspaces",
+            OPERATOR,
+            r#"{"id": "ok", "limits": {"seats": 1}}"#.into(),
+        ),
+        (
+            Method::POST,
+            "/v1/workspaces",
+            OPERATOR,
+            r#"{"id": "ok", "extra": true}"#.into(),
+        ),
+        (
+            Method::POST,
+            "/v1/workspaces/nobody",
+            OPERATOR,
+            r#"{"plan": "team"}"#.into(),
+        ),
+        (
+            Method::POST,
+            "/v1/workspaces/acme",
+            OPERATOR,
+            r#"{"plan": "platinum"}"#.into(),
+        ),
+        (
+            Method::GET,
+            "/v1/workspaces?limit=0",
+            OPERATOR,
+            String::new(),
+        ),
+        (
+            Method::GET,
+            "/v1/workspaces?limit=abc",
+            OPERATOR,
+            String::new(),
+        ),
+        (
+            Method::POST,
+            "/v1/tokens",
+            &admin,
+            r#"{"scope": "root"}"#.into(),
+        ),
+        (
+            Method::POST,
+            "/v1/tokens",
+            &admin,
+            format!(r#"{{"name": "{long}"}}"#),
+        ),
+        (Method::POST, "/v1/tokens", &admin, r#"{"name": ""}"#.into()),
+        (Method::POST, "/v1/tokens", OPERATOR, "{}".into()),
+        (Method::DELETE, "/v1/tokens/tok_nope", &admin, String::new()),
+        (
+            Method::GET,
+            "/v1/usage?period=0000-01",
+            &admin,
+            String::new(),
+        ),
+        (Method::GET, "/v1/usage?nonsense=1", &admin, String::new()),
+        (
+            Method::GET,
+            "/v1/usage?workspace=nobody",
+            OPERATOR,
+            String::new(),
+        ),
+    ];
+    for (method, path, token, body) in cases {
+        let req = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(body.clone()))
+            .expect("request");
+        let resp = h.app.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        assert!(
+            status.is_client_error(),
+            "{method} {path} {:.60}: {status} {v}",
+            body
+        );
+        assert!(v["error"]["message"].is_string(), "{method} {path}: {v}");
+        assert_ne!(
+            v["error"]["code"], "session_not_found",
+            "{method} {path} is not about a session: {v}"
+        );
+    }
+}
