@@ -50,7 +50,7 @@ async fn compaction_checkpoints_every_n_commits_and_trims_the_log() {
         log.first().map(|r| r.seq)
     );
     assert_eq!(log.last().map(|r| r.seq), Some(25));
-    let prefix = format!("checkpoints/{}/", s.id);
+    let prefix = format!("ephemeral/checkpoints/{}/", s.id);
     let objects = st.store.list(&prefix).await.expect("list");
     assert_eq!(
         objects,
@@ -183,4 +183,81 @@ async fn a_checkpoint_after_a_reset_starts_from_the_reset_image() {
     assert_eq!(cp.seq, 9, "3 writes, the reset, 5 writes");
     let want: Vec<String> = (0..5).map(|i| format!("after {i}")).collect();
     assert_eq!(notes_in(&st, &cp.object).await, want);
+}
+
+/// An ephemeral session's own objects — checkpoints, restore copies and
+/// snapshots taken without `keep` — lie under `ephemeral/`, the prefix the
+/// bucket's lifecycle rule expires; a persistent session's, and kept
+/// snapshots, do not. Ending the ephemeral session deletes its share.
+#[tokio::test]
+async fn ephemeral_state_lives_under_the_prefix_the_bucket_expires() {
+    let st = storage();
+    let a = compacting_instance(&st, Arc::new(SystemClock), 5);
+    let ephemeral = a.create("ws", notes_request()).await.expect("create");
+    let persistent = a
+        .create(
+            "ws",
+            CreateSession {
+                persistent: true,
+                name: Some("staging".into()),
+                ..notes_request()
+            },
+        )
+        .await
+        .expect("create persistent");
+    for s in [&ephemeral, &persistent] {
+        for i in 0..6 {
+            add(&a, s, &format!("n{i}")).await;
+        }
+        a.engine().flush_checkpoints().await;
+    }
+    let dropped = a
+        .snapshot("ws", &ephemeral.id, false)
+        .await
+        .expect("snapshot");
+    let kept = a
+        .snapshot("ws", &ephemeral.id, true)
+        .await
+        .expect("snapshot --keep");
+    a.restore("ws", &ephemeral.id, &kept.id)
+        .await
+        .expect("restore");
+    let of = |snap: &shared::session::Snapshot| snap.mirrors["notes"].object.clone();
+    assert!(
+        of(&dropped).starts_with("ephemeral/snapshots/"),
+        "{}",
+        of(&dropped)
+    );
+    assert!(of(&kept).starts_with("snapshots/"), "{}", of(&kept));
+
+    let everything = st.store.list("").await.expect("list");
+    let of_session = |id: &str| -> Vec<&String> {
+        everything
+            .iter()
+            .filter(|k| k.contains(&format!("checkpoints/{id}/")))
+            .collect()
+    };
+    let mine = of_session(&ephemeral.id);
+    assert!(mine.len() >= 2, "a checkpoint and a restore copy: {mine:?}");
+    assert!(
+        mine.iter().all(|k| k.starts_with("ephemeral/checkpoints/")),
+        "{mine:?}"
+    );
+    let theirs = of_session(&persistent.id);
+    assert!(!theirs.is_empty());
+    assert!(
+        theirs.iter().all(|k| k.starts_with("checkpoints/")),
+        "{theirs:?}"
+    );
+
+    a.down("ws", &ephemeral.id).await.expect("down");
+    let left = st.store.list("ephemeral/").await.expect("list");
+    assert!(
+        left.is_empty(),
+        "ending the session deletes its share: {left:?}"
+    );
+    assert!(
+        st.store.get(&of(&kept)).await.is_ok(),
+        "a kept snapshot stays"
+    );
 }

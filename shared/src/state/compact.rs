@@ -19,7 +19,7 @@ use rusqlite::Connection;
 
 use super::changes::Replayer;
 use super::images::{self, Images};
-use super::{LogEntry, StateError, StateResult};
+use super::{LogEntry, MirrorKey, StateError, StateResult, EPHEMERAL_PREFIX};
 use crate::storage::{Checkpoint, LogKey, LogRecord, ObjectStore, SessionTable, StorageError};
 
 /// Log entries read and applied per step.
@@ -34,15 +34,15 @@ pub(super) struct Compactor {
 }
 
 impl Compactor {
-    /// Builds, stores and records the checkpoint at `seq` of `log`, whose
-    /// history starts at `base` (the session's image). Does nothing when a
+    /// Builds, stores and records the checkpoint at `seq` of `key`'s log, whose
+    /// history starts at `key.base` (the session's image). Does nothing when a
     /// checkpoint at or above `seq` exists, or the entries it needs are gone
     /// (a newer checkpoint trimmed them, or the session ended).
-    pub async fn run(&self, log: &LogKey, base: &str, seq: u64) -> StateResult<()> {
-        let Some(bytes) = self.build(log, base, seq).await? else {
+    pub async fn run(&self, key: &MirrorKey, seq: u64) -> StateResult<()> {
+        let Some(bytes) = self.build(&key.log, &key.base, seq).await? else {
             return Ok(());
         };
-        save(&*self.store, &*self.table, log, seq, bytes).await
+        save(&*self.store, &*self.table, key, seq, bytes).await
     }
 
     /// The database as of entry `seq`, or `None` when it can no longer be
@@ -151,11 +151,12 @@ async fn blocking<T: Send + 'static>(
 async fn save(
     store: &dyn ObjectStore,
     table: &dyn SessionTable,
-    log: &LogKey,
+    key: &MirrorKey,
     seq: u64,
     bytes: Bytes,
 ) -> StateResult<()> {
-    let prefix = checkpoint_prefix(log);
+    let log = &key.log;
+    let prefix = checkpoint_prefix(key);
     let object = format!("{prefix}{seq:020}.sqlite");
     match store.create(&object, bytes).await {
         Ok(()) | Err(StorageError::AlreadyExists(_)) => {}
@@ -188,10 +189,18 @@ async fn save(
     Ok(())
 }
 
-/// `checkpoints/<session>/<incarnation>/<mirror>/`: every checkpoint of one log.
-pub(super) fn checkpoint_prefix(log: &LogKey) -> String {
+/// `checkpoints/<session>/<incarnation>/<mirror>/`: every checkpoint of one
+/// log, under [`EPHEMERAL_PREFIX`] when its session is ephemeral.
+pub(super) fn checkpoint_prefix(key: &MirrorKey) -> String {
+    let under = if key.ephemeral { EPHEMERAL_PREFIX } else { "" };
+    checkpoint_prefix_under(under, &key.log)
+}
+
+/// The same under `under` (`""`: where every session's checkpoints went
+/// before ephemeral ones moved under [`EPHEMERAL_PREFIX`]).
+pub(super) fn checkpoint_prefix_under(under: &str, log: &LogKey) -> String {
     format!(
-        "checkpoints/{}/{}/{}/",
+        "{under}checkpoints/{}/{}/{}/",
         log.session, log.incarnation, log.mirror
     )
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rusqlite::Connection;
 
-use super::compact::{checkpoint_prefix, Compactor};
+use super::compact::{checkpoint_prefix, checkpoint_prefix_under, Compactor};
 use super::copies::{Copies, Slot, Working};
 use super::images::{self, Images};
 use super::{changes, LogEntry, StateError, StateResult};
@@ -46,6 +46,9 @@ pub struct MirrorKey {
     pub log: LogKey,
     /// Object key of the image the session was created from.
     pub base: String,
+    /// The session is ephemeral: its objects go under
+    /// [`EPHEMERAL_PREFIX`](super::EPHEMERAL_PREFIX).
+    pub ephemeral: bool,
 }
 
 impl PartialEq for MirrorKey {
@@ -288,7 +291,7 @@ impl StateEngine {
             let (logged, copy) = if copies {
                 let copy = format!(
                     "{}{next:020}-restore-{:016x}.sqlite",
-                    checkpoint_prefix(&key.log),
+                    checkpoint_prefix(key),
                     rand::random::<u64>()
                 );
                 self.store.create(&copy, bytes.clone()).await?;
@@ -368,10 +371,10 @@ impl StateEngine {
             table: self.table.clone(),
             images: self.images.clone(),
         };
-        let (log, base) = (key.log.clone(), key.base.clone());
+        let owned = key.clone();
         let task = tokio::spawn(async move {
-            if let Err(e) = compactor.run(&log, &base, seq).await {
-                tracing::warn!(error = %e, session = %log.session, seq, "checkpoint failed; the log still holds every entry");
+            if let Err(e) = compactor.run(&owned, seq).await {
+                tracing::warn!(error = %e, session = %owned.log.session, seq, "checkpoint failed; the log still holds every entry");
             }
         });
         pending.insert(key.log.clone(), task);
@@ -388,10 +391,18 @@ impl StateEngine {
         }
     }
 
-    /// Deletes every checkpoint object of a log (its session ended).
-    pub async fn delete_checkpoints(&self, log: &LogKey) -> StateResult<()> {
-        for object in self.store.list(&checkpoint_prefix(log)).await? {
-            self.store.delete(&object).await?;
+    /// Deletes every checkpoint object of a mirror (its session ended). An
+    /// ephemeral session's may also lie where they went before ephemeral
+    /// state had its own prefix (a session from before that version).
+    pub async fn delete_checkpoints(&self, key: &MirrorKey) -> StateResult<()> {
+        let mut prefixes = vec![checkpoint_prefix(key)];
+        if key.ephemeral {
+            prefixes.push(checkpoint_prefix_under("", &key.log));
+        }
+        for prefix in prefixes {
+            for object in self.store.list(&prefix).await? {
+                self.store.delete(&object).await?;
+            }
         }
         Ok(())
     }

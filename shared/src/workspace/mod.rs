@@ -193,7 +193,11 @@ impl Workspaces {
         if workspace == self.operator_workspace {
             return Ok(("unlimited".into(), Limits::NONE));
         }
-        let row = self.table()?.get_workspace(workspace).await.map_err(not_found)?;
+        let row = self
+            .table()?
+            .get_workspace(workspace)
+            .await
+            .map_err(not_found)?;
         let s = self.settings(&row)?;
         Ok((plan_name(s.plan), s.limits))
     }

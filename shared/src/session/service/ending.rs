@@ -148,7 +148,7 @@ impl Sessions {
         for m in session.mirrors.keys() {
             let key = mirror_key(&session, m, "");
             self.engine.evict(&key);
-            if let Err(e) = self.engine.delete_checkpoints(&key.log).await {
+            if let Err(e) = self.engine.delete_checkpoints(&key).await {
                 tracing::warn!(error = %e, session = %session.id, "could not delete checkpoints");
             }
         }

@@ -558,6 +558,7 @@ fn mirror_key(session: &Session, mirror: &str, image: &str) -> MirrorKey {
             mirror: mirror.to_string(),
         },
         base: image_key(image),
+        ephemeral: session.mode == Mode::Ephemeral,
     }
 }
 

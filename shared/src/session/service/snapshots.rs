@@ -3,7 +3,8 @@
 //!
 //! A snapshot belongs to the session *incarnation* that took it: a later
 //! session that happens to reuse the id never lists it. Its bytes live in the
-//! object store (`snapshots/{ws}/{id}/{mirror}.sqlite`), its record in the
+//! object store (`snapshots/{ws}/{id}/{mirror}.sqlite`, under `ephemeral/`
+//! when it goes with its ephemeral session), its record in the
 //! session table's snapshot index. When an ephemeral session ends, the
 //! snapshots it took go with it unless taken with `keep`; a persistent
 //! session's snapshots (its final one included) stay until deleted.
@@ -19,7 +20,7 @@ use crate::session::{
     ListSnapshots, Mode, Page, RestoreReport, Session, SessionError, SessionResult, Snapshot,
     SnapshotDeleted, SnapshotMirror,
 };
-use crate::state::LogEntry;
+use crate::state::{LogEntry, EPHEMERAL_PREFIX};
 use crate::storage::{SnapshotQuery, SnapshotRow, StorageError};
 
 impl Sessions {
@@ -129,11 +130,15 @@ impl Sessions {
     ) -> SessionResult<Snapshot> {
         let now_ms = self.clock.now_ms();
         let id = new_snapshot_id(now_ms);
+        let keep = keep || session.mode == Mode::Persistent;
+        // Goes with its ephemeral session: the bucket may expire it (see
+        // EPHEMERAL_PREFIX); a restore elsewhere copies the bytes first.
+        let under = if keep { "" } else { EPHEMERAL_PREFIX };
         let mut mirrors = BTreeMap::new();
         for (m, state) in &session.mirrors {
             let key = mirror_key(session, m, &state.image);
             let bytes: Bytes = self.engine.serialize(&key).await?;
-            let object = format!("snapshots/{}/{id}/{m}.sqlite", session.workspace);
+            let object = format!("{under}snapshots/{}/{id}/{m}.sqlite", session.workspace);
             let size = bytes.len() as u64;
             self.store.create(&object, bytes).await?;
             mirrors.insert(
@@ -152,7 +157,7 @@ impl Sessions {
             session_name: session.name.clone(),
             created_at: now_ms.div_euclid(1000),
             created_at_ms: now_ms,
-            keep: keep || session.mode == Mode::Persistent,
+            keep,
             mirrors,
         };
         self.table
