@@ -1,6 +1,7 @@
 //! Session lifecycle costs on the embedded backends (`cargo bench -p mirra-shared`):
-//! create with a cached config (in-process and over HTTP), and reset of one
-//! mirror to `stripe:default`.
+//! create with a cached config (in-process and over HTTP), and within a
+//! plan's limits beside 0, 100 and 1,000 live sessions; reset of one mirror
+//! to `stripe:default`.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use shared::api::{router, AppState};
 use shared::config::Backends;
 use shared::session::{CreateSession, ResetSession, Sessions};
+use shared::workspace::Limits;
 
 const TOKEN: &str = "bench";
 
@@ -76,10 +78,55 @@ fn session_create_over_http(c: &mut Criterion) {
     c.bench_function("session_create_cached_over_http", |b| b.iter(create));
 }
 
+/// What a plan's limits cost a create: the workspace's sessions are counted
+/// before and after it (and this month's minutes added up), so the cost grows
+/// with the sessions it runs. Each measured create is ended again, untimed,
+/// so the count stays where it was set up.
+fn session_create_within_a_plan(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut group = c.benchmark_group("session_create_within_a_plan");
+    for live in [0usize, 100, 1_000] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (s, _) = sessions(dir.path());
+        for _ in 0..live {
+            rt.block_on(s.create("ws", stripe_default())).expect("live");
+        }
+        let limits = Limits {
+            concurrent_sessions: Some(1_000_000),
+            minutes_per_month: Some(u64::MAX),
+            ..Limits::NONE
+        };
+        for (name, limited) in [("no_limits", false), ("limits", true)] {
+            group.bench_function(format!("{name}_{live}_live"), |b| {
+                b.to_async(&rt).iter_custom(|iters| {
+                    let (s, limits) = (s.clone(), limits.clone());
+                    async move {
+                        let mut spent = std::time::Duration::ZERO;
+                        for _ in 0..iters {
+                            let started = std::time::Instant::now();
+                            let created = if limited {
+                                s.create_within("ws", &limits, stripe_default()).await
+                            } else {
+                                s.create("ws", stripe_default()).await
+                            }
+                            .expect("create");
+                            spent += started.elapsed();
+                            s.down("ws", &created.id).await.expect("down");
+                        }
+                        spent
+                    }
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     session_create_cached,
     session_reset,
-    session_create_over_http
+    session_create_over_http,
+    session_create_within_a_plan
 );
 criterion_main!(benches);

@@ -399,6 +399,22 @@ pub fn create_customer(
     v["id"].as_str().map(str::to_string).ok_or(text)
 }
 
+/// The text of a Lambda event fixture, `functions/<function>/tests/data/<name>`,
+/// with its `${NAME}`s filled in from `vars`.
+pub fn lambda_fixture(function: &str, name: &str, vars: &[(&str, &str)]) -> String {
+    let path = workspace_root()
+        .join("functions")
+        .join(function)
+        .join("tests/data")
+        .join(name);
+    let mut text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
+    for (k, v) in vars {
+        text = text.replace(&format!("${{{k}}}"), v);
+    }
+    text
+}
+
 /// Settings that point `mirra serve` at S3 + DynamoDB on the test emulator, with a
 /// bucket and table of its own.
 pub struct CloudEnv {

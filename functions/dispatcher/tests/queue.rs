@@ -125,6 +125,25 @@ impl Rig {
     }
 }
 
+/// An API Gateway event fixture of `function`, filled in, as lambda_http
+/// hands it to the app.
+fn http_event(function: &str, name: &str, vars: &[(&str, &str)]) -> Request<Body> {
+    let req = lambda_http::request::from_str(&mirra_tests::lambda_fixture(function, name, vars))
+        .expect("a Lambda event");
+    let (parts, body) = req.into_parts();
+    Request::from_parts(parts, Body::from(body.to_vec()))
+}
+
+/// The reaper function's EventBridge schedule event.
+fn scheduled_event() -> aws_lambda_events::event::eventbridge::EventBridgeEvent<Value> {
+    serde_json::from_str(&mirra_tests::lambda_fixture(
+        "reaper",
+        "eventbridge_scheduled.json",
+        &[],
+    ))
+    .expect("a scheduled event")
+}
+
 /// The dispatcher function's SQS event fixture around `message`.
 fn sqs_event(message: &aws_sdk_sqs::types::Message) -> aws_lambda_events::event::sqs::SqsEvent {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sqs_event.json");
@@ -192,16 +211,7 @@ async fn the_reaper_ends_expired_sessions_and_enqueues_again_what_lost_its_messa
     let Some(rig) = rig("lambda-reaper").await else {
         return;
     };
-    let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<Value> =
-        serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../reaper/tests/data/eventbridge_scheduled.json"
-            ))
-            .expect("fixture"),
-        )
-        .expect("a scheduled event");
-    assert_eq!(event.detail_type, "Scheduled Event");
+    assert_eq!(scheduled_event().detail_type, "Scheduled Event");
 
     // Due work whose message is lost (taken off the queue and dropped).
     let receiver = Receiver::start(&[]);
@@ -235,4 +245,103 @@ async fn the_reaper_ends_expired_sessions_and_enqueues_again_what_lost_its_messa
     let response = rig.worker.on_sqs(sqs_event(ours[0])).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(receiver.wait_for(1, Duration::from_secs(10)).len(), 1);
+}
+
+/// One session through every function, each fed its own event JSON: created
+/// by the control plane (API Gateway, `prod` stage), a webhook endpoint and
+/// a customer by the mirror function on the session's host, the webhook
+/// delivered by the dispatcher from the SQS event of the message that
+/// request enqueued, then reset and ended by the control plane (billed), and
+/// the reaper's scheduled run after it, the session's host answering 410.
+#[tokio::test]
+async fn one_session_goes_through_every_function_by_their_events() {
+    let Some(rig) = rig("lambda-flow").await else {
+        return;
+    };
+    let receiver = Receiver::start(&[]);
+    let (status, session) = call(
+        &rig.control,
+        http_event(
+            "control-plane",
+            "apigw_v2_create_session_prod_stage.json",
+            &[("TOKEN", TOKEN)],
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{session}");
+    let id = session["id"].as_str().expect("id").to_string();
+    let key = session["mirrors"]["stripe"]["credentials"]["secret_key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let suffix = id.trim_start_matches("ses_").to_string();
+    let hook = receiver.url.replace(':', "%3A").replace('/', "%2F");
+    let vars = [
+        ("TOKEN", TOKEN),
+        ("SESSION", id.as_str()),
+        ("SUFFIX", suffix.as_str()),
+        ("KEY", key.as_str()),
+        ("WEBHOOK_URL", hook.as_str()),
+    ];
+
+    let (status, endpoint) = call(
+        &rig.mirrors,
+        http_event(
+            "mirror",
+            "apigw_v2_create_webhook_endpoint_by_host.json",
+            &vars,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{endpoint}");
+    let (status, customer) = call(
+        &rig.mirrors,
+        http_event("mirror", "apigw_v2_create_customer_by_host.json", &vars),
+    )
+    .await;
+    assert_eq!(status, 200, "{customer}");
+
+    let messages = rig.receive().await;
+    assert_eq!(
+        messages.len(),
+        1,
+        "the request enqueued its webhook: {messages:?}"
+    );
+    let response = rig.worker.on_sqs(sqs_event(&messages[0])).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let got = receiver.wait_for(1, Duration::from_secs(10));
+    assert_eq!(got.len(), 1);
+    let event: Value = serde_json::from_str(&got[0].body).expect("event");
+    assert_eq!(event["data"]["object"]["id"], customer["id"]);
+
+    let (status, reset) = call(
+        &rig.control,
+        http_event("control-plane", "apigw_v2_reset_session.json", &vars),
+    )
+    .await;
+    assert_eq!(status, 200, "{reset}");
+    let (status, ended) = call(
+        &rig.control,
+        http_event("control-plane", "apigw_v2_delete_session.json", &vars),
+    )
+    .await;
+    assert_eq!(status, 200, "{ended}");
+    assert!(
+        ended["billed_minutes"].as_u64().is_some_and(|m| m >= 1),
+        "{ended}"
+    );
+
+    assert_eq!(scheduled_event().detail_type, "Scheduled Event");
+    let reaped = rig.worker.reap().await.expect("reap");
+    assert_eq!(reaped.ended, 0, "down ended it already: {reaped:?}");
+    let (status, gone) = call(
+        &rig.mirrors,
+        http_event("mirror", "apigw_v2_create_customer_by_host.json", &vars),
+    )
+    .await;
+    assert_eq!(status, 410, "{gone}");
+    assert!(
+        receiver.wait_for(2, Duration::from_millis(300)).len() == 1,
+        "nothing more was sent"
+    );
 }

@@ -6,8 +6,6 @@
 //! header of the wildcard domain, by its path, and by its key under a named
 //! stage, a reset and a delete; each function refusing the other's requests.
 
-use std::path::PathBuf;
-
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -43,16 +41,8 @@ async fn functions(test: &str) -> Option<(Router, Router)> {
 
 /// A fixture of `function`'s `tests/data/`, its `${NAME}`s filled in.
 fn event(function: &str, name: &str, vars: &[(&str, &str)]) -> lambda_http::Request {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(function)
-        .join("tests/data")
-        .join(name);
-    let mut text = std::fs::read_to_string(&path).expect("fixture");
-    for (k, v) in vars {
-        text = text.replace(&format!("${{{k}}}"), v);
-    }
-    lambda_http::request::from_str(&text).expect("a Lambda event")
+    lambda_http::request::from_str(&mirra_tests::lambda_fixture(function, name, vars))
+        .expect("a Lambda event")
 }
 
 async fn call(app: &Router, req: lambda_http::Request) -> (u16, Value) {
