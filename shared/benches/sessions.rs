@@ -1,6 +1,6 @@
 //! Session lifecycle costs on the embedded backends (`cargo bench -p mirra-shared`):
 //! create with a cached config (in-process and over HTTP), and within a
-//! plan's limits beside 0, 100 and 1,000 live sessions; reset of one mirror
+//! plan's limits beside 0 and 1,000 live sessions; reset of one mirror
 //! to `stripe:default`.
 
 use std::sync::Arc;
@@ -64,6 +64,7 @@ fn session_create_over_http(c: &mut Criterion) {
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let app = router(AppState::new(s, TOKEN, "local", &url, mirrors));
     rt.spawn(async move { axum::serve(listener, app).await });
+    shared::tls::install_provider();
     let http = reqwest::blocking::Client::new();
     let create = || {
         let resp = http
@@ -85,18 +86,25 @@ fn session_create_over_http(c: &mut Criterion) {
 fn session_create_within_a_plan(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let mut group = c.benchmark_group("session_create_within_a_plan");
-    for live in [0usize, 100, 1_000] {
+    for live in [0usize, 1_000] {
         let dir = tempfile::tempdir().expect("tempdir");
         let (s, _) = sessions(dir.path());
         for _ in 0..live {
             rt.block_on(s.create("ws", stripe_default())).expect("live");
         }
-        let limits = Limits {
+        let concurrent = Limits {
             concurrent_sessions: Some(1_000_000),
-            minutes_per_month: Some(u64::MAX),
             ..Limits::NONE
         };
-        for (name, limited) in [("no_limits", false), ("limits", true)] {
+        let and_minutes = Limits {
+            minutes_per_month: Some(u64::MAX),
+            ..concurrent.clone()
+        };
+        for (name, limits) in [
+            ("no_limits", Limits::NONE),
+            ("concurrent_limit", concurrent),
+            ("concurrent_and_minutes_limits", and_minutes),
+        ] {
             group.bench_function(format!("{name}_{live}_live"), |b| {
                 b.to_async(&rt).iter_custom(|iters| {
                     let (s, limits) = (s.clone(), limits.clone());
@@ -104,12 +112,10 @@ fn session_create_within_a_plan(c: &mut Criterion) {
                         let mut spent = std::time::Duration::ZERO;
                         for _ in 0..iters {
                             let started = std::time::Instant::now();
-                            let created = if limited {
-                                s.create_within("ws", &limits, stripe_default()).await
-                            } else {
-                                s.create("ws", stripe_default()).await
-                            }
-                            .expect("create");
+                            let created = s
+                                .create_within("ws", &limits, stripe_default())
+                                .await
+                                .expect("create");
                             spent += started.elapsed();
                             s.down("ws", &created.id).await.expect("down");
                         }

@@ -181,6 +181,10 @@ pub struct UsageCharge {
 ///   read them as a live log again, they only cost storage.
 /// * `list_sessions(workspace, after, limit)` returns up to `limit` of the
 ///   workspace's rows with ids above `after` (all with `None`), ordered by id.
+///   `count_live_sessions(workspace, now, enough)` counts the workspace's
+///   rows without `expires_at` or with `expires_at > now`; it may stop
+///   counting once it has `enough`, so it returns the exact count or a number
+///   between `enough` and it.
 ///   `expired_sessions` returns rows (any workspace) with `expires_at <= now`.
 /// * `get_tombstone(id)` returns the newest tombstone stored for `id`, or
 ///   `NotFound`; a live row with that id does not hide it (callers look at
@@ -280,6 +284,29 @@ pub trait SessionTable: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> StorageResult<Vec<SessionRow>>;
+    async fn count_live_sessions(
+        &self,
+        workspace: &str,
+        now: i64,
+        enough: usize,
+    ) -> StorageResult<usize> {
+        let page = 1000;
+        let mut n = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let rows = self
+                .list_sessions(workspace, after.as_deref(), page)
+                .await?;
+            n += rows
+                .iter()
+                .filter(|r| r.expires_at.is_none_or(|t| t > now))
+                .count();
+            match rows.last() {
+                Some(last) if rows.len() == page && n < enough => after = Some(last.id.clone()),
+                _ => return Ok(n),
+            }
+        }
+    }
     async fn expired_sessions(&self, now: i64) -> StorageResult<Vec<SessionRow>>;
     async fn find_credential(&self, credential: &CredentialKey) -> StorageResult<CredentialOwner>;
 

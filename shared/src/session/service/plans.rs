@@ -49,12 +49,17 @@ impl Sessions {
         })
     }
 
-    /// The workspace's sessions that have not expired.
-    async fn running(&self, workspace: &str) -> SessionResult<Vec<Session>> {
-        let now = self.clock.now_ms();
-        let mut all = self.all_sessions(workspace).await?;
-        all.retain(|s| !s.is_expired(now));
-        Ok(all)
+    /// How many of the workspace's sessions have not expired, counting no
+    /// further than `enough`. Read off the rows' indexed expiry, in whole
+    /// seconds rounded up, so a session that expired less than a second ago
+    /// still counts (the safe side).
+    async fn count_running(&self, workspace: &str, enough: u64) -> SessionResult<u64> {
+        let now_secs = self.clock.now_ms().div_euclid(1000);
+        let enough = usize::try_from(enough).unwrap_or(usize::MAX);
+        Ok(self
+            .table
+            .count_live_sessions(workspace, now_secs, enough)
+            .await? as u64)
     }
 
     /// [`create`](Self::create) within `limits`: a feature outside them is
@@ -82,20 +87,21 @@ impl Sessions {
                 req.timeout_seconds = Some(DEFAULT_TIMEOUT_SECS.min(max));
             }
         }
-        if limits.concurrent_sessions.is_some() || limits.minutes_per_month.is_some() {
+        if limits.minutes_per_month.is_some() {
+            // The minutes need every live session's start: read them all once.
             let live = self.all_sessions(workspace).await?;
             let now = self.clock.now_ms();
             let running = live.iter().filter(|s| !s.is_expired(now)).count() as u64;
             limits.check_concurrent(running)?;
-            if limits.minutes_per_month.is_some() {
-                let period = Period::of_ms(now);
-                let used = self.usage_with(workspace, period, &live).await?;
-                limits.check_minutes(used.total_minutes, &period.to_string())?;
-            }
+            let period = Period::of_ms(now);
+            let used = self.usage_with(workspace, period, &live).await?;
+            limits.check_minutes(used.total_minutes, &period.to_string())?;
+        } else if let Some(max) = limits.concurrent_sessions {
+            limits.check_concurrent(self.count_running(workspace, max).await?)?;
         }
         let session = self.create(workspace, req).await?;
         if let Some(max) = limits.concurrent_sessions {
-            let running = self.running(workspace).await?.len() as u64;
+            let running = self.count_running(workspace, max + 1).await?;
             if running > max {
                 self.take_back(&session).await;
                 return Err(PlanError::concurrent_reached(max, running - 1).into());

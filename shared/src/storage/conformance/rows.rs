@@ -349,6 +349,32 @@ pub(super) async fn expired_rows(t: &dyn SessionTable, ids: &Ids) {
         3,
         "rows without expires_at never expire: {got:?}"
     );
+    // Live: `future` and `never` (expires_at > now, or none); only this workspace's.
+    assert_eq!(
+        t.count_live_sessions(&ws, now, usize::MAX).await.ok(),
+        Some(2),
+        "count_live_sessions counts rows without expiry or expiring after now"
+    );
+    assert_eq!(
+        t.count_live_sessions(&ws, now - 61, usize::MAX).await.ok(),
+        Some(4),
+        "count_live_sessions before any expiry counts all four"
+    );
+    let some = t
+        .count_live_sessions(&ws, now - 61, 1)
+        .await
+        .expect("count_live_sessions");
+    assert!(
+        (1..=4).contains(&some),
+        "count_live_sessions may stop at `enough`, never below it nor above the count: {some}"
+    );
+    assert_eq!(
+        t.count_live_sessions(&ids.ws("nobody"), now, usize::MAX)
+            .await
+            .ok(),
+        Some(0),
+        "count_live_sessions of a workspace without rows"
+    );
 }
 
 fn charge(period: &str, mode: &str, minutes: u64) -> UsageCharge {

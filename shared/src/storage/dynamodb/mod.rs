@@ -184,25 +184,13 @@ impl DynamoSessionTable {
 impl SessionTable for DynamoSessionTable {
     async fn create_session(&self, row: &SessionRow) -> StorageResult<()> {
         for _ in 0..RETRIES {
-            let mut e = Expr::default();
-            let cond = format!("attribute_not_exists({})", e.n(PK));
             let token = name_token();
             let mut item = row_item(row);
             if row.name.is_some() {
                 item.insert(NAME_TOKEN.into(), s(&token));
             }
             let mut items = vec![
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .condition_expression(cond)
-                            .set_expression_attribute_names(e.names())
-                            .build()
-                            .map_err(build_err)?,
-                    )
-                    .build(),
+                self.put_new(item)?,
                 self.put_plain(member_item(&row.workspace, &row.id))?,
             ];
             if let Some(name) = &row.name {

@@ -89,23 +89,6 @@ impl DynamoSessionTable {
             .build())
     }
 
-    /// A `Put` that fails its transaction when the item exists.
-    fn put_new(&self, item: Item) -> StorageResult<TransactWriteItem> {
-        let mut e = Expr::default();
-        let cond = format!("attribute_not_exists({})", e.n(PK));
-        Ok(TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression(cond)
-                    .set_expression_attribute_names(e.names())
-                    .build()
-                    .map_err(build_err)?,
-            )
-            .build())
-    }
-
     /// The token's two items, each created only when absent.
     fn put_token_items(&self, t: &TokenRow) -> StorageResult<[TransactWriteItem; 2]> {
         Ok([

@@ -416,6 +416,24 @@ impl SessionTable for SqliteSessionTable {
         })
     }
 
+    /// One `count(*)` over the workspace's rows (the name index leads with
+    /// the workspace), without reading their bodies.
+    async fn count_live_sessions(
+        &self,
+        workspace: &str,
+        now: i64,
+        _enough: usize,
+    ) -> StorageResult<usize> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT count(*) FROM sessions
+                 WHERE workspace = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+            )?
+            .query_row(params![workspace, now], |r| r.get::<_, i64>(0))
+        })
+        .map(|n| n.max(0) as usize)
+    }
+
     async fn expired_sessions(&self, now: i64) -> StorageResult<Vec<SessionRow>> {
         self.read(|c| {
             c.prepare_cached(select_session!(
