@@ -179,6 +179,10 @@ async fn services(settings: &Settings) -> Result<Services, LambdaError> {
     let mut trace_settings = settings.traces.clone();
     if trace_settings.redis_url.is_some() || trace_settings.database_url.is_some() {
         trace_settings.flush_each_request = true;
+        // Requests write Redis; the scheduled reaper moves Redis into
+        // PostgreSQL (a background mover would run only while its instance
+        // is thawed, and requests would wait for it).
+        trace_settings.scheduled_mover = true;
         let (setup, _) = trace_settings
             .setup(None)
             .map_err(|e| LambdaError::Traces(e.to_string()))?;
@@ -214,10 +218,14 @@ pub struct Reaped {
     pub ended: usize,
     /// Due entries enqueued again (their message was lost, or is in flight).
     pub enqueued: usize,
+    /// Trace records moved from Redis Streams into PostgreSQL.
+    pub traces_moved: u64,
 }
 
 /// Entries one reaper run enqueues again, at most.
 const SWEEP: usize = 1000;
+/// How long one reaper run moves traces (PostgreSQL down: the rest next run).
+const MOVE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 /// A message that arrives this much before its work is due is enqueued again.
 const EARLY_MS: i64 = 1000;
 
@@ -279,8 +287,9 @@ impl Worker {
     }
 
     /// The scheduled reaper: ends expired sessions (recording their usage and
-    /// deleting an ephemeral one's state) and enqueues again every entry due
-    /// and not done.
+    /// deleting an ephemeral one's state), enqueues again every entry due
+    /// and not done, and moves the trace records Redis holds into
+    /// PostgreSQL (when both are set).
     pub async fn reap(&self) -> Result<Reaped, LambdaError> {
         let ended = self.sessions.reap().await?;
         let now = self.sessions.clock().now_ms();
@@ -292,7 +301,21 @@ impl Worker {
             }
         }
         self.flush().await;
-        Ok(Reaped { ended, enqueued })
+        let mut traces_moved = 0;
+        if let Some(mover) = self.traces.as_ref().and_then(|t| t.mover()) {
+            match tokio::time::timeout(MOVE_FOR, mover.move_now()).await {
+                Ok(Ok(n)) => traces_moved = n,
+                Ok(Err(e)) => tracing::warn!(error = %e, "reaper: traces not moved; next run"),
+                Err(_) => {
+                    tracing::warn!("reaper: PostgreSQL too slow; the rest of the traces next run")
+                }
+            }
+        }
+        Ok(Reaped {
+            ended,
+            enqueued,
+            traces_moved,
+        })
     }
 
     /// The dispatcher function's handler: an SQS batch in, the messages to

@@ -203,6 +203,90 @@ async fn mover_carries_redis_into_postgres_and_takes_over_what_a_dead_consumer_l
     drop_schema(&pg, &schema).await;
 }
 
+/// Where nothing runs between requests (AWS Lambda) the mover runs only when
+/// the scheduled reaper asks: nothing moves by itself, `move_now` moves what
+/// is there (what a consumer that died left pending included, once idle)
+/// and answers how much, and a flush of such a pipeline never waits for
+/// PostgreSQL.
+#[tokio::test]
+async fn a_scheduled_mover_moves_only_when_asked_and_flushes_do_not_wait_for_it() {
+    let redis = redis_sink();
+    let (pg, schema) = pg_sink(&pg_url());
+    let mover = Mover::scheduled(redis.clone(), pg.clone(), Duration::from_millis(200));
+    assert!(!mover.in_background());
+    assert_eq!(mover.move_now().await.expect("empty stream"), 0);
+    redis.append(&records("ses_sch1", 120)).await.expect("xadd");
+    // A consumer reads 30 new entries and dies before XACK.
+    redis.append(&records("ses_sch2", 30)).await.expect("xadd");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(pg.count().await.expect("count"), 0, "nothing moves unasked");
+    assert_eq!(mover.move_now().await.expect("move"), 150);
+    assert_eq!(pg.count().await.expect("count"), 150);
+    let mut conn = redis.conn().await.expect("redis");
+    redis.append(&records("ses_sch3", 30)).await.expect("xadd");
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(GROUP)
+        .arg("dead-consumer")
+        .arg("COUNT")
+        .arg(30)
+        .arg("STREAMS")
+        .arg(redis.all_key())
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .expect("read");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        mover.move_now().await.expect("move"),
+        30,
+        "taken over once idle"
+    );
+    assert_eq!(pg.count().await.expect("count"), 180);
+    assert_eq!(mover.move_now().await.expect("move"), 0);
+    redis.delete_all().await.expect("clean up");
+    drop_schema(&pg, &schema).await;
+
+    // The whole pipeline: a request's flush stops at Redis.
+    let prefix = unique("mirra_test");
+    let schema = unique("mirra_test");
+    let api = Api::with_trace_settings(TraceSettings {
+        redis_url: Some(redis_url()),
+        redis_prefix: Some(prefix.clone()),
+        database_url: Some(pg_url()),
+        database_schema: Some(schema.clone()),
+        flush_each_request: true,
+        scheduled_mover: true,
+        ..TraceSettings::default()
+    })
+    .await;
+    let s = api.session().await;
+    api.send(&s, email("sched@test.dev")).await;
+    let pg = PgSink::new(&pg_url(), &schema).expect("pg");
+    assert_eq!(
+        pg.count().await.unwrap_or(0),
+        0,
+        "requests do not wait for PostgreSQL"
+    );
+    let mover = api
+        .traces
+        .as_ref()
+        .and_then(|t| t.mover())
+        .expect("a mover")
+        .clone();
+    assert!(
+        mover.move_now().await.expect("move") >= 2,
+        "session.created and the request"
+    );
+    assert!(pg.count().await.expect("count") >= 2);
+    RedisSink::new(&redis_url(), &prefix)
+        .expect("redis")
+        .delete_all()
+        .await
+        .expect("clean up");
+    drop_schema(&pg, &schema).await;
+}
+
 async fn health(api: &Api) -> Value {
     let r = api.control(Method::GET, "/v1/health", None).await;
     assert_eq!(r.status, StatusCode::OK);

@@ -28,6 +28,11 @@ struct Rig {
 }
 
 async fn rig(test: &str) -> Option<Rig> {
+    rig_with(test, TraceSettings::default()).await
+}
+
+/// A rig whose functions trace with `traces`.
+async fn rig_with(test: &str, traces: TraceSettings) -> Option<Rig> {
     let env = mirra_tests::cloud_env(test)?;
     let var = |k: &str| env.var(k);
     env.export_aws();
@@ -46,7 +51,7 @@ async fn rig(test: &str) -> Option<Rig> {
         table: var("MIRRA_DYNAMODB_TABLE"),
         token: TOKEN.into(),
         public_url: "https://api.mirra.example.com".into(),
-        traces: TraceSettings::default(),
+        traces,
         due_queue_url: Some(queue.clone()),
         create_resources: true,
     };
@@ -344,4 +349,64 @@ async fn one_session_goes_through_every_function_by_their_events() {
         receiver.wait_for(2, Duration::from_millis(300)).len() == 1,
         "nothing more was sent"
     );
+}
+
+/// With Redis and PostgreSQL set, requests answer once their records are in
+/// Redis, and the scheduled reaper carries them into PostgreSQL: no function
+/// moves traces in the background (it would run only while thawed).
+#[tokio::test]
+async fn the_reaper_moves_the_traces_requests_left_in_redis_into_postgres() {
+    let redis_url =
+        std::env::var("MIRRA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let pg_url = std::env::var("MIRRA_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let unique = format!("mirra_test_{}", shared::session::id::random_lower(8));
+    let traces = TraceSettings {
+        redis_url: Some(redis_url.clone()),
+        redis_prefix: Some(unique.clone()),
+        database_url: Some(pg_url.clone()),
+        database_schema: Some(unique.clone()),
+        ..TraceSettings::default()
+    };
+    let Some(rig) = rig_with("lambda-traces", traces).await else {
+        return;
+    };
+    let (session, key) = rig
+        .session(serde_json::json!({"mirrors": ["stripe"]}))
+        .await;
+    let (status, _) = rig
+        .stripe(
+            &session,
+            &key,
+            "/v1/customers",
+            "email=traced%40example.com",
+        )
+        .await;
+    assert_eq!(status, 200);
+    let pg = shared::traces::postgres::PgSink::new(&pg_url, &unique).expect("pg");
+    assert_eq!(
+        pg.count().await.unwrap_or(0),
+        0,
+        "requests do not wait for PostgreSQL"
+    );
+
+    let reaped = rig.worker.reap().await.expect("reap");
+    assert!(
+        reaped.traces_moved >= 2,
+        "session.created and the request: {reaped:?}"
+    );
+    assert!(pg.count().await.expect("count") >= 2);
+    let again = rig.worker.reap().await.expect("reap");
+    assert_eq!(again.traces_moved, 0, "{again:?}");
+
+    shared::traces::redis::RedisSink::new(&redis_url, &unique)
+        .expect("redis")
+        .delete_all()
+        .await
+        .expect("clean up");
+    let drop = format!("DROP SCHEMA IF EXISTS \"{unique}\" CASCADE");
+    sqlx::query(sqlx::AssertSqlSafe(drop))
+        .execute(pg.pool())
+        .await
+        .expect("drop schema");
 }

@@ -6,6 +6,9 @@
 //! doubled when a mover dies between commit and `XACK`: entries left pending
 //! by a consumer that went away are taken over with `XAUTOCLAIM` once idle
 //! for [`CLAIM_IDLE`]. Every instance runs one consumer; they share the work.
+//! On AWS Lambda, where nothing runs between invocations, no function runs
+//! one in the background: the scheduled reaper moves what is there on each
+//! run ([`Mover::scheduled`], [`Mover::move_now`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,6 +35,8 @@ pub struct Mover {
     claim_idle: Duration,
     moved: AtomicU64,
     failing: AtomicBool,
+    /// Runs as its own task; else it moves only when asked ([`Mover::move_now`]).
+    background: bool,
 }
 
 /// What `GET /v1/health` says of the mover.
@@ -47,22 +52,78 @@ impl Mover {
     /// takes over entries other consumers left pending for `claim_idle`
     /// ([`CLAIM_IDLE`] in a server).
     pub fn start(redis: Arc<RedisSink>, pg: Arc<PgSink>, claim_idle: Duration) -> Arc<Self> {
+        let mover = Arc::new(Self::build(redis, pg, claim_idle, true));
+        tokio::spawn(mover.clone().run());
+        mover
+    }
+
+    /// A consumer that moves only when [`move_now`](Self::move_now) is
+    /// called: where nothing runs between requests (AWS Lambda), a scheduled
+    /// function calls it.
+    pub fn scheduled(redis: Arc<RedisSink>, pg: Arc<PgSink>, claim_idle: Duration) -> Arc<Self> {
+        Arc::new(Self::build(redis, pg, claim_idle, false))
+    }
+
+    fn build(
+        redis: Arc<RedisSink>,
+        pg: Arc<PgSink>,
+        claim_idle: Duration,
+        background: bool,
+    ) -> Self {
         let consumer = format!(
             "{}-{}-{:04x}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "mirra".into()),
             std::process::id(),
             rand::random::<u16>()
         );
-        let mover = Arc::new(Mover {
+        Mover {
             redis,
             pg,
             consumer,
             claim_idle,
             moved: AtomicU64::new(0),
             failing: AtomicBool::new(false),
-        });
-        tokio::spawn(mover.clone().run());
-        mover
+            background,
+        }
+    }
+
+    /// Whether it runs as its own task (so a flush may wait for it).
+    pub fn in_background(&self) -> bool {
+        self.background
+    }
+
+    /// Moves what is there now: takes over entries other consumers left
+    /// pending for the claim time, then reads new entries until none are
+    /// left; answers how many records it moved. While PostgreSQL is down it
+    /// keeps retrying, so callers bound it with a timeout; what it read and
+    /// did not acknowledge is taken over by a later run.
+    pub async fn move_now(&self) -> Result<u64, TraceError> {
+        let before = self.moved.load(Ordering::Relaxed);
+        let mut conn = connect(self.redis.client(), Duration::from_secs(5)).await?;
+        self.create_group(&mut conn).await?;
+        self.claim(&mut conn).await?;
+        loop {
+            let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(GROUP)
+                .arg(&self.consumer)
+                .arg("COUNT")
+                .arg(COUNT)
+                .arg("STREAMS")
+                .arg(self.redis.all_key())
+                .arg(">")
+                .query_async(&mut conn)
+                .await?;
+            let entries: Vec<StreamId> = reply
+                .into_iter()
+                .flat_map(|r| r.keys)
+                .flat_map(|k| k.ids)
+                .collect();
+            if entries.is_empty() {
+                return Ok(self.moved.load(Ordering::Relaxed) - before);
+            }
+            self.deliver(&mut conn, &entries).await?;
+        }
     }
 
     pub fn health(&self) -> MoverHealth {

@@ -241,6 +241,11 @@ impl Traces {
         self.redis.as_ref()
     }
 
+    /// The Redis → PostgreSQL mover, when both are set.
+    pub fn mover(&self) -> Option<&Arc<Mover>> {
+        self.mover.as_ref()
+    }
+
     /// This process's records as the writer has them, batch by batch.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<[TraceRecord]>> {
         self.live.subscribe()
@@ -253,8 +258,9 @@ impl Traces {
 
     /// Waits until everything handed over before this call is stored in
     /// every sink (or dropped), PostgreSQL included when the mover carries
-    /// it: for tests and for a process about to stop. While a sink is down
-    /// this waits for it.
+    /// it in the background (a scheduled mover's records reach PostgreSQL
+    /// on its next run): for tests and for a process about to stop. While a
+    /// sink is down this waits for it.
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Msg::Flush(tx)).await.is_ok() {
@@ -263,7 +269,7 @@ impl Traces {
         for out in &self.outputs {
             out.flush().await;
         }
-        if let Some(mover) = &self.mover {
+        if let Some(mover) = self.mover.as_ref().filter(|m| m.in_background()) {
             while let Err(e) = mover.drained().await {
                 tracing::warn!(error = %e, "waiting for the trace mover");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -38,6 +38,10 @@ pub struct TraceSettings {
     pub database_schema: Option<String>,
     /// Each request waits for its records ([`Setup::flush_each_request`]).
     pub flush_each_request: bool,
+    /// With Redis and PostgreSQL: the mover runs only when asked
+    /// ([`Mover::move_now`], the reaper on AWS Lambda), not as a task, and a
+    /// flush does not wait for PostgreSQL.
+    pub scheduled_mover: bool,
 }
 
 impl TraceSettings {
@@ -109,7 +113,11 @@ impl TraceSettings {
         let mut mover = None;
         match (&redis, &pg) {
             (Some(r), Some(p)) => {
-                mover = Some(Mover::start(r.clone(), p.clone(), super::mover::CLAIM_IDLE));
+                mover = Some(if self.scheduled_mover {
+                    Mover::scheduled(r.clone(), p.clone(), super::mover::CLAIM_IDLE)
+                } else {
+                    Mover::start(r.clone(), p.clone(), super::mover::CLAIM_IDLE)
+                });
                 notes.push(format!(
                     "traces: Redis Streams ({}) and PostgreSQL (schema {}), moved by consumer group {}",
                     redact_url(self.redis_url.as_deref().unwrap_or_default()),
