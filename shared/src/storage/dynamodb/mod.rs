@@ -418,6 +418,28 @@ impl SessionTable for DynamoSessionTable {
         Ok(rows)
     }
 
+    /// Member ids page by page, each page's rows read for their workspace
+    /// and expiry only (no bodies).
+    async fn count_live_sessions(
+        &self,
+        workspace: &str,
+        now: i64,
+        enough: usize,
+    ) -> StorageResult<usize> {
+        let mut n = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let (ids, more) = self
+                .member_ids(workspace, cursor.as_deref(), BATCH_GET)
+                .await?;
+            cursor = ids.last().cloned();
+            n += self.live_among(workspace, &ids, now).await?;
+            if !more || n >= enough {
+                return Ok(n);
+            }
+        }
+    }
+
     async fn expired_sessions(&self, now: i64) -> StorageResult<Vec<SessionRow>> {
         self.query_expired(now).await
     }

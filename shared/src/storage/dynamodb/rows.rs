@@ -478,14 +478,61 @@ impl DynamoSessionTable {
         workspace: Option<&str>,
         ids: &[String],
     ) -> StorageResult<Vec<SessionRow>> {
+        let items = self.row_items(ids, row_projection).await?;
+        let mut rows = Vec::with_capacity(items.len());
+        for item in &items {
+            let row = row_from_item(item)?;
+            // A member item can outlive a row a TTL deleted.
+            if workspace.is_none_or(|ws| row.workspace == ws) {
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// How many of these ids' rows belong to `workspace` and have no expiry
+    /// or one after `now`, reading only those two attributes.
+    pub(super) async fn live_among(
+        &self,
+        workspace: &str,
+        ids: &[String],
+        now: i64,
+    ) -> StorageResult<usize> {
+        let items = self
+            .row_items(ids, |e| format!("{}, {}", e.n(WS), e.n(EXP)))
+            .await?;
+        let mut n = 0;
+        for item in &items {
+            let exp = match item.get(EXP) {
+                Some(AttributeValue::N(v)) => Some(
+                    v.parse::<i64>()
+                        .map_err(|_| corrupt(EXP, &AttributeValue::N(v.clone())))?,
+                ),
+                _ => None,
+            };
+            if get_s(item, WS)? == workspace && exp.is_none_or(|t| t > now) {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The row items of these ids, with the attributes `projection` names,
+    /// in consistent `BatchGetItem`s of [`BATCH_GET`]; ids without a row are
+    /// skipped.
+    async fn row_items(
+        &self,
+        ids: &[String],
+        projection: impl Fn(&mut Expr) -> String,
+    ) -> StorageResult<Vec<Item>> {
         let mut keys: Vec<Item> = ids.iter().map(|id| row_key(id)).collect();
-        let mut rows = Vec::with_capacity(keys.len());
+        let mut items = Vec::with_capacity(keys.len());
         let mut attempt = 0;
         while !keys.is_empty() {
             let rest = keys.split_off(keys.len().min(BATCH_GET));
             let batch = std::mem::replace(&mut keys, rest);
             let mut e = Expr::default();
-            let projection = row_projection(&mut e);
+            let projection = projection(&mut e);
             let ka = KeysAndAttributes::builder()
                 .set_keys(Some(batch))
                 .consistent_read(true)
@@ -500,17 +547,11 @@ impl DynamoSessionTable {
                 .send()
                 .await
                 .map_err(|e| ddb_err("read session rows", &self.table, e))?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                let row = row_from_item(&item)?;
-                // A member item can outlive a row a TTL deleted.
-                if workspace.is_none_or(|ws| row.workspace == ws) {
-                    rows.push(row);
-                }
-            }
+            items.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default(),
+            );
             if let Some(left) = out
                 .unprocessed_keys
                 .and_then(|mut u| u.remove(&self.table))
@@ -528,7 +569,7 @@ impl DynamoSessionTable {
                 keys.extend(left);
             }
         }
-        Ok(rows)
+        Ok(items)
     }
 
     /// Keys (`pk`, `sk`) of a partition's items whose sort keys are in `range`,
