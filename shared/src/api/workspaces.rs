@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::extract::{require, Body, Caller, Params};
 use super::{ApiError, AppState};
 use crate::session::metering::Period;
-use crate::session::MAX_PAGE_LIMIT;
+use crate::session::page_limit;
 use crate::workspace::{CreateToken, CreateWorkspace, Principal, Scope, UpdateWorkspace};
 
 pub fn router() -> Router<AppState> {
@@ -66,12 +66,7 @@ async fn list_workspaces(
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     operator(&caller)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be between 1 and {MAX_PAGE_LIMIT}"
-        )));
-    }
+    let limit = page_limit(q.limit)?;
     let (data, has_more) = state
         .workspaces
         .list_workspaces(q.starting_after.as_deref(), limit)
@@ -175,7 +170,7 @@ async fn usage(
     let mut v = serde_json::to_value(&usage)
         .map_err(|e| ApiError::Session(crate::session::SessionError::Internal(e.to_string())))?;
     v["object"] = "usage".into();
-    v["plan"] = plan.into();
+    v["plan"] = json!(plan);
     v["minutes_per_month"] = limits.minutes_per_month.into();
     v["minutes_remaining"] = limits
         .minutes_per_month

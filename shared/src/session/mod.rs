@@ -21,8 +21,8 @@ pub use mirror::{Firing, MirrorDef, UnknownCredential};
 pub use rate::{Budget, RateLimited, RateLimits, DEFAULT_RATE_LIMIT};
 pub use record::{MirrorState, Mode, Session};
 pub use service::{
-    CreateSession, EndReason, Ended, ListSessions, ListSnapshots, MirrorTiming, Page, ResetReport,
-    ResetSession, RestoreReport, Sessions, Snapshot, SnapshotDeleted, SnapshotMirror, TakeSnapshot,
-    Usage, DEFAULT_PAGE_LIMIT, DEFAULT_TIMEOUT_SECS, MAX_PAGE_LIMIT, MAX_TIMEOUT_SECS,
-    TOMBSTONE_RETENTION_MS,
+    page_limit, CreateSession, EndReason, Ended, ListSessions, ListSnapshots, MirrorTiming, Page,
+    ResetReport, ResetSession, RestoreReport, Sessions, Snapshot, SnapshotDeleted, SnapshotMirror,
+    TakeSnapshot, Usage, DEFAULT_PAGE_LIMIT, DEFAULT_TIMEOUT_SECS, MAX_PAGE_LIMIT,
+    MAX_TIMEOUT_SECS, TOMBSTONE_RETENTION_MS,
 };

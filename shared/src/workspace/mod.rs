@@ -180,18 +180,13 @@ impl Workspaces {
 
     /// The limits new sessions of `workspace` meet.
     pub async fn limits(&self, workspace: &str) -> WorkspaceResult<Limits> {
-        if workspace == self.operator_workspace {
-            return Ok(Limits::NONE);
-        }
-        Ok(self
-            .settings(&self.table()?.get_workspace(workspace).await?)?
-            .limits)
+        Ok(self.plan_of(workspace).await?.1)
     }
 
-    /// The plan's name and limits, for the usage report.
-    pub async fn plan_of(&self, workspace: &str) -> WorkspaceResult<(String, Limits)> {
+    /// The workspace's plan and its limits (the operator's: unlimited).
+    pub async fn plan_of(&self, workspace: &str) -> WorkspaceResult<(Plan, Limits)> {
         if workspace == self.operator_workspace {
-            return Ok(("unlimited".into(), Limits::NONE));
+            return Ok((Plan::Unlimited, Limits::NONE));
         }
         let row = self
             .table()?
@@ -199,7 +194,7 @@ impl Workspaces {
             .await
             .map_err(not_found)?;
         let s = self.settings(&row)?;
-        Ok((plan_name(s.plan), s.limits))
+        Ok((s.plan, s.limits))
     }
 
     fn settings(&self, row: &WorkspaceRow) -> WorkspaceResult<Settings> {
@@ -385,13 +380,6 @@ impl Workspaces {
             )))
         }
     }
-}
-
-fn plan_name(plan: Plan) -> String {
-    serde_json::to_value(plan)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 fn to_json(v: &impl Serialize) -> WorkspaceResult<String> {

@@ -100,7 +100,7 @@ impl Sessions {
 }
 
 /// A list's `limit`: [`DEFAULT_PAGE_LIMIT`] when absent, 1 to [`MAX_PAGE_LIMIT`].
-pub(super) fn page_limit(limit: Option<usize>) -> SessionResult<usize> {
+pub fn page_limit(limit: Option<usize>) -> SessionResult<usize> {
     match limit.unwrap_or(DEFAULT_PAGE_LIMIT) {
         n @ 1..=MAX_PAGE_LIMIT => Ok(n),
         n => Err(SessionError::Invalid(format!(

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 pub use types::*;
 
-use lists::page_limit;
+pub use lists::page_limit;
 use seeds::config_hash;
 
 use super::id::{is_session_id, is_session_name, new_session_id, random_token};

@@ -11,15 +11,6 @@ impl Sessions {
     /// were billed, plus the minutes its live ones have run in it so far.
     pub async fn usage(&self, workspace: &str, period: Period) -> SessionResult<Usage> {
         let live = self.all_sessions(workspace).await?;
-        self.usage_with(workspace, period, &live).await
-    }
-
-    async fn usage_with(
-        &self,
-        workspace: &str,
-        period: Period,
-        live: &[Session],
-    ) -> SessionResult<Usage> {
         let now = self.clock.now_ms();
         let mut ephemeral = 0;
         let mut persistent = 0;
@@ -30,7 +21,7 @@ impl Sessions {
                 _ => {}
             }
         }
-        for s in live {
+        for s in &live {
             let m = minutes_in(period, s.started_ms(), s.billed_until_ms(now));
             match s.mode {
                 Mode::Ephemeral => ephemeral += m,
@@ -88,20 +79,18 @@ impl Sessions {
             }
         }
         if limits.minutes_per_month.is_some() {
-            // The minutes need every live session's start: read them all once.
-            let live = self.all_sessions(workspace).await?;
-            let now = self.clock.now_ms();
-            let running = live.iter().filter(|s| !s.is_expired(now)).count() as u64;
-            limits.check_concurrent(running)?;
-            let period = Period::of_ms(now);
-            let used = self.usage_with(workspace, period, &live).await?;
+            // The minutes need every live session's start: read them all
+            // once; the usage report counts the running ones too.
+            let period = Period::of_ms(self.clock.now_ms());
+            let used = self.usage(workspace, period).await?;
+            limits.check_concurrent(used.live_sessions as u64)?;
             limits.check_minutes(used.total_minutes, &period.to_string())?;
         } else if let Some(max) = limits.concurrent_sessions {
             limits.check_concurrent(self.count_running(workspace, max).await?)?;
         }
         let session = self.create(workspace, req).await?;
         if let Some(max) = limits.concurrent_sessions {
-            let running = self.count_running(workspace, max + 1).await?;
+            let running = self.count_running(workspace, max.saturating_add(1)).await?;
             if running > max {
                 self.take_back(&session).await;
                 return Err(PlanError::concurrent_reached(max, running - 1).into());
