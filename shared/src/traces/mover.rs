@@ -103,22 +103,7 @@ impl Mover {
         self.create_group(&mut conn).await?;
         self.claim(&mut conn).await?;
         loop {
-            let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(GROUP)
-                .arg(&self.consumer)
-                .arg("COUNT")
-                .arg(COUNT)
-                .arg("STREAMS")
-                .arg(self.redis.all_key())
-                .arg(">")
-                .query_async(&mut conn)
-                .await?;
-            let entries: Vec<StreamId> = reply
-                .into_iter()
-                .flat_map(|r| r.keys)
-                .flat_map(|k| k.ids)
-                .collect();
+            let entries = self.read_new(&mut conn, None).await?;
             if entries.is_empty() {
                 return Ok(self.moved.load(Ordering::Relaxed) - before);
             }
@@ -161,29 +146,41 @@ impl Mover {
                 self.claim(&mut conn).await?;
                 claimed_at = Some(tokio::time::Instant::now());
             }
-            let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(GROUP)
-                .arg(&self.consumer)
-                .arg("COUNT")
-                .arg(COUNT)
-                .arg("BLOCK")
-                .arg(
-                    u64::try_from((self.claim_idle / 2).as_millis().clamp(10, 1000))
-                        .unwrap_or(1000),
-                )
-                .arg("STREAMS")
-                .arg(self.redis.all_key())
-                .arg(">")
-                .query_async(&mut conn)
+            let block = (self.claim_idle / 2).as_millis().clamp(10, 1000);
+            let entries = self
+                .read_new(&mut conn, Some(u64::try_from(block).unwrap_or(1000)))
                 .await?;
-            let entries: Vec<StreamId> = reply
-                .into_iter()
-                .flat_map(|r| r.keys)
-                .flat_map(|k| k.ids)
-                .collect();
             self.deliver(&mut conn, &entries).await?;
         }
+    }
+
+    /// Up to [`COUNT`] entries no consumer of the group has read yet,
+    /// waiting up to `block_ms` for some when given.
+    async fn read_new(
+        &self,
+        conn: &mut MultiplexedConnection,
+        block_ms: Option<u64>,
+    ) -> Result<Vec<StreamId>, TraceError> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(COUNT);
+        if let Some(ms) = block_ms {
+            cmd.arg("BLOCK").arg(ms);
+        }
+        let reply: Option<StreamReadReply> = cmd
+            .arg("STREAMS")
+            .arg(self.redis.all_key())
+            .arg(">")
+            .query_async(conn)
+            .await?;
+        Ok(reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .collect())
     }
 
     async fn create_group(&self, conn: &mut MultiplexedConnection) -> Result<(), TraceError> {
