@@ -88,11 +88,22 @@ async fn call(
     (status, v)
 }
 
+async fn get(h: &Harness, path: &str, token: &str) -> (StatusCode, Value) {
+    call(&h.app, Method::GET, path, token, Value::Null).await
+}
+
+async fn post(h: &Harness, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    call(&h.app, Method::POST, path, token, body).await
+}
+
+async fn delete(h: &Harness, path: &str, token: &str) -> (StatusCode, Value) {
+    call(&h.app, Method::DELETE, path, token, Value::Null).await
+}
+
 /// Creates workspace `id` on `plan` (with `limits` changes); returns its admin token.
 async fn workspace(h: &Harness, id: &str, plan: &str, limits: Value) -> String {
-    let (status, ws) = call(
-        &h.app,
-        Method::POST,
+    let (status, ws) = post(
+        h,
         "/v1/workspaces",
         OPERATOR,
         json!({"id": id, "plan": plan, "limits": limits}),
@@ -109,7 +120,7 @@ async fn workspace(h: &Harness, id: &str, plan: &str, limits: Value) -> String {
 async fn new_session(h: &Harness, token: &str, body: Value) -> (StatusCode, Value) {
     let mut body = body;
     body["mirrors"] = json!(["stripe"]);
-    call(&h.app, Method::POST, "/v1/sessions", token, body).await
+    post(h, "/v1/sessions", token, body).await
 }
 
 #[tokio::test]
@@ -125,36 +136,22 @@ async fn a_workspace_token_sees_only_its_workspace_and_is_stored_hashed() {
     assert_eq!(s["workspace"], "acme");
     // Another workspace's token (and the operator's own workspace) cannot see it.
     for token in [&beta, &OPERATOR.to_string()] {
-        let (status, e) = call(
-            &h.app,
-            Method::GET,
-            &format!("/v1/sessions/{id}"),
-            token,
-            Value::Null,
-        )
-        .await;
+        let (status, e) = get(&h, &format!("/v1/sessions/{id}"), token).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{e}");
-        let (status, e) = call(
-            &h.app,
-            Method::DELETE,
-            &format!("/v1/sessions/{id}"),
-            token,
-            Value::Null,
-        )
-        .await;
+        let (status, e) = delete(&h, &format!("/v1/sessions/{id}"), token).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{e}");
-        let (_, list) = call(&h.app, Method::GET, "/v1/sessions", token, Value::Null).await;
+        let (_, list) = get(&h, "/v1/sessions", token).await;
         assert_eq!(
             list["data"],
             json!([]),
             "lists hold only the token's workspace"
         );
     }
-    let (status, _) = call(&h.app, Method::GET, "/v1/sessions/ci", &acme, Value::Null).await;
+    let (status, _) = get(&h, "/v1/sessions/ci", &acme).await;
     assert_eq!(status, StatusCode::OK);
 
     // Lists of tokens never show a secret; the file never holds one.
-    let (status, tokens) = call(&h.app, Method::GET, "/v1/tokens", &acme, Value::Null).await;
+    let (status, tokens) = get(&h, "/v1/tokens", &acme).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     assert_eq!(tokens["data"].as_array().map(Vec::len), Some(1));
     assert!(tokens["data"][0].get("token").is_none(), "{tokens}");
@@ -170,53 +167,25 @@ async fn a_workspace_token_sees_only_its_workspace_and_is_stored_hashed() {
     }
 
     // A workspace can read itself, not others; only the operator lists them.
-    let (status, me) = call(
-        &h.app,
-        Method::GET,
-        "/v1/workspaces/acme",
-        &acme,
-        Value::Null,
-    )
-    .await;
+    let (status, me) = get(&h, "/v1/workspaces/acme", &acme).await;
     assert_eq!(
         (status, me["plan"].clone()),
         (StatusCode::OK, json!("team"))
     );
-    let (status, _) = call(
-        &h.app,
-        Method::GET,
-        "/v1/workspaces/beta",
-        &acme,
-        Value::Null,
-    )
-    .await;
+    let (status, _) = get(&h, "/v1/workspaces/beta", &acme).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, e) = call(&h.app, Method::GET, "/v1/workspaces", &acme, Value::Null).await;
+    let (status, e) = get(&h, "/v1/workspaces", &acme).await;
     assert_eq!(
         (status, e["error"]["code"].clone()),
         (StatusCode::FORBIDDEN, json!("operator_only"))
     );
-    let (status, all) = call(
-        &h.app,
-        Method::GET,
-        "/v1/workspaces?limit=1",
-        OPERATOR,
-        Value::Null,
-    )
-    .await;
+    let (status, all) = get(&h, "/v1/workspaces?limit=1", OPERATOR).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         (all["data"][0]["id"].clone(), all["has_more"].clone()),
         (json!("acme"), json!(true))
     );
-    let (_, rest) = call(
-        &h.app,
-        Method::GET,
-        "/v1/workspaces?starting_after=acme",
-        OPERATOR,
-        Value::Null,
-    )
-    .await;
+    let (_, rest) = get(&h, "/v1/workspaces?starting_after=acme", OPERATOR).await;
     assert_eq!(rest["data"][0]["id"], "beta");
 
     // Taken, malformed and reserved ids.
@@ -225,19 +194,11 @@ async fn a_workspace_token_sees_only_its_workspace_and_is_stored_hashed() {
         ("Bad_Id", StatusCode::BAD_REQUEST),
         ("local", StatusCode::CONFLICT),
     ] {
-        let (status, e) = call(
-            &h.app,
-            Method::POST,
-            "/v1/workspaces",
-            OPERATOR,
-            json!({"id": id}),
-        )
-        .await;
+        let (status, e) = post(&h, "/v1/workspaces", OPERATOR, json!({"id": id})).await;
         assert_eq!(status, want, "{id}: {e}");
     }
-    let (status, e) = call(
-        &h.app,
-        Method::POST,
+    let (status, e) = post(
+        &h,
         "/v1/workspaces",
         OPERATOR,
         json!({"id": "x", "plan": "gold"}),
@@ -252,9 +213,8 @@ async fn scopes_limit_what_a_token_may_do_and_revoking_is_immediate() {
     let admin = workspace(&h, "acme", "team", json!({})).await;
     let mut issued = std::collections::HashMap::new();
     for scope in ["read", "write"] {
-        let (status, t) = call(
-            &h.app,
-            Method::POST,
+        let (status, t) = post(
+            &h,
             "/v1/tokens",
             &admin,
             json!({"name": scope, "scope": scope}),
@@ -281,99 +241,50 @@ async fn scopes_limit_what_a_token_may_do_and_revoking_is_immediate() {
     let (status, s) = new_session(&h, &write, json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{s}");
     let id = s["id"].as_str().expect("id");
-    let (status, _) = call(
-        &h.app,
-        Method::GET,
-        &format!("/v1/sessions/{id}"),
-        &read,
-        Value::Null,
-    )
-    .await;
+    let (status, _) = get(&h, &format!("/v1/sessions/{id}"), &read).await;
     assert_eq!(status, StatusCode::OK, "read sees sessions");
-    let (status, _) = call(
-        &h.app,
-        Method::POST,
-        &format!("/v1/sessions/{id}/reset"),
-        &read,
-        Value::Null,
-    )
-    .await;
+    let (status, _) = post(&h, &format!("/v1/sessions/{id}/reset"), &read, Value::Null).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "read cannot reset");
-    let (status, _) = call(&h.app, Method::GET, "/v1/usage", &read, Value::Null).await;
+    let (status, _) = get(&h, "/v1/usage", &read).await;
     assert_eq!(status, StatusCode::OK, "read sees usage");
     for token in [&read, &write] {
-        let (status, e) = call(&h.app, Method::POST, "/v1/tokens", token, json!({})).await;
+        let (status, e) = post(&h, "/v1/tokens", token, json!({})).await;
         assert_eq!(
             status,
             StatusCode::FORBIDDEN,
             "only admin makes tokens: {e}"
         );
-        let (status, _) = call(&h.app, Method::GET, "/v1/tokens", token, Value::Null).await;
+        let (status, _) = get(&h, "/v1/tokens", token).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
-    let (status, e) = call(
-        &h.app,
-        Method::POST,
-        "/v1/workspaces",
-        &admin,
-        json!({"id": "mine"}),
-    )
-    .await;
+    let (status, e) = post(&h, "/v1/workspaces", &admin, json!({"id": "mine"})).await;
     assert_eq!(
         (status, e["error"]["code"].clone()),
         (StatusCode::FORBIDDEN, json!("operator_only"))
     );
 
     // Revoked: refused at once; a second revoke and unknown ids are 404.
-    let (status, gone) = call(
-        &h.app,
-        Method::DELETE,
-        &format!("/v1/tokens/{read_id}"),
-        &admin,
-        Value::Null,
-    )
-    .await;
+    let (status, gone) = delete(&h, &format!("/v1/tokens/{read_id}"), &admin).await;
     assert_eq!(
         (status, gone["deleted"].clone()),
         (StatusCode::OK, json!(true))
     );
-    let (status, e) = call(&h.app, Method::GET, "/v1/sessions", &read, Value::Null).await;
+    let (status, e) = get(&h, "/v1/sessions", &read).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{e}");
-    let (status, _) = call(
-        &h.app,
-        Method::DELETE,
-        &format!("/v1/tokens/{read_id}"),
-        &admin,
-        Value::Null,
-    )
-    .await;
+    let (status, _) = delete(&h, &format!("/v1/tokens/{read_id}"), &admin).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let other = workspace(&h, "beta", "free", json!({})).await;
-    let (_, theirs) = call(&h.app, Method::GET, "/v1/tokens", &other, Value::Null).await;
+    let (_, theirs) = get(&h, "/v1/tokens", &other).await;
     let their_id = theirs["data"][0]["id"].as_str().expect("id");
-    let (status, _) = call(
-        &h.app,
-        Method::DELETE,
-        &format!("/v1/tokens/{their_id}"),
-        &admin,
-        Value::Null,
-    )
-    .await;
+    let (status, _) = delete(&h, &format!("/v1/tokens/{their_id}"), &admin).await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
         "another workspace's token is not ours to revoke"
     );
-    let (status, _) = call(&h.app, Method::GET, "/v1/sessions", &other, Value::Null).await;
+    let (status, _) = get(&h, "/v1/sessions", &other).await;
     assert_eq!(status, StatusCode::OK, "and still works");
-    let (status, e) = call(
-        &h.app,
-        Method::GET,
-        "/v1/sessions",
-        "mirra_made_up",
-        Value::Null,
-    )
-    .await;
+    let (status, e) = get(&h, "/v1/sessions", "mirra_made_up").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{e}");
 }
 
@@ -416,7 +327,7 @@ async fn plans_refuse_features_with_403_and_used_up_quotas_with_402() {
         ),
         "{e}"
     );
-    let (_, list) = call(&h.app, Method::GET, "/v1/sessions", &free, Value::Null).await;
+    let (_, list) = get(&h, "/v1/sessions", &free).await;
     assert_eq!(
         list["data"].as_array().map(Vec::len),
         Some(2),
@@ -427,14 +338,7 @@ async fn plans_refuse_features_with_403_and_used_up_quotas_with_402() {
     // counts as live) and December has 10 minutes used (`a`'s); November's
     // 20 do not count against December.
     h.clock.advance_secs(20 * 60);
-    let (_, nov) = call(
-        &h.app,
-        Method::GET,
-        "/v1/usage?period=2026-11",
-        &free,
-        Value::Null,
-    )
-    .await;
+    let (_, nov) = get(&h, "/v1/usage?period=2026-11", &free).await;
     assert_eq!(nov["total_minutes"], 20, "{nov}");
     let (status, e) = new_session(&h, &free, json!({})).await;
     assert_eq!(
@@ -442,18 +346,11 @@ async fn plans_refuse_features_with_403_and_used_up_quotas_with_402() {
         (StatusCode::PAYMENT_REQUIRED, json!("monthly_minutes_used")),
         "{e}"
     );
-    let (_, usage) = call(&h.app, Method::GET, "/v1/usage", &free, Value::Null).await;
+    let (_, usage) = get(&h, "/v1/usage", &free).await;
     assert_eq!(usage["minutes_remaining"], 0, "{usage}");
 
     // A larger plan lifts both.
-    let (status, ws) = call(
-        &h.app,
-        Method::POST,
-        "/v1/workspaces/acme",
-        OPERATOR,
-        json!({"plan": "team"}),
-    )
-    .await;
+    let (status, ws) = post(&h, "/v1/workspaces/acme", OPERATOR, json!({"plan": "team"})).await;
     assert_eq!(
         (status, ws["limits"]["concurrent_sessions"].clone()),
         (StatusCode::OK, json!(50)),
@@ -496,7 +393,7 @@ async fn racing_creates_never_leave_more_sessions_than_the_plan_allows() {
             other => panic!("unexpected {other}: {body}"),
         }
     }
-    let (_, list) = call(&h.app, Method::GET, "/v1/sessions", &token, Value::Null).await;
+    let (_, list) = get(&h, "/v1/sessions", &token).await;
     let live = list["data"].as_array().map(Vec::len).unwrap_or_default();
     assert_eq!(
         live, created,
@@ -545,9 +442,9 @@ async fn minutes_are_billed_per_month_once_also_when_ending_fails_halfway() {
     // Ending fails before the table commits: nothing billed, the session lives; a retry bills it.
     h.table.fail_next_end(false);
     let path_a = format!("/v1/sessions/{}", a["id"].as_str().expect("id"));
-    let (status, _) = call(&h.app, Method::DELETE, &path_a, &token, Value::Null).await;
+    let (status, _) = delete(&h, &path_a, &token).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    let (status, ended) = call(&h.app, Method::DELETE, &path_a, &token, Value::Null).await;
+    let (status, ended) = delete(&h, &path_a, &token).await;
     assert_eq!(
         (status, ended["billed_minutes"].clone()),
         (StatusCode::OK, json!(20)),
@@ -557,9 +454,9 @@ async fn minutes_are_billed_per_month_once_also_when_ending_fails_halfway() {
     // Ending commits but the reply is lost: billed once, a retry finds it gone.
     h.table.fail_next_end(true);
     let path_b = format!("/v1/sessions/{}", b["id"].as_str().expect("id"));
-    let (status, _) = call(&h.app, Method::DELETE, &path_b, &token, Value::Null).await;
+    let (status, _) = delete(&h, &path_b, &token).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    let (status, e) = call(&h.app, Method::DELETE, &path_b, &token, Value::Null).await;
+    let (status, e) = delete(&h, &path_b, &token).await;
     assert_eq!(status, StatusCode::GONE, "{e}");
     h.sessions.reap().await.expect("reap");
 
@@ -572,14 +469,7 @@ async fn minutes_are_billed_per_month_once_also_when_ending_fails_halfway() {
     assert_eq!(usage("2027-01").await, (Some(0), Some(0), Some(0)));
 
     // Periods: other workspaces are the operator's to read; bad ones are 400.
-    let (status, u) = call(
-        &h.app,
-        Method::GET,
-        "/v1/usage?period=2026-12&workspace=acme",
-        OPERATOR,
-        Value::Null,
-    )
-    .await;
+    let (status, u) = get(&h, "/v1/usage?period=2026-12&workspace=acme", OPERATOR).await;
     assert_eq!(
         (status, u["total_minutes"].clone(), u["plan"].clone()),
         (StatusCode::OK, json!(20), json!("team")),
@@ -587,24 +477,10 @@ async fn minutes_are_billed_per_month_once_also_when_ending_fails_halfway() {
     );
     assert_eq!(u["period_start"], "2026-12-01T00:00:00.000Z");
     let other = workspace(&h, "beta", "free", json!({})).await;
-    let (status, _) = call(
-        &h.app,
-        Method::GET,
-        "/v1/usage?workspace=acme",
-        &other,
-        Value::Null,
-    )
-    .await;
+    let (status, _) = get(&h, "/v1/usage?workspace=acme", &other).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     for bad in ["2026-13", "december", "2026-12-01"] {
-        let (status, e) = call(
-            &h.app,
-            Method::GET,
-            &format!("/v1/usage?period={bad}"),
-            &token,
-            Value::Null,
-        )
-        .await;
+        let (status, e) = get(&h, &format!("/v1/usage?period={bad}"), &token).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {e}");
     }
 }
