@@ -159,6 +159,24 @@ async fn postgres_stopped_and_restarted_mid_load_loses_nothing_the_buffer_took()
     assert_eq!(stored, offered as i64, "every record the buffer took, once");
 }
 
+/// A consumer of the mover's group reads `n` unread entries and dies before
+/// acknowledging them: they stay pending until a mover takes them over.
+async fn read_and_die(redis: &RedisSink, n: usize) {
+    let mut conn = redis.conn().await.expect("redis");
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(GROUP)
+        .arg("dead-consumer")
+        .arg("COUNT")
+        .arg(n)
+        .arg("STREAMS")
+        .arg(redis.all_key())
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .expect("read");
+}
+
 /// The mover's consumer group carries Redis into PostgreSQL, once, and takes
 /// over entries that a consumer read and never acknowledged (it died).
 #[tokio::test]
@@ -177,18 +195,7 @@ async fn mover_carries_redis_into_postgres_and_takes_over_what_a_dead_consumer_l
         .query_async(&mut conn)
         .await
         .expect("group");
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(GROUP)
-        .arg("dead-consumer")
-        .arg("COUNT")
-        .arg(50)
-        .arg("STREAMS")
-        .arg(redis.all_key())
-        .arg(">")
-        .query_async(&mut conn)
-        .await
-        .expect("read");
+    read_and_die(&redis, 50).await;
     let mover = Mover::start(redis.clone(), pg.clone(), Duration::from_millis(200));
     redis.append(&records("ses_mov2", 100)).await.expect("xadd");
     // A retried batch (the recorder's at-least-once) adds entries again.
@@ -216,26 +223,14 @@ async fn a_scheduled_mover_moves_only_when_asked_and_flushes_do_not_wait_for_it(
     assert!(!mover.in_background());
     assert_eq!(mover.move_now().await.expect("empty stream"), 0);
     redis.append(&records("ses_sch1", 120)).await.expect("xadd");
-    // A consumer reads 30 new entries and dies before XACK.
     redis.append(&records("ses_sch2", 30)).await.expect("xadd");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(pg.count().await.expect("count"), 0, "nothing moves unasked");
     assert_eq!(mover.move_now().await.expect("move"), 150);
     assert_eq!(pg.count().await.expect("count"), 150);
-    let mut conn = redis.conn().await.expect("redis");
+    // A consumer reads 30 new entries and dies before XACK.
     redis.append(&records("ses_sch3", 30)).await.expect("xadd");
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(GROUP)
-        .arg("dead-consumer")
-        .arg("COUNT")
-        .arg(30)
-        .arg("STREAMS")
-        .arg(redis.all_key())
-        .arg(">")
-        .query_async(&mut conn)
-        .await
-        .expect("read");
+    read_and_die(&redis, 30).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         mover.move_now().await.expect("move"),
