@@ -87,10 +87,7 @@ impl Rig {
             .expect("request");
         let (status, s) = call(&self.control, req).await;
         assert_eq!(status, 201, "{s}");
-        let key = s["mirrors"]["stripe"]["credentials"]["secret_key"]
-            .as_str()
-            .expect("key")
-            .to_string();
+        let (_, key) = mirra_tests::stripe_of(&s);
         (s["id"].as_str().expect("id").to_string(), key)
     }
 
@@ -275,10 +272,7 @@ async fn one_session_goes_through_every_function_by_their_events() {
     .await;
     assert_eq!(status, 201, "{session}");
     let id = session["id"].as_str().expect("id").to_string();
-    let key = session["mirrors"]["stripe"]["credentials"]["secret_key"]
-        .as_str()
-        .expect("key")
-        .to_string();
+    let (_, key) = mirra_tests::stripe_of(&session);
     let suffix = id.trim_start_matches("ses_").to_string();
     let hook = receiver.url.replace(':', "%3A").replace('/', "%2F");
     let vars = [

@@ -74,10 +74,7 @@ async fn events_create_a_session_reach_its_mirror_by_host_path_and_key_then_rese
     .await;
     assert_eq!(status, 201, "{session}");
     let id = session["id"].as_str().expect("id").to_string();
-    let key = session["mirrors"]["stripe"]["credentials"]["secret_key"]
-        .as_str()
-        .expect("key")
-        .to_string();
+    let (_, key) = mirra_tests::stripe_of(&session);
     let suffix = id.trim_start_matches("ses_").to_string();
     assert!(
         session["mirrors"]["stripe"]["url"]
