@@ -44,6 +44,11 @@ OBJECTS = [
     "refund",
     "event",
     "webhook_endpoint",
+    "product",
+    "price",
+    "coupon",
+    "promotion_code",
+    "tax_rate",
 ]
 
 # Containers whose fields are the same for every resource (the SDK types them generically).

@@ -199,6 +199,11 @@ pub fn hint(path: &str, leaf: &str, schema: &Schema, world: &World) -> Option<Va
         "allowed_payment_method_types" if path == leaf => Some(json!(["card"])),
         "token" if path == "card[token]" => Some(json!("tok_visa")),
         "enabled_events" => Some(json!(["*"])),
+        // A price needs an amount; a promotion code the coupon it promotes.
+        "unit_amount" if path == leaf && integer(schema) => Some(json!(1500)),
+        "promotion" if path == leaf => {
+            Some(json!({"type": "coupon", "coupon": world.any("coupon")?}))
+        }
         // Stripe's search language; metadata is searchable on every searchable resource.
         "query" if string(schema) && !path.contains('[') => Some(json!("metadata['order']:'6735'")),
         "limit" if integer(schema) => Some(json!(3)),

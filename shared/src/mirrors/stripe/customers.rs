@@ -190,8 +190,8 @@ fn reject_unemulated(p: &mut Map<String, Value>, mode: Mode) -> Result<(), Strip
     // (parameter, Some(resource name) → "No such …", None → unsupported)
     const CREATE: &[(&str, Option<&str>)] = &[
         ("cash_balance", None),
-        ("coupon", Some("coupon")),
-        ("promotion_code", Some("promotion code")),
+        ("coupon", None),
+        ("promotion_code", None),
         ("source", None),
         ("tax", None),
         ("tax_id_data", None),
@@ -200,9 +200,9 @@ fn reject_unemulated(p: &mut Map<String, Value>, mode: Mode) -> Result<(), Strip
     ];
     const UPDATE: &[(&str, Option<&str>)] = &[
         ("cash_balance", None),
-        ("coupon", Some("coupon")),
+        ("coupon", None),
         ("default_source", Some("source")),
-        ("promotion_code", Some("promotion code")),
+        ("promotion_code", None),
         ("source", None),
         ("tax", None),
         ("validate", None),
@@ -223,7 +223,7 @@ fn reject_unemulated(p: &mut Map<String, Value>, mode: Mode) -> Result<(), Strip
             }
             _ => return Err(StripeError::unsupported(
                 param,
-                "payment sources, cash balances, discounts, tax and test clocks are not emulated",
+                "payment sources, cash balances, customer discounts, tax and test clocks are not emulated",
             )),
         }
     }

@@ -1,7 +1,7 @@
 //! What each Stripe object lets `expand[]` reach, for the toolkit's expansion:
 //! the expandable fields of the generated object table (the pinned API
 //! version's), plus the fields Stripe includes only on request (a customer's
-//! `tax_ids` …). A field whose target type is not emulated yet expands to what
+//! `tax_ids` …, a price's `tiers`). A field whose target type is not emulated yet expands to what
 //! it holds (`null`, or the id).
 
 use super::{customers, params, KINDS};
@@ -10,12 +10,24 @@ use crate::mirrors::toolkit::objects::Kind;
 
 pub struct Rules;
 
+/// Fields Stripe returns only when expanded, kept beside their object
+/// (`toolkit::included`).
+const INCLUDED: &[(&str, &str)] = &[
+    ("coupon", "applies_to"),
+    ("coupon", "currency_options"),
+    ("price", "currency_options"),
+    ("price", "tiers"),
+];
+
 impl Expandable for Rules {
     fn target(&self, object: &str, field: &str) -> Option<Target> {
         if object == "customer" {
             if let Some(f) = customers::includable(field) {
                 return Some(Target::Computed(f));
             }
+        }
+        if INCLUDED.contains(&(object, field)) {
+            return Some(Target::Included);
         }
         let types = params::object_type(object)?.expandable.get(field)?;
         Some(Target::Objects(types.iter().map(String::as_str).collect()))

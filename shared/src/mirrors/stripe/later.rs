@@ -1,13 +1,14 @@
 //! What the Stripe mirror does later, on its own: the kinds of its timers
 //! (`toolkit::timers`) and what firing each does. Stripe's test mode moves
 //! some objects after a while — a refund to `pm_card_pendingRefund` settles,
-//! one to `pm_card_refundFail` fails — and so does the mirror, on a
-//! documented delay, through the dispatcher.
+//! one to `pm_card_refundFail` fails, a coupon stops being valid at its
+//! `redeem_by` — and so does the mirror, on a documented delay (or at the
+//! time set), through the dispatcher.
 
 use crate::session::Firing;
 
 use super::pipeline::{Call, Later};
-use super::refunds;
+use super::{coupons, refunds};
 
 /// How long after it is created a refund that changes later does so: long
 /// enough for a test to see its first status, short enough to wait for
@@ -26,6 +27,7 @@ pub fn fire(f: &Firing<'_>) -> Result<(), String> {
     let outcome = match f.kind {
         REFUND_SUCCEEDS => refunds::settle_later(&call, f.target, false),
         REFUND_FAILS => refunds::settle_later(&call, f.target, true),
+        coupons::EXPIRES => coupons::expire_later(&call, f.target),
         other => return Err(format!("unknown Stripe timer kind {other:?}")),
     };
     outcome.map_err(|e| format!("{e:?}"))

@@ -3,7 +3,9 @@
 //! version, idempotency, route, parameters, one transaction, expansion);
 //! [`routes`] lists the emulated operations; one file per resource
 //! ([`customers`], [`payment_methods`], [`payment_intents`], [`setup_intents`],
-//! [`charges`], [`refunds`], [`balance_transactions`]) holds its behaviour;
+//! [`charges`], [`refunds`], [`balance_transactions`]; the catalogue:
+//! [`products`], [`prices`], [`coupons`], [`promotion_codes`], [`tax_rates`])
+//! holds its behaviour;
 //! [`cards`] is Stripe's test-card catalogue, [`three_d_secure`] what it asks of
 //! a confirmation, [`pages`] the pages a browser opens (3-D Secure, receipts).
 //! Around them: [`auth`] (Stripe's key and header checks), [`form`] (bracketed
@@ -21,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 
-use crate::mirrors::toolkit::{idempotency, objects::Kind, outbox, timers};
+use crate::mirrors::toolkit::{idempotency, included, objects::Kind, outbox, timers};
 use crate::mirrors::{Vendor, VendorError};
 use crate::session::id::random_token;
 use crate::session::{Door, MirrorDef};
@@ -31,6 +33,7 @@ pub mod auth;
 pub mod balance_transactions;
 pub mod cards;
 pub mod charges;
+pub mod coupons;
 pub mod customers;
 pub mod error;
 pub mod events;
@@ -43,11 +46,15 @@ pub mod params;
 pub mod payment_intents;
 pub mod payment_methods;
 pub mod pipeline;
+pub mod prices;
+pub mod products;
+pub mod promotion_codes;
 pub mod refunds;
 pub mod routes;
 pub mod search;
 pub mod seed;
 pub mod setup_intents;
+pub mod tax_rates;
 pub mod three_d_secure;
 pub mod update;
 pub mod webhook_endpoints;
@@ -58,12 +65,17 @@ pub use error::StripeError;
 pub static KINDS: &[&Kind] = &[
     &balance_transactions::KIND,
     &charges::KIND,
+    &coupons::KIND,
     &customers::KIND,
     &events::KIND,
     &payment_intents::KIND,
     &payment_methods::KIND,
+    &prices::KIND,
+    &products::KIND,
+    &promotion_codes::KIND,
     &refunds::KIND,
     &setup_intents::KIND,
+    &tax_rates::KIND,
     &webhook_endpoints::KIND,
 ];
 
@@ -71,6 +83,7 @@ pub static KINDS: &[&Kind] = &[
 pub static SCHEMA: LazyLock<String> = LazyLock::new(|| {
     let mut sql: String = KINDS.iter().map(|k| k.ddl()).collect();
     sql.push_str(payment_methods::DDL);
+    sql.push_str(included::DDL);
     sql.push_str(idempotency::DDL);
     sql.push_str(outbox::DDL);
     sql.push_str(timers::DDL);

@@ -12,7 +12,8 @@ use super::payment_methods as pm;
 use super::pipeline::Call;
 use super::setup_intents as si;
 use super::{balance_transactions as txn, charges, refunds};
-use super::{customers, events, webhook_endpoints};
+use super::{coupons, customers, events, webhook_endpoints};
+use super::{prices, products, promotion_codes, tax_rates};
 use crate::mirrors::toolkit::route::{Route, Routes};
 
 /// A resource operation: behaviour on a [`Call`], returning the object to render.
@@ -35,6 +36,11 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::GET,    "/v1/charges/search", "GetChargesSearch", charges::search),
             r(M::GET,    "/v1/charges/{charge}", "GetChargesCharge", charges::retrieve),
             r(M::POST,   "/v1/charges/{charge}", "PostChargesCharge", charges::update),
+            r(M::GET,    "/v1/coupons", "GetCoupons", coupons::list),
+            r(M::POST,   "/v1/coupons", "PostCoupons", coupons::create),
+            r(M::GET,    "/v1/coupons/{coupon}", "GetCouponsCoupon", coupons::retrieve),
+            r(M::POST,   "/v1/coupons/{coupon}", "PostCouponsCoupon", coupons::update),
+            r(M::DELETE, "/v1/coupons/{coupon}", "DeleteCouponsCoupon", coupons::delete),
             r(M::GET,    "/v1/customers", "GetCustomers", customers::list),
             r(M::POST,   "/v1/customers", "PostCustomers", customers::create),
             r(M::GET,    "/v1/customers/search", "GetCustomersSearch", customers::search),
@@ -58,6 +64,21 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::POST,   "/v1/payment_methods/{payment_method}", "PostPaymentMethodsPaymentMethod", pm::update),
             r(M::POST,   "/v1/payment_methods/{payment_method}/attach", "PostPaymentMethodsPaymentMethodAttach", pm::attach),
             r(M::POST,   "/v1/payment_methods/{payment_method}/detach", "PostPaymentMethodsPaymentMethodDetach", pm::detach),
+            r(M::GET,    "/v1/prices", "GetPrices", prices::list),
+            r(M::POST,   "/v1/prices", "PostPrices", prices::create),
+            r(M::GET,    "/v1/prices/search", "GetPricesSearch", prices::search),
+            r(M::GET,    "/v1/prices/{price}", "GetPricesPrice", prices::retrieve),
+            r(M::POST,   "/v1/prices/{price}", "PostPricesPrice", prices::update),
+            r(M::GET,    "/v1/products", "GetProducts", products::list),
+            r(M::POST,   "/v1/products", "PostProducts", products::create),
+            r(M::GET,    "/v1/products/search", "GetProductsSearch", products::search),
+            r(M::GET,    "/v1/products/{id}", "GetProductsId", products::retrieve),
+            r(M::POST,   "/v1/products/{id}", "PostProductsId", products::update),
+            r(M::DELETE, "/v1/products/{id}", "DeleteProductsId", products::delete),
+            r(M::GET,    "/v1/promotion_codes", "GetPromotionCodes", promotion_codes::list),
+            r(M::POST,   "/v1/promotion_codes", "PostPromotionCodes", promotion_codes::create),
+            r(M::GET,    "/v1/promotion_codes/{promotion_code}", "GetPromotionCodesPromotionCode", promotion_codes::retrieve),
+            r(M::POST,   "/v1/promotion_codes/{promotion_code}", "PostPromotionCodesPromotionCode", promotion_codes::update),
             r(M::GET,    "/v1/refunds", "GetRefunds", refunds::list),
             r(M::POST,   "/v1/refunds", "PostRefunds", refunds::create),
             r(M::GET,    "/v1/refunds/{refund}", "GetRefundsRefund", refunds::retrieve),
@@ -69,6 +90,10 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::POST,   "/v1/setup_intents/{intent}", "PostSetupIntentsIntent", si::update),
             r(M::POST,   "/v1/setup_intents/{intent}/cancel", "PostSetupIntentsIntentCancel", si::cancel),
             r(M::POST,   "/v1/setup_intents/{intent}/confirm", "PostSetupIntentsIntentConfirm", si::confirm),
+            r(M::GET,    "/v1/tax_rates", "GetTaxRates", tax_rates::list),
+            r(M::POST,   "/v1/tax_rates", "PostTaxRates", tax_rates::create),
+            r(M::GET,    "/v1/tax_rates/{tax_rate}", "GetTaxRatesTaxRate", tax_rates::retrieve),
+            r(M::POST,   "/v1/tax_rates/{tax_rate}", "PostTaxRatesTaxRate", tax_rates::update),
             r(M::GET,    "/v1/webhook_endpoints", "GetWebhookEndpoints", webhook_endpoints::list),
             r(M::POST,   "/v1/webhook_endpoints", "PostWebhookEndpoints", webhook_endpoints::create),
             r(M::GET,    "/v1/webhook_endpoints/{webhook_endpoint}", "GetWebhookEndpointsWebhookEndpoint", webhook_endpoints::retrieve),

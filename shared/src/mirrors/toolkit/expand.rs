@@ -21,6 +21,9 @@ pub enum Target {
     /// A field that only appears when asked for (Stripe's includable fields such
     /// as `customer.tax_ids`), computed from the object it belongs to.
     Computed(fn(&Connection, &Value) -> rusqlite::Result<Value>),
+    /// A field kept beside the object ([`super::included`]) and returned only
+    /// when asked for (a price's `tiers`); left out when the object has none.
+    Included,
 }
 
 /// The vendor's answer to "may `field` of a `object` object be expanded?";
@@ -66,7 +69,7 @@ pub fn check(
                     object = types.first().map(|t| t.to_string()).unwrap_or_default();
                     prefix.clear();
                 }
-                Some(Target::Computed(_)) if i + 1 == rest.len() => {}
+                Some(Target::Computed(_) | Target::Included) if i + 1 == rest.len() => {}
                 None if i + 1 < rest.len() && rules.below(&object, &field) => prefix = field,
                 _ => return Err(ExpandError::NotExpandable(path.clone())),
             }
@@ -149,6 +152,16 @@ fn walk(
         Some(Target::Computed(compute)) => {
             let computed = compute(conn, &Value::Object(slot.clone()))?;
             slot.insert((*first).to_string(), computed);
+            if !rest.is_empty() {
+                return Err(ExpandError::NotExpandable(path.to_string()));
+            }
+            Ok(())
+        }
+        Some(Target::Included) => {
+            let id = slot.get("id").and_then(Value::as_str).unwrap_or_default();
+            if let Some(kept) = super::included::get(conn, id, first)? {
+                slot.insert((*first).to_string(), kept);
+            }
             if !rest.is_empty() {
                 return Err(ExpandError::NotExpandable(path.to_string()));
             }

@@ -41,6 +41,8 @@ pub enum Filter {
     Prefix(&'static str, String),
     /// The column matches this SQLite `GLOB` pattern (`*555?1*`).
     Glob(&'static str, String),
+    /// The column equals this text, case folded (ASCII): codes a user types.
+    Folded(&'static str, String),
     /// A field of the stored object (a JSON path, `$.friendly_name`) equals
     /// this value: for the rare filter not worth a column of its own.
     Field(&'static str, Sql),
@@ -134,6 +136,10 @@ pub fn list(conn: &Connection, kind: &Kind, q: &ListQuery) -> Result<ListPage, L
             Filter::Glob(col, pattern) => {
                 binds.push(Sql::Text(pattern.clone()));
                 sql.push_str(&format!(" AND \"{col}\" GLOB ?{}", binds.len()));
+            }
+            Filter::Folded(col, text) => {
+                binds.push(Sql::Text(text.clone()));
+                sql.push_str(&format!(" AND lower(\"{col}\") = lower(?{})", binds.len()));
             }
             Filter::Field(path, v) => {
                 binds.push(v.clone());

@@ -5,6 +5,7 @@
 //! * [`list`] — newest-first pages with cursors, `created` ranges and filters.
 //! * [`search`] — a query language (Stripe's) compiled to SQL over stored JSON.
 //! * [`expand`] — ids replaced by the objects they name, dotted paths.
+//! * [`included`] — fields returned only when asked for, kept beside their object.
 //! * [`idempotency`] — saved responses under a key, in the request's transaction.
 //! * [`route`] — a vendor's route table, matched after its auth.
 //! * [`outbox`] — deliveries owed, written with the change that caused them.
@@ -18,6 +19,7 @@
 pub mod effects;
 pub mod expand;
 pub mod idempotency;
+pub mod included;
 pub mod list;
 pub mod objects;
 pub mod outbox;
