@@ -96,3 +96,20 @@ fn official_stripe_node_sdk_drives_payments() {
         node_script(&sdk, "stripe_payments.mjs", &server.url).env("STRIPE_SECRET_KEY", &key),
     );
 }
+
+/// stripe-node, by host, port and key: products with a default price, custom
+/// ids and search; per unit, decimal, recurring and tiered prices (tiers
+/// only when expanded), lookup keys and their transfer; coupons, promotion
+/// codes unique among active codes in any case, tax rates; each change's
+/// events, an idempotent replay, and Stripe's refusals.
+#[test]
+fn official_stripe_node_sdk_drives_the_catalogue() {
+    let Some(sdk) = sdk_node() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let (_, key) = stripe_of(&server.create_session(json!({"mirrors": ["stripe"]})));
+
+    run_sdk_script(
+        node_script(&sdk, "stripe_catalog.mjs", &server.url).env("STRIPE_SECRET_KEY", &key),
+    );
+}

@@ -59,3 +59,23 @@ fn official_stripe_python_sdk_drives_payments_against_a_live_server() {
             .env("STRIPE_SECRET_KEY", &key),
     );
 }
+
+/// stripe-python builds a catalogue: products with a default price, custom
+/// ids and search; per unit, decimal, recurring and tiered prices (tiers and
+/// currency options only when expanded), lookup keys and their transfer;
+/// coupons, promotion codes unique among active codes in any case, tax
+/// rates; each change's events, an idempotent replay, and Stripe's refusals.
+#[test]
+fn official_stripe_python_sdk_drives_the_catalogue_against_a_live_server() {
+    let Some(python) = sdk_python() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let session = server.create_session(json!({"mirrors": ["stripe"]}));
+    let (base, key) = stripe_of(&session);
+
+    run_sdk_script(
+        python_script(&python, "stripe_catalog.py")
+            .env("STRIPE_API_BASE", &base)
+            .env("STRIPE_SECRET_KEY", &key),
+    );
+}
