@@ -261,7 +261,10 @@ async fn every_operation_answers_in_the_pinned_shapes() {
     // their answers are checked above when they come, their 200s by
     // `stripe_payments.rs` and the SDK tests. A listed operation that starts
     // answering 200 must leave the list.
+    // Resuming needs a subscription paused at the end of its trial, on an
+    // advanced test clock (`stripe_billing.rs` does that).
     const NOT_REACHED_YET: &[&str] = &[
+        "PostSubscriptionsSubscriptionResume",
         "MirraPostTestHelpersPaymentIntentsIntentAuthenticate",
         "MirraPostTestHelpersRefundsRefundSettle",
         "MirraPostTestHelpersSetupIntentsIntentAuthenticate",

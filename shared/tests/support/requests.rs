@@ -137,7 +137,13 @@ impl World {
         let (Some(kind), Some(id)) = (v["object"].as_str(), v["id"].as_str()) else {
             return;
         };
-        let deleted = v["deleted"] == true;
+        // An ended object (a canceled subscription) is offered last, like a deleted one.
+        let deleted = v["deleted"] == true
+            || (v["object"] == "subscription"
+                && matches!(
+                    v["status"].as_str(),
+                    Some("canceled" | "incomplete_expired")
+                ));
         let list = self.objects.entry(kind.to_string()).or_default();
         match list.iter_mut().find(|(i, _)| i == id) {
             Some(entry) => entry.1 |= deleted,
@@ -199,6 +205,39 @@ pub fn hint(path: &str, leaf: &str, schema: &Schema, world: &World) -> Option<Va
         "allowed_payment_method_types" if path == leaf => Some(json!(["card"])),
         "token" if path == "card[token]" => Some(json!("tok_visa")),
         "enabled_events" => Some(json!(["*"])),
+        // Invoices and subscriptions sent for payment: open without a card, so
+        // they can be sent, voided and marked uncollectible.
+        "collection_method" if path == leaf && string_enum(schema, "send_invoice") => {
+            Some(json!("send_invoice"))
+        }
+        "days_until_due" if path == leaf && integer(schema) => Some(json!(30)),
+        // A clock only moves forward: each request a day further than the last.
+        "frozen_time" if integer(schema) => {
+            static DAYS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            Some(json!(
+                now + 86_400 * DAYS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ))
+        }
+        // A subscription's item: a monthly price made inline for a product.
+        "items"
+            if path == leaf
+                && matches!(schema, Schema::Array(_))
+                && world.any("product").is_some() =>
+        {
+            Some(json!([{"price_data": monthly(world)?}]))
+        }
+        "price_data" if path == leaf => {
+            let mut data = monthly(world)?;
+            if let Schema::Object(o) = schema {
+                if !o.properties.contains_key("recurring") {
+                    data.as_object_mut()?.remove("recurring");
+                }
+            }
+            Some(data)
+        }
         // A price needs an amount; a promotion code the coupon it promotes.
         "unit_amount" if path == leaf && integer(schema) => Some(json!(1500)),
         "promotion" if path == leaf => {
@@ -233,6 +272,18 @@ pub fn hint(path: &str, leaf: &str, schema: &Schema, world: &World) -> Option<Va
         }
         _ => None,
     }
+}
+
+/// A monthly price's `price_data` for one of the world's products.
+fn monthly(world: &World) -> Option<Value> {
+    Some(
+        json!({"currency": "usd", "product": world.any("product")?, "recurring": {"interval": "month"}, "unit_amount": 1500}),
+    )
+}
+
+/// Whether `schema` is a string enum allowing `value`.
+fn string_enum(schema: &Schema, value: &str) -> bool {
+    matches!(schema, Schema::String(StringSchema { values: Some(v), .. }) if v.iter().any(|x| x == value))
 }
 
 /// A valid value for the parameter at `path`: its hint, else the first thing

@@ -15,12 +15,15 @@ use super::lists;
 use super::payment_methods;
 use super::pipeline::Call;
 use super::search::Search;
+use super::test_clocks;
 use super::update;
 use super::Stripe;
+use crate::mirrors::toolkit::list::Filter;
 use crate::mirrors::toolkit::objects::{into_map, Kind};
 use crate::mirrors::toolkit::search::{Field, Searchable};
 use crate::mirrors::Vendor;
 use crate::session::id::random_from;
+use rusqlite::types::Value as Sql;
 
 /// Storage: one row per customer ever created, `email` indexed for lists.
 pub static KIND: Kind = Kind {
@@ -195,7 +198,6 @@ fn reject_unemulated(p: &mut Map<String, Value>, mode: Mode) -> Result<(), Strip
         ("source", None),
         ("tax", None),
         ("tax_id_data", None),
-        ("test_clock", Some("test clock")),
         ("validate", None),
     ];
     const UPDATE: &[(&str, Option<&str>)] = &[
@@ -221,10 +223,12 @@ fn reject_unemulated(p: &mut Map<String, Value>, mode: Mode) -> Result<(), Strip
             (Value::String(s), Some(resource)) => {
                 return Err(StripeError::no_such_param(resource, s, param))
             }
-            _ => return Err(StripeError::unsupported(
-                param,
-                "payment sources, cash balances, customer discounts, tax and test clocks are not emulated",
-            )),
+            _ => {
+                return Err(StripeError::unsupported(
+                    param,
+                    "payment sources, cash balances, customer discounts and tax are not emulated",
+                ))
+            }
         }
     }
     Ok(())
@@ -279,8 +283,22 @@ fn load(call: &Call, id: &str) -> Result<Map<String, Value>, StripeError> {
 /// may then be its `invoice_settings[default_payment_method]`.
 pub fn create(call: &Call) -> Result<Value, StripeError> {
     let id = Stripe.new_id(&KIND);
-    let mut c = new(&id, call.now, &new_invoice_prefix());
-    apply(&mut c, call.params, Mode::Create)?;
+    // A customer on a test clock lives in its time from the start.
+    let clock = match call.params.get("test_clock") {
+        Some(Value::String(clock)) if !clock.is_empty() => {
+            let c = test_clocks::live(call.conn, clock, "test_clock")?;
+            Some((clock.clone(), c["frozen_time"].as_i64().unwrap_or(call.now)))
+        }
+        _ => None,
+    };
+    let created = clock.as_ref().map_or(call.now, |c| c.1);
+    let mut c = new(&id, created, &new_invoice_prefix());
+    if let Some((clock, _)) = &clock {
+        c.insert("test_clock".into(), clock.as_str().into());
+    }
+    let mut params = call.params.clone();
+    params.shift_remove("test_clock");
+    apply(&mut c, &params, Mode::Create)?;
     // Everything that can fail is checked before anything is written.
     let attach = match call.params.get("payment_method") {
         Some(Value::String(pm)) if !pm.is_empty() => {
@@ -343,9 +361,32 @@ pub fn update(call: &Call) -> Result<Value, StripeError> {
 pub fn delete(call: &Call) -> Result<Value, StripeError> {
     let id = call.args.get("customer");
     let c = Value::Object(load(call, id)?);
-    KIND.mark_deleted(call.conn, id)?;
-    events::emit(call, "customer.deleted", &c, None)?;
+    remove(call, &c)?;
     Ok(deleted_stub(id))
+}
+
+/// Deletes customer `c` (a delete request, or its test clock deleted).
+pub fn remove(call: &Call, c: &Value) -> Result<(), StripeError> {
+    let id = c["id"].as_str().unwrap_or_default();
+    KIND.mark_deleted(call.conn, id)?;
+    events::emit(call, "customer.deleted", c, None)
+}
+
+/// The live customers created on test clock `clock`.
+pub fn on_clock(conn: &Connection, clock: &str) -> Result<Vec<Value>, StripeError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT data FROM customers WHERE deleted = 0 AND json_extract(data, '$.test_clock') = ?1 ORDER BY seq",
+    )?;
+    let texts = stmt
+        .query_map([clock], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    texts
+        .iter()
+        .map(|t| {
+            serde_json::from_str(t)
+                .map_err(|e| StripeError::Internal(format!("stored customer: {e}")))
+        })
+        .collect()
 }
 
 /// `GET /v1/customers`: newest first, optionally by `email`.
@@ -354,9 +395,9 @@ pub fn list(call: &Call) -> Result<Value, StripeError> {
     if let Some(Value::String(email)) = call.params.get("email") {
         q.filters.push(("email", email.clone().into()));
     }
-    if call.params.get("test_clock").is_some_and(|v| !v.is_null()) {
-        // No customer belongs to a test clock in this mirror.
-        return Ok(lists::empty("/v1/customers"));
+    if let Some(Value::String(clock)) = call.params.get("test_clock") {
+        q.conditions
+            .push(Filter::Field("$.test_clock", Sql::Text(clock.clone())));
     }
     lists::page(call.conn, &KIND, &q, "/v1/customers")
 }

@@ -8,7 +8,8 @@
 use crate::session::Firing;
 
 use super::pipeline::{Call, Later};
-use super::{coupons, refunds};
+use super::{billing, coupons, refunds, test_clocks};
+use crate::mirrors::toolkit::schedule;
 
 /// How long after it is created a refund that changes later does so: long
 /// enough for a test to see its first status, short enough to wait for
@@ -28,6 +29,8 @@ pub fn fire(f: &Firing<'_>) -> Result<(), String> {
         REFUND_SUCCEEDS => refunds::settle_later(&call, f.target, false),
         REFUND_FAILS => refunds::settle_later(&call, f.target, true),
         coupons::EXPIRES => coupons::expire_later(&call, f.target),
+        test_clocks::ADVANCE => test_clocks::advance_later(&call, f.target),
+        schedule::TICK => billing::tick(&call),
         other => return Err(format!("unknown Stripe timer kind {other:?}")),
     };
     outcome.map_err(|e| format!("{e:?}"))

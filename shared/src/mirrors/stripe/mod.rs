@@ -5,7 +5,7 @@
 //! ([`customers`], [`payment_methods`], [`payment_intents`], [`setup_intents`],
 //! [`charges`], [`refunds`], [`balance_transactions`]; the catalogue:
 //! [`products`], [`prices`], [`coupons`], [`promotion_codes`], [`tax_rates`])
-//! holds its behaviour;
+//! holds its behaviour; [`billing`] and [`test_clocks`] keep billing's time;
 //! [`cards`] is Stripe's test-card catalogue, [`three_d_secure`] what it asks of
 //! a confirmation, [`pages`] the pages a browser opens (3-D Secure, receipts).
 //! Around them: [`auth`] (Stripe's key and header checks), [`form`] (bracketed
@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 
-use crate::mirrors::toolkit::{idempotency, included, objects::Kind, outbox, timers};
+use crate::mirrors::toolkit::{idempotency, included, objects::Kind, outbox, schedule, timers};
 use crate::mirrors::{Vendor, VendorError};
 use crate::session::id::random_token;
 use crate::session::{Door, MirrorDef};
@@ -31,6 +31,7 @@ use crate::session::{Door, MirrorDef};
 pub mod amounts;
 pub mod auth;
 pub mod balance_transactions;
+pub mod billing;
 pub mod cards;
 pub mod charges;
 pub mod coupons;
@@ -39,6 +40,8 @@ pub mod error;
 pub mod events;
 pub mod expand;
 pub mod form;
+pub mod invoice_items;
+pub mod invoices;
 pub mod later;
 pub mod lists;
 pub mod pages;
@@ -54,7 +57,10 @@ pub mod routes;
 pub mod search;
 pub mod seed;
 pub mod setup_intents;
+pub mod subscription_items;
+pub mod subscriptions;
 pub mod tax_rates;
+pub mod test_clocks;
 pub mod three_d_secure;
 pub mod update;
 pub mod webhook_endpoints;
@@ -68,6 +74,10 @@ pub static KINDS: &[&Kind] = &[
     &coupons::KIND,
     &customers::KIND,
     &events::KIND,
+    &invoice_items::KIND,
+    &invoices::KIND,
+    &invoices::lines::KIND,
+    &invoices::payments::KIND,
     &payment_intents::KIND,
     &payment_methods::KIND,
     &prices::KIND,
@@ -75,7 +85,10 @@ pub static KINDS: &[&Kind] = &[
     &promotion_codes::KIND,
     &refunds::KIND,
     &setup_intents::KIND,
+    &subscriptions::KIND,
+    &subscriptions::items::KIND,
     &tax_rates::KIND,
+    &test_clocks::KIND,
     &webhook_endpoints::KIND,
 ];
 
@@ -87,6 +100,7 @@ pub static SCHEMA: LazyLock<String> = LazyLock::new(|| {
     sql.push_str(idempotency::DDL);
     sql.push_str(outbox::DDL);
     sql.push_str(timers::DDL);
+    sql.push_str(schedule::DDL);
     sql
 });
 

@@ -76,6 +76,33 @@ impl<'a> Call<'a> {
         self.effects.raise(id, kind);
     }
 
+    /// The same call with other parameters: how one resource drives another's
+    /// operation (an invoice paid through a PaymentIntent), its events and due
+    /// work recorded with the request's.
+    pub fn with_params<'b>(&'b self, params: &'b Map<String, Value>) -> Call<'b> {
+        Call {
+            conn: self.conn,
+            args: self.args,
+            params,
+            included: &[],
+            now: self.now,
+            request_id: self.request_id,
+            idempotency_key: self.idempotency_key,
+            ctx: self.ctx,
+            base_url: self.base_url,
+            effects: self.effects,
+        }
+    }
+
+    /// The same call at another time (seconds): work on a test clock happens
+    /// at the clock's time.
+    pub fn at<'b>(&'b self, now: i64) -> Call<'b> {
+        Call {
+            now,
+            ..self.with_params(self.params)
+        }
+    }
+
     /// A call for what the mirror does later on its own (a timer firing):
     /// no request, so no parameters, request id, key or base URL. Work it
     /// leaves due is found by the dispatcher, which reads the mirror's next

@@ -165,10 +165,13 @@ fn apply(
         });
         p.insert("tax_details".into(), t);
     }
-    if let Some(Value::String(n)) = p.get("name") {
-        if n.is_empty() {
-            return Err(StripeError::invalid_empty(&name("name")));
+    // A product always has a name: `name=` cannot unset it.
+    match p.get("name") {
+        Some(Value::Null) => return Err(StripeError::invalid_empty(&name("name"))),
+        Some(Value::String(n)) if n.is_empty() => {
+            return Err(StripeError::invalid_empty(&name("name")))
         }
+        _ => {}
     }
     update::apply(product, &p, &[])
 }

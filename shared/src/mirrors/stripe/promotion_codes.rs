@@ -68,12 +68,9 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
     let active = p.get("active").and_then(Value::as_bool).unwrap_or(true);
     let code = match p.get("code") {
         Some(Value::String(c)) if !c.is_empty() => {
-            if !c
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
-            {
+            if !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
                 return Err(StripeError::invalid(
-                    "Invalid code: a promotion code may contain only letters, digits, `-` and `_`.",
+                    "Invalid code: a promotion code may contain only letters, digits and dashes.",
                     "code",
                 ));
             }
@@ -120,6 +117,14 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
             "This value must be greater than or equal to 1.",
             "max_redemptions",
         ));
+    }
+    if let (Some(m), Some(limit)) = (max, coupon["max_redemptions"].as_i64()) {
+        if m > limit {
+            return Err(StripeError::invalid(
+                format!("The promotion code's `max_redemptions` may not be greater than its coupon's ({limit})."),
+                "max_redemptions",
+            ));
+        }
     }
     let restrictions = restrictions(p.get("restrictions"), None)?;
     let mut promo = into_map(json!({

@@ -7,13 +7,15 @@ use axum::http::Method;
 use serde_json::Value;
 
 use super::error::StripeError;
+use super::invoices::{self, collect, lines};
 use super::payment_intents::{self as pi, confirm};
 use super::payment_methods as pm;
 use super::pipeline::Call;
 use super::setup_intents as si;
 use super::{balance_transactions as txn, charges, refunds};
 use super::{coupons, customers, events, webhook_endpoints};
-use super::{prices, products, promotion_codes, tax_rates};
+use super::{invoice_items, subscription_items, subscriptions};
+use super::{prices, products, promotion_codes, tax_rates, test_clocks};
 use crate::mirrors::toolkit::route::{Route, Routes};
 
 /// A resource operation: behaviour on a [`Call`], returning the object to render.
@@ -50,6 +52,23 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::GET,    "/v1/customers/{customer}/payment_methods", "GetCustomersCustomerPaymentMethods", pm::customer_list),
             r(M::GET,    "/v1/events", "GetEvents", events::list),
             r(M::GET,    "/v1/events/{id}", "GetEventsId", events::retrieve),
+            r(M::GET,    "/v1/invoiceitems", "GetInvoiceitems", invoice_items::list),
+            r(M::POST,   "/v1/invoiceitems", "PostInvoiceitems", invoice_items::create),
+            r(M::GET,    "/v1/invoiceitems/{invoiceitem}", "GetInvoiceitemsInvoiceitem", invoice_items::retrieve),
+            r(M::POST,   "/v1/invoiceitems/{invoiceitem}", "PostInvoiceitemsInvoiceitem", invoice_items::update),
+            r(M::DELETE, "/v1/invoiceitems/{invoiceitem}", "DeleteInvoiceitemsInvoiceitem", invoice_items::delete),
+            r(M::GET,    "/v1/invoices", "GetInvoices", invoices::list),
+            r(M::POST,   "/v1/invoices", "PostInvoices", invoices::create),
+            r(M::GET,    "/v1/invoices/search", "GetInvoicesSearch", invoices::search),
+            r(M::GET,    "/v1/invoices/{invoice}", "GetInvoicesInvoice", invoices::retrieve),
+            r(M::POST,   "/v1/invoices/{invoice}", "PostInvoicesInvoice", invoices::update),
+            r(M::DELETE, "/v1/invoices/{invoice}", "DeleteInvoicesInvoice", invoices::delete),
+            r(M::POST,   "/v1/invoices/{invoice}/finalize", "PostInvoicesInvoiceFinalize", collect::finalize),
+            r(M::GET,    "/v1/invoices/{invoice}/lines", "GetInvoicesInvoiceLines", lines::list),
+            r(M::POST,   "/v1/invoices/{invoice}/mark_uncollectible", "PostInvoicesInvoiceMarkUncollectible", collect::mark_uncollectible),
+            r(M::POST,   "/v1/invoices/{invoice}/pay", "PostInvoicesInvoicePay", collect::pay),
+            r(M::POST,   "/v1/invoices/{invoice}/send", "PostInvoicesInvoiceSend", collect::send),
+            r(M::POST,   "/v1/invoices/{invoice}/void", "PostInvoicesInvoiceVoid", collect::void),
             r(M::GET,    "/v1/payment_intents", "GetPaymentIntents", pi::list),
             r(M::POST,   "/v1/payment_intents", "PostPaymentIntents", pi::create),
             r(M::GET,    "/v1/payment_intents/search", "GetPaymentIntentsSearch", pi::search),
@@ -90,10 +109,27 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::POST,   "/v1/setup_intents/{intent}", "PostSetupIntentsIntent", si::update),
             r(M::POST,   "/v1/setup_intents/{intent}/cancel", "PostSetupIntentsIntentCancel", si::cancel),
             r(M::POST,   "/v1/setup_intents/{intent}/confirm", "PostSetupIntentsIntentConfirm", si::confirm),
+            r(M::GET,    "/v1/subscription_items", "GetSubscriptionItems", subscription_items::list),
+            r(M::POST,   "/v1/subscription_items", "PostSubscriptionItems", subscription_items::create),
+            r(M::GET,    "/v1/subscription_items/{item}", "GetSubscriptionItemsItem", subscription_items::retrieve),
+            r(M::POST,   "/v1/subscription_items/{item}", "PostSubscriptionItemsItem", subscription_items::update),
+            r(M::DELETE, "/v1/subscription_items/{item}", "DeleteSubscriptionItemsItem", subscription_items::delete),
+            r(M::GET,    "/v1/subscriptions", "GetSubscriptions", subscriptions::list),
+            r(M::POST,   "/v1/subscriptions", "PostSubscriptions", subscriptions::create),
+            r(M::GET,    "/v1/subscriptions/search", "GetSubscriptionsSearch", subscriptions::search),
+            r(M::GET,    "/v1/subscriptions/{subscription_exposed_id}", "GetSubscriptionsSubscriptionExposedId", subscriptions::retrieve),
+            r(M::POST,   "/v1/subscriptions/{subscription_exposed_id}", "PostSubscriptionsSubscriptionExposedId", subscriptions::update),
+            r(M::DELETE, "/v1/subscriptions/{subscription_exposed_id}", "DeleteSubscriptionsSubscriptionExposedId", subscriptions::cancel),
+            r(M::POST,   "/v1/subscriptions/{subscription}/resume", "PostSubscriptionsSubscriptionResume", subscriptions::resume),
             r(M::GET,    "/v1/tax_rates", "GetTaxRates", tax_rates::list),
             r(M::POST,   "/v1/tax_rates", "PostTaxRates", tax_rates::create),
             r(M::GET,    "/v1/tax_rates/{tax_rate}", "GetTaxRatesTaxRate", tax_rates::retrieve),
             r(M::POST,   "/v1/tax_rates/{tax_rate}", "PostTaxRatesTaxRate", tax_rates::update),
+            r(M::GET,    "/v1/test_helpers/test_clocks", "GetTestHelpersTestClocks", test_clocks::list),
+            r(M::POST,   "/v1/test_helpers/test_clocks", "PostTestHelpersTestClocks", test_clocks::create),
+            r(M::GET,    "/v1/test_helpers/test_clocks/{test_clock}", "GetTestHelpersTestClocksTestClock", test_clocks::retrieve),
+            r(M::DELETE, "/v1/test_helpers/test_clocks/{test_clock}", "DeleteTestHelpersTestClocksTestClock", test_clocks::delete),
+            r(M::POST,   "/v1/test_helpers/test_clocks/{test_clock}/advance", "PostTestHelpersTestClocksTestClockAdvance", test_clocks::advance),
             r(M::GET,    "/v1/webhook_endpoints", "GetWebhookEndpoints", webhook_endpoints::list),
             r(M::POST,   "/v1/webhook_endpoints", "PostWebhookEndpoints", webhook_endpoints::create),
             r(M::GET,    "/v1/webhook_endpoints/{webhook_endpoint}", "GetWebhookEndpointsWebhookEndpoint", webhook_endpoints::retrieve),

@@ -1,5 +1,5 @@
 //! Lists: one page of a resource's live objects, newest first (`created` DESC,
-//! then insertion order), with cursor pagination (`starting_after` /
+//! then insertion order; or oldest first, [`ListQuery::oldest_first`]), with cursor pagination (`starting_after` /
 //! `ending_before` an object id), a `created` range and equality filters on the
 //! kind's indexed columns. Vendors render the page in their own envelope.
 
@@ -30,6 +30,9 @@ pub struct ListQuery {
     pub filters: Vec<(&'static str, Sql)>,
     /// Other conditions on the kind's columns.
     pub conditions: Vec<Filter>,
+    /// List order is oldest first (an invoice's lines) instead of newest first;
+    /// `starting_after` then walks toward newer objects.
+    pub oldest_first: bool,
 }
 
 /// A condition on one of a kind's columns.
@@ -41,6 +44,10 @@ pub enum Filter {
     Prefix(&'static str, String),
     /// The column matches this SQLite `GLOB` pattern (`*555?1*`).
     Glob(&'static str, String),
+    /// A field of the stored object (a JSON path) lies in an inclusive range.
+    Range(&'static str, i64, i64),
+    /// The column is NULL (`true`) or is not (`false`).
+    Null(&'static str, bool),
     /// The column equals this text, case folded (ASCII): codes a user types.
     Folded(&'static str, String),
     /// A field of the stored object (a JSON path, `$.friendly_name`) equals
@@ -56,6 +63,7 @@ impl Default for ListQuery {
             created: (i64::MIN, i64::MAX),
             filters: Vec::new(),
             conditions: Vec::new(),
+            oldest_first: false,
         }
     }
 }
@@ -93,7 +101,7 @@ pub fn list(conn: &Connection, kind: &Kind, q: &ListQuery) -> Result<ListPage, L
             });
         };
         // Bounding `created` by the cursor's keeps the query an index range scan.
-        if after {
+        if after != q.oldest_first {
             hi = hi.min(c.created);
         } else {
             lo = lo.max(c.created);
@@ -137,6 +145,19 @@ pub fn list(conn: &Connection, kind: &Kind, q: &ListQuery) -> Result<ListPage, L
                 binds.push(Sql::Text(pattern.clone()));
                 sql.push_str(&format!(" AND \"{col}\" GLOB ?{}", binds.len()));
             }
+            Filter::Range(path, lo, hi) => {
+                binds.push(Sql::Integer(*lo));
+                binds.push(Sql::Integer(*hi));
+                let n = binds.len();
+                sql.push_str(&format!(
+                    " AND json_extract(data, '{path}') BETWEEN ?{} AND ?{n}",
+                    n - 1
+                ));
+            }
+            Filter::Null(col, null) => {
+                let not = if *null { "" } else { "NOT " };
+                sql.push_str(&format!(" AND \"{col}\" IS {not}NULL"));
+            }
             Filter::Folded(col, text) => {
                 binds.push(Sql::Text(text.clone()));
                 sql.push_str(&format!(" AND lower(\"{col}\") = lower(?{})", binds.len()));
@@ -156,13 +177,15 @@ pub fn list(conn: &Connection, kind: &Kind, q: &ListQuery) -> Result<ListPage, L
         let (c, s) = (binds.len() - 1, binds.len());
         // With `created` already bounded by the cursor's, "strictly past the
         // cursor in list order" reduces to this.
-        sql.push_str(&if after {
+        sql.push_str(&if after != q.oldest_first {
             format!(" AND (created < ?{c} OR seq < ?{s})")
         } else {
             format!(" AND (created > ?{c} OR seq > ?{s})")
         });
     }
-    sql.push_str(if after {
+    // Fetched walking away from the cursor, toward older objects (`down`) or newer.
+    let down = after != q.oldest_first;
+    sql.push_str(if down {
         " ORDER BY created DESC, seq DESC LIMIT "
     } else {
         " ORDER BY created ASC, seq ASC LIMIT "
@@ -174,7 +197,7 @@ pub fn list(conn: &Connection, kind: &Kind, q: &ListQuery) -> Result<ListPage, L
         .collect::<Result<_, _>>()?;
     let has_more = data.len() > q.limit;
     data.truncate(q.limit);
-    if !after {
+    if down == q.oldest_first {
         data.reverse();
     }
     Ok(ListPage { data, has_more })

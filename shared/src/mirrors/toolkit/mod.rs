@@ -10,6 +10,7 @@
 //! * [`route`] — a vendor's route table, matched after its auth.
 //! * [`outbox`] — deliveries owed, written with the change that caused them.
 //! * [`timers`] — state changes owed later, fired by the dispatcher.
+//! * [`schedule`] — work due on a clock, real or simulated (test clocks), run in time order.
 //! * [`signing`] — webhook signatures in each vendor's scheme.
 //! * [`params`] — parameter schemas from the vendor's OpenAPI, and their validation.
 //! * [`time`] — dates as vendors write them (ISO 8601, RFC 2822).
@@ -25,6 +26,7 @@ pub mod objects;
 pub mod outbox;
 pub mod params;
 pub mod route;
+pub mod schedule;
 pub mod search;
 pub mod signing;
 pub mod time;

@@ -276,6 +276,8 @@ fn attempt(
     if capture == Capture::Async {
         charges::settle(call, &ch, method)?;
     }
+    // An invoice waiting on this intent (a subscription's first payment) is paid.
+    crate::mirrors::stripe::invoices::collect::intent_succeeded(call, &v)?;
     Ok((v, None))
 }
 

@@ -85,7 +85,7 @@ fn amount_of(obj: &Value, field: &str) -> i128 {
 }
 
 /// Rounds 10⁻¹² units half up (away from zero) to minor units.
-fn round(v: i128) -> i64 {
+pub fn round(v: i128) -> i64 {
     let half = SCALE / 2;
     let r = if v >= 0 {
         (v + half) / SCALE

@@ -512,6 +512,12 @@ pub fn amount(conn: &Connection, price: &Value, quantity: u64) -> Result<i64, St
     Ok(amount::total(price, &tiers_of(conn, price)?, quantity))
 }
 
+/// Whether `price` is its product's `default_price`.
+fn is_default_price(conn: &Connection, price: &Value) -> Result<bool, StripeError> {
+    let product = products::KIND.load(conn, price["product"].as_str().unwrap_or_default())?;
+    Ok(product.is_some_and(|p| p["default_price"] == price["id"]))
+}
+
 fn load(conn: &Connection, id: &str) -> Result<Value, StripeError> {
     KIND.load(conn, id)?
         .ok_or_else(|| StripeError::no_such("price", id, "price"))
@@ -559,6 +565,12 @@ pub fn update(call: &Call) -> Result<Value, StripeError> {
     let mut price = into_map(before.clone());
     let p = call.params;
     if let Some(Value::Bool(active)) = p.get("active") {
+        if !active && before["active"] == true && is_default_price(call.conn, &before)? {
+            return Err(StripeError::invalid(
+                "This price cannot be archived because it is the default price of its product.",
+                "active",
+            ));
+        }
         price.insert("active".into(), (*active).into());
     }
     if let Some(nick) = p.get("nickname") {
