@@ -707,3 +707,85 @@ async fn invoices_made_by_hand_gather_items_tax_finalize_pay_and_close() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_coupon_discounts_the_invoices_its_duration_covers() {
+    let t = T::new().await;
+    let price = t.monthly(2000).await;
+    let (clock, customer) = t.customer(Some("pm_card_visa")).await;
+    t.ok("/v1/coupons", "id=QUARTER&percent_off=25&duration=once")
+        .await;
+    t.ok(
+        "/v1/coupons",
+        "id=FIVER&amount_off=500&currency=usd&duration=repeating&duration_in_months=2",
+    )
+    .await;
+    let promo = t
+        .ok(
+            "/v1/promotion_codes",
+            "promotion[type]=coupon&promotion[coupon]=FIVER&code=SPRING",
+        )
+        .await;
+    let promo = promo["id"].as_str().expect("promo");
+    let sub = t
+        .ok(
+            "/v1/subscriptions",
+            &format!(
+                "customer={customer}&items[0][price]={price}&discounts[0][coupon]=QUARTER&discounts[1][promotion_code]={promo}&expand[]=latest_invoice"
+            ),
+        )
+        .await;
+    let id = sub["id"].as_str().expect("sub");
+    let first = &sub["latest_invoice"];
+    assert_eq!(first["subtotal"], 2000);
+    assert_eq!(
+        first["total"],
+        2000 - 500 - 500,
+        "25 % of 2000, then 5.00 off"
+    );
+    assert_eq!(
+        first["total_discount_amounts"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        first["lines"]["data"][0]["discount_amounts"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        sub["discounts"].as_array().map(Vec::len),
+        Some(1),
+        "the once coupon is used up"
+    );
+    assert_eq!(t.got("/v1/coupons/QUARTER").await["times_redeemed"], 1);
+    assert_eq!(
+        t.got(&format!("/v1/promotion_codes/{promo}")).await["times_redeemed"],
+        1
+    );
+
+    let mut end = sub["items"]["data"][0]["current_period_end"]
+        .as_i64()
+        .expect("end");
+    let mut totals = Vec::new();
+    for _ in 0..2 {
+        t.advance(&clock, end + 2 * 3600).await;
+        let s = t.sub(id).await;
+        totals.push(s["latest_invoice"]["amount_paid"].as_i64().unwrap_or(-1));
+        end = s["items"]["data"][0]["current_period_end"]
+            .as_i64()
+            .expect("end");
+    }
+    assert_eq!(
+        totals,
+        [1500, 2000],
+        "5.00 off for two months from the start, then full price"
+    );
+    let (_, error) = t
+        .refused(
+            "/v1/subscriptions",
+            &format!("customer={customer}&items[0][price]={price}&discounts[0][coupon]=NOPE"),
+        )
+        .await;
+    assert_eq!(error["code"], "resource_missing");
+}

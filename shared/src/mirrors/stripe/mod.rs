@@ -36,6 +36,7 @@ pub mod cards;
 pub mod charges;
 pub mod coupons;
 pub mod customers;
+pub mod discounts;
 pub mod error;
 pub mod events;
 pub mod expand;
@@ -73,6 +74,7 @@ pub static KINDS: &[&Kind] = &[
     &charges::KIND,
     &coupons::KIND,
     &customers::KIND,
+    &discounts::KIND,
     &events::KIND,
     &invoice_items::KIND,
     &invoices::KIND,

@@ -152,9 +152,15 @@ fn rates_of(conn: &Connection, line: &Value, defaults: &Value) -> Result<Vec<Val
 }
 
 /// Sets `line.taxes` from the rates that apply to it: exclusive rates tax the
-/// amount, inclusive ones are the part of it they stand for.
-pub fn tax(conn: &Connection, line: &mut Value, defaults: &Value) -> Result<(), StripeError> {
-    let amount = line["amount"].as_i64().unwrap_or(0);
+/// amount after its discounts (`less`), inclusive ones are the part of it
+/// they stand for.
+pub fn tax(
+    conn: &Connection,
+    line: &mut Value,
+    defaults: &Value,
+    less: i64,
+) -> Result<(), StripeError> {
+    let amount = line["amount"].as_i64().unwrap_or(0) - less;
     let rates = rates_of(conn, line, defaults)?;
     let taxes: Vec<Value> = rates
         .iter()

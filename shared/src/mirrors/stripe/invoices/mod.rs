@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::billing;
 use super::customers;
+use super::discounts;
 use super::error::StripeError;
 use super::events;
 use super::invoice_items;
@@ -221,17 +222,25 @@ pub fn totals(conn: &Connection, inv: &mut Value) -> Result<(), StripeError> {
     let id = inv["id"].as_str().unwrap_or_default().to_string();
     let all = lines::of(conn, &id)?;
     let default_rates = inv["default_tax_rates"].clone();
+    let currency = inv["currency"].as_str().unwrap_or("usd").to_string();
+    let applied = inv["discounts"].as_array().cloned().unwrap_or_default();
+    let period_start = inv["period_start"].as_i64().unwrap_or(0);
+    let off = discounts::amounts(conn, &applied, &all, &currency, period_start)?;
     let mut subtotal = 0i64;
+    let mut discounted = 0i64;
     let (mut inclusive, mut exclusive) = (0i64, 0i64);
     let mut by_rate: Vec<Value> = Vec::new();
     let mut out = Vec::with_capacity(all.len());
-    for mut line in all {
+    for (mut line, line_off) in all.into_iter().zip(off.iter()) {
         let stored = line.clone();
-        lines::tax(conn, &mut line, &default_rates)?;
+        let less: i64 = line_off.iter().filter_map(|d| d["amount"].as_i64()).sum();
+        line["discount_amounts"] = Value::Array(line_off.clone());
+        lines::tax(conn, &mut line, &default_rates, less)?;
         if line != stored {
             lines::KIND.save(conn, &line)?;
         }
         subtotal += line["amount"].as_i64().unwrap_or(0);
+        discounted += less;
         for t in line["taxes"].as_array().into_iter().flatten() {
             let amount = t["amount"].as_i64().unwrap_or(0);
             if t["tax_behavior"] == "inclusive" {
@@ -256,7 +265,8 @@ pub fn totals(conn: &Connection, inv: &mut Value) -> Result<(), StripeError> {
         }
         out.push(line);
     }
-    let total = subtotal + exclusive;
+    inv["total_discount_amounts"] = Value::Array(discounts::totals_of(&off));
+    let total = subtotal - discounted + exclusive;
     let paid = inv["amount_paid"].as_i64().unwrap_or(0);
     let due = total.max(0);
     let embedded: Vec<Value> = out.iter().take(10).cloned().collect();
@@ -268,7 +278,7 @@ pub fn totals(conn: &Connection, inv: &mut Value) -> Result<(), StripeError> {
     });
     inv["subtotal"] = json!(subtotal);
     inv["subtotal_excluding_tax"] = json!(subtotal - inclusive);
-    inv["total_excluding_tax"] = json!(subtotal - inclusive);
+    inv["total_excluding_tax"] = json!(subtotal - discounted - inclusive);
     inv["total"] = json!(total);
     inv["total_taxes"] = Value::Array(by_rate);
     inv["amount_due"] = json!(due);
@@ -294,6 +304,7 @@ const CREATE: &[&str] = &[
     "default_payment_method",
     "default_tax_rates",
     "description",
+    "discounts",
     "due_date",
     "expand",
     "footer",
@@ -381,6 +392,7 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
             .and_then(Value::as_bool)
             .unwrap_or(false),
     };
+    let wanted = discounts::requested(call.conn, p.get("discounts"), customer_id, now)?;
     let mut inv = new(&customer, now, &draft);
     if let Some(d) = due_date {
         inv.insert("due_date".into(), json!(d));
@@ -400,6 +412,15 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
         update::merge_metadata(&mut inv, meta)?;
     }
     let id = inv["id"].as_str().unwrap_or_default().to_string();
+    let target = discounts::Target {
+        customer: customer_id,
+        subscription: None,
+        invoice: Some(&id),
+    };
+    inv.insert(
+        "discounts".into(),
+        discounts::ids(&discounts::apply(call, wanted, &target)?),
+    );
     let mut v = Value::Object(inv);
     KIND.insert(call.conn, &v)?;
     for item in pending
@@ -513,6 +534,21 @@ pub fn update(call: &Call) -> Result<Value, StripeError> {
     }
     if let Some(meta) = p.get("metadata") {
         update::merge_metadata(obj, meta)?;
+    }
+    match p.get("discounts") {
+        Some(Value::Null) => inv["discounts"] = json!([]),
+        Some(given @ Value::Array(_)) => {
+            let customer_id = inv["customer"].as_str().unwrap_or_default().to_string();
+            let now = billing::now_for(call, &inv)?;
+            let wanted = discounts::requested(call.conn, Some(given), &customer_id, now)?;
+            let target = discounts::Target {
+                customer: &customer_id,
+                subscription: None,
+                invoice: Some(id),
+            };
+            inv["discounts"] = discounts::ids(&discounts::apply(call, wanted, &target)?);
+        }
+        _ => {}
     }
     if inv["status"] == "draft" {
         totals(call.conn, &mut inv)?;

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use super::super::billing;
 use super::super::customers;
+use super::super::discounts;
 use super::super::error::StripeError;
 use super::super::events;
 use super::super::invoice_items;
@@ -133,6 +134,16 @@ pub fn draft_invoice(
     };
     let mut inv = Value::Object(invoices::new(&customer, call.now, &d));
     inv["parent"]["subscription_details"]["metadata"] = sub["metadata"].clone();
+    // A trial's invoice owes nothing: a `once` coupon waits for the first charge.
+    let applied = match trial {
+        true => json!([]),
+        false => discounts::still_active(
+            call.conn,
+            sub["discounts"].as_array().map_or(&[][..], Vec::as_slice),
+            period.0,
+        )?,
+    };
+    inv["discounts"] = applied.clone();
     let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
     invoices::KIND.insert(call.conn, &inv)?;
     // An update's invoice bills only the prorations the update made.
@@ -161,6 +172,13 @@ pub fn draft_invoice(
     invoices::totals(call.conn, &mut inv)?;
     invoices::KIND.save(call.conn, &inv)?;
     events::emit(call, "invoice.created", &inv, None)?;
+    let used: Vec<String> = applied
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    discounts::used(call, &used)?;
     Ok(inv)
 }
 
@@ -350,6 +368,8 @@ fn next_period(call: &Call, sub: &Value) -> Result<Value, StripeError> {
     let inv = draft_invoice(call, &after, "subscription_cycle", (start, end), false)?;
     let inv = apply_pause(call, &after, inv)?;
     after["latest_invoice"] = inv["id"].clone();
+    let applied = after["discounts"].as_array().cloned().unwrap_or_default();
+    after["discounts"] = discounts::still_active(call.conn, &applied, start)?;
     Ok(after)
 }
 

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::billing;
 use super::customers;
+use super::discounts;
 use super::error::StripeError;
 use super::events;
 use super::invoice_items;
@@ -71,6 +72,7 @@ const CREATE: &[&str] = &[
     "default_payment_method",
     "default_tax_rates",
     "description",
+    "discounts",
     "expand",
     "items",
     "metadata",
@@ -260,22 +262,21 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
         ));
     }
     let default_tax_rates = invoice_items::rates(call.conn, p.get("default_tax_rates"))?;
+    let wanted = discounts::requested(call.conn, p.get("discounts"), customer_id, now)?;
 
     // Everything is checked. A refused first payment (`error_if_incomplete`)
     // takes back all that follows, as if nothing had been asked.
     call.conn.execute_batch("SAVEPOINT subscription_create")?;
-    let made = make(
-        call,
-        p,
-        &customer,
-        &requested,
+    let terms = Terms {
         trial,
         collection,
         days_until_due,
         cancel_at,
         default_tax_rates,
         behavior,
-    );
+        discounts: wanted,
+    };
+    let made = make(call, p, &customer, &requested, terms);
     match made {
         Ok(v) => {
             call.conn.execute_batch("RELEASE subscription_create")?;
@@ -289,19 +290,34 @@ pub fn create(call: &Call) -> Result<Value, StripeError> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a create request settled, checked, besides its items.
+struct Terms<'a> {
+    trial: Option<i64>,
+    collection: &'a str,
+    days_until_due: Option<i64>,
+    cancel_at: Option<i64>,
+    default_tax_rates: Value,
+    behavior: &'a str,
+    discounts: Vec<discounts::Requested>,
+}
+
+/// Stores a checked subscription, its items, discounts and first invoice.
 fn make(
     call: &Call,
     p: &Map<String, Value>,
     customer: &Value,
     requested: &[Requested],
-    trial: Option<i64>,
-    collection: &str,
-    days_until_due: Option<i64>,
-    cancel_at: Option<i64>,
-    default_tax_rates: Value,
-    behavior: &str,
+    terms: Terms,
 ) -> Result<Value, StripeError> {
+    let Terms {
+        trial,
+        collection,
+        days_until_due,
+        cancel_at,
+        default_tax_rates,
+        behavior,
+        discounts: wanted,
+    } = terms;
     let now = call.now;
     let id = Stripe.new_id(&KIND);
     let currency = requested[0].price["currency"].clone();
@@ -403,11 +419,19 @@ fn make(
         items::KIND.insert(call.conn, &item)?;
     }
     lifecycle::embed_items(call.conn, &mut sub)?;
+    let target = discounts::Target {
+        customer: customer["id"].as_str().unwrap_or_default(),
+        subscription: Some(&id),
+        invoice: None,
+    };
+    sub["discounts"] = discounts::ids(&discounts::apply(call, wanted, &target)?);
     KIND.insert(call.conn, &sub)?;
     let off_session = p.get("off_session") == Some(&json!(true));
     let (status, inv) = lifecycle::first_invoice(call, &sub, behavior, off_session)?;
     sub["status"] = json!(status);
     sub["latest_invoice"] = inv["id"].clone();
+    let applied = sub["discounts"].as_array().cloned().unwrap_or_default();
+    sub["discounts"] = discounts::still_active(call.conn, &applied, now)?;
     if status == "incomplete" {
         billing::schedule(
             call,
@@ -456,6 +480,7 @@ const UPDATE: &[&str] = &[
     "default_payment_method",
     "default_tax_rates",
     "description",
+    "discounts",
     "expand",
     "items",
     "metadata",
@@ -610,6 +635,19 @@ pub fn update(call: &Call) -> Result<Value, StripeError> {
         }
         None => false,
     };
+    match p.get("discounts") {
+        Some(Value::Null) => sub["discounts"] = json!([]),
+        Some(given @ Value::Array(_)) => {
+            let wanted = discounts::requested(call.conn, Some(given), &customer_id, now)?;
+            let target = discounts::Target {
+                customer: &customer_id,
+                subscription: Some(id),
+                invoice: None,
+            };
+            sub["discounts"] = discounts::ids(&discounts::apply(call, wanted, &target)?);
+        }
+        _ => {}
+    }
     let mut proration_invoice = None;
     if let Some(given) = p.get("items") {
         proration_invoice = proration::change_items(call, &mut sub, given, p, (start, end))?;
