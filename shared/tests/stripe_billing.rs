@@ -789,3 +789,42 @@ async fn a_coupon_discounts_the_invoices_its_duration_covers() {
         .await;
     assert_eq!(error["code"], "resource_missing");
 }
+
+#[tokio::test]
+async fn the_dunning_seed_starts_past_due_and_runs_its_retries_when_its_clock_advances() {
+    let t = T::new().await;
+    let s =
+        t.m.session_with(CreateSession {
+            seeds: [("stripe".to_string(), "dunning-active".to_string())].into(),
+            ..CreateSession::default()
+        })
+        .await;
+    let got = |path: String| {
+        let (m, s) = (&t.m, &s);
+        async move {
+            let r = m.get(s, &path).await;
+            assert_eq!(r.status.as_u16(), 200, "GET {path}: {}", r.json);
+            r.json
+        }
+    };
+    let subs = got("/v1/subscriptions?status=past_due".into()).await;
+    assert_eq!(subs["data"].as_array().map(Vec::len), Some(2));
+    let clocks = got("/v1/test_helpers/test_clocks".into()).await;
+    let clock = clocks["data"][0]["id"].as_str().expect("clock").to_string();
+    let to = clocks["data"][0]["frozen_time"].as_i64().expect("frozen") + 15 * DAY;
+    let r =
+        t.m.post(
+            &s,
+            &format!("/v1/test_helpers/test_clocks/{clock}/advance"),
+            &format!("frozen_time={to}"),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.json);
+    t.dispatcher.sweep().await.expect("sweep");
+    let ended = got("/v1/subscriptions?status=canceled".into()).await;
+    assert_eq!(
+        ended["data"].as_array().map(Vec::len),
+        Some(2),
+        "retries ran out on the seed's clock"
+    );
+}

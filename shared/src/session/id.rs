@@ -7,10 +7,32 @@ const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 
 /// `len` random characters from `alphabet`.
 pub fn random_from(alphabet: &[u8], len: usize) -> String {
-    let mut rng = rand::rng();
-    (0..len)
-        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
-        .collect()
+    let pick = |rng: &mut dyn rand::RngCore| {
+        (0..len)
+            .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+            .collect()
+    };
+    SEEDED.with(|s| match s.borrow_mut().as_mut() {
+        Some(rng) => pick(rng),
+        None => pick(&mut rand::rng()),
+    })
+}
+
+thread_local! {
+    /// Set while a seed image is built ([`seeded`]): ids and secrets drawn on
+    /// this thread come from it, so one seed document always builds the same image.
+    static SEEDED: std::cell::RefCell<Option<rand::rngs::StdRng>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with every id drawn on this thread taken from a generator seeded
+/// with `seed` (building a seed image runs the mirror's own handlers, which
+/// draw ids; the image must not depend on chance).
+pub fn seeded<R>(seed: u64, f: impl FnOnce() -> R) -> R {
+    use rand::SeedableRng;
+    let previous = SEEDED.with(|s| s.replace(Some(rand::rngs::StdRng::seed_from_u64(seed))));
+    let out = f();
+    SEEDED.with(|s| *s.borrow_mut() = previous);
+    out
 }
 
 /// `len` random lowercase alphanumerics.
@@ -109,5 +131,20 @@ mod tests {
             assert!(!is_session_name(bad), "{bad}");
         }
         assert!(is_session_name("staging-eu_1"));
+    }
+}
+
+#[cfg(test)]
+mod seeded_tests {
+    use super::*;
+
+    /// The same seed draws the same ids; outside, ids are random again.
+    #[test]
+    fn seeded_draws_repeat_and_end_with_the_closure() {
+        let a = seeded(7, || (random_token(24), random_lower(4)));
+        let b = seeded(7, || (random_token(24), random_lower(4)));
+        assert_eq!(a, b);
+        assert_ne!(seeded(8, || random_token(24)), a.0);
+        assert_ne!(random_token(24), random_token(24));
     }
 }

@@ -7,7 +7,8 @@
 
 use crate::session::Firing;
 
-use super::pipeline::{Call, Later};
+use super::error::StripeError;
+use super::pipeline::{Call, Context, Later};
 use super::{billing, coupons, refunds, test_clocks};
 use crate::mirrors::toolkit::schedule;
 
@@ -24,14 +25,20 @@ pub const REFUND_FAILS: &str = "refund.fail";
 /// [`MirrorDef::fire`](crate::session::MirrorDef::fire) for Stripe.
 pub fn fire(f: &Firing<'_>) -> Result<(), String> {
     let empty = Later::default();
-    let call = Call::later(f.conn, f.ctx, f.now_ms, &empty);
-    let outcome = match f.kind {
-        REFUND_SUCCEEDS => refunds::settle_later(&call, f.target, false),
-        REFUND_FAILS => refunds::settle_later(&call, f.target, true),
-        coupons::EXPIRES => coupons::expire_later(&call, f.target),
-        test_clocks::ADVANCE => test_clocks::advance_later(&call, f.target),
-        schedule::TICK => billing::tick(&call),
-        other => return Err(format!("unknown Stripe timer kind {other:?}")),
-    };
-    outcome.map_err(|e| format!("{e:?}"))
+    let call = Call::later(f.conn, Context::Session(f.ctx), f.now_ms, &empty);
+    run(&call, f.kind, f.target).map_err(|e| format!("{e:?}"))
+}
+
+/// What timer `kind` does to `target`, as `call`.
+pub fn run(call: &Call, kind: &str, target: &str) -> Result<(), StripeError> {
+    match kind {
+        REFUND_SUCCEEDS => refunds::settle_later(call, target, false),
+        REFUND_FAILS => refunds::settle_later(call, target, true),
+        coupons::EXPIRES => coupons::expire_later(call, target),
+        test_clocks::ADVANCE => test_clocks::advance_later(call, target),
+        schedule::TICK => billing::tick(call),
+        other => Err(StripeError::Internal(format!(
+            "unknown Stripe timer kind {other:?}"
+        ))),
+    }
 }

@@ -53,8 +53,9 @@ pub struct Call<'a> {
     /// `req_…`, for the events the request raises.
     pub request_id: &'a str,
     pub idempotency_key: Option<&'a str>,
-    /// The session's own credentials (webhook secret …).
-    pub ctx: &'a SessionContext,
+    /// Where the call runs: a session (its credentials, its clock), or an
+    /// image being seeded.
+    pub ctx: Context<'a>,
     /// Where this session's mirror was reached (`http://127.0.0.1:4400/m/ses_…/stripe`,
     /// or the host-routed `http://stripe-….localhost:4400`), for the links the
     /// mirror hands out: 3-D Secure pages, receipts.
@@ -103,16 +104,34 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// A call made while a seed image is built (`seed.rs`): the seed's request,
+    /// at the seed's time, with no session.
+    pub fn seeding(
+        conn: &'a Connection,
+        args: &'a PathArgs,
+        params: &'a Map<String, Value>,
+        now_ms: i64,
+        effects: &'a Effects,
+    ) -> Self {
+        Call {
+            conn,
+            args,
+            params,
+            included: &[],
+            now: now_ms.div_euclid(1000),
+            request_id: "",
+            idempotency_key: None,
+            ctx: Context::Seeding { now_ms },
+            base_url: "",
+            effects,
+        }
+    }
+
     /// A call for what the mirror does later on its own (a timer firing):
     /// no request, so no parameters, request id, key or base URL. Work it
     /// leaves due is found by the dispatcher, which reads the mirror's next
     /// due time after every pass.
-    pub fn later(
-        conn: &'a Connection,
-        ctx: &'a SessionContext,
-        now_ms: i64,
-        empty: &'a Later,
-    ) -> Self {
+    pub fn later(conn: &'a Connection, ctx: Context<'a>, now_ms: i64, empty: &'a Later) -> Self {
         Call {
             conn,
             args: &empty.args,
@@ -124,6 +143,34 @@ impl<'a> Call<'a> {
             ctx,
             base_url: "",
             effects: &empty.effects,
+        }
+    }
+}
+
+/// Where a [`Call`] runs.
+#[derive(Clone, Copy)]
+pub enum Context<'a> {
+    /// A live session's mirror.
+    Session(&'a SessionContext),
+    /// A seed image being built (`seed.rs`): no session yet, so no
+    /// credentials, and one fixed time.
+    Seeding { now_ms: i64 },
+}
+
+impl Context<'_> {
+    /// The time, Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        match self {
+            Context::Session(ctx) => ctx.now_ms(),
+            Context::Seeding { now_ms } => *now_ms,
+        }
+    }
+
+    /// The session's credential `name` (`secret_key` …); empty while seeding.
+    pub fn credential(&self, name: &str) -> String {
+        match self {
+            Context::Session(ctx) => ctx.credentials().get(name).cloned().unwrap_or_default(),
+            Context::Seeding { .. } => String::new(),
         }
     }
 }
@@ -259,7 +306,7 @@ async fn run(
             now: ctx.now(),
             request_id,
             idempotency_key: idempotency_key.as_deref(),
-            ctx: &ctx,
+            ctx: Context::Session(&ctx),
             base_url: &base_url,
             effects,
         };

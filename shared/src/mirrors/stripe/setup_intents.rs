@@ -124,12 +124,7 @@ fn new(call: &Call, p: &Map<String, Value>) -> Map<String, Value> {
         _ if allowed.is_some() => None,
         _ => Some(json!({"allow_redirects": "always", "enabled": true})),
     };
-    let secret = call
-        .ctx
-        .credentials()
-        .get("secret_key")
-        .cloned()
-        .unwrap_or_default();
+    let secret = call.ctx.credential("secret_key");
     let f = super::cards::fingerprint(&secret, "payment_method_configuration");
     let configuration = apm
         .as_ref()

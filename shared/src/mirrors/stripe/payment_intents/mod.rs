@@ -166,12 +166,7 @@ pub fn unexpected(message: String) -> StripeError {
 /// The payment method configuration automatic payment methods use: one per
 /// session, as an account has its default one.
 fn configuration(call: &Call) -> String {
-    let secret = call
-        .ctx
-        .credentials()
-        .get("secret_key")
-        .cloned()
-        .unwrap_or_default();
+    let secret = call.ctx.credential("secret_key");
     let f = super::cards::fingerprint(&secret, "payment_method_configuration");
     format!("pmc_{f}{}", &f[..8])
 }

@@ -525,12 +525,7 @@ impl<'a> State<'a> {
         State {
             conn: call.conn,
             now: call.now,
-            secret: call
-                .ctx
-                .credentials()
-                .get("secret_key")
-                .cloned()
-                .unwrap_or_default(),
+            secret: call.ctx.credential("secret_key"),
         }
     }
 }

@@ -1,9 +1,12 @@
 //! Seed documents: `{"customers": [{…create parameters, optional "id" and
-//! "created"}]}`. Built-in seeds and `--seed-file` documents go through the same
+//! "created"}], "webhook_endpoints": […], "requests": […], "now": …}` — the
+//! last two run API requests through the mirror's handlers ([`requests`]). Built-in seeds and `--seed-file` documents go through the same
 //! validation as API requests, so a seed can hold nothing the API would refuse.
 //! Loading is deterministic: whatever a document leaves out (ids, timestamps,
 //! invoice prefixes) is derived from its content, never drawn at random, so one
 //! document always builds the same image.
+
+pub mod requests;
 
 use std::collections::HashSet;
 
@@ -21,7 +24,10 @@ fn create_op() -> &'static Operation {
     super::params::operation("PostCustomers")
 }
 
-const DEFAULT: &str = include_str!("../../../../seeds/stripe/default.json");
+const DEFAULT: &str = include_str!("../../../../../seeds/stripe/default.json");
+const EMPTY: &str = include_str!("../../../../../seeds/stripe/empty.json");
+const LIFECYCLE: &str = include_str!("../../../../../seeds/stripe/subscription-lifecycle.json");
+const DUNNING: &str = include_str!("../../../../../seeds/stripe/dunning-active.json");
 
 /// `created` of the first customer that names none (2025-01-01T00:00:00Z); later
 /// ones follow a second apart, in document order.
@@ -29,14 +35,23 @@ const BASE_CREATED: i64 = 1_735_689_600;
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-pub const NAMES: &[&str] = &["default"];
+pub const NAMES: &[&str] = &[
+    "default",
+    "empty",
+    "subscription-lifecycle",
+    "dunning-active",
+];
 
 /// The document of a built-in seed.
 pub fn builtin(name: &str) -> Option<Value> {
-    match name {
-        "default" => serde_json::from_str(DEFAULT).ok(),
-        _ => None,
-    }
+    let text = match name {
+        "default" => DEFAULT,
+        "empty" => EMPTY,
+        "subscription-lifecycle" => LIFECYCLE,
+        "dunning-active" => DUNNING,
+        _ => return None,
+    };
+    serde_json::from_str(text).ok()
 }
 
 /// Validates `seed` and inserts its rows.
@@ -44,15 +59,34 @@ pub fn load(conn: &rusqlite::Connection, seed: &Value) -> Result<(), String> {
     let Value::Object(doc) = seed else {
         return Err("a Stripe seed must be a JSON object like {\"customers\": [ … ]}".into());
     };
-    if let Some(k) = doc
-        .keys()
-        .find(|k| !matches!(k.as_str(), "customers" | "webhook_endpoints"))
-    {
+    if let Some(k) = doc.keys().find(|k| {
+        !matches!(
+            k.as_str(),
+            "customers" | "webhook_endpoints" | "requests" | "now"
+        )
+    }) {
         return Err(format!(
-            "unknown key {k:?} in a Stripe seed (known: customers, webhook_endpoints)"
+            "unknown key {k:?} in a Stripe seed (known: customers, webhook_endpoints, requests, now)"
         ));
     }
-    load_endpoints(conn, doc.get("webhook_endpoints"))?;
+    load_customers(conn, doc)?;
+    if let Some(list) = doc.get("requests") {
+        let now = match doc.get("now") {
+            None => requests::DEFAULT_NOW,
+            Some(v) => v
+                .as_i64()
+                .filter(|n| *n > 0)
+                .ok_or("\"now\" must be Unix seconds")?,
+        };
+        requests::run(conn, list, now)?;
+    }
+    // Last: the events the requests raised are history, not deliveries every
+    // session made from the image would send at its start.
+    load_endpoints(conn, doc.get("webhook_endpoints"))
+}
+
+/// `"customers"`: customer create parameters, inserted directly.
+fn load_customers(conn: &rusqlite::Connection, doc: &Map<String, Value>) -> Result<(), String> {
     let list: &[Value] = match doc.get("customers") {
         None => &[],
         Some(Value::Array(a)) => a,
@@ -190,6 +224,83 @@ mod tests {
         };
         assert_eq!(load(&conn, &doc), Ok(()));
         assert_eq!(rows(&conn).len(), 4);
+    }
+
+    fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap_or(-1)
+    }
+
+    /// The lifecycle seed holds active, trialing, canceling and canceled
+    /// subscriptions on one test clock, and builds the same image twice.
+    #[test]
+    fn the_subscription_lifecycle_seed_builds_each_status_deterministically() {
+        let (Some(a), Some(b), Some(doc)) = (db(), db(), builtin("subscription-lifecycle")) else {
+            panic!("setup")
+        };
+        assert_eq!(load(&a, &doc), Ok(()));
+        assert_eq!(load(&b, &doc), Ok(()));
+        let statuses = "SELECT group_concat(status || ':' || json_extract(data, '$.cancel_at_period_end'), ',') FROM (SELECT * FROM subscriptions ORDER BY seq)";
+        let s: String = a.query_row(statuses, [], |r| r.get(0)).unwrap_or_default();
+        assert_eq!(s, "active:0,trialing:0,active:1,canceled:0");
+        let ids = "SELECT group_concat(id, ',') FROM (SELECT id FROM subscriptions ORDER BY seq)";
+        let (ia, ib): (String, String) = (
+            a.query_row(ids, [], |r| r.get(0)).unwrap_or_default(),
+            b.query_row(ids, [], |r| r.get(0)).unwrap_or_default(),
+        );
+        assert_eq!(ia, ib, "same document, same ids");
+        assert_eq!(count(&a, "SELECT count(*) FROM prices"), 3);
+        assert_eq!(
+            count(&a, "SELECT count(*) FROM schedule WHERE clock = ''"),
+            0
+        );
+    }
+
+    /// The dunning seed leaves subscriptions past due with open invoices and
+    /// their next retries scheduled on the seed's clock.
+    #[test]
+    fn the_dunning_seed_leaves_past_due_subscriptions_with_retries_scheduled() {
+        let (Some(conn), Some(doc)) = (db(), builtin("dunning-active")) else {
+            panic!("setup")
+        };
+        assert_eq!(load(&conn, &doc), Ok(()));
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT count(*) FROM subscriptions WHERE status = 'past_due'"
+            ),
+            2
+        );
+        assert_eq!(
+            count(&conn, "SELECT count(*) FROM invoices WHERE status = 'open' AND json_extract(data, '$.attempt_count') = 1 AND json_extract(data, '$.next_payment_attempt') IS NOT NULL"),
+            2
+        );
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT count(*) FROM schedule WHERE kind = 'invoice.attempt'"
+            ),
+            2
+        );
+    }
+
+    /// A seed whose subscriptions would bill in real time is refused.
+    #[test]
+    fn a_seeded_subscription_must_be_on_a_test_clock() {
+        let Some(conn) = db() else { panic!("setup") };
+        let doc = json!({"requests": [
+            {"path": "/v1/products", "params": {"name": "P"}, "as": "p"},
+            {"path": "/v1/customers", "params": {}, "as": "c"},
+            {"path": "/v1/subscriptions", "params": {"customer": "${c.id}", "collection_method": "send_invoice", "days_until_due": 7,
+                "items": [{"price_data": {"currency": "usd", "product": "${p.id}", "unit_amount": 100, "recurring": {"interval": "month"}}}]}}
+        ]});
+        let err = load(&conn, &doc).err().unwrap_or_default();
+        assert!(err.contains("test clock"), "{err}");
+        let bad = json!({"requests": [{"path": "/v1/prices", "params": {"currency": "usd"}}]});
+        let err = load(&conn, &bad).err().unwrap_or_default();
+        assert!(
+            err.starts_with("requests[0]:") && err.contains("product"),
+            "{err}"
+        );
     }
 
     #[test]
