@@ -828,3 +828,69 @@ async fn the_dunning_seed_starts_past_due_and_runs_its_retries_when_its_clock_ad
         "retries ran out on the seed's clock"
     );
 }
+
+#[tokio::test]
+async fn the_billing_settings_decide_the_retry_days_and_what_the_last_failure_does() {
+    let t = T::new().await;
+    let defaults = t.got("/v1/test_helpers/mirra/billing_settings").await;
+    assert_eq!(defaults["subscription_after_retries"], "canceled");
+    assert_eq!(
+        defaults["retry_days"].as_array().map(Vec::len),
+        Some(RETRY_DAYS.len())
+    );
+    t.refused(
+        "/v1/test_helpers/mirra/billing_settings",
+        "retry_days[0]=5&retry_days[1]=2",
+    )
+    .await;
+    let set = t
+        .ok(
+            "/v1/test_helpers/mirra/billing_settings",
+            "retry_days[0]=2&retry_days[1]=4&subscription_after_retries=unpaid&invoice_after_retries=uncollectible",
+        )
+        .await;
+    assert_eq!(set["retry_days"], serde_json::json!([2, 4]));
+    let price = t.monthly(1500).await;
+    let (clock, customer) = t.customer(Some("pm_card_visa")).await;
+    let sub = t
+        .ok(
+            "/v1/subscriptions",
+            &format!("customer={customer}&items[0][price]={price}"),
+        )
+        .await;
+    let id = sub["id"].as_str().expect("sub");
+    t.default_card(&customer, "pm_card_chargeCustomerFail")
+        .await;
+    let renewal = sub["items"]["data"][0]["current_period_end"]
+        .as_i64()
+        .expect("end");
+    t.advance(&clock, renewal + 2 * 3600).await;
+    let s = t.sub(id).await;
+    let finalized = s["latest_invoice"]["status_transitions"]["finalized_at"]
+        .as_i64()
+        .expect("finalized");
+    assert_eq!(
+        s["latest_invoice"]["next_payment_attempt"],
+        finalized + 2 * DAY
+    );
+    t.advance(&clock, finalized + 4 * DAY + 60).await;
+    let s = t.sub(id).await;
+    assert_eq!(s["status"], "unpaid", "the setting, not the default cancel");
+    assert_eq!(
+        (
+            s["latest_invoice"]["status"].as_str(),
+            s["latest_invoice"]["attempt_count"].as_i64()
+        ),
+        (Some("uncollectible"), Some(3))
+    );
+    // An unpaid subscription's next invoices are made and left as drafts.
+    let next = s["items"]["data"][0]["current_period_end"]
+        .as_i64()
+        .expect("end");
+    t.advance(&clock, next + 2 * 3600).await;
+    let s = t.sub(id).await;
+    assert_eq!(
+        (s["status"].as_str(), s["latest_invoice"]["status"].as_str()),
+        (Some("unpaid"), Some("draft"))
+    );
+}

@@ -32,6 +32,7 @@ pub mod amounts;
 pub mod auth;
 pub mod balance_transactions;
 pub mod billing;
+pub mod billing_settings;
 pub mod cards;
 pub mod charges;
 pub mod coupons;
@@ -103,6 +104,7 @@ pub static SCHEMA: LazyLock<String> = LazyLock::new(|| {
     sql.push_str(outbox::DDL);
     sql.push_str(timers::DDL);
     sql.push_str(schedule::DDL);
+    sql.push_str(billing_settings::DDL);
     sql
 });
 

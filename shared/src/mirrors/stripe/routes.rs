@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use axum::http::Method;
 use serde_json::Value;
 
+use super::billing_settings;
 use super::error::StripeError;
 use super::invoices::{self, collect, lines};
 use super::payment_intents::{self as pi, confirm};
@@ -137,6 +138,8 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::DELETE, "/v1/webhook_endpoints/{webhook_endpoint}", "DeleteWebhookEndpointsWebhookEndpoint", webhook_endpoints::delete),
             // ── Mirra's own operations, not Stripe's: test helpers. Named `Mirra…`;
             // their parameter schemas are `mirra_operations.json` (params.rs). ──
+            r(M::GET,    "/v1/test_helpers/mirra/billing_settings", "MirraGetTestHelpersBillingSettings", billing_settings::retrieve),
+            r(M::POST,   "/v1/test_helpers/mirra/billing_settings", "MirraPostTestHelpersBillingSettings", billing_settings::update),
             r(M::POST,   "/v1/test_helpers/mirra/payment_intents/{intent}/authenticate", "MirraPostTestHelpersPaymentIntentsIntentAuthenticate", confirm::authenticate),
             r(M::POST,   "/v1/test_helpers/mirra/refunds/{refund}/settle", "MirraPostTestHelpersRefundsRefundSettle", refunds::settle),
             r(M::POST,   "/v1/test_helpers/mirra/setup_intents/{intent}/authenticate", "MirraPostTestHelpersSetupIntentsIntentAuthenticate", si::authenticate),

@@ -5,12 +5,14 @@
 //! voiding, marking uncollectible, sending; and the work done later on the
 //! customer's clock: a draft with `auto_advance` finalized an hour after it
 //! was made ([`FINALIZE`]), a failed automatic payment retried ([`ATTEMPT`])
-//! on Mirra's fixed schedule ([`RETRY_DAYS`], 8 tries within 2 weeks, where
-//! Stripe's Smart Retries choose their own times).
+//! on the session's retry days (`billing_settings`; by default
+//! [`RETRY_DAYS`], 8 tries within 2 weeks, where Stripe's Smart Retries
+//! choose their own times).
 
 use serde_json::{json, Map, Value};
 
 use super::super::billing;
+use super::super::billing_settings;
 use super::super::customers;
 use super::super::error::StripeError;
 use super::super::events;
@@ -28,10 +30,8 @@ pub const ATTEMPT: &str = "invoice.attempt";
 /// A draft with `auto_advance` is finalized this long after it was made.
 pub const FINALIZES_AFTER_SECS: i64 = 3600;
 
-/// Days after finalization on which a failed automatic payment is retried:
-/// with the first attempt, 8 tries within 2 weeks (Stripe's recommended
-/// setting, on fixed days instead of Smart Retries' learned ones).
-pub const RETRY_DAYS: &[i64] = &[1, 3, 5, 7, 10, 12, 14];
+/// The default retry days (`billing_settings` may set others).
+pub use super::super::billing_settings::RETRY_DAYS;
 
 /// How a payment attempt ended.
 #[derive(Debug)]
@@ -224,13 +224,14 @@ fn record_failure(call: &Call, inv: &Value, retryable: bool) -> Result<Value, St
     let finalized = inv["status_transitions"]["finalized_at"]
         .as_i64()
         .unwrap_or(call.now);
+    let settings = billing_settings::get(call.conn)?;
     let next = (retryable
         && inv["auto_advance"] == true
         && inv["collection_method"] == "charge_automatically")
         .then(|| {
             usize::try_from(count - 1)
                 .ok()
-                .and_then(|i| RETRY_DAYS.get(i))
+                .and_then(|i| settings.retry_days.get(i))
         })
         .flatten()
         .map(|days| finalized + days * 86_400)
@@ -241,7 +242,11 @@ fn record_failure(call: &Call, inv: &Value, retryable: bool) -> Result<Value, St
     if let Some(at) = next {
         billing::schedule(call, clock(&after), at, ATTEMPT, &id)?;
     }
-    subscriptions::lifecycle::payment_failed(call, &after, next.is_none())?;
+    let last = next.is_none() && retryable && inv["auto_advance"] == true;
+    subscriptions::lifecycle::payment_failed(call, &after, last, &settings)?;
+    if last && settings.invoice_after_retries == "uncollectible" && after["status"] == "open" {
+        return close_now(call, &after, "uncollectible");
+    }
     Ok(after)
 }
 

@@ -19,6 +19,7 @@ use rusqlite::Connection;
 use serde_json::{json, Value};
 
 use super::super::billing;
+use super::super::billing_settings;
 use super::super::customers;
 use super::super::discounts;
 use super::super::error::StripeError;
@@ -309,9 +310,15 @@ pub fn invoice_paid(call: &Call, inv: &Value) -> Result<(), StripeError> {
     plan(call, &after)
 }
 
-/// A payment of `inv` failed (`last`: no retry is left): a renewal makes the
-/// subscription `past_due`, and a last failure ends it.
-pub fn payment_failed(call: &Call, inv: &Value, last: bool) -> Result<(), StripeError> {
+/// A payment of `inv` failed (`last`: the last automatic retry): a renewal
+/// makes the subscription `past_due`; after the last retry it becomes what
+/// the billing settings say (`canceled` by default, `unpaid`, or `past_due`).
+pub fn payment_failed(
+    call: &Call,
+    inv: &Value,
+    last: bool,
+    settings: &billing_settings::Settings,
+) -> Result<(), StripeError> {
     let Some(sub) = owning(call, inv)? else {
         return Ok(());
     };
@@ -321,12 +328,18 @@ pub fn payment_failed(call: &Call, inv: &Value, last: bool) -> Result<(), Stripe
     if !matches!(sub["status"].as_str(), Some("active" | "past_due")) {
         return Ok(());
     }
-    if last && inv["auto_advance"] == true {
-        cancel_now(call, &sub, "payment_failed")?;
-        return Ok(());
-    }
     let mut after = sub.clone();
     after["status"] = json!("past_due");
+    if last {
+        match settings.subscription_after_retries.as_str() {
+            "canceled" => {
+                cancel_now(call, &sub, "payment_failed")?;
+                return Ok(());
+            }
+            "unpaid" => after["status"] = json!("unpaid"),
+            _ => {}
+        }
+    }
     updated(call, &sub, &after)
 }
 
@@ -376,7 +389,11 @@ fn next_period(call: &Call, sub: &Value) -> Result<Value, StripeError> {
 /// A new renewal invoice of a subscription whose collection is paused, as
 /// `pause_collection.behavior` says; else planned for finalization.
 fn apply_pause(call: &Call, sub: &Value, inv: Value) -> Result<Value, StripeError> {
-    let behavior = sub["pause_collection"]["behavior"].as_str();
+    // An unpaid subscription's invoices are made and left as drafts, as on Stripe.
+    let behavior = match sub["status"].as_str() {
+        Some("unpaid") => Some("keep_as_draft"),
+        _ => sub["pause_collection"]["behavior"].as_str(),
+    };
     let mut inv = inv;
     match behavior {
         Some("keep_as_draft") => {
