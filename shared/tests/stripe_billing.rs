@@ -894,3 +894,91 @@ async fn the_billing_settings_decide_the_retry_days_and_what_the_last_failure_do
         (Some("unpaid"), Some("draft"))
     );
 }
+
+#[tokio::test]
+async fn previews_show_the_next_invoice_and_leave_nothing_behind() {
+    let t = T::new().await;
+    let cheap = t.monthly(1000).await;
+    let dear = t.monthly(3000).await;
+    let (clock, customer) = t.customer(Some("pm_card_visa")).await;
+    let sub = t
+        .ok(
+            "/v1/subscriptions",
+            &format!("customer={customer}&items[0][price]={cheap}"),
+        )
+        .await;
+    let id = sub["id"].as_str().expect("sub");
+    let si = sub["items"]["data"][0]["id"].as_str().expect("item");
+    let end = sub["items"]["data"][0]["current_period_end"]
+        .as_i64()
+        .expect("end");
+    let before = t.marker().await;
+
+    let next = t
+        .ok("/v1/invoices/create_preview", &format!("subscription={id}"))
+        .await;
+    assert!(
+        next["id"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("upcoming_in_")),
+        "{}",
+        next["id"]
+    );
+    assert_eq!(
+        (next["total"].as_i64(), next["period_start"].as_i64()),
+        (Some(1000), Some(end))
+    );
+    let half = T0 + (end - T0) / 2;
+    let change = t
+        .ok(
+            "/v1/invoices/create_preview",
+            &format!("subscription={id}&subscription_details[items][0][id]={si}&subscription_details[items][0][price]={dear}&subscription_details[proration_date]={half}"),
+        )
+        .await;
+    assert_eq!(
+        change["total"],
+        3000 - 500 + 1500,
+        "the renewal at 30.00 plus the prorations"
+    );
+    assert!(
+        t.events_since(&before).await.is_empty(),
+        "a preview raises nothing"
+    );
+    let s = t.sub(id).await;
+    assert_eq!(
+        s["items"]["data"][0]["price"]["id"],
+        cheap.as_str(),
+        "nor changes anything"
+    );
+    let pending = t
+        .got(&format!(
+            "/v1/invoiceitems?customer={customer}&pending=true"
+        ))
+        .await;
+    assert_eq!(pending["data"].as_array().map(Vec::len), Some(0));
+
+    let one_off = t
+        .ok(
+            "/v1/invoices/create_preview",
+            &format!(
+                "customer={customer}&invoice_items[0][amount]=700&invoice_items[0][currency]=usd"
+            ),
+        )
+        .await;
+    assert_eq!(one_off["total"], 700);
+    let (status, error) = t
+        .refused(
+            "/v1/invoices/create_preview",
+            &format!("customer={customer}"),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (404, Some("invoice_upcoming_none"))
+    );
+
+    let mark = t.marker().await;
+    t.advance(&clock, end - 3 * DAY).await;
+    let raised = t.events_since(&mark).await;
+    assert_eq!(count(&raised, "invoice.upcoming"), 1, "{raised:?}");
+}

@@ -76,6 +76,7 @@ fn step(call: &Call, kind: &str, target: &str) -> Result<(), StripeError> {
         sub::INCOMPLETE_EXPIRE => sub::expire_incomplete(call, target),
         sub::CANCEL => sub::cancel_at(call, target),
         sub::RESUME_COLLECTION => sub::resume_collection(call, target),
+        sub::UPCOMING => sub::upcoming(call, target),
         other => Err(StripeError::Internal(format!(
             "unknown billing work {other:?} for {target}"
         ))),

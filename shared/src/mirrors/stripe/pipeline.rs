@@ -95,6 +95,15 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// The same call recording its effects in `effects` instead: work done
+    /// and then taken back (a preview) leaves nothing due and raises nothing.
+    pub fn scratch<'b>(&'b self, effects: &'b Effects) -> Call<'b> {
+        Call {
+            effects,
+            ..self.with_params(self.params)
+        }
+    }
+
     /// The same call at another time (seconds): work on a test clock happens
     /// at the clock's time.
     pub fn at<'b>(&'b self, now: i64) -> Call<'b> {

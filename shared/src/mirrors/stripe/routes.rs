@@ -60,6 +60,7 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::DELETE, "/v1/invoiceitems/{invoiceitem}", "DeleteInvoiceitemsInvoiceitem", invoice_items::delete),
             r(M::GET,    "/v1/invoices", "GetInvoices", invoices::list),
             r(M::POST,   "/v1/invoices", "PostInvoices", invoices::create),
+            r(M::POST,   "/v1/invoices/create_preview", "PostInvoicesCreatePreview", invoices::preview::create_preview),
             r(M::GET,    "/v1/invoices/search", "GetInvoicesSearch", invoices::search),
             r(M::GET,    "/v1/invoices/{invoice}", "GetInvoicesInvoice", invoices::retrieve),
             r(M::POST,   "/v1/invoices/{invoice}", "PostInvoicesInvoice", invoices::update),

@@ -9,6 +9,7 @@
 pub mod collect;
 pub mod lines;
 pub mod payments;
+pub mod preview;
 
 use rusqlite::Connection;
 use serde_json::{json, Map, Value};

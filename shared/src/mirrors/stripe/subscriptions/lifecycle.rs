@@ -36,6 +36,11 @@ pub const TRIAL_WILL_END: &str = "subscription.trial_will_end";
 pub const INCOMPLETE_EXPIRE: &str = "subscription.incomplete_expire";
 pub const CANCEL: &str = "subscription.cancel";
 pub const RESUME_COLLECTION: &str = "subscription.resume_collection";
+pub const UPCOMING: &str = "subscription.upcoming";
+
+/// `invoice.upcoming` comes this long before a renewal (Stripe's default
+/// "upcoming renewal events" setting is days ahead; Mirra sends it 3 days ahead).
+pub const UPCOMING_SECS: i64 = 3 * 86_400;
 
 /// An unpaid first invoice expires the subscription after this long.
 pub const INCOMPLETE_WINDOW_SECS: i64 = 23 * 3600;
@@ -197,7 +202,7 @@ pub fn updated(call: &Call, before: &Value, after: &Value) -> Result<(), StripeE
 /// cancellation.
 pub fn plan(call: &Call, sub: &Value) -> Result<(), StripeError> {
     let id = id_of(sub);
-    for kind in [RENEW, TRIAL_END, TRIAL_WILL_END, CANCEL] {
+    for kind in [RENEW, TRIAL_END, TRIAL_WILL_END, CANCEL, UPCOMING] {
         schedule::cancel(call.conn, kind, &id)?;
     }
     let (_, end) = period(sub);
@@ -212,6 +217,10 @@ pub fn plan(call: &Call, sub: &Value) -> Result<(), StripeError> {
         }
         Some("active" | "past_due" | "unpaid") => {
             billing::schedule(call, clock(sub), end, RENEW, &id)?;
+            let warn = end - UPCOMING_SECS;
+            if warn > call.now && sub["cancel_at_period_end"] != true {
+                billing::schedule(call, clock(sub), warn, UPCOMING, &id)?;
+            }
         }
         _ => {}
     }
@@ -461,6 +470,21 @@ fn has_payment_method(call: &Call, sub: &Value) -> Result<bool, StripeError> {
     }
     let customer = customers::KIND.load(call.conn, sub["customer"].as_str().unwrap_or_default())?;
     Ok(customer.is_some_and(|c| c["invoice_settings"]["default_payment_method"].is_string()))
+}
+
+/// The [`UPCOMING`] step: `invoice.upcoming` with the renewal's preview.
+pub fn upcoming(call: &Call, id: &str) -> Result<(), StripeError> {
+    match KIND.load(call.conn, id)? {
+        Some(sub)
+            if matches!(
+                sub["status"].as_str(),
+                Some("active" | "past_due" | "unpaid")
+            ) =>
+        {
+            invoices::preview::upcoming(call, id)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The [`TRIAL_WILL_END`] step.
