@@ -262,9 +262,12 @@ async fn every_operation_answers_in_the_pinned_shapes() {
     // `stripe_payments.rs` and the SDK tests. A listed operation that starts
     // answering 200 must leave the list.
     // Resuming needs a subscription paused at the end of its trial, on an
-    // advanced test clock (`stripe_billing.rs` does that).
+    // advanced test clock (`stripe_billing.rs` does that); completing a
+    // Checkout Session names it in a path the requests cannot type
+    // (`stripe_checkout.rs` does it).
     const NOT_REACHED_YET: &[&str] = &[
         "PostSubscriptionsSubscriptionResume",
+        "MirraPostTestHelpersCheckoutSessionsSessionComplete",
         "MirraPostTestHelpersPaymentIntentsIntentAuthenticate",
         "MirraPostTestHelpersRefundsRefundSettle",
         "MirraPostTestHelpersSetupIntentsIntentAuthenticate",

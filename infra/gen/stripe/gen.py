@@ -56,6 +56,9 @@ OBJECTS = [
     "subscription",
     "subscription_item",
     "discount",
+    "checkout.session",
+    "item",
+    "billing_portal.session",
 ]
 
 # Containers whose fields are the same for every resource (the SDK types them generically).
@@ -682,11 +685,15 @@ class NodeTypes:
         self.interfaces = {}
         files = [root / "shared.d.ts"] + sorted((root / "resources").rglob("*.d.ts"))
         for f in files:
-            if "V2" not in f.relative_to(root).parts:
-                self._parse(TS_COMMENT.sub("", f.read_text()))
+            parts = f.relative_to(root).parts
+            if "V2" not in parts:
+                # `resources/Checkout/Sessions.d.ts` declares `Checkout.Session`
+                # (its folder is its namespace: `BillingPortal` has a `Session` too).
+                ns = list(parts[1:-1]) if parts[0] == "resources" else []
+                self._parse(TS_COMMENT.sub("", f.read_text()), ns)
 
-    def _parse(self, text):
-        i, stack = 0, []
+    def _parse(self, text, ns):
+        i, stack = 0, list(ns)
         while i < len(text):
             while i < len(text) and text[i] in " \t\r\n;":
                 i += 1
@@ -811,7 +818,11 @@ class Shapes:
             if object_name in self.emulated:
                 cls = self.r.by_object[object_name]
                 self.defs[object_name] = None  # being built (references to itself)
-                ts = self.node.lookup("", cls.name)
+                # `checkout.session` is `Checkout.Session` in stripe-node.
+                scope = ".".join(
+                    "".join(w.capitalize() for w in part.split("_")) for part in object_name.split(".")[:-1]
+                )
+                ts = self.node.lookup(scope, cls.name)
                 self.defs[object_name] = self.cls_def(cls, object_name, self.spec.object(object_name), ts)
             else:
                 self.stubs.add(object_name)

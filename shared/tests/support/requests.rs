@@ -229,6 +229,19 @@ pub fn hint(path: &str, leaf: &str, schema: &Schema, world: &World) -> Option<Va
         {
             Some(json!([{"price_data": monthly(world)?}]))
         }
+        // A Checkout Session's item: a one-time price made inline (payment mode).
+        "line_items"
+            if path == leaf
+                && matches!(schema, Schema::Array(_))
+                && world.any("product").is_some() =>
+        {
+            let mut data = monthly(world)?;
+            data.as_object_mut()?.remove("recurring");
+            Some(json!([{"price_data": data, "quantity": 1}]))
+        }
+        "success_url" | "cancel_url" if string(schema) && path == leaf => {
+            Some(json!("https://example.com/return"))
+        }
         "price_data" if path == leaf => {
             let mut data = monthly(world)?;
             if let Schema::Object(o) = schema {

@@ -34,6 +34,18 @@ pub struct Requested {
     promotion_code: Option<Value>,
 }
 
+impl Requested {
+    /// The coupon it applies.
+    pub fn coupon(&self) -> &Value {
+        &self.coupon
+    }
+
+    /// The promotion code it came through, if any.
+    pub fn promotion_code(&self) -> Option<&Value> {
+        self.promotion_code.as_ref()
+    }
+}
+
 /// Reads a `discounts` parameter (`[{coupon}|{promotion_code}]`) for
 /// `customer`, checking every coupon and code is usable now.
 pub fn requested(
@@ -215,20 +227,33 @@ pub fn amounts(
     currency: &str,
     period_start: i64,
 ) -> Result<Vec<Vec<Value>>, StripeError> {
+    let mut applied = Vec::new();
+    for id in discount_ids.iter().filter_map(Value::as_str) {
+        let Some(d) = KIND.load(conn, id)? else {
+            continue;
+        };
+        if active_at(&d, period_start) {
+            applied.push((id.to_string(), coupon_of(conn, &d)?));
+        }
+    }
+    amounts_by(conn, &applied, lines, currency)
+}
+
+/// The discount amounts coupons take of `lines`, each labelled with its
+/// discount's id (`(id, coupon)` pairs, in order): per line, `[{amount, discount}]`.
+pub fn amounts_by(
+    conn: &Connection,
+    applied: &[(String, Value)],
+    lines: &[Value],
+    currency: &str,
+) -> Result<Vec<Vec<Value>>, StripeError> {
     let mut out: Vec<Vec<Value>> = vec![Vec::new(); lines.len()];
     let mut left: Vec<i64> = lines
         .iter()
         .map(|l| l["amount"].as_i64().unwrap_or(0).max(0))
         .collect();
-    for id in discount_ids.iter().filter_map(Value::as_str) {
-        let Some(d) = KIND.load(conn, id)? else {
-            continue;
-        };
-        if !active_at(&d, period_start) {
-            continue;
-        }
-        let coupon = coupon_of(conn, &d)?;
-        let applies = applies_to(conn, &coupon)?;
+    for (id, coupon) in applied {
+        let applies = applies_to(conn, coupon)?;
         let eligible: Vec<usize> = (0..lines.len())
             .filter(|&i| lines[i]["discountable"] != false && left[i] > 0)
             .filter(|&i| {
@@ -243,7 +268,7 @@ pub fn amounts(
                 .map(|&i| ((left[i] as f64) * pct / 100.0).round() as i64)
                 .collect()
         } else {
-            let off = amount_off(conn, &coupon, currency)?;
+            let off = amount_off(conn, coupon, currency)?;
             let base: i64 = eligible.iter().map(|&i| left[i]).sum();
             let total = off.min(base);
             spread(

@@ -13,6 +13,7 @@ pub struct Rules;
 /// Fields Stripe returns only when expanded, kept beside their object
 /// (`toolkit::included`).
 const INCLUDED: &[(&str, &str)] = &[
+    ("checkout.session", "line_items"),
     ("coupon", "applies_to"),
     ("coupon", "currency_options"),
     ("price", "currency_options"),

@@ -9,7 +9,7 @@ use crate::session::Firing;
 
 use super::error::StripeError;
 use super::pipeline::{Call, Context, Later};
-use super::{billing, coupons, refunds, test_clocks};
+use super::{billing, checkout, coupons, refunds, test_clocks};
 use crate::mirrors::toolkit::schedule;
 
 /// How long after it is created a refund that changes later does so: long
@@ -35,6 +35,7 @@ pub fn run(call: &Call, kind: &str, target: &str) -> Result<(), StripeError> {
         REFUND_SUCCEEDS => refunds::settle_later(call, target, false),
         REFUND_FAILS => refunds::settle_later(call, target, true),
         coupons::EXPIRES => coupons::expire_later(call, target),
+        checkout::EXPIRES => checkout::expire_later(call, target),
         test_clocks::ADVANCE => test_clocks::advance_later(call, target),
         schedule::TICK => billing::tick(call),
         other => Err(StripeError::Internal(format!(

@@ -35,6 +35,7 @@ pub mod billing;
 pub mod billing_settings;
 pub mod cards;
 pub mod charges;
+pub mod checkout;
 pub mod coupons;
 pub mod customers;
 pub mod discounts;
@@ -73,6 +74,7 @@ pub use error::StripeError;
 pub static KINDS: &[&Kind] = &[
     &balance_transactions::KIND,
     &charges::KIND,
+    &checkout::KIND,
     &coupons::KIND,
     &customers::KIND,
     &discounts::KIND,
@@ -225,6 +227,14 @@ pub fn router() -> Router<Door> {
             get(pages::challenge).post(pages::authenticate),
         )
         .route("/_mirra/receipts/{charge}", get(pages::receipt))
+        .route(
+            "/_mirra/checkout/{checkout}",
+            get(checkout::page::show).post(checkout::page::submit),
+        )
+        .route(
+            "/_mirra/checkout/{checkout}/return",
+            get(checkout::page::returned),
+        )
         .route("/", any(pipeline::handle))
         .route("/{*rest}", any(pipeline::handle))
 }

@@ -10,6 +10,8 @@
 //!   confirmation gave (with `payment_intent`, `payment_intent_client_secret`
 //!   and `redirect_status`, as Stripe does), or says how it went.
 //! * `GET {base}/_mirra/receipts/{charge}` — a charge's `receipt_url`.
+//! * `{base}/_mirra/checkout/{session}` — a Checkout Session's `url`
+//!   (`checkout::page`).
 //!
 //! The intent's client secret guards the challenge as Stripe's unguessable
 //! URLs do.
@@ -246,7 +248,7 @@ async fn intent_of(
     Ok((ctx, obj))
 }
 
-fn session_page(e: crate::session::SessionError) -> Response {
+pub(super) fn session_page(e: crate::session::SessionError) -> Response {
     let e = StripeError::from(e);
     let message = e.body()["error"]["message"]
         .as_str()
@@ -259,13 +261,13 @@ fn session_page(e: crate::session::SessionError) -> Response {
     )
 }
 
-fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+pub(super) fn query_value(query: Option<&str>, name: &str) -> Option<String> {
     form_urlencoded::parse(query?.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+pub(super) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Mirra · {title}</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:32em;margin:3em auto}}\
@@ -275,7 +277,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     (status, Html(html)).into_response()
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

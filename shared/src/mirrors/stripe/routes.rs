@@ -7,6 +7,7 @@ use axum::http::Method;
 use serde_json::Value;
 
 use super::billing_settings;
+use super::checkout::{self, complete as checkout_complete};
 use super::error::StripeError;
 use super::invoices::{self, collect, lines};
 use super::payment_intents::{self as pi, confirm};
@@ -39,6 +40,11 @@ pub fn table() -> &'static Routes<Handler> {
             r(M::GET,    "/v1/charges/search", "GetChargesSearch", charges::search),
             r(M::GET,    "/v1/charges/{charge}", "GetChargesCharge", charges::retrieve),
             r(M::POST,   "/v1/charges/{charge}", "PostChargesCharge", charges::update),
+            r(M::GET,    "/v1/checkout/sessions", "GetCheckoutSessions", checkout::list),
+            r(M::POST,   "/v1/checkout/sessions", "PostCheckoutSessions", checkout::create),
+            r(M::GET,    "/v1/checkout/sessions/{session}", "GetCheckoutSessionsSession", checkout::retrieve),
+            r(M::POST,   "/v1/checkout/sessions/{session}/expire", "PostCheckoutSessionsSessionExpire", checkout::expire),
+            r(M::GET,    "/v1/checkout/sessions/{session}/line_items", "GetCheckoutSessionsSessionLineItems", checkout::list_line_items),
             r(M::GET,    "/v1/coupons", "GetCoupons", coupons::list),
             r(M::POST,   "/v1/coupons", "PostCoupons", coupons::create),
             r(M::GET,    "/v1/coupons/{coupon}", "GetCouponsCoupon", coupons::retrieve),
@@ -141,6 +147,7 @@ pub fn table() -> &'static Routes<Handler> {
             // their parameter schemas are `mirra_operations.json` (params.rs). ──
             r(M::GET,    "/v1/test_helpers/mirra/billing_settings", "MirraGetTestHelpersBillingSettings", billing_settings::retrieve),
             r(M::POST,   "/v1/test_helpers/mirra/billing_settings", "MirraPostTestHelpersBillingSettings", billing_settings::update),
+            r(M::POST,   "/v1/test_helpers/mirra/checkout/sessions/{session}/complete", "MirraPostTestHelpersCheckoutSessionsSessionComplete", checkout_complete::complete),
             r(M::POST,   "/v1/test_helpers/mirra/payment_intents/{intent}/authenticate", "MirraPostTestHelpersPaymentIntentsIntentAuthenticate", confirm::authenticate),
             r(M::POST,   "/v1/test_helpers/mirra/refunds/{refund}/settle", "MirraPostTestHelpersRefundsRefundSettle", refunds::settle),
             r(M::POST,   "/v1/test_helpers/mirra/setup_intents/{intent}/authenticate", "MirraPostTestHelpersSetupIntentsIntentAuthenticate", si::authenticate),

@@ -422,6 +422,7 @@ fn succeed(call: &Call, mut si: Map<String, Value>, method: &Method) -> Result<V
     si.insert("status".into(), "succeeded".into());
     let v = save(call, &si)?;
     events::emit(call, "setup_intent.succeeded", &v, None)?;
+    super::checkout::complete::setup_succeeded(call, &v)?;
     Ok(v)
 }
 

@@ -278,6 +278,8 @@ fn attempt(
     }
     // An invoice waiting on this intent (a subscription's first payment) is paid.
     crate::mirrors::stripe::invoices::collect::intent_succeeded(call, &v)?;
+    // And a Checkout Session waiting on it (3-D Secure) completes.
+    crate::mirrors::stripe::checkout::complete::intent_succeeded(call, &v)?;
     Ok((v, None))
 }
 
