@@ -13,7 +13,8 @@
 //! toolkit's vendor-neutral errors in it), [`lists`] (list parameters
 //! and envelope), [`search`] (search parameters, envelope and messages),
 //! [`expand`] (what may be expanded), [`amounts`] (money in Stripe's words),
-//! [`seed`] (seed documents).
+//! [`seed`] (seed documents). The pages a browser opens without a key:
+//! [`pages`] (3-D Secure, receipts), [`checkout::page`], [`billing_portal`].
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -32,6 +33,7 @@ pub mod amounts;
 pub mod auth;
 pub mod balance_transactions;
 pub mod billing;
+pub mod billing_portal;
 pub mod billing_settings;
 pub mod cards;
 pub mod charges;
@@ -73,6 +75,7 @@ pub use error::StripeError;
 /// Every resource's storage.
 pub static KINDS: &[&Kind] = &[
     &balance_transactions::KIND,
+    &billing_portal::KIND,
     &charges::KIND,
     &checkout::KIND,
     &coupons::KIND,
@@ -234,6 +237,10 @@ pub fn router() -> Router<Door> {
         .route(
             "/_mirra/checkout/{checkout}/return",
             get(checkout::page::returned),
+        )
+        .route(
+            "/_mirra/billing_portal/{portal}",
+            get(billing_portal::show).post(billing_portal::act),
         )
         .route("/", any(pipeline::handle))
         .route("/{*rest}", any(pipeline::handle))

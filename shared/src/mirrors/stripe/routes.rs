@@ -6,7 +6,6 @@ use std::sync::LazyLock;
 use axum::http::Method;
 use serde_json::Value;
 
-use super::billing_settings;
 use super::checkout::{self, complete as checkout_complete};
 use super::error::StripeError;
 use super::invoices::{self, collect, lines};
@@ -15,6 +14,7 @@ use super::payment_methods as pm;
 use super::pipeline::Call;
 use super::setup_intents as si;
 use super::{balance_transactions as txn, charges, refunds};
+use super::{billing_portal, billing_settings};
 use super::{coupons, customers, events, webhook_endpoints};
 use super::{invoice_items, subscription_items, subscriptions};
 use super::{prices, products, promotion_codes, tax_rates, test_clocks};
@@ -36,6 +36,7 @@ pub fn table() -> &'static Routes<Handler> {
         let routes = vec![
             r(M::GET,    "/v1/balance_transactions", "GetBalanceTransactions", txn::list),
             r(M::GET,    "/v1/balance_transactions/{id}", "GetBalanceTransactionsId", txn::retrieve),
+            r(M::POST,   "/v1/billing_portal/sessions", "PostBillingPortalSessions", billing_portal::create),
             r(M::GET,    "/v1/charges", "GetCharges", charges::list),
             r(M::GET,    "/v1/charges/search", "GetChargesSearch", charges::search),
             r(M::GET,    "/v1/charges/{charge}", "GetChargesCharge", charges::retrieve),
