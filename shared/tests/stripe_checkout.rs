@@ -647,3 +647,106 @@ async fn the_customer_portal_cancels_keeps_and_switches_a_subscription() {
             .await;
     assert_eq!(missing.status.as_u16(), 400);
 }
+
+#[tokio::test]
+async fn a_promotion_code_typed_on_the_page_discounts_the_payment() {
+    let t = T::new().await;
+    let price = t.price(4000, false).await;
+    t.ok(
+        "/v1/coupons",
+        "id=TENOFF&amount_off=1000&currency=usd&duration=once",
+    )
+    .await;
+    let promo = t
+        .ok(
+            "/v1/promotion_codes",
+            "promotion[type]=coupon&promotion[coupon]=TENOFF&code=SPRING",
+        )
+        .await;
+    let s = t
+        .ok(
+            "/v1/checkout/sessions",
+            &format!(
+                "success_url={}&line_items[0][price]={price}&allow_promotion_codes=true",
+                urlencode(OK_URL)
+            ),
+        )
+        .await;
+    let id = s["id"].as_str().expect("id");
+    let path = T::page_of(&s);
+    assert!(t
+        .browse(Method::GET, &path, None)
+        .await
+        .html
+        .contains("id=\"promotion_code\""));
+    let card = "number=4242424242424242&exp_month=12&exp_year=2034&cvc=123";
+    let wrong = t
+        .browse(
+            Method::POST,
+            &path,
+            Some(&format!("{card}&promotion_code=WINTER")),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(
+        wrong.html.contains("This code is invalid"),
+        "{}",
+        wrong.html
+    );
+    let paid = t
+        .browse(
+            Method::POST,
+            &path,
+            Some(&format!("{card}&promotion_code=spring")),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.html);
+    let done = t.got(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(
+        (
+            done["amount_total"].as_i64(),
+            done["total_details"]["amount_discount"].as_i64()
+        ),
+        (Some(3000), Some(1000))
+    );
+    assert_eq!(done["discounts"][0]["promotion_code"], promo["id"]);
+    let pi = t
+        .got(&format!(
+            "/v1/payment_intents/{}",
+            done["payment_intent"].as_str().expect("pi")
+        ))
+        .await;
+    assert_eq!(pi["amount"], 3000);
+    assert_eq!(
+        t.got(&format!(
+            "/v1/promotion_codes/{}",
+            promo["id"].as_str().expect("promo")
+        ))
+        .await["times_redeemed"],
+        1
+    );
+    let plain = t
+        .ok(
+            "/v1/checkout/sessions",
+            &format!(
+                "success_url={}&line_items[0][price]={price}",
+                urlencode(OK_URL)
+            ),
+        )
+        .await;
+    let r =
+        t.m.post(
+            &t.s,
+            &format!(
+                "/v1/test_helpers/mirra/checkout/sessions/{}/complete",
+                plain["id"].as_str().expect("id")
+            ),
+            "payment_method=pm_card_visa&promotion_code=SPRING",
+        )
+        .await;
+    assert_eq!(
+        r.status.as_u16(),
+        400,
+        "a session without allow_promotion_codes takes none"
+    );
+}

@@ -24,6 +24,7 @@ use super::super::events;
 use super::super::payment_intents::{self, confirm};
 use super::super::payment_methods;
 use super::super::pipeline::Call;
+use super::super::promotion_codes;
 use super::super::setup_intents;
 use super::super::subscriptions;
 use super::{load, KIND, TERMS};
@@ -72,6 +73,14 @@ pub fn complete(call: &Call) -> Result<Value, StripeError> {
         email: p.get("email").and_then(Value::as_str),
         name: p.get("name").and_then(Value::as_str),
     };
+    let code = p
+        .get("promotion_code")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty());
+    let s = match code {
+        Some(code) => with_code(call, s, code)?,
+        None => s,
+    };
     pay(
         call,
         s,
@@ -79,6 +88,48 @@ pub fn complete(call: &Call) -> Result<Value, StripeError> {
         &who,
         p.get("return_url").and_then(Value::as_str),
     )
+}
+
+/// A promotion code the customer typed (`allow_promotion_codes`): checked as
+/// Stripe checks it, then the session's discount and totals.
+fn with_code(call: &Call, mut s: Value, code: &str) -> Result<Value, StripeError> {
+    if s["allow_promotion_codes"] != true {
+        return Err(StripeError::invalid(
+            "This Checkout Session does not accept promotion codes (allow_promotion_codes).",
+            "promotion_code",
+        ));
+    }
+    let Some(promo) = promotion_codes::find_active(call.conn, code)? else {
+        return Err(StripeError::invalid_code(
+            "promotion_code_invalid",
+            format!("This code is invalid: {code}"),
+            "promotion_code",
+        ));
+    };
+    let currency = s["currency"].as_str().unwrap_or("usd").to_string();
+    let amount = s["amount_subtotal"]
+        .as_i64()
+        .map(|a| (a, currency.as_str()));
+    promotion_codes::check_redeemable(
+        &promo,
+        call.now,
+        s["customer"].as_str(),
+        amount,
+        "promotion_code",
+    )?;
+    let id = s["id"].as_str().unwrap_or_default().to_string();
+    let given = json!([{"promotion_code": promo["id"]}]);
+    let customer = s["customer"].as_str().unwrap_or_default().to_string();
+    let wanted = discounts::requested(call.conn, Some(&given), &customer, call.now)?;
+    let items: Vec<Value> = included::get(call.conn, &id, "line_items")?
+        .and_then(|l| l["data"].as_array().cloned())
+        .unwrap_or_default();
+    super::apply_discounts(call.conn, &mut s, &items, &wanted)?;
+    let mut t = terms(call, &id)?;
+    t.insert("discounts".into(), given);
+    put_terms(call, &id, t)?;
+    KIND.save(call.conn, &s)?;
+    Ok(s)
 }
 
 /// Who is paying, as the page asked.

@@ -273,7 +273,7 @@ pub const TERMS: &str = "mirra_terms";
 
 /// Sets the session's discounts (as asked for: coupon or promotion code) and
 /// its totals after them; the coupons are redeemed when it completes.
-fn apply_discounts(
+pub(super) fn apply_discounts(
     conn: &Connection,
     s: &mut Value,
     items: &[Value],

@@ -157,6 +157,11 @@ fn render(v: &View, status: StatusCode, error: Option<&str>) -> Response {
     } else {
         String::new()
     };
+    let promotion = if s["allow_promotion_codes"] == true {
+        "<p><label>Promotion code <input name=\"promotion_code\" id=\"promotion_code\"></label></p>"
+    } else {
+        ""
+    };
     let button = match mode {
         "subscription" => "Subscribe",
         "setup" => "Save card",
@@ -181,7 +186,7 @@ fn render(v: &View, status: StatusCode, error: Option<&str>) -> Response {
 <p><label>Expiry month <input name="exp_month" id="exp_month" value="12" size="2"></label>
 <label>year <input name="exp_year" id="exp_year" value="2034" size="4"></label>
 <label>CVC <input name="cvc" id="cvc" value="123" size="4"></label></p>
-<p><label>Name on card <input name="name" id="name"></label></p>
+<p><label>Name on card <input name="name" id="name"></label></p>{promotion}
 <p><button type="submit" id="submit">{button}</button></p></form>{cancel}
 <p><small>Any card of Stripe's test catalogue works here as it does in test mode: 4000 0000 0000 0002 is declined, 4000 0025 0000 3155 asks for 3-D Secure.</small></p>"#
     );
@@ -219,7 +224,7 @@ pub async fn submit(
                 "return_url",
                 &format!("{}/return", v.session["url"].as_str().unwrap_or_default()),
             );
-        for k in ["email", "name"] {
+        for k in ["email", "name", "promotion_code"] {
             let value = field(k);
             if !value.trim().is_empty() {
                 r.append_pair(k, value.trim());
