@@ -10,19 +10,18 @@
 //! (`customer.subscription.updated`). Portal configurations are not emulated:
 //! every session has the default one.
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
 use super::amounts;
 use super::customers;
 use super::error::StripeError;
-use super::pages::{escape, page, query_value, session_page};
-use super::pipeline::{self, Call};
+use super::pages::{escape, page, query_value, send, session_page};
+use super::pipeline::Call;
 use super::update;
 use super::{products, Stripe};
 use crate::mirrors::toolkit::objects::Kind;
@@ -309,31 +308,16 @@ pub async fn act(
         }
         _ => return render(&v, StatusCode::BAD_REQUEST, Some("Choose an action.")),
     };
-    let mut req = Request::builder()
-        .method("POST")
-        .uri(format!("/v1/subscriptions/{sub_id}"))
-        .header(header::AUTHORIZATION, format!("Bearer {}", v.key))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some(host) = headers.get(header::HOST) {
-        req = req.header(header::HOST, host);
-    }
-    let Ok(req) = req.body(Body::from(request)) else {
-        return page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Billing",
-            "<p>Could not build the request.</p>",
-        );
-    };
-    let res = pipeline::serve(&door, &session, req).await;
-    let status = res.status();
-    let bytes = res
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let (status, answer) = send(
+        &door,
+        &session,
+        &v.key,
+        &headers,
+        &format!("/v1/subscriptions/{sub_id}"),
+        request,
+    )
+    .await;
     if status != StatusCode::OK {
-        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let message = answer["error"]["message"]
             .as_str()
             .unwrap_or("The change failed.")

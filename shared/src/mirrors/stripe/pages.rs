@@ -95,32 +95,15 @@ pub async fn authenticate(
     } else {
         "complete"
     };
-    let mut req = Request::builder()
-        .method("POST")
-        .uri(format!(
-            "/v1/test_helpers/mirra/{kind}/{intent}/authenticate"
-        ))
-        .header(header::AUTHORIZATION, format!("Bearer {key}"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some(host) = headers.get(header::HOST) {
-        req = req.header(header::HOST, host);
-    }
-    let Ok(req) = req.body(Body::from(format!("outcome={outcome}"))) else {
-        return page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Error",
-            "<p>Could not build the request.</p>",
-        );
-    };
-    let res = pipeline::serve(&door, &session, req).await;
-    let status = res.status();
-    let bytes = res
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let after: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let (status, after) = send(
+        &door,
+        &session,
+        &key,
+        &headers,
+        &format!("/v1/test_helpers/mirra/{kind}/{intent}/authenticate"),
+        format!("outcome={outcome}"),
+    )
+    .await;
     if status != StatusCode::OK {
         let message = after["error"]["message"]
             .as_str()
@@ -246,6 +229,42 @@ async fn intent_of(
         ));
     }
     Ok((ctx, obj))
+}
+
+/// What a page's button stands for: the API request (`POST path` with the
+/// form `body`), sent through the pipeline with the session's `key` and the
+/// browser's `Host` (for host-routed sessions); its status and JSON answer.
+pub(super) async fn send(
+    door: &Door,
+    session: &str,
+    key: &str,
+    headers: &HeaderMap,
+    path: &str,
+    body: String,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(host) = headers.get(header::HOST) {
+        req = req.header(header::HOST, host);
+    }
+    let Ok(req) = req.body(Body::from(body)) else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, Value::Null);
+    };
+    let res = pipeline::serve(door, session, req).await;
+    let status = res.status();
+    let bytes = res
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 pub(super) fn session_page(e: crate::session::SessionError) -> Response {

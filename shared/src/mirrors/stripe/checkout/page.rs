@@ -13,16 +13,15 @@
 //!   which comes back to `…/return`; a decline shows the card error on the form.
 //! * `GET {base}/_mirra/checkout/{session}/return` — back from 3-D Secure.
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, Request, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 use serde_json::Value;
 
 use super::super::error::StripeError;
-use super::super::pages::{escape, page, query_value, session_page};
-use super::super::{amounts, payment_intents, pipeline, setup_intents};
+use super::super::pages::{escape, page, query_value, send, session_page};
+use super::super::{amounts, payment_intents, setup_intents};
 use super::{load, TERMS};
 use crate::mirrors::toolkit::included;
 use crate::session::Door;
@@ -232,32 +231,15 @@ pub async fn submit(
         }
         r.finish()
     };
-    let mut req = Request::builder()
-        .method("POST")
-        .uri(format!(
-            "/v1/test_helpers/mirra/checkout/sessions/{id}/complete"
-        ))
-        .header(header::AUTHORIZATION, format!("Bearer {}", v.key))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some(host) = headers.get(header::HOST) {
-        req = req.header(header::HOST, host);
-    }
-    let Ok(req) = req.body(Body::from(request)) else {
-        return page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Checkout",
-            "<p>Could not build the request.</p>",
-        );
-    };
-    let res = pipeline::serve(&door, &session, req).await;
-    let status = res.status();
-    let bytes = res
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let (status, answer) = send(
+        &door,
+        &session,
+        &v.key,
+        &headers,
+        &format!("/v1/test_helpers/mirra/checkout/sessions/{id}/complete"),
+        request,
+    )
+    .await;
     if status != StatusCode::OK {
         let message = answer["error"]["message"]
             .as_str()
