@@ -10,15 +10,17 @@ Environment:
                            <repo>/../shared/specs); error bodies are checked
                            against its `error` schema
 
-Products (a default price made with them, custom ids, default_price only
-an active price of their own, lists by `active` and `ids`, search, delete
-refused while priced), prices (per unit, decimal, recurring, inline product,
-graduated and volume tiers returned only when expanded, transform_quantity,
-lookup keys unique then transferred, lists, archive, tax_behavior set once,
+Products (a default price made with them, custom ids, a name never empty,
+default_price only an active price of their own, lists by `active` and
+`ids`, search, delete refused while priced), prices (per unit, decimal,
+recurring, inline product, graduated and volume tiers returned only when
+expanded, transform_quantity, lookup keys unique then transferred, lists,
+archive but never the product's default, tax_behavior set once,
 search, currency_options when expanded), coupons (percent and amount off,
 custom ids reusable once deleted, applies_to when expanded), promotion codes
 (the pinned version's `promotion[coupon]`, codes unique among active ones in
-any case, restrictions, `promotion.coupon` expanded), tax rates, the events
+any case and of letters, digits and dashes only, no more redemptions than
+their coupon's, restrictions, `promotion.coupon` expanded), tax rates, the events
 each change raises in order, an idempotent replay, and Stripe's refusals as
 the SDK's InvalidRequestError. Every object that comes back must have
 exactly the fields the SDK's own class gives the pinned API version. Exits
@@ -164,6 +166,9 @@ class Catalogue:
         check(updated.metadata.to_dict() == {"line": "tools", "tier": "b"}, "update merges metadata")
         check(updated.updated > widget.updated and updated.created == widget.created, "`updated` moves on")
         check(self.events_since(mark) == ["product.updated"], "product.updated")
+        refused(lambda: self.products.update(widget.id, params={"name": ""}), "an empty name",
+                code="parameter_invalid_empty", param="name")
+        check(self.products.retrieve(widget.id).name == "Widget Pro", "… leaves the name as it was")
 
         other = self.prices.create(params={"product": custom.id, "currency": "usd", "unit_amount": 100})
         refused(lambda: self.products.update(widget.id, params={"default_price": other.id}),
@@ -175,6 +180,9 @@ class Catalogue:
         self.prices.update(second.id, params={"active": True})
         moved = self.products.update(widget.id, params={"default_price": second.id})
         check(moved.default_price == second.id, "an active price of its own becomes the default")
+        refused(lambda: self.prices.update(second.id, params={"active": False}), "archiving the default price",
+                message="This price cannot be archived because it is the default price of its product.")
+        check(self.prices.retrieve(second.id).active is True, "… which stays active")
         expanded = shaped(self.products.retrieve(widget.id, params={"expand": ["default_price"]}), "expanded")
         check(expanded.default_price.id == second.id and expanded.default_price.unit_amount == 3000,
               "expand default_price answers the price")
@@ -439,6 +447,14 @@ class Catalogue:
                 "expires_at in the past", param="expires_at")
         refused(lambda: self.promos.create(params={"promotion": {"type": "coupon", "coupon": "NOPE"}}),
                 "an unknown coupon", param="promotion[coupon]")
+        refused(lambda: self.promos.create(params={**promo, "code": "A_B"}), "a code with an underscore",
+                param="code")
+        capped = {"promotion": {"type": "coupon", "coupon": self.coupons.create(params={
+            "percent_off": 5, "duration": "once", "max_redemptions": 2}).id}}
+        refused(lambda: self.promos.create(params={**capped, "max_redemptions": 3}),
+                "more redemptions than its coupon allows", param="max_redemptions")
+        check(self.promos.create(params={**capped, "max_redemptions": 2}).max_redemptions == 2,
+              "as many redemptions as its coupon allows")
 
         listed = ids(self.promos.list(params={"code": "Spring"}))
         check(listed == [lower.id, spring.id], f"promotion codes list by code, any case ({listed})")

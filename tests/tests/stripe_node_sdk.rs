@@ -113,3 +113,22 @@ fn official_stripe_node_sdk_drives_the_catalogue() {
         node_script(&sdk, "stripe_catalog.mjs", &server.url).env("STRIPE_SECRET_KEY", &key),
     );
 }
+
+/// stripe-node, by host, port and key, bills on test clocks: a trial that
+/// ends and renews twice (its events delivered to a loopback webhook endpoint
+/// and verified with `webhooks.constructEvent`), dunning until the
+/// subscription is canceled, prorations invoiced at once and on the renewal,
+/// cancel at period end, `default_incomplete` confirmed, `error_if_incomplete`
+/// refused with StripeCardError, an invoice made by hand through its whole
+/// life, and subscription items added, changed and removed.
+#[test]
+fn official_stripe_node_sdk_drives_billing() {
+    let Some(sdk) = sdk_node() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let (_, key) = stripe_of(&server.create_session(json!({"mirrors": ["stripe"]})));
+
+    run_sdk_script(
+        node_script(&sdk, "stripe_billing.mjs", &server.url).env("STRIPE_SECRET_KEY", &key),
+    );
+}

@@ -79,3 +79,28 @@ fn official_stripe_python_sdk_drives_the_catalogue_against_a_live_server() {
             .env("STRIPE_SECRET_KEY", &key),
     );
 }
+
+/// stripe-python bills on test clocks (the live server runs on real time):
+/// a trial that ends and renews twice, its events delivered to a webhook
+/// endpoint on loopback and verified with `Webhook.construct_event`; a failed
+/// renewal retried on the dunning schedule until the subscription is
+/// canceled; an upgrade invoiced at once and a downgrade prorated onto the
+/// renewal; cancel at period end; `default_incomplete` confirmed through the
+/// invoice's confirmation secret; `error_if_incomplete` refused with
+/// `CardError`; an invoice made by hand from taxed items, finalized, paid,
+/// sent, marked uncollectible, voided and deleted; subscription items added,
+/// changed and removed; every object shaped as the SDK's classes.
+#[test]
+fn official_stripe_python_sdk_drives_billing_against_a_live_server() {
+    let Some(python) = sdk_python() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let session = server.create_session(json!({"mirrors": ["stripe"]}));
+    let (base, key) = stripe_of(&session);
+
+    run_sdk_script(
+        python_script(&python, "stripe_billing.py")
+            .env("STRIPE_API_BASE", &base)
+            .env("STRIPE_SECRET_KEY", &key),
+    );
+}

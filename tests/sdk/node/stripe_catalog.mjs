@@ -9,14 +9,16 @@
 //   STRIPE_SECRET_KEY    the session's secret key
 //   MIRRA_SDK_NODE_DIR   where infra/test installed tests/sdk/node's package.json
 //
-// Products (a default price made with them, custom ids, default_price only an
-// active price of their own, lists, search, delete refused while priced),
-// prices (per unit, decimal, recurring, inline product, tiers only when
-// expanded, transform_quantity, lookup keys unique then transferred, lists,
-// archive, tax_behavior set once, search, currency_options), coupons (custom
-// ids reusable once deleted, applies_to when expanded), promotion codes
-// (`promotion[coupon]`, unique among active codes in any case, restrictions,
-// `promotion.coupon` expanded), tax rates, each change's events in order, an
+// Products (a default price made with them, custom ids, a name never empty,
+// default_price only an active price of their own, lists, search, delete
+// refused while priced), prices (per unit, decimal, recurring, inline
+// product, tiers only when expanded, transform_quantity, lookup keys unique
+// then transferred, lists, archive but never the product's default,
+// tax_behavior set once, search, currency_options), coupons (custom ids
+// reusable once deleted, applies_to when expanded), promotion codes
+// (`promotion[coupon]`, unique among active codes in any case, of letters,
+// digits and dashes only, no more redemptions than their coupon's,
+// restrictions, `promotion.coupon` expanded), tax rates, each change's events in order, an
 // idempotent replay, and every refusal as StripeInvalidRequestError. Every
 // object must have the fields the SDK's own typings give it, and no other.
 // Exits non-zero with a message on the first failure; prints one summary line.
@@ -128,6 +130,9 @@ check(renamed.name === 'Widget Pro' && renamed.description === 'A fine widget', 
 same(renamed.metadata, { line: 'tools', tier: 'b' }, 'update merges metadata');
 check(renamed.updated > widget.updated && renamed.created === widget.created, '`updated` moves on');
 same(await eventsSince(mark), ['product.updated'], 'product.updated');
+await refused(stripe.products.update(widget.id, { name: '' }), 'an empty name',
+  { code: 'parameter_invalid_empty', param: 'name' });
+check((await stripe.products.retrieve(widget.id)).name === 'Widget Pro', '… leaves the name as it was');
 
 const foreign = await stripe.prices.create({ product: gadget.id, currency: 'usd', unit_amount: 100 });
 await refused(stripe.products.update(widget.id, { default_price: foreign.id }),
@@ -139,6 +144,9 @@ await refused(stripe.products.update(widget.id, { default_price: second.id }),
 await stripe.prices.update(second.id, { active: true });
 check((await stripe.products.update(widget.id, { default_price: second.id })).default_price === second.id,
   'an active price of its own becomes the default');
+await refused(stripe.prices.update(second.id, { active: false }), 'archiving the default price',
+  { message: 'This price cannot be archived because it is the default price of its product.' });
+check((await stripe.prices.retrieve(second.id)).active === true, '… which stays active');
 const withPrice = await stripe.products.retrieve(widget.id, { expand: ['default_price'] });
 check(withPrice.default_price.id === second.id && withPrice.default_price.unit_amount === 3000,
   'expand default_price answers the price');
@@ -327,6 +335,13 @@ await refused(stripe.promotionCodes.create({ promotion, restrictions: { minimum_
   'a minimum amount without its currency', { param: 'restrictions[minimum_amount_currency]' });
 await refused(stripe.promotionCodes.create({ promotion, expires_at: Math.floor(Date.now() / 1000) - 60 }),
   'expires_at in the past', { param: 'expires_at' });
+await refused(stripe.promotionCodes.create({ promotion, code: 'A_B' }), 'a code with an underscore',
+  { param: 'code' });
+const capped = { type: 'coupon', coupon: (await stripe.coupons.create({ percent_off: 5, max_redemptions: 2 })).id };
+await refused(stripe.promotionCodes.create({ promotion: capped, max_redemptions: 3 }),
+  'more redemptions than its coupon allows', { param: 'max_redemptions' });
+check((await stripe.promotionCodes.create({ promotion: capped, max_redemptions: 2 })).max_redemptions === 2,
+  'as many redemptions as its coupon allows');
 same(await all(stripe.promotionCodes.list({ code: 'Spring' })), [lower.id, spring.id],
   'promotion codes list by code, any case');
 same(await all(stripe.promotionCodes.list({ coupon: quarter.id, active: false })), [spring.id],
