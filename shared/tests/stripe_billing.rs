@@ -474,7 +474,7 @@ async fn default_incomplete_waits_for_the_customer_to_confirm_the_first_payment(
     let sub = t
         .ok(
             "/v1/subscriptions",
-            &format!("customer={customer}&items[0][price]={price}&payment_behavior=default_incomplete&expand[]=latest_invoice"),
+            &format!("customer={customer}&items[0][price]={price}&payment_behavior=default_incomplete&expand[]=latest_invoice.confirmation_secret"),
         )
         .await;
     let id = sub["id"].as_str().expect("sub");
@@ -981,4 +981,37 @@ async fn previews_show_the_next_invoice_and_leave_nothing_behind() {
     t.advance(&clock, end - 3 * DAY).await;
     let raised = t.events_since(&mark).await;
     assert_eq!(count(&raised, "invoice.upcoming"), 1, "{raised:?}");
+}
+
+#[tokio::test]
+async fn a_clock_advances_at_most_two_intervals_of_its_shortest_subscription() {
+    let t = T::new().await;
+    let (bare, _) = t.customer(None).await;
+    let (status, error) = t
+        .refused(
+            &format!("/v1/test_helpers/test_clocks/{bare}/advance"),
+            &format!("frozen_time={}", T0 + 3 * 366 * DAY),
+        )
+        .await;
+    assert_eq!(
+        (status, error["param"].as_str()),
+        (400, Some("frozen_time")),
+        "two years without a subscription"
+    );
+    t.advance(&bare, T0 + 700 * DAY).await;
+
+    let price = t.monthly(1000).await;
+    let (clock, customer) = t.customer(Some("pm_card_visa")).await;
+    t.ok(
+        "/v1/subscriptions",
+        &format!("customer={customer}&items[0][price]={price}"),
+    )
+    .await;
+    let two_months = 1_773_532_800; // 2026-03-15, two months after T0
+    t.refused(
+        &format!("/v1/test_helpers/test_clocks/{clock}/advance"),
+        &format!("frozen_time={}", two_months + 1),
+    )
+    .await;
+    t.advance(&clock, two_months).await;
 }

@@ -374,10 +374,13 @@ class Billing:
 
     def default_incomplete(self):
         _, cus = self.customer(card=None)
-        # Stripe's guide expands latest_invoice.confirmation_secret (includable);
-        # the mirror sends the field with latest_invoice and refuses that path.
+        # Stripe's guide: confirmation_secret comes only when expanded.
+        plain = self.subs.create(params={"customer": cus, "items": [{"price": self.price[2000]}],
+                                         "payment_behavior": "default_incomplete", "expand": ["latest_invoice"]})
+        check("confirmation_secret" not in plain.latest_invoice, "confirmation_secret only when expanded")
         sub = self.subs.create(params={"customer": cus, "items": [{"price": self.price[2000]}],
-                                       "payment_behavior": "default_incomplete", "expand": ["latest_invoice"]})
+                                       "payment_behavior": "default_incomplete",
+                                       "expand": ["latest_invoice.confirmation_secret"]})
         inv = sub.latest_invoice
         check(sub.status == "incomplete" and inv.status == "open", "default_incomplete: incomplete, invoice open")
         secret = inv.confirmation_secret.client_secret

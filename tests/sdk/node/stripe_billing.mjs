@@ -343,10 +343,12 @@ async function eventsOf(cus) {
 // ---------------------------------------------------------------- first payments
 {
   const [, cus] = await customer({ card: null });
-  // Stripe's guide expands latest_invoice.confirmation_secret (includable);
-  // the mirror sends the field with latest_invoice and refuses that path.
-  const s0 = await stripe.subscriptions.create({ customer: cus, items: [{ price: price[2000] }],
+  // Stripe's guide: confirmation_secret comes only when expanded.
+  const plain = await stripe.subscriptions.create({ customer: cus, items: [{ price: price[2000] }],
     payment_behavior: 'default_incomplete', expand: ['latest_invoice'] });
+  check(plain.latest_invoice.confirmation_secret === undefined, 'confirmation_secret only when expanded');
+  const s0 = await stripe.subscriptions.create({ customer: cus, items: [{ price: price[2000] }],
+    payment_behavior: 'default_incomplete', expand: ['latest_invoice.confirmation_secret'] });
   const inv = s0.latest_invoice;
   check(s0.status === 'incomplete' && inv.status === 'open', 'default_incomplete: incomplete, invoice open');
   const secret = inv.confirmation_secret.client_secret;

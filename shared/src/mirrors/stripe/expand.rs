@@ -16,6 +16,7 @@ const INCLUDED: &[(&str, &str)] = &[
     ("checkout.session", "line_items"),
     ("coupon", "applies_to"),
     ("coupon", "currency_options"),
+    ("invoice", "confirmation_secret"),
     ("price", "currency_options"),
     ("price", "tiers"),
 ];

@@ -120,6 +120,16 @@ pub fn advance(call: &Call) -> Result<Value, StripeError> {
             "frozen_time",
         ));
     }
+    let limit = furthest(call.conn, id, frozen)?;
+    if target > limit {
+        return Err(StripeError::invalid(
+            format!(
+                "A test clock can advance at most two intervals of the shortest subscription on it \
+                 (two years without one) at a time: to {limit} at most, not {target}."
+            ),
+            "frozen_time",
+        ));
+    }
     let mut clock = before.clone();
     clock["status"] = json!("advancing");
     clock["status_details"] = json!({"advancing": {"target_frozen_time": target}});
@@ -134,6 +144,34 @@ pub fn advance(call: &Call) -> Result<Value, StripeError> {
         Some(&before),
     )?;
     Ok(clock)
+}
+
+/// How far one advance of `clock` may go from `frozen`, as Stripe allows:
+/// two intervals of the shortest live subscription on it, or two years.
+fn furthest(conn: &Connection, clock: &str, frozen: i64) -> Result<i64, StripeError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json_extract(data, '$.items.data[0].price.recurring.interval'), \
+                json_extract(data, '$.items.data[0].price.recurring.interval_count') \
+         FROM subscriptions WHERE deleted = 0 AND json_extract(data, '$.test_clock') = ?1 \
+         AND status NOT IN ('canceled', 'incomplete_expired')",
+    )?;
+    let cycles = stmt
+        .query_map([clock], |r| {
+            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<i64>>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(cycles
+        .into_iter()
+        .map(|(interval, count)| {
+            billing::boundary(
+                frozen,
+                interval.as_deref().unwrap_or("month"),
+                count.unwrap_or(1),
+                2,
+            )
+        })
+        .min()
+        .unwrap_or_else(|| billing::boundary(frozen, "year", 1, 2)))
 }
 
 /// The [`ADVANCE`] timer: runs the clock's due work up to its target, then

@@ -298,9 +298,11 @@ fn subscribe(
             call.conn,
             sub["latest_invoice"].as_str().unwrap_or_default(),
         )?;
-        let secret = inv["confirmation_secret"]["client_secret"]
-            .as_str()
-            .unwrap_or_default();
+        let secret = super::super::invoices::collect::confirmation_secret(
+            call.conn,
+            inv["id"].as_str().unwrap_or_default(),
+        )?
+        .unwrap_or_default();
         let pi_id = secret
             .split("_secret_")
             .next()

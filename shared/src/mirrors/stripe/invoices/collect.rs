@@ -20,7 +20,7 @@ use super::super::payment_intents;
 use super::super::pipeline::Call;
 use super::super::subscriptions;
 use super::{load, payments, KIND};
-use crate::mirrors::toolkit::schedule;
+use crate::mirrors::toolkit::{included, schedule};
 
 /// Finalize a draft whose `auto_advance` is on.
 pub const FINALIZE: &str = "invoice.finalize";
@@ -197,8 +197,7 @@ pub fn attempt(
             let mut after = inv.clone();
             after["attempted"] = json!(true);
             after["attempt_count"] = json!(inv["attempt_count"].as_i64().unwrap_or(0) + 1);
-            after["confirmation_secret"] =
-                json!({"client_secret": pi["client_secret"], "type": "payment_intent"});
+            keep_confirmation_secret(call, &after, &pi)?;
             KIND.save(call.conn, &after)?;
             payments::link(call, &after, &pi)?;
             events::emit(call, "invoice.payment_action_required", &after, Some(inv))?;
@@ -429,12 +428,27 @@ pub fn prepare_confirmation(call: &Call, inv: &Value) -> Result<Value, StripeErr
     p.insert("description".into(), json!("Subscription creation"));
     p.insert("setup_future_usage".into(), json!("off_session"));
     let pi = payment_intents::create(&call.with_params(&p))?;
-    let mut after = inv.clone();
-    after["confirmation_secret"] =
-        json!({"client_secret": pi["client_secret"], "type": "payment_intent"});
-    KIND.save(call.conn, &after)?;
-    payments::link(call, &after, &pi)?;
-    Ok(after)
+    keep_confirmation_secret(call, inv, &pi)?;
+    payments::link(call, inv, &pi)?;
+    Ok(inv.clone())
+}
+
+/// The invoice's `confirmation_secret` (the intent's client secret), which
+/// Stripe returns only when expanded (`expand[]=latest_invoice.confirmation_secret`).
+fn keep_confirmation_secret(call: &Call, inv: &Value, pi: &Value) -> Result<(), StripeError> {
+    let id = inv["id"].as_str().unwrap_or_default();
+    let secret = json!({"client_secret": pi["client_secret"], "type": "payment_intent"});
+    included::put(call.conn, id, "confirmation_secret", &secret)?;
+    Ok(())
+}
+
+/// The client secret of the intent that pays `inv`, if it has one.
+pub fn confirmation_secret(
+    conn: &rusqlite::Connection,
+    inv: &str,
+) -> Result<Option<String>, StripeError> {
+    Ok(included::get(conn, inv, "confirmation_secret")?
+        .and_then(|s| s["client_secret"].as_str().map(str::to_string)))
 }
 
 /// PaymentIntent `pi` succeeded: an open invoice it was made for is paid.
