@@ -1,6 +1,6 @@
 //! Helpers for end-to-end tests: start a real `mirra serve` process on a free
-//! port, talk to its control plane, find the SDK virtualenv, the Node SDKs and
-//! the vendor specs.
+//! port, talk to its control plane, find the SDK virtualenv, the Node SDKs,
+//! Chromium and the vendor specs.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -147,6 +147,25 @@ pub fn sdk_node() -> Option<NodeSdk> {
         "{why} in CI; the test command installs them (and CI needs node and npm)"
     );
     eprintln!("skipping: {why} (run the README's test command)");
+    None
+}
+
+/// The Chromium the browser tests drive (`MIRRA_CHROMIUM`, which the test
+/// command sets once it has made sure Chromium is installed), or `None`
+/// outside CI when there is none (in CI that is a failure).
+pub fn chromium() -> Option<PathBuf> {
+    let found = std::env::var("MIRRA_CHROMIUM")
+        .map(PathBuf::from)
+        .ok()
+        .filter(|p| p.exists());
+    if found.is_some() {
+        return found;
+    }
+    assert!(
+        !in_ci(),
+        "MIRRA_CHROMIUM names no Chromium in CI; the test command installs one"
+    );
+    eprintln!("skipping: no Chromium (MIRRA_CHROMIUM; run the README's test command)");
     None
 }
 
