@@ -750,3 +750,89 @@ async fn a_promotion_code_typed_on_the_page_discounts_the_payment() {
         "a session without allow_promotion_codes takes none"
     );
 }
+
+/// The 3-D Secure challenge's outcome `outcome`, taken from the page's
+/// redirect; answers where the browser goes next (below the mirror).
+async fn challenge(t: &T, to: &Page, outcome: &str) -> String {
+    let at = &to.location[to.location.find("/_mirra/").expect("3ds")..];
+    let (path, query) = at.split_once('?').expect("query");
+    let done = t
+        .browse(
+            Method::POST,
+            path,
+            Some(&format!("{query}&outcome={outcome}")),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    done.location[done.location.find("/_mirra/").expect("back")..].to_string()
+}
+
+#[tokio::test]
+async fn retries_after_a_decline_or_a_failed_challenge_reuse_the_intent_and_the_subscription() {
+    let t = T::new().await;
+    let once = t.price(2000, false).await;
+    let s = t
+        .ok(
+            "/v1/checkout/sessions",
+            &format!(
+                "success_url={}&line_items[0][price]={once}",
+                urlencode(OK_URL)
+            ),
+        )
+        .await;
+    let id = s["id"].as_str().expect("id");
+    let path = T::page_of(&s);
+    let card = |n: &str| format!("number={n}&exp_month=12&exp_year=2034&cvc=123");
+    let declined = t
+        .browse(Method::POST, &path, Some(&card("4000000000000002")))
+        .await;
+    assert_eq!(declined.status, StatusCode::PAYMENT_REQUIRED);
+    let asked = t
+        .browse(Method::POST, &path, Some(&card("4000002500003155")))
+        .await;
+    let back = challenge(&t, &asked, "fail").await;
+    let shown = t.browse(Method::GET, &back, None).await;
+    assert!(
+        shown.html.contains("authentication failed"),
+        "{}",
+        shown.html
+    );
+    // The form on the return page posts to it: paying from there works.
+    let paid = t
+        .browse(Method::POST, &back, Some(&card("4242424242424242")))
+        .await;
+    assert_eq!(
+        paid.location,
+        format!("https://app.example/ok?cs={id}"),
+        "{}",
+        paid.html
+    );
+    let pis = t.got("/v1/payment_intents?limit=10").await;
+    assert_eq!(
+        pis["data"].as_array().map(Vec::len),
+        Some(1),
+        "one PaymentIntent for the session"
+    );
+    assert_eq!(pis["data"][0]["status"], "succeeded");
+
+    let monthly = t.price(1500, true).await;
+    let s = t
+        .ok("/v1/checkout/sessions", &format!("mode=subscription&customer_email=x%40example.com&success_url={}&line_items[0][price]={monthly}", urlencode(OK_URL)))
+        .await;
+    let path = T::page_of(&s);
+    let asked = t
+        .browse(Method::POST, &path, Some(&card("4000002500003155")))
+        .await;
+    let back = challenge(&t, &asked, "fail").await;
+    let paid = t
+        .browse(Method::POST, &back, Some(&card("4242424242424242")))
+        .await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.html);
+    let subs = t.got("/v1/subscriptions?status=all").await;
+    assert_eq!(
+        subs["data"].as_array().map(Vec::len),
+        Some(1),
+        "one subscription, paid on the retry"
+    );
+    assert_eq!(subs["data"][0]["status"], "active");
+}

@@ -236,7 +236,7 @@ pub fn router() -> Router<Door> {
         )
         .route(
             "/_mirra/checkout/{checkout}/return",
-            get(checkout::page::returned),
+            get(checkout::page::returned).post(checkout::page::submit),
         )
         .route(
             "/_mirra/billing_portal/{portal}",

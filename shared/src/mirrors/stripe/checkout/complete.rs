@@ -164,39 +164,40 @@ fn pay(
     let return_url = return_url.map(str::to_string);
     match mode.as_str() {
         "payment" => {
-            let data = t.get("payment_intent_data").cloned().unwrap_or(json!({}));
-            let mut p = Map::new();
-            p.insert("amount".into(), s["amount_total"].clone());
-            p.insert("currency".into(), s["currency"].clone());
-            p.insert("payment_method".into(), json!(pm));
-            p.insert("confirm".into(), json!(true));
-            p.insert("allowed_payment_method_types".into(), json!(["card"]));
-            if let Some(c) = &customer {
-                p.insert("customer".into(), c["id"].clone());
-            }
-            if let Some(url) = &return_url {
-                p.insert("return_url".into(), json!(url));
-            }
-            for k in [
-                "capture_method",
-                "description",
-                "metadata",
-                "receipt_email",
-                "setup_future_usage",
-                "statement_descriptor",
-            ] {
-                if let Some(v) = data.get(k) {
-                    p.insert(k.into(), v.clone());
+            // One PaymentIntent per session, as on Stripe: made on the first
+            // attempt, confirmed again with each card tried.
+            let open = match s["payment_intent"].as_str() {
+                Some(pi) => {
+                    let pi = payment_intents::load(call, pi)?;
+                    matches!(
+                        pi["status"].as_str(),
+                        Some(
+                            "requires_payment_method" | "requires_confirmation" | "requires_action"
+                        )
+                    )
+                    .then_some(pi)
                 }
-            }
-            let pi = payment_intents::create(&call.with_params(&p))?;
-            s["payment_intent"] = pi["id"].clone();
-            KIND.save(call.conn, &s)?;
-            match pi["status"].as_str() {
+                None => None,
+            };
+            let pi = match open {
+                Some(pi) => pi,
+                None => {
+                    let made = payment_intents::create(&call.with_params(&intent_params(
+                        &s,
+                        &t,
+                        customer.as_ref(),
+                    )))?;
+                    s["payment_intent"] = made["id"].clone();
+                    KIND.save(call.conn, &s)?;
+                    payment_intents::load(call, made["id"].as_str().unwrap_or_default())?
+                }
+            };
+            let after = confirm_with(call, pi, pm, return_url.as_deref())?;
+            match after["status"].as_str() {
                 Some("succeeded") => finish(call, s, "paid"),
                 Some("requires_capture") => finish(call, s, "unpaid"),
                 _ => {
-                    t.insert("awaiting".into(), pi["id"].clone());
+                    t.insert("awaiting".into(), after["id"].clone());
                     put_terms(call, &id, t)?;
                     Ok(s)
                 }
@@ -237,6 +238,54 @@ fn pay(
             }
         }
     }
+}
+
+/// The PaymentIntent a payment-mode session makes: its total, its customer,
+/// its `payment_intent_data`; confirmed separately ([`confirm_with`]).
+fn intent_params(
+    s: &Value,
+    t: &Map<String, Value>,
+    customer: Option<&Value>,
+) -> Map<String, Value> {
+    let data = t.get("payment_intent_data").cloned().unwrap_or(json!({}));
+    let mut p = Map::new();
+    p.insert("amount".into(), s["amount_total"].clone());
+    p.insert("currency".into(), s["currency"].clone());
+    p.insert("allowed_payment_method_types".into(), json!(["card"]));
+    if let Some(c) = customer {
+        p.insert("customer".into(), c["id"].clone());
+    }
+    for k in [
+        "capture_method",
+        "description",
+        "metadata",
+        "receipt_email",
+        "setup_future_usage",
+        "statement_descriptor",
+    ] {
+        if let Some(v) = data.get(k) {
+            p.insert(k.into(), v.clone());
+        }
+    }
+    p
+}
+
+/// Confirms intent `pi` with card `pm` on session (3-D Secure comes back to
+/// `return_url`).
+fn confirm_with(
+    call: &Call,
+    mut pi: Map<String, Value>,
+    pm: &str,
+    return_url: Option<&str>,
+) -> Result<Value, StripeError> {
+    pi.insert("payment_method".into(), json!(pm));
+    let opts = confirm::Options {
+        off_session: false,
+        return_url: return_url.map(str::to_string),
+        error_on_requires_action: false,
+    };
+    let method = confirm::check(call, &pi, &opts)?;
+    confirm::run(call, pi, &method, &opts)
 }
 
 /// `subscription` mode: the subscription, its first payment confirmed with
@@ -289,8 +338,23 @@ fn subscribe(
         p.insert("discounts".into(), d.clone());
     }
     call.conn.execute_batch("SAVEPOINT checkout_subscribe")?;
+    // A subscription an earlier attempt left incomplete (3-D Secure failed)
+    // is paid again with this card, not made twice.
+    let earlier = match t.get("subscription").and_then(Value::as_str) {
+        Some(sub) => subscriptions::KIND
+            .load(call.conn, sub)?
+            .filter(|s| s["status"] == "incomplete"),
+        None => None,
+    };
     let made = (|| {
-        let sub = subscriptions::create(&call.with_params(&p))?;
+        let sub = match earlier {
+            Some(mut sub) => {
+                sub["default_payment_method"] = json!(pm_id);
+                subscriptions::save(call, &sub)?;
+                sub
+            }
+            None => subscriptions::create(&call.with_params(&p))?,
+        };
         if sub["status"] != "incomplete" {
             return Ok((sub, None));
         }
