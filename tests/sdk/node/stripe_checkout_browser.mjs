@@ -151,10 +151,18 @@ try {
   check(pi && typeof pi === 'object' && pi.id.startsWith('pi_'), 'payment_intent expands to a PaymentIntent');
   check(pi.status === 'succeeded', `the PaymentIntent succeeded: ${pi.status}`);
   check(pi.amount === 2500 && pi.currency === 'usd', `the PaymentIntent is for 25.00 USD: ${pi.amount} ${pi.currency}`);
+  // One PaymentIntent per session, as on Stripe: the declined card's charge
+  // and the paid one are both on it.
   const charges = await stripe.charges.list({ payment_intent: pi.id });
+  const paidCharges = charges.data.filter((c) => c.paid);
+  const failedCharges = charges.data.filter((c) => c.status === 'failed');
   check(
-    charges.data.length === 1 && charges.data[0].paid && charges.data[0].payment_method_details.card.last4 === '4242',
+    paidCharges.length === 1 && paidCharges[0].payment_method_details.card.last4 === '4242',
     'one paid charge on the card ending 4242',
+  );
+  check(
+    failedCharges.length === 1 && failedCharges[0].payment_method_details.card.last4 === '0002',
+    "the declined card's failed charge is on the same PaymentIntent",
   );
   const events = await completedEvents(session.id);
   check(events.length === 1, `one checkout.session.completed for the session, got ${events.length}`);
