@@ -313,6 +313,38 @@ class Billing:
         check(types.count("invoice.payment_failed") == 1 + len(RETRY_DAYS), "8 × invoice.payment_failed")
         check(types.count("customer.subscription.deleted") == 1, "customer.subscription.deleted")
 
+    def unpaid_per_settings(self):
+        """The account's settings (Mirra's helper for what Stripe keeps in its
+        Dashboard) decide what the last failed retry does: here `unpaid`, the
+        invoice uncollectible, after two retries."""
+        def settings(method, **params):
+            resp = self.client.raw_request(method, "/v1/test_helpers/mirra/billing_settings", **params)
+            return json.loads(resp.body)
+        try:
+            set_ = settings("post", **{"retry_days[0]": 2, "retry_days[1]": 4,
+                                       "subscription_after_retries": "unpaid",
+                                       "invoice_after_retries": "uncollectible"})
+            check(set_["retry_days"] == [2, 4] and set_["subscription_after_retries"] == "unpaid",
+                  "billing settings: retries on days 2 and 4, then unpaid")
+            clock, cus = self.customer()
+            sub = self.subs.create(params={"customer": cus, "items": [{"price": self.price[1500]}]})
+            self.default_card(cus, "pm_card_chargeCustomerFail")
+            renewal = sub["items"].data[0].current_period_end
+            self.advance(clock, renewal + 2 * HOUR)
+            inv = self.sub(sub.id).latest_invoice
+            finalized = inv.status_transitions.finalized_at
+            check(inv.next_payment_attempt == finalized + 2 * DAY, "the first retry on day 2, as set")
+            self.advance(clock, finalized + 4 * DAY + 60)
+            s = self.sub(sub.id)
+            check(s.status == "unpaid", f"after the last retry: unpaid, as set ({s.status})")
+            check((s.latest_invoice.status, s.latest_invoice.attempt_count) == ("uncollectible", 3),
+                  "the invoice uncollectible after 3 attempts")
+        finally:
+            settings("post", **{"retry_days": "", "subscription_after_retries": "canceled",
+                                "invoice_after_retries": "past_due"})
+            back = settings("post", **{f"retry_days[{i}]": d for i, d in enumerate(RETRY_DAYS)})
+            check(back["retry_days"] == RETRY_DAYS, "the default settings back")
+
     # ---------------------------------------------------------------- prorations
 
     def prorations(self):
@@ -494,6 +526,7 @@ def main():
     b = Billing(base, env("STRIPE_SECRET_KEY"))
     b.trial_and_renewals()
     b.dunning()
+    b.unpaid_per_settings()
     b.prorations()
     b.cancel_at_period_end()
     b.default_incomplete()

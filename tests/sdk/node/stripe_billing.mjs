@@ -285,6 +285,36 @@ async function eventsOf(cus) {
   check(types.filter((t) => t === 'customer.subscription.deleted').length === 1, 'customer.subscription.deleted');
 }
 
+// ---------------------------------------------------------------- unpaid, per the billing settings
+// Mirra's helper sets what Stripe keeps in its Dashboard: retries on days 2
+// and 4, then the subscription unpaid and the invoice uncollectible.
+{
+  try {
+    const set = await stripe.rawRequest('POST', '/v1/test_helpers/mirra/billing_settings', {
+      'retry_days[0]': 2, 'retry_days[1]': 4, subscription_after_retries: 'unpaid',
+      invoice_after_retries: 'uncollectible' });
+    check(JSON.stringify(set.retry_days) === '[2,4]' && set.subscription_after_retries === 'unpaid',
+      'billing settings: retries on days 2 and 4, then unpaid');
+    const [clock, cus] = await customer();
+    const s0 = await stripe.subscriptions.create({ customer: cus, items: [{ price: price[1500] }] });
+    await defaultCard(cus, 'pm_card_chargeCustomerFail');
+    const renewal = s0.items.data[0].current_period_end;
+    await advance(clock, renewal + 2 * HOUR);
+    const inv = (await sub(s0.id)).latest_invoice;
+    const finalized = inv.status_transitions.finalized_at;
+    check(inv.next_payment_attempt === finalized + 2 * DAY, 'the first retry on day 2, as set');
+    await advance(clock, finalized + 4 * DAY + 60);
+    const s = await sub(s0.id);
+    check(s.status === 'unpaid', `after the last retry: unpaid, as set (${s.status})`);
+    check(s.latest_invoice.status === 'uncollectible' && s.latest_invoice.attempt_count === 3,
+      'the invoice uncollectible after 3 attempts');
+  } finally {
+    await stripe.rawRequest('POST', '/v1/test_helpers/mirra/billing_settings', {
+      subscription_after_retries: 'canceled', invoice_after_retries: 'past_due',
+      ...Object.fromEntries(RETRY_DAYS.map((d, i) => [`retry_days[${i}]`, d])) });
+  }
+}
+
 // ---------------------------------------------------------------- prorations
 {
   const [clock, cus] = await customer();
