@@ -386,6 +386,10 @@ async fn subscription_mode_subscribes_a_new_customer_with_the_card() {
 #[tokio::test]
 async fn a_declined_card_in_subscription_mode_leaves_no_subscription() {
     let t = T::new().await;
+    // The session's seed has customers of its own.
+    let seeded = t.got("/v1/customers?limit=100").await["data"]
+        .as_array()
+        .map_or(0, Vec::len);
     let price = t.price(1200, true).await;
     let s = t
         .ok(
@@ -410,6 +414,29 @@ async fn a_declined_card_in_subscription_mode_leaves_no_subscription() {
     assert_eq!(
         t.got(&format!("/v1/checkout/sessions/{id}")).await["status"],
         "open"
+    );
+    let done = t
+        .ok(
+            &format!("/v1/test_helpers/mirra/checkout/sessions/{id}/complete"),
+            "payment_method=pm_card_visa",
+        )
+        .await;
+    let customers = t.got("/v1/customers?limit=100").await;
+    assert_eq!(
+        customers["data"].as_array().map(Vec::len),
+        Some(seeded + 1),
+        "the declined try made no second customer"
+    );
+    assert_eq!(customers["data"][0]["id"], done["customer"]);
+    let sub = t
+        .got(&format!(
+            "/v1/subscriptions/{}",
+            done["subscription"].as_str().expect("sub")
+        ))
+        .await;
+    assert_eq!(
+        done["invoice"], sub["latest_invoice"],
+        "the session names the first invoice"
     );
 }
 

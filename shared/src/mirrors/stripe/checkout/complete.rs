@@ -401,10 +401,12 @@ fn subscribe(
     match sub["status"].as_str() {
         Some("active") => {
             s["subscription"] = sub["id"].clone();
+            s["invoice"] = sub["latest_invoice"].clone();
             finish(call, s, "paid")
         }
         Some("trialing") => {
             s["subscription"] = sub["id"].clone();
+            s["invoice"] = sub["latest_invoice"].clone();
             finish(call, s, "no_payment_required")
         }
         _ => {
@@ -439,6 +441,9 @@ fn customer_for(call: &Call, s: &mut Value, who: &Who) -> Result<Option<Value>, 
             }
             let c = customers::create(&call.with_params(&p))?;
             s["customer"] = c["id"].clone();
+            // Kept at once: a declined try (taken back) must not make a
+            // second customer on the next one.
+            KIND.save(call.conn, s)?;
             Some(c)
         }
         None => None,
@@ -510,8 +515,11 @@ pub fn intent_succeeded(call: &Call, pi: &Value) -> Result<(), StripeError> {
     let Some((mut s, t)) = awaiting(call, pi["id"].as_str().unwrap_or_default())? else {
         return Ok(());
     };
-    if let Some(sub) = t.get("subscription") {
-        s["subscription"] = sub.clone();
+    if let Some(sub) = t.get("subscription").and_then(Value::as_str) {
+        s["subscription"] = json!(sub);
+        if let Some(made) = subscriptions::KIND.load(call.conn, sub)? {
+            s["invoice"] = made["latest_invoice"].clone();
+        }
     }
     let status = if pi["status"] == "succeeded" {
         "paid"
