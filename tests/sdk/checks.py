@@ -1,7 +1,9 @@
 """What every SDK script here checks with: `check` records a passed check or
 fails the script with its description, `env` reads a variable the Rust test
 set, `run` prints the traceback and exits non-zero on the first failure,
-`twilio_refused` checks a refusal as twilio-python raises it.
+`twilio_refused` checks a refusal as twilio-python raises it;
+`stripe_error_validator` and `sdk_fields` are what the Stripe scripts check
+error bodies and object shapes with.
 Imported by the scripts beside it (their folder is on `sys.path`)."""
 
 import os
@@ -53,3 +55,27 @@ def twilio_refused(code, fn, what, status=None):
             check(e.status == status, f"{what}: status {status}, got {e.status}")
         return e
     raise CheckFailed(f"{what}: expected TwilioRestException {code}, nothing raised")
+
+
+def stripe_error_validator():
+    """A validator of Stripe's `error` body from its OpenAPI document
+    (`$MIRRA_SPECS_DIR/stripe.spec3.json`, by default `../shared/specs` beside
+    the checkout)."""
+    import json
+    import pathlib
+
+    from openapi_schema_validator import OAS30Validator
+
+    specs = os.environ.get("MIRRA_SPECS_DIR") or str(
+        pathlib.Path(__file__).resolve().parents[3] / "shared" / "specs"
+    )
+    path = pathlib.Path(specs) / "stripe.spec3.json"
+    if not path.is_file():
+        raise CheckFailed(f"no Stripe OpenAPI document at {path} (set MIRRA_SPECS_DIR)")
+    components = json.loads(path.read_text())["components"]
+    return OAS30Validator({"$ref": "#/components/schemas/error", "components": components})
+
+
+def sdk_fields(cls):
+    """The field names an SDK class annotates: the pinned version's shape."""
+    return {k for k in cls.__annotations__ if not k.startswith("_") and k.islower()}

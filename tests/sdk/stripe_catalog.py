@@ -28,8 +28,6 @@ non-zero with a message on the first failure; prints one summary line.
 """
 
 import json
-import os
-import pathlib
 import re
 import time
 import uuid
@@ -37,25 +35,14 @@ from decimal import Decimal
 
 import stripe
 from checks import PASSED, CheckFailed, check, env, run
-from openapi_schema_validator import OAS30Validator
+from checks import sdk_fields as fields
+from checks import stripe_error_validator as error_validator
 
 ERROR = None
 
 
-def error_validator():
-    specs = os.environ.get("MIRRA_SPECS_DIR") or str(
-        pathlib.Path(__file__).resolve().parents[3] / "shared" / "specs"
-    )
-    path = pathlib.Path(specs) / "stripe.spec3.json"
-    if not path.is_file():
-        raise CheckFailed(f"no Stripe OpenAPI document at {path} (set MIRRA_SPECS_DIR)")
-    components = json.loads(path.read_text())["components"]
-    return OAS30Validator({"$ref": "#/components/schemas/error", "components": components})
 
 
-def fields(cls):
-    """The field names the SDK's class annotates: the pinned version's shape."""
-    return {k for k in cls.__annotations__ if not k.startswith("_") and k.islower()}
 
 
 SHAPES = {

@@ -33,34 +33,21 @@ failure; prints one summary line.
 
 import http.client
 import json
-import os
-import pathlib
 import time
 import urllib.parse
 
 import stripe
 from checks import PASSED, CheckFailed, check, env, run
-from openapi_schema_validator import OAS30Validator
+from checks import sdk_fields as fields
+from checks import stripe_error_validator as error_validator
 
 DAY = 86_400
 OK_URL = "https://app.example/ok?cs={CHECKOUT_SESSION_ID}"
 ERROR = None
 
 
-def error_validator():
-    specs = os.environ.get("MIRRA_SPECS_DIR") or str(
-        pathlib.Path(__file__).resolve().parents[3] / "shared" / "specs"
-    )
-    path = pathlib.Path(specs) / "stripe.spec3.json"
-    if not path.is_file():
-        raise CheckFailed(f"no Stripe OpenAPI document at {path} (set MIRRA_SPECS_DIR)")
-    components = json.loads(path.read_text())["components"]
-    return OAS30Validator({"$ref": "#/components/schemas/error", "components": components})
 
 
-def fields(cls):
-    """The field names the SDK's class annotates: the pinned version's shape."""
-    return {k for k in cls.__annotations__ if not k.startswith("_") and k.islower()}
 
 
 SHAPES = {
