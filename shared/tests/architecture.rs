@@ -50,7 +50,8 @@ fn mirror_code_never_names_the_session_service_engine_or_storage() {
                     let before = code[..i].chars().next_back();
                     let after = code[i + word.len()..].chars().next();
                     let starts_name = word.starts_with(|c: char| c.is_alphanumeric());
-                    !(starts_name && before.is_some_and(ident)) && !after.is_some_and(ident)
+                    let inside_a_name = starts_name && before.is_some_and(ident);
+                    !(inside_a_name || after.is_some_and(ident))
                 });
                 if named {
                     hits.push(format!("{}:{}: {word}", f.display(), n + 1));
