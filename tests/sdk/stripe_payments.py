@@ -21,14 +21,14 @@ summary line.
 
 import json
 import os
-import pathlib
 import sys
 import traceback
 import urllib.parse
 import urllib.request
 
 import stripe
-from openapi_schema_validator import OAS30Validator
+from checks import sdk_fields as fields
+from checks import stripe_error_validator as error_validator
 
 PASSED = []
 ERROR = None
@@ -52,20 +52,8 @@ def env(name):
     return value
 
 
-def error_validator():
-    specs = os.environ.get("MIRRA_SPECS_DIR") or str(
-        pathlib.Path(__file__).resolve().parents[3] / "shared" / "specs"
-    )
-    path = pathlib.Path(specs) / "stripe.spec3.json"
-    if not path.is_file():
-        raise CheckFailed(f"no Stripe OpenAPI document at {path} (set MIRRA_SPECS_DIR)")
-    components = json.loads(path.read_text())["components"]
-    return OAS30Validator({"$ref": "#/components/schemas/error", "components": components})
 
 
-def fields(cls):
-    """The field names the SDK's class annotates: the pinned version's shape."""
-    return {k for k in cls.__annotations__ if not k.startswith("_") and k.islower()}
 
 
 SHAPES = {
