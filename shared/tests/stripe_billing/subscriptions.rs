@@ -462,3 +462,45 @@ async fn a_clock_advances_at_most_two_intervals_of_its_shortest_subscription() {
     .await;
     t.advance(&clock, two_months).await;
 }
+
+#[tokio::test]
+async fn a_first_time_promotion_code_is_refused_to_a_customer_who_has_paid() {
+    let t = T::new().await;
+    let price = t.monthly(2000).await;
+    t.ok("/v1/coupons", "id=FIRST&percent_off=50&duration=once")
+        .await;
+    let promo = t
+        .ok(
+            "/v1/promotion_codes",
+            "promotion[type]=coupon&promotion[coupon]=FIRST&code=NEWBIE&restrictions[first_time_transaction]=true",
+        )
+        .await;
+    let promo = promo["id"].as_str().expect("promo");
+    let (_, paid_before) = t.customer(Some("pm_card_visa")).await;
+    t.ok(
+        "/v1/subscriptions",
+        &format!("customer={paid_before}&items[0][price]={price}"),
+    )
+    .await;
+    let (status, error) = t
+        .refused(
+            "/v1/subscriptions",
+            &format!("customer={paid_before}&items[0][price]={price}&discounts[0][promotion_code]={promo}"),
+        )
+        .await;
+    assert_eq!(
+        (status, error["param"].as_str()),
+        (400, Some("discounts[0][promotion_code]"))
+    );
+    let (_, newcomer) = t.customer(Some("pm_card_visa")).await;
+    let sub = t
+        .ok(
+            "/v1/subscriptions",
+            &format!("customer={newcomer}&items[0][price]={price}&discounts[0][promotion_code]={promo}&expand[]=latest_invoice"),
+        )
+        .await;
+    assert_eq!(
+        sub["latest_invoice"]["amount_paid"], 1000,
+        "half off the first payment"
+    );
+}

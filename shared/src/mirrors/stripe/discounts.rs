@@ -80,6 +80,12 @@ pub fn requested(
                         None,
                         &format!("{at}[promotion_code]"),
                     )?;
+                    promotion_codes::check_first_time(
+                        conn,
+                        &promo,
+                        Some(customer),
+                        &format!("{at}[promotion_code]"),
+                    )?;
                     let coupon_id = promo["promotion"]["coupon"]
                         .as_str()
                         .unwrap_or_default()

@@ -347,3 +347,36 @@ pub fn check_redeemable(
     }
     Ok(())
 }
+
+/// `restrictions.first_time_transaction`: the code is only for a customer
+/// who has never paid (no succeeded charge); a guest (no customer) always may.
+pub fn check_first_time(
+    conn: &Connection,
+    promo: &Value,
+    customer: Option<&str>,
+    param: &str,
+) -> Result<(), StripeError> {
+    let Some(customer) = customer.filter(|c| !c.is_empty()) else {
+        return Ok(());
+    };
+    if promo["restrictions"]["first_time_transaction"] != true {
+        return Ok(());
+    }
+    let paid: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM charges WHERE deleted = 0 AND customer = ?1 \
+             AND json_extract(data, '$.status') = 'succeeded')",
+        )?
+        .query_row([customer], |r| r.get(0))?;
+    if paid {
+        let code = promo["code"].as_str().unwrap_or_default();
+        return Err(StripeError::invalid_code(
+            "promotion_code_customer_not_eligible",
+            format!(
+                "This promotion code cannot be redeemed because the customer has prior transactions: {code}"
+            ),
+            param,
+        ));
+    }
+    Ok(())
+}

@@ -117,6 +117,7 @@ fn with_code(call: &Call, mut s: Value, code: &str) -> Result<Value, StripeError
         amount,
         "promotion_code",
     )?;
+    promotion_codes::check_first_time(call.conn, &promo, s["customer"].as_str(), "promotion_code")?;
     let id = s["id"].as_str().unwrap_or_default().to_string();
     let given = json!([{"promotion_code": promo["id"]}]);
     let customer = s["customer"].as_str().unwrap_or_default().to_string();
