@@ -116,20 +116,37 @@ async fn postgres_stores_a_record_delivered_twice_once() {
 async fn postgres_stopped_and_restarted_mid_load_loses_nothing_the_buffer_took() {
     let dir = std::env::temp_dir().join(unique("mirra-pg"));
     let dir_s = dir.to_str().expect("utf-8 path").to_string();
-    let port = 20_000 + rand::random::<u16>() % 20_000;
-    let infra = |args: &[&str]| {
+    let run = |args: &[&str]| -> Result<String, String> {
         let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/pg"))
             .args(args)
             .output()
             .expect("infra/pg runs");
-        assert!(
-            out.status.success(),
-            "infra/pg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        match out.status.success() {
+            true => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+            false => Err(format!(
+                "infra/pg {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )),
+        }
     };
-    let url = infra(&["start", &dir_s, &port.to_string()]);
+    let infra = |args: &[&str]| run(args).unwrap_or_else(|e| panic!("{e}"));
+    // A port the system just handed out and took back; another test may take
+    // it before PostgreSQL binds it (seen once in CI), so a failed first start
+    // tries another.
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port")
+    };
+    let (url, port) = (0..5)
+        .find_map(|_| {
+            let port = free_port();
+            run(&["start", &dir_s, &port.to_string()])
+                .ok()
+                .map(|u| (u, port))
+        })
+        .unwrap_or_else(|| panic!("PostgreSQL did not start in {dir_s} on 5 ports"));
     let (sink, _) = pg_sink(&url);
     let out = Output::start("postgres", sink.clone(), 100_000);
     let mut offered = 0;
