@@ -8,12 +8,7 @@ async fn a_failed_renewal_goes_past_due_is_retried_and_cancels_after_the_last_re
     let t = T::new().await;
     let price = t.monthly(1500).await;
     let (clock, customer) = t.customer(Some("pm_card_visa")).await;
-    let sub = t
-        .ok(
-            "/v1/subscriptions",
-            &format!("customer={customer}&items[0][price]={price}"),
-        )
-        .await;
+    let sub = t.subscribe(&customer, &price).await;
     let id = sub["id"].as_str().expect("sub");
     assert_eq!(sub["status"], "active");
     t.default_card(&customer, "pm_card_chargeCustomerFail")
@@ -60,12 +55,7 @@ async fn a_retry_that_succeeds_brings_a_past_due_subscription_back() {
     let t = T::new().await;
     let price = t.monthly(1500).await;
     let (clock, customer) = t.customer(Some("pm_card_visa")).await;
-    let sub = t
-        .ok(
-            "/v1/subscriptions",
-            &format!("customer={customer}&items[0][price]={price}"),
-        )
-        .await;
+    let sub = t.subscribe(&customer, &price).await;
     let id = sub["id"].as_str().expect("sub");
     t.default_card(&customer, "pm_card_chargeCustomerFail")
         .await;
@@ -149,12 +139,7 @@ async fn the_billing_settings_decide_the_retry_days_and_what_the_last_failure_do
     assert_eq!(set["retry_days"], serde_json::json!([2, 4]));
     let price = t.monthly(1500).await;
     let (clock, customer) = t.customer(Some("pm_card_visa")).await;
-    let sub = t
-        .ok(
-            "/v1/subscriptions",
-            &format!("customer={customer}&items[0][price]={price}"),
-        )
-        .await;
+    let sub = t.subscribe(&customer, &price).await;
     let id = sub["id"].as_str().expect("sub");
     t.default_card(&customer, "pm_card_chargeCustomerFail")
         .await;

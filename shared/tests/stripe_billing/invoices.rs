@@ -111,12 +111,7 @@ async fn previews_show_the_next_invoice_and_leave_nothing_behind() {
     let cheap = t.monthly(1000).await;
     let dear = t.monthly(3000).await;
     let (clock, customer) = t.customer(Some("pm_card_visa")).await;
-    let sub = t
-        .ok(
-            "/v1/subscriptions",
-            &format!("customer={customer}&items[0][price]={cheap}"),
-        )
-        .await;
+    let sub = t.subscribe(&customer, &cheap).await;
     let id = sub["id"].as_str().expect("sub");
     let si = sub["items"]["data"][0]["id"].as_str().expect("item");
     let end = sub["items"]["data"][0]["current_period_end"]

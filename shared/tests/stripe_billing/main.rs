@@ -73,6 +73,15 @@ impl T {
         r.json
     }
 
+    /// A subscription of `customer` to `price` (its first invoice charged at once).
+    pub(crate) async fn subscribe(&self, customer: &str, price: &str) -> Value {
+        self.ok(
+            "/v1/subscriptions",
+            &format!("customer={customer}&items[0][price]={price}"),
+        )
+        .await
+    }
+
     /// A product with a monthly price of `amount`.
     pub(crate) async fn monthly(&self, amount: i64) -> String {
         let product = self.ok("/v1/products", "name=Pro").await;

@@ -89,12 +89,7 @@ async fn an_upgrade_mid_period_prorates_now_or_on_the_next_invoice() {
     let cheap = t.monthly(1000).await;
     let dear = t.monthly(3000).await;
     let (clock, customer) = t.customer(Some("pm_card_visa")).await;
-    let sub = t
-        .ok(
-            "/v1/subscriptions",
-            &format!("customer={customer}&items[0][price]={cheap}"),
-        )
-        .await;
+    let sub = t.subscribe(&customer, &cheap).await;
     let id = sub["id"].as_str().expect("sub");
     let si = sub["items"]["data"][0]["id"].as_str().expect("item");
     let (start, end) = (
@@ -170,12 +165,7 @@ async fn cancel_at_period_end_ends_the_subscription_at_its_renewal() {
     let t = T::new().await;
     let price = t.monthly(1000).await;
     let (clock, customer) = t.customer(Some("pm_card_visa")).await;
-    let sub = t
-        .ok(
-            "/v1/subscriptions",
-            &format!("customer={customer}&items[0][price]={price}"),
-        )
-        .await;
+    let sub = t.subscribe(&customer, &price).await;
     let id = sub["id"].as_str().expect("sub");
     let end = sub["items"]["data"][0]["current_period_end"]
         .as_i64()
@@ -265,12 +255,7 @@ async fn an_unpaid_first_invoice_expires_the_subscription_after_23_hours() {
     let t = T::new().await;
     let price = t.monthly(2000).await;
     let (clock, customer) = t.customer(Some("pm_card_chargeCustomerFail")).await;
-    let sub = t
-        .ok(
-            "/v1/subscriptions",
-            &format!("customer={customer}&items[0][price]={price}"),
-        )
-        .await;
+    let sub = t.subscribe(&customer, &price).await;
     let id = sub["id"].as_str().expect("sub");
     assert_eq!(sub["status"], "incomplete");
     t.advance(&clock, T0 + 23 * 3600 - 60).await;
@@ -327,12 +312,7 @@ async fn a_subscription_without_a_clock_renews_in_real_time_through_the_dispatch
         &format!("invoice_settings[default_payment_method]={pm}"),
     )
     .await;
-    let sub = t
-        .ok(
-            "/v1/subscriptions",
-            &format!("customer={customer}&items[0][price]={price}"),
-        )
-        .await;
+    let sub = t.subscribe(customer, &price).await;
     let id = sub["id"].as_str().expect("sub");
     let end = sub["items"]["data"][0]["current_period_end"]
         .as_i64()
@@ -449,11 +429,7 @@ async fn a_clock_advances_at_most_two_intervals_of_its_shortest_subscription() {
 
     let price = t.monthly(1000).await;
     let (clock, customer) = t.customer(Some("pm_card_visa")).await;
-    t.ok(
-        "/v1/subscriptions",
-        &format!("customer={customer}&items[0][price]={price}"),
-    )
-    .await;
+    t.subscribe(&customer, &price).await;
     let two_months = 1_773_532_800; // 2026-03-15, two months after T0
     t.refused(
         &format!("/v1/test_helpers/test_clocks/{clock}/advance"),
