@@ -23,7 +23,7 @@ use super::error::StripeError;
 use super::pages::{escape, page, query_value, send, session_page};
 use super::pipeline::Call;
 use super::update;
-use super::{products, Stripe};
+use super::{products, subscriptions, Stripe};
 use crate::mirrors::toolkit::objects::Kind;
 use crate::mirrors::Vendor;
 use crate::session::Door;
@@ -85,20 +85,8 @@ struct View {
 
 /// The customer's subscriptions the portal lists: all but ended ones.
 fn live_subscriptions(conn: &Connection, customer: &str) -> Result<Vec<Value>, StripeError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT data FROM subscriptions WHERE deleted = 0 AND customer = ?1 \
-         AND status NOT IN ('canceled', 'incomplete_expired') ORDER BY seq",
-    )?;
-    let texts = stmt
-        .query_map([customer], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    texts
-        .iter()
-        .map(|t| {
-            serde_json::from_str(t)
-                .map_err(|e| StripeError::Internal(format!("stored subscription: {e}")))
-        })
-        .collect()
+    let condition = "customer = ?1 AND status NOT IN ('canceled', 'incomplete_expired')";
+    Ok(subscriptions::KIND.select(conn, condition, [customer])?)
 }
 
 /// Active recurring prices a one-item subscription may switch to: same

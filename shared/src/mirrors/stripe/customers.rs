@@ -374,19 +374,7 @@ pub fn remove(call: &Call, c: &Value) -> Result<(), StripeError> {
 
 /// The live customers created on test clock `clock`.
 pub fn on_clock(conn: &Connection, clock: &str) -> Result<Vec<Value>, StripeError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT data FROM customers WHERE deleted = 0 AND json_extract(data, '$.test_clock') = ?1 ORDER BY seq",
-    )?;
-    let texts = stmt
-        .query_map([clock], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    texts
-        .iter()
-        .map(|t| {
-            serde_json::from_str(t)
-                .map_err(|e| StripeError::Internal(format!("stored customer: {e}")))
-        })
-        .collect()
+    Ok(KIND.select(conn, "json_extract(data, '$.test_clock') = ?1", [clock])?)
 }
 
 /// `GET /v1/customers`: newest first, optionally by `email`.

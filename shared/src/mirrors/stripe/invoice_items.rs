@@ -41,19 +41,7 @@ fn load(conn: &Connection, id: &str) -> Result<Value, StripeError> {
 
 /// The customer's pending items (on no invoice yet), oldest first.
 pub fn pending(conn: &Connection, customer: &str) -> Result<Vec<Value>, StripeError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT data FROM invoice_items WHERE deleted = 0 AND customer = ?1 AND invoice IS NULL ORDER BY seq",
-    )?;
-    let texts = stmt
-        .query_map([customer], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    texts
-        .iter()
-        .map(|t| {
-            serde_json::from_str(t)
-                .map_err(|e| StripeError::Internal(format!("stored invoice item: {e}")))
-        })
-        .collect()
+    Ok(KIND.select(conn, "customer = ?1 AND invoice IS NULL", [customer])?)
 }
 
 /// The pricing of an item: the unit amount in 10⁻¹² units and, when it is

@@ -202,6 +202,31 @@ impl Kind {
             .optional()
     }
 
+    /// The live objects matching `condition` (SQL over the kind's columns and
+    /// `data`, with `?1`… bound to `params`), parsed, oldest first: an invoice's
+    /// lines, a subscription's items, a customer's pending items.
+    pub fn select<P: rusqlite::Params>(
+        &self,
+        conn: &Connection,
+        condition: &str,
+        params: P,
+    ) -> rusqlite::Result<Vec<Value>> {
+        let sql = format!(
+            "SELECT seq, created, deleted, data FROM \"{}\" WHERE deleted = 0 AND ({condition}) ORDER BY seq",
+            self.table
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params, |r| {
+            Ok(Stored {
+                seq: r.get(0)?,
+                created: r.get(1)?,
+                deleted: r.get::<_, i64>(2)? != 0,
+                data: r.get(3)?,
+            })
+        })?;
+        rows.map(|r| r.and_then(|s| s.value())).collect()
+    }
+
     /// The live (not deleted) object `id`, parsed.
     pub fn load(&self, conn: &Connection, id: &str) -> rusqlite::Result<Option<Value>> {
         match self.find(conn, id)? {
@@ -314,5 +339,19 @@ mod tests {
         let conn = db();
         let err = THINGS.save(&conn, &json!({"id": "th_nope", "created": 1}));
         assert!(matches!(err, Err(rusqlite::Error::QueryReturnedNoRows)));
+    }
+
+    /// `select` answers the live rows its condition matches, oldest first.
+    #[test]
+    fn select_answers_live_matches_oldest_first() {
+        let conn = db();
+        for (sid, owner) in [("SM1", "a"), ("SM2", "b"), ("SM3", "a"), ("SM4", "a")] {
+            let obj = json!({"sid": sid, "owner": owner});
+            THINGS.insert_at(&conn, &obj, 9).expect("insert");
+        }
+        THINGS.mark_deleted(&conn, "SM3").expect("delete");
+        let found = THINGS.select(&conn, "owner = ?1", ["a"]).expect("select");
+        let sids: Vec<&str> = found.iter().filter_map(|o| o["sid"].as_str()).collect();
+        assert_eq!(sids, ["SM1", "SM4"]);
     }
 }

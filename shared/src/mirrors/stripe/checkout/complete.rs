@@ -373,15 +373,8 @@ fn subscribe(
             .next()
             .unwrap_or_default()
             .to_string();
-        let mut pi = payment_intents::load(call, &pi_id)?;
-        pi.insert("payment_method".into(), json!(pm_id));
-        let opts = confirm::Options {
-            off_session: false,
-            return_url: return_url.map(str::to_string),
-            error_on_requires_action: false,
-        };
-        let method = confirm::check(call, &pi, &opts)?;
-        let after = confirm::run(call, pi, &method, &opts)?;
+        let pi = payment_intents::load(call, &pi_id)?;
+        let after = confirm_with(call, pi, &pm_id, return_url)?;
         Ok((
             subscriptions::load(call.conn, sub["id"].as_str().unwrap_or_default())?,
             Some(after),

@@ -90,18 +90,7 @@ pub fn insert(call: &Call, line: &Value) -> Result<(), StripeError> {
 
 /// Invoice `invoice`'s lines, oldest first.
 pub fn of(conn: &Connection, invoice: &str) -> Result<Vec<Value>, StripeError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT data FROM invoice_lines WHERE deleted = 0 AND invoice = ?1 ORDER BY seq",
-    )?;
-    let texts = stmt
-        .query_map([invoice], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    texts
-        .iter()
-        .map(|t| {
-            serde_json::from_str(t).map_err(|e| StripeError::Internal(format!("stored line: {e}")))
-        })
-        .collect()
+    Ok(KIND.select(conn, "invoice = ?1", [invoice])?)
 }
 
 /// Brings `invoice`'s item lines in line with their items: a deleted item's

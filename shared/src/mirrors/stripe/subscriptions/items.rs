@@ -82,19 +82,7 @@ pub fn new(
 
 /// A subscription's live items, oldest first.
 pub fn of(conn: &Connection, subscription: &str) -> Result<Vec<Value>, StripeError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT data FROM subscription_items WHERE deleted = 0 AND subscription = ?1 ORDER BY seq",
-    )?;
-    let texts = stmt
-        .query_map([subscription], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    texts
-        .iter()
-        .map(|t| {
-            serde_json::from_str(t)
-                .map_err(|e| StripeError::Internal(format!("stored subscription item: {e}")))
-        })
-        .collect()
+    Ok(KIND.select(conn, "subscription = ?1", [subscription])?)
 }
 
 /// A price an item may bill: live, recurring, and (`price_data`) made
