@@ -24,7 +24,7 @@
 //! every commit invalidates the other connections' page caches.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -72,7 +72,7 @@ macro_rules! select_session {
 /// SQLite-backed session table and commit log (the embedded default).
 #[derive(Debug)]
 pub struct SqliteSessionTable {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
     /// Checkpoints a file's WAL off the request connection (none in memory).
     _wal: Option<wal::Checkpointer>,
 }
@@ -83,6 +83,12 @@ impl SqliteSessionTable {
     /// (before session incarnations) fails with a `Backend` error saying to
     /// remove it.
     pub fn open(path: &Path) -> StorageResult<Self> {
+        Self::open_with_wal_restart(path, wal::RESTART_FRAMES)
+    }
+
+    /// [`open`](Self::open), restarting the WAL past `restart_frames` pages
+    /// (tests use a small WAL to see restarts happen).
+    fn open_with_wal_restart(path: &Path, restart_frames: i64) -> StorageResult<Self> {
         let mut conn = connect(path)?;
         let mode = enable_wal(&conn)?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -94,9 +100,16 @@ impl SqliteSessionTable {
         init_schema(&mut conn, &path.display().to_string())?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(|e| backend("turn off automatic WAL checkpoints", e))?;
-        let wal = wal::Checkpointer::start(path)?;
+        // A restarted WAL is cut back to the size that triggers a restart.
+        let page_size: i64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(|e| backend("read page_size", e))?;
+        conn.pragma_update(None, "journal_size_limit", restart_frames * page_size)
+            .map_err(|e| backend("set journal_size_limit", e))?;
+        let conn = Arc::new(Mutex::new(conn));
+        let wal = wal::Checkpointer::start(path, Arc::downgrade(&conn), restart_frames)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn,
             _wal: Some(wal),
         })
     }
@@ -106,7 +119,7 @@ impl SqliteSessionTable {
         let mut conn = Connection::open_in_memory().map_err(|e| backend("open in-memory", e))?;
         init_schema(&mut conn, ":memory:")?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
             _wal: None,
         })
     }

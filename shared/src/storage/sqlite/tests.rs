@@ -42,3 +42,47 @@ fn reading_the_log_again_reuses_the_prepared_statement() {
     assert_eq!(status(PAGE, StatementStatus::Run), 5);
     assert!(status(PAGE, StatementStatus::RePrepare) >= 4);
 }
+
+/// Passive checkpoints never find a WAL that appends keep growing fully
+/// copied, so SQLite never starts it over by itself (create customer for 30 s
+/// left a 1.8 GB WAL); past its limit the checkpointer restarts it, and the
+/// file is cut back to that limit, while the appends go on.
+#[test]
+fn the_wal_is_restarted_while_appends_never_pause() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("sessions.db");
+    let restart_frames = 64;
+    let table = SqliteSessionTable::open_with_wal_restart(&path, restart_frames).expect("table");
+    let limit = restart_frames as u64 * 4096;
+    let wal = dir.path().join("sessions.db-wal");
+    let entry = vec![7u8; 3000];
+    let started = std::time::Instant::now();
+    let (mut seq, mut last, mut restarts) = (0i64, 0u64, Vec::new());
+    // The checkpointer passes every 250 ms; an append is always just behind.
+    while restarts.len() < 2 && started.elapsed() < std::time::Duration::from_secs(5) {
+        seq += 1;
+        lock(&table.conn)
+            .execute(
+                "INSERT INTO log (session, incarnation, mirror, seq, entry) VALUES ('ses_a', 'inc', 'stripe', ?1, ?2)",
+                rusqlite::params![seq, entry],
+            )
+            .expect("append");
+        let now = std::fs::metadata(&wal).expect("wal").len();
+        if now < last {
+            restarts.push((last, now));
+        }
+        last = now;
+    }
+    assert_eq!(
+        restarts.len(),
+        2,
+        "{seq} appends in {:?} grew the WAL to {last} bytes without a restart",
+        started.elapsed()
+    );
+    for (from, to) in restarts {
+        assert!(
+            from > limit && to <= limit,
+            "a restart went from {from} to {to} bytes (limit {limit})"
+        );
+    }
+}

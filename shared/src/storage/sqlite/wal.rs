@@ -9,6 +9,15 @@
 //! 13 ms on disk against 3.8 ms on tmpfs). So the request connection turns
 //! automatic checkpoints off and this thread runs passive ones instead: they
 //! never wait for the writer and the writer never waits for them.
+//!
+//! Passive checkpoints alone let the WAL grow without end under sustained
+//! writes: SQLite starts the file over only when a writer finds every frame
+//! copied, and with thousands of appends a second one always lands during the
+//! pass (create customer for 30 s: a 1.8 GB WAL, and every page lookup walks
+//! one more hash table per 4,096 frames). So once a pass leaves the WAL above
+//! [`RESTART_FRAMES`], the thread restarts it on the request connection, under
+//! its mutex: the passive pass just copied nearly everything, so the restart
+//! copies the few frames since and holds appends back for about an `fsync`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,12 +25,24 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::connect;
+use std::sync::{Mutex, Weak};
+
+use rusqlite::Connection;
+
+use super::{connect, lock, BUSY_TIMEOUT};
 use crate::storage::{StorageError, StorageResult};
 
 /// How often the thread checkpoints. At the fastest append rate measured
 /// (~7,000 entries/s of ~3 KB) the WAL grows ~5 MB between two passes.
 const EVERY: Duration = Duration::from_millis(250);
+
+/// WAL frames (pages) past which a pass restarts the WAL: 64 MiB of 4 KiB
+/// pages, a quarter of a second of the fastest appends measured.
+pub(super) const RESTART_FRAMES: i64 = 16_384;
+
+/// How long a restart waits for another process's readers to leave the WAL
+/// (it holds this process's appends meanwhile); the next pass tries again.
+const RESTART_WAIT: Duration = Duration::from_millis(50);
 
 /// The running checkpointer; stops (and is joined) when dropped.
 #[derive(Debug)]
@@ -31,8 +52,13 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Opens a second connection to `path` and starts checkpointing it.
-    pub fn start(path: &Path) -> StorageResult<Self> {
+    /// Opens a second connection to `path` and starts checkpointing it;
+    /// `requests` is the request connection, which restarts a grown WAL.
+    pub fn start(
+        path: &Path,
+        requests: Weak<Mutex<Connection>>,
+        restart_frames: i64,
+    ) -> StorageResult<Self> {
         let conn = connect(path)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
@@ -42,9 +68,12 @@ impl Checkpointer {
                 while !stopping.load(Ordering::Acquire) {
                     std::thread::park_timeout(EVERY);
                     // PASSIVE: copies what no reader still needs, waits for no one.
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::debug!(error = %e, "WAL checkpoint failed; the next pass retries");
+                    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+                        Ok(frames) if frames >= restart_frames => restart(&requests),
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::debug!(error = %e, "WAL checkpoint failed; the next pass retries")
+                        }
                     }
                 }
             })
@@ -53,6 +82,28 @@ impl Checkpointer {
             stop,
             thread: Some(thread),
         })
+    }
+}
+
+/// Copies the WAL's last frames and makes the next append start it over, on the
+/// request connection (so this process's appends wait on its mutex, not in
+/// SQLite's sleeping busy handler), waiting at most [`RESTART_WAIT`] for other
+/// processes' readers.
+fn restart(requests: &Weak<Mutex<Connection>>) {
+    let Some(requests) = requests.upgrade() else {
+        return;
+    };
+    let conn = lock(&requests);
+    let outcome = conn.busy_timeout(RESTART_WAIT).and_then(|()| {
+        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0))
+    });
+    if let Err(e) = conn.busy_timeout(BUSY_TIMEOUT) {
+        tracing::warn!(error = %e, "restoring the busy timeout after a WAL restart failed");
+    }
+    match outcome {
+        Ok(0) => {}
+        Ok(_) => tracing::debug!("WAL restart found readers; the next pass retries"),
+        Err(e) => tracing::debug!(error = %e, "WAL restart failed; the next pass retries"),
     }
 }
 
