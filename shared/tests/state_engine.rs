@@ -90,6 +90,62 @@ async fn two_instances_writing_one_session_lose_nothing_and_agree() {
     assert_eq!(seqs, (1..=200).collect::<Vec<_>>(), "log is gap-free");
 }
 
+/// A write runs first on its instance's copy as it stands, without asking the
+/// log: one that changes something and finds its entry taken catches up and
+/// runs again; one that changes nothing asks the log before it answers, so
+/// neither answers from a copy another instance has moved past.
+#[tokio::test]
+async fn a_write_on_a_copy_another_instance_moved_past_answers_from_the_current_state() {
+    let st = storage();
+    let a = instance(&st, Arc::new(SystemClock));
+    let b = instance(&st, Arc::new(SystemClock));
+    let s = a.create("ws", notes_request()).await.expect("create");
+    add(&a, &s, "from a").await;
+    add(&b, &s, "from b").await;
+    // A's copy still ends at "from a": a read-only answer inside a write.
+    let seen = ctx(&a, &s)
+        .await
+        .write(|c| {
+            c.query_row("SELECT group_concat(text, '|') FROM notes", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(|e| TestError::from(StateError::from(e)))
+        })
+        .await
+        .expect("write");
+    assert_eq!(seen, "seeded one|seeded two|from a|from b");
+    add(&b, &s, "b again").await;
+    // A changing write counts what it sees, then adds: it must run on B's rows.
+    let counted = ctx(&a, &s)
+        .await
+        .write(|c| {
+            let n: i64 = c
+                .query_row("SELECT count(*) FROM notes", [], |r| r.get(0))
+                .map_err(|e| TestError::from(StateError::from(e)))?;
+            c.execute(
+                "INSERT INTO notes (text) VALUES (?1)",
+                [format!("after {n}")],
+            )
+            .map_err(|e| TestError::from(StateError::from(e)))?;
+            Ok::<_, TestError>(n)
+        })
+        .await
+        .expect("write");
+    assert_eq!(counted, 5);
+    assert_eq!(
+        texts(&b, &s).await,
+        [
+            "seeded one",
+            "seeded two",
+            "from a",
+            "from b",
+            "b again",
+            "after 5"
+        ]
+    );
+    assert_eq!(log_len(&st, &s).await, 4);
+}
+
 /// Two engines on a multi-thread runtime race for the same log entries: the
 /// losers roll back, catch up and run again, and every write lands exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

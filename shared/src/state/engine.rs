@@ -177,8 +177,22 @@ impl StateEngine {
     where
         E: From<StateError>,
     {
-        for _ in 0..MAX_ATTEMPTS {
-            let w = self.current(guard, key).await?;
+        for attempt in 0..MAX_ATTEMPTS {
+            // The first attempt runs on a resident copy as it stands, without
+            // asking the log whether another instance wrote meanwhile (a read
+            // of the table per write, ~7 % of a create): appending `head + 1`
+            // fails if one did, and a write that changed nothing asks before it
+            // answers. Either way it rolls back, catches up and runs again.
+            let optimistic = attempt == 0 && guard.db.is_some();
+            let w = if optimistic {
+                guard.touch();
+                match guard.db.as_mut() {
+                    Some(w) => w,
+                    None => return Err(StateError::Corrupt("working copy vanished".into()).into()),
+                }
+            } else {
+                self.current(guard, key).await?
+            };
             transaction(&w.conn, "BEGIN").map_err(StateError::from)?;
             let outcome = f(&w.conn);
             let value = match outcome {
@@ -193,8 +207,22 @@ impl StateEngine {
             };
             let drained = changes::drain_entry(&w.conn);
             let entry = match drained {
-                Ok(Some(entry)) => entry,
+                Ok(Some(entry)) => LogEntry::pack_changes(entry),
                 Ok(None) => {
+                    if optimistic {
+                        let head = w.head;
+                        match self.table.read_log(&key.log, head).await {
+                            Ok(newer) if newer.is_empty() => {}
+                            Ok(_) => {
+                                rollback(guard);
+                                continue;
+                            }
+                            Err(e) => {
+                                rollback(guard);
+                                return Err(StateError::from(e).into());
+                            }
+                        }
+                    }
                     commit(guard);
                     return Ok(value);
                 }
@@ -207,7 +235,7 @@ impl StateEngine {
             match self.table.append_log(&key.log, next, &entry).await {
                 Ok(()) => {
                     if let Some(w) = guard.db.as_mut() {
-                        w.logged(next, entry.len());
+                        w.logged(next, LogEntry::json_len(&entry));
                     }
                     // The entry is durable: even if COMMIT failed, the next
                     // request would rebuild from the log, so the write stands.
@@ -577,7 +605,7 @@ impl StateEngine {
                         in_tx = true;
                     }
                     changes::apply(&w.conn, &changes)?;
-                    w.logged(rec.seq, rec.entry.len());
+                    w.logged(rec.seq, LogEntry::json_len(&rec.entry));
                 }
                 replacing => {
                     if in_tx {
