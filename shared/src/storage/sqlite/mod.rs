@@ -24,6 +24,7 @@
 //! every commit invalidates the other connections' page caches.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,7 @@ use rusqlite::{ffi, params, Connection, OptionalExtension, Row, TransactionBehav
 mod due;
 mod log;
 mod records;
+mod rows;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -69,10 +71,18 @@ macro_rules! select_session {
     };
 }
 
+/// One session row by id.
+const GET_SESSION: &str = select_session!("FROM sessions WHERE id = ?1");
+
 /// SQLite-backed session table and commit log (the embedded default).
 #[derive(Debug)]
 pub struct SqliteSessionTable {
     conn: Arc<Mutex<Connection>>,
+    /// Session rows read lately (see [`rows`]).
+    rows: Mutex<rows::RowCache>,
+    /// Writes through [`write`](Self::write) so far: each may have changed a
+    /// session row. Raised while the connection is still held.
+    writes: AtomicU64,
     /// Checkpoints a file's WAL off the request connection (none in memory).
     _wal: Option<wal::Checkpointer>,
 }
@@ -110,6 +120,8 @@ impl SqliteSessionTable {
         let wal = wal::Checkpointer::start(path, Arc::downgrade(&conn), restart_frames)?;
         Ok(Self {
             conn,
+            rows: Mutex::default(),
+            writes: AtomicU64::new(0),
             _wal: Some(wal),
         })
     }
@@ -120,6 +132,8 @@ impl SqliteSessionTable {
         init_schema(&mut conn, ":memory:")?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            rows: Mutex::default(),
+            writes: AtomicU64::new(0),
             _wal: None,
         })
     }
@@ -142,7 +156,8 @@ impl SqliteSessionTable {
     /// taking the connection afresh for each.
     fn trim_log(&self, key: &LogKey, below: i64) -> StorageResult<()> {
         loop {
-            let deleted = self.write(|| log_name(key), |c| log::trim_batch(c, key, below))?;
+            let deleted =
+                self.write_beside_sessions(|| log_name(key), |c| log::trim_batch(c, key, below))?;
             if deleted < TRIM_BATCH {
                 return Ok(());
             }
@@ -150,13 +165,35 @@ impl SqliteSessionTable {
     }
 
     /// Runs a write; a primary key or unique violation becomes `AlreadyExists(what)`.
+    /// Kept session rows are read again afterwards: `f` may have changed them.
     fn write<T>(
         &self,
         what: impl FnOnce() -> String,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> StorageResult<T> {
         let mut conn = lock(&self.conn);
-        f(&mut conn).map_err(|e| {
+        let out = self.run_write(&mut conn, what, f);
+        self.writes.fetch_add(1, Ordering::Release);
+        out
+    }
+
+    /// [`write`](Self::write) for `f` that changes no session or credential
+    /// row (the log, checkpoints, due work): kept session rows stay valid.
+    fn write_beside_sessions<T>(
+        &self,
+        what: impl FnOnce() -> String,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> StorageResult<T> {
+        self.run_write(&mut lock(&self.conn), what, f)
+    }
+
+    fn run_write<T>(
+        &self,
+        conn: &mut Connection,
+        what: impl FnOnce() -> String,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> StorageResult<T> {
+        f(conn).map_err(|e| {
             if is_taken(&e) {
                 StorageError::AlreadyExists(what())
             } else {
@@ -197,6 +234,10 @@ fn enable_wal(conn: &Connection) -> StorageResult<String> {
 /// A panic while holding a connection cannot leave a transaction open (rusqlite
 /// rolls back on drop), so a poisoned lock still guards a usable connection.
 fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn lock_rows(m: &Mutex<rows::RowCache>) -> MutexGuard<'_, rows::RowCache> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -301,12 +342,19 @@ impl SessionTable for SqliteSessionTable {
     }
 
     async fn get_session(&self, id: &str) -> StorageResult<SessionRow> {
-        self.read(|c| {
-            c.prepare_cached(select_session!("FROM sessions WHERE id = ?1"))?
-                .query_row([id], session_from_row)
-                .optional()
-        })?
-        .ok_or_else(|| StorageError::NotFound(format!("session {id}")))
+        let conn = lock(&self.conn);
+        let version = rows::data_version(&conn).map_err(|e| backend("read data_version", e))?;
+        let stamp = (version, self.writes.load(Ordering::Acquire));
+        if let Some(row) = lock_rows(&self.rows).get(stamp, id) {
+            return Ok(row);
+        }
+        let row = conn
+            .prepare_cached(GET_SESSION)
+            .and_then(|mut s| s.query_row([id], session_from_row).optional())
+            .map_err(|e| backend("read", e))?
+            .ok_or_else(|| StorageError::NotFound(format!("session {id}")))?;
+        lock_rows(&self.rows).keep(stamp, &row);
+        Ok(row)
     }
 
     async fn find_session(&self, workspace: &str, name: &str) -> StorageResult<SessionRow> {
@@ -487,7 +535,7 @@ impl SessionTable for SqliteSessionTable {
         let seq_i = seq_param(seq)?;
         for _ in 0..APPEND_ATTEMPTS {
             // `None`: stored; else why not: (row exists, checkpoint seq).
-            let refused = self.write(
+            let refused = self.write_beside_sessions(
                 || format!("{} entry {seq}", log_name(key)),
                 |c| {
                     let inserted = c
@@ -545,7 +593,7 @@ impl SessionTable for SqliteSessionTable {
     /// the connection) wait for one batch at a time, not for the whole history.
     async fn set_checkpoint(&self, key: &LogKey, checkpoint: &Checkpoint) -> StorageResult<bool> {
         let seq_i = seq_param(checkpoint.seq)?;
-        let raised = self.write(
+        let raised = self.write_beside_sessions(
             || log_name(key),
             |c| {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -642,7 +690,7 @@ impl SessionTable for SqliteSessionTable {
         mirror: &str,
         due_at_ms: i64,
     ) -> StorageResult<bool> {
-        self.write(
+        self.write_beside_sessions(
             || format!("due work of {session_id}/{mirror}"),
             |c| due::schedule(c, session_id, incarnation, mirror, due_at_ms),
         )?
@@ -658,7 +706,7 @@ impl SessionTable for SqliteSessionTable {
         seen_due_at_ms: i64,
         next: Option<i64>,
     ) -> StorageResult<bool> {
-        self.write(
+        self.write_beside_sessions(
             || format!("due work of {session_id}/{mirror}"),
             |c| due::reschedule(c, session_id, mirror, seen_due_at_ms, next),
         )

@@ -3,8 +3,8 @@
 use rusqlite::StatementStatus;
 
 use super::log::{ALL, PAGE};
-use super::{lock, SqliteSessionTable};
-use crate::storage::LogKey;
+use super::{lock, SqliteSessionTable, GET_SESSION};
+use crate::storage::{LogKey, SessionRow, SessionTable, StorageError};
 
 /// Every mirror request reads the log after its copy's head: that statement
 /// must run as prepared, not be prepared again each time (a bound LIMIT did
@@ -85,4 +85,98 @@ fn the_wal_is_restarted_while_appends_never_pause() {
             "a restart went from {from} to {to} bytes (limit {limit})"
         );
     }
+}
+
+fn row(id: &str, expires_at: i64) -> SessionRow {
+    SessionRow {
+        id: id.into(),
+        incarnation: "inc".into(),
+        workspace: "ws".into(),
+        name: None,
+        expires_at: Some(expires_at),
+        body: "{}".into(),
+        credentials: Vec::new(),
+    }
+}
+
+fn lookups(table: &SqliteSessionTable) -> i32 {
+    lock(&table.conn)
+        .prepare_cached(GET_SESSION)
+        .expect("cached")
+        .get_status(StatementStatus::Run)
+}
+
+/// Every mirror request looks its session up: a row read once is served from
+/// memory until a write that may change session rows, while the log's appends
+/// (one per mirror write) leave it kept.
+#[tokio::test]
+async fn a_session_row_read_again_comes_from_memory_until_a_write_may_have_changed_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let table = SqliteSessionTable::open(&dir.path().join("sessions.db")).expect("table");
+    table
+        .create_session(&row("ses_a", 100))
+        .await
+        .expect("create");
+    for _ in 0..3 {
+        assert_eq!(
+            table.get_session("ses_a").await.expect("get").expires_at,
+            Some(100)
+        );
+    }
+    assert_eq!(lookups(&table), 1, "read once, then kept");
+    let key = LogKey {
+        session: "ses_a".into(),
+        incarnation: "inc".into(),
+        mirror: "stripe".into(),
+    };
+    table.append_log(&key, 1, b"x").await.expect("append");
+    table.get_session("ses_a").await.expect("get");
+    assert_eq!(lookups(&table), 1, "an append changes no session row");
+    table.put_session(&row("ses_a", 200)).await.expect("put");
+    assert_eq!(
+        table.get_session("ses_a").await.expect("get").expires_at,
+        Some(200)
+    );
+    assert_eq!(lookups(&table), 2);
+    table
+        .delete_session("ses_a", "inc", None)
+        .await
+        .expect("delete");
+    assert!(matches!(
+        table.get_session("ses_a").await,
+        Err(StorageError::NotFound(_))
+    ));
+}
+
+/// Another process on the same file changes or ends a session: the next
+/// lookup here sees it (SQLite's data version moved), not the kept row.
+#[tokio::test]
+async fn a_session_row_another_process_changed_is_read_again_at_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("sessions.db");
+    let here = SqliteSessionTable::open(&path).expect("here");
+    let there = SqliteSessionTable::open(&path).expect("there");
+    here.create_session(&row("ses_a", 100))
+        .await
+        .expect("create");
+    assert_eq!(
+        here.get_session("ses_a").await.expect("get").expires_at,
+        Some(100)
+    );
+    there
+        .put_session(&row("ses_a", 300))
+        .await
+        .expect("put there");
+    assert_eq!(
+        here.get_session("ses_a").await.expect("get").expires_at,
+        Some(300)
+    );
+    there
+        .delete_session("ses_a", "inc", None)
+        .await
+        .expect("delete there");
+    assert!(matches!(
+        here.get_session("ses_a").await,
+        Err(StorageError::NotFound(_))
+    ));
 }
