@@ -74,6 +74,13 @@ macro_rules! select_session {
 /// One session row by id.
 const GET_SESSION: &str = select_session!("FROM sessions WHERE id = ?1");
 
+/// The live session row a credential digest names.
+const FIND_CREDENTIAL: &str = select_session!(
+    "FROM credentials c JOIN sessions
+     ON sessions.id = c.session AND sessions.incarnation = c.incarnation
+     WHERE c.credential = ?1"
+);
+
 /// SQLite-backed session table and commit log (the embedded default).
 #[derive(Debug)]
 pub struct SqliteSessionTable {
@@ -162,6 +169,13 @@ impl SqliteSessionTable {
                 return Ok(());
             }
         }
+    }
+
+    /// What rows read now are read under (see [`rows`]); call it holding the
+    /// connection, so no write of this handle runs between it and the read.
+    fn stamp(&self, conn: &Connection) -> StorageResult<rows::Stamp> {
+        let version = rows::data_version(conn).map_err(|e| backend("read data_version", e))?;
+        Ok((version, self.writes.load(Ordering::Acquire)))
     }
 
     /// Runs a write; a primary key or unique violation becomes `AlreadyExists(what)`.
@@ -343,8 +357,7 @@ impl SessionTable for SqliteSessionTable {
 
     async fn get_session(&self, id: &str) -> StorageResult<SessionRow> {
         let conn = lock(&self.conn);
-        let version = rows::data_version(&conn).map_err(|e| backend("read data_version", e))?;
-        let stamp = (version, self.writes.load(Ordering::Acquire));
+        let stamp = self.stamp(&conn)?;
         if let Some(row) = lock_rows(&self.rows).get(stamp, id) {
             return Ok(row);
         }
@@ -510,20 +523,26 @@ impl SessionTable for SqliteSessionTable {
     /// else the tombstone of the indexed incarnation. A row that ends between
     /// the two is found as its tombstone.
     async fn find_credential(&self, credential: &CredentialKey) -> StorageResult<CredentialOwner> {
-        let found = self.read(|c| {
+        let conn = lock(&self.conn);
+        let stamp = self.stamp(&conn)?;
+        if let Some(row) = lock_rows(&self.rows).get_by_credential(stamp, credential.as_str()) {
+            return Ok(CredentialOwner::Live(row));
+        }
+        let found = (|| {
+            let c = &*conn;
             let live = c
-                .prepare_cached(select_session!(
-                    "FROM credentials c JOIN sessions
-                     ON sessions.id = c.session AND sessions.incarnation = c.incarnation
-                     WHERE c.credential = ?1"
-                ))?
+                .prepare_cached(FIND_CREDENTIAL)?
                 .query_row([credential.as_str()], session_from_row)
                 .optional()?;
             if let Some(row) = live {
                 return Ok(Some(CredentialOwner::Live(row)));
             }
             Ok(records::credential_tombstone(c, credential.as_str())?.map(CredentialOwner::Ended))
-        })?;
+        })()
+        .map_err(|e| backend("read", e))?;
+        if let Some(CredentialOwner::Live(row)) = &found {
+            lock_rows(&self.rows).keep(stamp, row);
+        }
         found.ok_or_else(|| StorageError::NotFound("no session has this credential".into()))
     }
 

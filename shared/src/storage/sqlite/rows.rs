@@ -28,17 +28,25 @@ pub(super) type Stamp = (i64, u64);
 pub(super) struct RowCache {
     stamp: Option<Stamp>,
     rows: HashMap<String, SessionRow>,
+    /// Credential digest → the kept session it names.
+    owners: HashMap<String, String>,
 }
 
 impl RowCache {
-    /// The row of session `id` if kept under `stamp`; a different stamp
-    /// drops everything kept.
+    /// The row of session `id` if kept under `stamp`.
     pub fn get(&mut self, stamp: Stamp, id: &str) -> Option<SessionRow> {
-        if self.stamp != Some(stamp) {
-            self.rows.clear();
-            self.stamp = Some(stamp);
+        if !self.current(stamp) {
             return None;
         }
+        self.rows.get(id).cloned()
+    }
+
+    /// The kept row of the live session `credential` (a digest) names.
+    pub fn get_by_credential(&mut self, stamp: Stamp, credential: &str) -> Option<SessionRow> {
+        if !self.current(stamp) {
+            return None;
+        }
+        let id = self.owners.get(credential)?;
         self.rows.get(id).cloned()
     }
 
@@ -49,8 +57,25 @@ impl RowCache {
         }
         if self.rows.len() >= KEPT {
             self.rows.clear();
+            self.owners.clear();
+        }
+        for credential in &row.credentials {
+            self.owners
+                .insert(credential.as_str().to_owned(), row.id.clone());
         }
         self.rows.insert(row.id.clone(), row.clone());
+    }
+
+    /// Whether what is kept was read under `stamp`; if not, drops it all and
+    /// starts keeping under `stamp`.
+    fn current(&mut self, stamp: Stamp) -> bool {
+        if self.stamp == Some(stamp) {
+            return true;
+        }
+        self.rows.clear();
+        self.owners.clear();
+        self.stamp = Some(stamp);
+        false
     }
 }
 

@@ -3,8 +3,10 @@
 use rusqlite::StatementStatus;
 
 use super::log::{ALL, PAGE};
-use super::{lock, SqliteSessionTable, GET_SESSION};
-use crate::storage::{LogKey, SessionRow, SessionTable, StorageError};
+use super::{lock, SqliteSessionTable, FIND_CREDENTIAL, GET_SESSION};
+use crate::storage::{
+    CredentialKey, CredentialOwner, LogKey, SessionRow, SessionTable, StorageError, Tombstone,
+};
 
 /// Every mirror request reads the log after its copy's head: that statement
 /// must run as prepared, not be prepared again each time (a bound LIMIT did
@@ -95,13 +97,39 @@ fn row(id: &str, expires_at: i64) -> SessionRow {
         name: None,
         expires_at: Some(expires_at),
         body: "{}".into(),
-        credentials: Vec::new(),
+        credentials: vec![key()],
+    }
+}
+
+fn key() -> CredentialKey {
+    CredentialKey::new("stripe", "sk_test_a")
+}
+
+fn tombstone() -> Tombstone {
+    Tombstone {
+        id: "ses_a".into(),
+        incarnation: "inc".into(),
+        workspace: "ws".into(),
+        name: None,
+        ended_at_ms: 5,
+        reason: "ended".into(),
+    }
+}
+
+async fn owner_expiry(table: &SqliteSessionTable) -> Option<i64> {
+    match table.find_credential(&key()).await.expect("owner") {
+        CredentialOwner::Live(row) => row.expires_at,
+        CredentialOwner::Ended(t) => panic!("ended: {t:?}"),
     }
 }
 
 fn lookups(table: &SqliteSessionTable) -> i32 {
+    runs(table, GET_SESSION)
+}
+
+fn runs(table: &SqliteSessionTable, sql: &str) -> i32 {
     lock(&table.conn)
-        .prepare_cached(GET_SESSION)
+        .prepare_cached(sql)
         .expect("cached")
         .get_status(StatementStatus::Run)
 }
@@ -124,27 +152,38 @@ async fn a_session_row_read_again_comes_from_memory_until_a_write_may_have_chang
         );
     }
     assert_eq!(lookups(&table), 1, "read once, then kept");
-    let key = LogKey {
+    // A request routed by its credential (stripe-node's) finds the kept row too.
+    for _ in 0..3 {
+        assert_eq!(owner_expiry(&table).await, Some(100));
+    }
+    assert_eq!(runs(&table, FIND_CREDENTIAL), 0);
+    let log = LogKey {
         session: "ses_a".into(),
         incarnation: "inc".into(),
         mirror: "stripe".into(),
     };
-    table.append_log(&key, 1, b"x").await.expect("append");
+    table.append_log(&log, 1, b"x").await.expect("append");
     table.get_session("ses_a").await.expect("get");
     assert_eq!(lookups(&table), 1, "an append changes no session row");
     table.put_session(&row("ses_a", 200)).await.expect("put");
+    assert_eq!(owner_expiry(&table).await, Some(200));
+    assert_eq!(runs(&table, FIND_CREDENTIAL), 1);
     assert_eq!(
         table.get_session("ses_a").await.expect("get").expires_at,
         Some(200)
     );
-    assert_eq!(lookups(&table), 2);
+    assert_eq!(lookups(&table), 1, "the credential's lookup kept the row");
     table
-        .delete_session("ses_a", "inc", None)
+        .delete_session("ses_a", "inc", Some(&tombstone()))
         .await
         .expect("delete");
     assert!(matches!(
         table.get_session("ses_a").await,
         Err(StorageError::NotFound(_))
+    ));
+    assert!(matches!(
+        table.find_credential(&key()).await,
+        Ok(CredentialOwner::Ended(_))
     ));
 }
 
@@ -163,18 +202,24 @@ async fn a_session_row_another_process_changed_is_read_again_at_once() {
         here.get_session("ses_a").await.expect("get").expires_at,
         Some(100)
     );
+    assert_eq!(owner_expiry(&here).await, Some(100));
     there
         .put_session(&row("ses_a", 300))
         .await
         .expect("put there");
+    assert_eq!(owner_expiry(&here).await, Some(300));
     assert_eq!(
         here.get_session("ses_a").await.expect("get").expires_at,
         Some(300)
     );
     there
-        .delete_session("ses_a", "inc", None)
+        .delete_session("ses_a", "inc", Some(&tombstone()))
         .await
         .expect("delete there");
+    assert!(matches!(
+        here.find_credential(&key()).await,
+        Ok(CredentialOwner::Ended(_))
+    ));
     assert!(matches!(
         here.get_session("ses_a").await,
         Err(StorageError::NotFound(_))
