@@ -82,6 +82,10 @@ pub(super) struct Working {
     /// since: `(head, image)`. A reset to the same image at the same head
     /// would change nothing, so it logs nothing (see `Engine::replace`).
     pub pristine: Option<(u64, String)>,
+    /// When this copy last met another instance's write (applied its entries,
+    /// or lost an append to it): while that is recent, writes read the log
+    /// before they run (see `StateEngine::write`).
+    pub foreign_at: Option<Instant>,
 }
 
 impl Working {
@@ -181,6 +185,7 @@ impl Working {
             unweighed_bytes: 0,
             meter,
             pristine: None,
+            foreign_at: None,
         }
     }
 }

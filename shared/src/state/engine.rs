@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rusqlite::Connection;
@@ -32,6 +32,10 @@ use crate::storage::{LogKey, LogRecord, ObjectStore, SessionTable, StorageError}
 
 /// How many times a write re-runs after losing the race for the next log entry.
 const MAX_ATTEMPTS: usize = 32;
+
+/// How long after meeting another instance's write a copy's writes read the
+/// log first again, instead of trying an append on the copy as it stands.
+const FOREIGN_QUIET: Duration = Duration::from_secs(1);
 
 /// Default number of log entries between checkpoints.
 pub const DEFAULT_COMPACT_EVERY: u64 = 1000;
@@ -183,7 +187,13 @@ impl StateEngine {
             // of the table per write, ~7 % of a create): appending `head + 1`
             // fails if one did, and a write that changed nothing asks before it
             // answers. Either way it rolls back, catches up and runs again.
-            let optimistic = attempt == 0 && guard.db.is_some();
+            // Not while another instance has written lately: its writes would
+            // win each race this one's (one round trip shorter) and starve it.
+            let optimistic = attempt == 0
+                && guard
+                    .db
+                    .as_ref()
+                    .is_some_and(|w| w.foreign_at.is_none_or(|t| t.elapsed() >= FOREIGN_QUIET));
             let w = if optimistic {
                 guard.touch();
                 match guard.db.as_mut() {
@@ -258,6 +268,9 @@ impl StateEngine {
                 }
                 Err(StorageError::AlreadyExists(_)) => {
                     rollback(guard);
+                    if let Some(w) = guard.db.as_mut() {
+                        w.foreign_at = Some(Instant::now());
+                    }
                     continue;
                 }
                 Err(e) => {
@@ -526,6 +539,7 @@ impl StateEngine {
                     return Err(e);
                 }
                 w.reweigh();
+                w.foreign_at = Some(Instant::now());
             }
         }
         slot.db

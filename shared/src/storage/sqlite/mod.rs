@@ -85,6 +85,11 @@ const FIND_CREDENTIAL: &str = select_session!(
 #[derive(Debug)]
 pub struct SqliteSessionTable {
     conn: Arc<Mutex<Connection>>,
+    /// A second connection for reading long stretches of a log (a checkpoint
+    /// build): through the request connection those reads held its mutex a
+    /// page at a time and pushed the pages appends and lookups use out of its
+    /// cache. `None` in memory (nothing to share), where `conn` reads them.
+    bulk: Option<Mutex<Connection>>,
     /// Session rows read lately (see [`rows`]).
     rows: Mutex<rows::RowCache>,
     /// Writes through [`write`](Self::write) so far: each may have changed a
@@ -125,8 +130,13 @@ impl SqliteSessionTable {
             .map_err(|e| backend("set journal_size_limit", e))?;
         let conn = Arc::new(Mutex::new(conn));
         let wal = wal::Checkpointer::start(path, Arc::downgrade(&conn), restart_frames)?;
+        let bulk = connect(path)?;
+        // Each page is read once: a small cache is enough.
+        bulk.pragma_update(None, "cache_size", -256)
+            .map_err(|e| backend("set cache_size", e))?;
         Ok(Self {
             conn,
+            bulk: Some(Mutex::new(bulk)),
             rows: Mutex::default(),
             writes: AtomicU64::new(0),
             _wal: Some(wal),
@@ -139,6 +149,7 @@ impl SqliteSessionTable {
         init_schema(&mut conn, ":memory:")?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            bulk: None,
             rows: Mutex::default(),
             writes: AtomicU64::new(0),
             _wal: None,
@@ -603,7 +614,12 @@ impl SessionTable for SqliteSessionTable {
         after: u64,
         limit: usize,
     ) -> StorageResult<Vec<LogRecord>> {
-        self.query_log(key, after, Some(limit))
+        match &self.bulk {
+            Some(bulk) => {
+                log::entries(&lock(bulk), key, after, Some(limit)).map_err(|e| backend("read", e))
+            }
+            None => self.query_log(key, after, Some(limit)),
+        }
     }
 
     /// Raises the checkpoint in one transaction, which also holds the row in

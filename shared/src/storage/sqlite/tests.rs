@@ -225,3 +225,45 @@ async fn a_session_row_another_process_changed_is_read_again_at_once() {
         Err(StorageError::NotFound(_))
     ));
 }
+
+/// A checkpoint build reads a log's entries a page at a time, thousands of
+/// them: on a connection of its own, so it neither waits for nor holds up the
+/// requests' appends and lookups (nor empties their page cache).
+#[test]
+fn reading_a_log_in_pages_does_not_take_the_request_connection() {
+    let dir = tempfile::tempdir().expect("dir");
+    let table = std::sync::Arc::new(
+        SqliteSessionTable::open(&dir.path().join("sessions.db")).expect("table"),
+    );
+    for seq in 1..=3 {
+        lock(&table.conn)
+            .execute(
+                "INSERT INTO log (session, incarnation, mirror, seq, entry) VALUES ('ses_a', 'inc', 'stripe', ?1, x'00')",
+                [seq],
+            )
+            .expect("insert");
+    }
+    let held = lock(&table.conn);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = table.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let log = LogKey {
+            session: "ses_a".into(),
+            incarnation: "inc".into(),
+            mirror: "stripe".into(),
+        };
+        let _ = tx.send(
+            rt.block_on(reader.read_log_page(&log, 0, 2))
+                .map(|p| p.len()),
+        );
+    });
+    let page = rx.recv_timeout(std::time::Duration::from_secs(5));
+    drop(held);
+    assert!(
+        matches!(page, Ok(Ok(2))),
+        "a page read while a request holds the connection: {page:?}"
+    );
+}
