@@ -68,6 +68,13 @@ const COMPRESS_FROM: usize = 256;
 /// an allocation to attempt.
 const MAX_ENTRY_BYTES: usize = 1 << 30;
 
+/// The JSON length a compressed entry's body says it holds (LZ4's size
+/// prefix: four bytes, little-endian), if it has one.
+fn claimed_len(packed: &[u8]) -> Option<usize> {
+    let prefix: [u8; 4] = packed.get(..4)?.try_into().ok()?;
+    Some(u32::from_le_bytes(prefix) as usize)
+}
+
 impl LogEntry {
     /// A change set as [`drain_entry`](super::changes::drain_entry) wrote it
     /// (JSON), in the form the log stores: compressed when that pays.
@@ -89,10 +96,7 @@ impl LogEntry {
     /// how much it may grow a copy, compressed or not.
     pub fn json_len(bytes: &[u8]) -> usize {
         match bytes.split_first() {
-            Some((&LZ4, packed)) => packed
-                .get(..4)
-                .and_then(|b| b.try_into().ok())
-                .map_or(bytes.len(), |b| u32::from_le_bytes(b) as usize),
+            Some((&LZ4, packed)) => claimed_len(packed).unwrap_or(bytes.len()),
             _ => bytes.len(),
         }
     }
@@ -105,10 +109,7 @@ impl LogEntry {
         let json;
         let text = match bytes.split_first() {
             Some((&LZ4, packed)) => {
-                let claimed = packed
-                    .get(..4)
-                    .and_then(|b| b.try_into().ok())
-                    .map_or(usize::MAX, |b| u32::from_le_bytes(b) as usize);
+                let claimed = claimed_len(packed).unwrap_or(usize::MAX);
                 if claimed > MAX_ENTRY_BYTES {
                     return Err(StateError::Corrupt(format!(
                         "log entry: compressed entry claims {claimed} bytes"
@@ -125,8 +126,9 @@ impl LogEntry {
 
     /// Whether encoded entry `bytes` is a reset or restore. Change sets,
     /// nearly every entry, are told by how [`encode`](Self::encode) or
-    /// [`pack_changes`](Self::pack_changes) starts them, without parsing them (a cold load or checkpoint build then
-    /// decodes each entry once); anything else is decoded.
+    /// [`pack_changes`](Self::pack_changes) starts them, without parsing them
+    /// (a cold load or checkpoint build then decodes each entry once);
+    /// anything else is decoded.
     pub fn is_replacement(bytes: &[u8]) -> bool {
         !bytes.starts_with(&[LZ4])
             && !bytes.starts_with(br#"{"kind":"changes","#)

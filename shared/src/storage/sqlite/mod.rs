@@ -21,16 +21,18 @@
 //! measured and lost (`sqlite_hot_path_timings`, release, 2 cores, 8 threads):
 //! pure `read_log` at the head went from 2.5 to 1.0–1.6 µs, but a realistic mix
 //! (one append per five reads) went from 34–37 to 54–80 µs per append, because
-//! every commit invalidates the other connections' page caches.
+//! every commit invalidates the other connections' page caches. Only the
+//! long, one-pass reads of a checkpoint build use a second connection, and the
+//! WAL checkpointer a third (`wal`).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rusqlite::{ffi, params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
+mod conn;
 mod due;
 mod log;
 mod records;
@@ -41,6 +43,7 @@ mod tests;
 mod wal;
 mod workspaces;
 
+use conn::{backend, connect, enable_wal, lock, BUSY_TIMEOUT};
 use log::TRIM_BATCH;
 use schema::init_schema;
 
@@ -48,9 +51,6 @@ use super::{
     Checkpoint, CredentialKey, CredentialOwner, DueWork, LogKey, LogRecord, SessionRow,
     SessionTable, SnapshotQuery, SnapshotRow, StorageError, StorageResult, Tombstone, UsageCharge,
 };
-
-/// How long a connection waits for another process's write lock before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An append refused for a reason gone by the time it looks again is retried.
 const APPEND_ATTEMPTS: usize = 3;
@@ -156,10 +156,6 @@ impl SqliteSessionTable {
         })
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StorageResult<T> {
-        f(&lock(&self.conn)).map_err(|e| backend("read", e))
-    }
-
     /// A log's entries after `after`, ascending, at most `limit` (`None`: all).
     fn query_log(
         &self,
@@ -181,102 +177,6 @@ impl SqliteSessionTable {
             }
         }
     }
-
-    /// What rows read now are read under (see [`rows`]); call it holding the
-    /// connection, so no write of this handle runs between it and the read.
-    fn stamp(&self, conn: &Connection) -> StorageResult<rows::Stamp> {
-        let version = rows::data_version(conn).map_err(|e| backend("read data_version", e))?;
-        Ok((version, self.writes.load(Ordering::Acquire)))
-    }
-
-    /// Runs a write; a primary key or unique violation becomes `AlreadyExists(what)`.
-    /// Kept session rows are read again afterwards: `f` may have changed them.
-    fn write<T>(
-        &self,
-        what: impl FnOnce() -> String,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> StorageResult<T> {
-        let mut conn = lock(&self.conn);
-        let out = self.run_write(&mut conn, what, f);
-        self.writes.fetch_add(1, Ordering::Release);
-        out
-    }
-
-    /// [`write`](Self::write) for `f` that changes no session or credential
-    /// row (the log, checkpoints, due work): kept session rows stay valid.
-    fn write_beside_sessions<T>(
-        &self,
-        what: impl FnOnce() -> String,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> StorageResult<T> {
-        self.run_write(&mut lock(&self.conn), what, f)
-    }
-
-    fn run_write<T>(
-        &self,
-        conn: &mut Connection,
-        what: impl FnOnce() -> String,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> StorageResult<T> {
-        f(conn).map_err(|e| {
-            if is_taken(&e) {
-                StorageError::AlreadyExists(what())
-            } else {
-                backend("write", e)
-            }
-        })
-    }
-}
-
-fn connect(path: &Path) -> StorageResult<Connection> {
-    let conn = Connection::open(path)
-        .map_err(|e| StorageError::Backend(format!("open {}: {e}", path.display())))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| backend("set busy_timeout", e))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(|e| backend("set synchronous", e))?;
-    Ok(conn)
-}
-
-/// Switches to WAL, returning the journal mode now in force. On a new file the
-/// switch needs an exclusive lock and fails `SQLITE_BUSY` at once, without the
-/// busy handler, while another process opens the file too; so it retries here.
-fn enable_wal(conn: &Connection) -> StorageResult<String> {
-    let started = Instant::now();
-    loop {
-        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)) {
-            Err(e)
-                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
-                    && started.elapsed() < BUSY_TIMEOUT =>
-            {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            done => return done.map_err(|e| backend("enable WAL", e)),
-        }
-    }
-}
-
-/// A panic while holding a connection cannot leave a transaction open (rusqlite
-/// rolls back on drop), so a poisoned lock still guards a usable connection.
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn lock_rows(m: &Mutex<rows::RowCache>) -> MutexGuard<'_, rows::RowCache> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn backend(what: &str, e: rusqlite::Error) -> StorageError {
-    StorageError::Backend(format!("sqlite {what}: {e}"))
-}
-
-/// Only a duplicate key means "taken"; other constraint failures are bugs.
-fn is_taken(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error(),
-        Some(err) if err.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-            || err.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
-    )
 }
 
 fn seq_param(seq: u64) -> StorageResult<i64> {
@@ -369,7 +269,7 @@ impl SessionTable for SqliteSessionTable {
     async fn get_session(&self, id: &str) -> StorageResult<SessionRow> {
         let conn = lock(&self.conn);
         let stamp = self.stamp(&conn)?;
-        if let Some(row) = lock_rows(&self.rows).get(stamp, id) {
+        if let Some(row) = lock(&self.rows).get(stamp, id) {
             return Ok(row);
         }
         let row = conn
@@ -377,7 +277,7 @@ impl SessionTable for SqliteSessionTable {
             .and_then(|mut s| s.query_row([id], session_from_row).optional())
             .map_err(|e| backend("read", e))?
             .ok_or_else(|| StorageError::NotFound(format!("session {id}")))?;
-        lock_rows(&self.rows).keep(stamp, &row);
+        lock(&self.rows).keep(stamp, &row);
         Ok(row)
     }
 
@@ -536,7 +436,7 @@ impl SessionTable for SqliteSessionTable {
     async fn find_credential(&self, credential: &CredentialKey) -> StorageResult<CredentialOwner> {
         let conn = lock(&self.conn);
         let stamp = self.stamp(&conn)?;
-        if let Some(row) = lock_rows(&self.rows).get_by_credential(stamp, credential.as_str()) {
+        if let Some(row) = lock(&self.rows).get_by_credential(stamp, credential.as_str()) {
             return Ok(CredentialOwner::Live(row));
         }
         let found = (|| {
@@ -552,7 +452,7 @@ impl SessionTable for SqliteSessionTable {
         })()
         .map_err(|e| backend("read", e))?;
         if let Some(CredentialOwner::Live(row)) = &found {
-            lock_rows(&self.rows).keep(stamp, row);
+            lock(&self.rows).keep(stamp, row);
         }
         found.ok_or_else(|| StorageError::NotFound("no session has this credential".into()))
     }

@@ -22,11 +22,9 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-use std::sync::{Mutex, Weak};
 
 use rusqlite::Connection;
 
