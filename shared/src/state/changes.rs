@@ -1,20 +1,25 @@
 //! Change capture with triggers, so the default build needs no libclang (SQLite's
 //! session extension would). Every mirror table gets AFTER INSERT/UPDATE/DELETE
-//! triggers that copy the row (as JSON) into `_changes`; a write drains that table
-//! into a [`RowChange`] list, and another instance replays the list with
-//! [`apply`].
+//! triggers that note the changed row's table and key in `_changes`; a write
+//! drains that table into a change set holding each changed row once, as the
+//! transaction left it (its columns as JSON, or `null` once deleted), and
+//! another instance replays the set with [`apply`].
+//!
+//! The triggers note keys only, not rows: a connection parses every trigger
+//! of its schema, and Stripe's 96 triggers each building its table's row as
+//! `json_object` cost ~130 KB per working copy. The row is read once, when the
+//! write drains, which also logs a row updated several times in one write once.
 
 use std::collections::HashMap;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{RowChange, StateError, StateResult};
 
 const CHANGES_DDL: &str = "CREATE TABLE IF NOT EXISTS _changes (
     n INTEGER PRIMARY KEY,
     tbl TEXT NOT NULL,
-    pk ANY,
-    row TEXT
+    pk ANY
 ) STRICT";
 
 /// Creates `_changes` and capture triggers for every table of the mirror schema.
@@ -22,97 +27,157 @@ const CHANGES_DDL: &str = "CREATE TABLE IF NOT EXISTS _changes (
 pub fn install(conn: &Connection) -> StateResult<()> {
     conn.execute_batch(CHANGES_DDL)?;
     for table in user_tables(conn)? {
-        let cols = columns(conn, &table)?;
         let pk = primary_key(conn, &table)?;
-        let json_of = |alias: &str| {
-            let pairs: Vec<String> = cols
-                .iter()
-                .map(|c| format!("'{c}', {alias}.\"{c}\""))
-                .collect();
-            format!("json_object({})", pairs.join(", "))
-        };
         let sql = format!(
             "CREATE TRIGGER \"_cap_{t}_ins\" AFTER INSERT ON \"{t}\" BEGIN
-               INSERT INTO _changes(tbl, pk, row) VALUES ('{t}', NEW.\"{pk}\", {new});
+               INSERT INTO _changes(tbl, pk) VALUES ('{t}', NEW.\"{pk}\");
              END;
              CREATE TRIGGER \"_cap_{t}_upd\" AFTER UPDATE ON \"{t}\" BEGIN
-               INSERT INTO _changes(tbl, pk, row) SELECT '{t}', OLD.\"{pk}\", NULL WHERE OLD.\"{pk}\" IS NOT NEW.\"{pk}\";
-               INSERT INTO _changes(tbl, pk, row) VALUES ('{t}', NEW.\"{pk}\", {new});
+               INSERT INTO _changes(tbl, pk) SELECT '{t}', OLD.\"{pk}\" WHERE OLD.\"{pk}\" IS NOT NEW.\"{pk}\";
+               INSERT INTO _changes(tbl, pk) VALUES ('{t}', NEW.\"{pk}\");
              END;
              CREATE TRIGGER \"_cap_{t}_del\" AFTER DELETE ON \"{t}\" BEGIN
-               INSERT INTO _changes(tbl, pk, row) VALUES ('{t}', OLD.\"{pk}\", NULL);
+               INSERT INTO _changes(tbl, pk) VALUES ('{t}', OLD.\"{pk}\");
              END;",
             t = table,
-            new = json_of("NEW"),
         );
         conn.execute_batch(&sql)?;
     }
     Ok(())
 }
 
+/// The changed keys since the last drain, newest first; [`drain_entry`] keeps
+/// each key's last change, in the order of those last changes. Replayed with
+/// `INSERT OR REPLACE` in that order, the rows as they ended give the state the
+/// write left: a row that conflicts with one on a unique column was itself
+/// changed by the write, so it is in the set too, and comes back after.
+const CHANGED_KEYS: &str = "SELECT tbl, pk FROM _changes ORDER BY n DESC";
+
+/// A captured primary key, hashable (SQLite's GROUP BY would sort instead).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Null,
+    Integer(i64),
+    Real(u64),
+    Text(String),
+}
+
+impl Key {
+    fn of(v: rusqlite::types::ValueRef<'_>) -> StateResult<Self> {
+        use rusqlite::types::ValueRef;
+        Ok(match v {
+            ValueRef::Null => Key::Null,
+            ValueRef::Integer(i) => Key::Integer(i),
+            ValueRef::Real(f) => Key::Real(f.to_bits()),
+            ValueRef::Text(_) => Key::Text(text(v)?.to_owned()),
+            ValueRef::Blob(_) => {
+                return Err(StateError::Corrupt(
+                    "blob primary keys are not supported".into(),
+                ))
+            }
+        })
+    }
+
+    fn sql(&self) -> rusqlite::types::ValueRef<'_> {
+        use rusqlite::types::ValueRef;
+        match self {
+            Key::Null => ValueRef::Null,
+            Key::Integer(i) => ValueRef::Integer(*i),
+            Key::Real(bits) => ValueRef::Real(f64::from_bits(*bits)),
+            Key::Text(t) => ValueRef::Text(t.as_bytes()),
+        }
+    }
+}
+
+/// Per table, the statement that reads a changed row back as JSON (built from
+/// the table's columns once per working copy, not once per write).
+#[derive(Debug, Default)]
+pub struct RowReaders {
+    sql: HashMap<String, String>,
+}
+
+impl RowReaders {
+    fn sql(&mut self, conn: &Connection, table: &str) -> StateResult<&str> {
+        if !self.sql.contains_key(table) {
+            if !valid_ident(table) {
+                return Err(StateError::Corrupt(format!("captured table {table:?}")));
+            }
+            let pk = primary_key(conn, table)?;
+            let pairs: Vec<String> = columns(conn, table)?
+                .iter()
+                .map(|c| format!("'{c}', \"{c}\""))
+                .collect();
+            let sql = format!(
+                "SELECT json_object({}) FROM \"{table}\" WHERE \"{pk}\" = ?1",
+                pairs.join(", ")
+            );
+            self.sql.insert(table.to_string(), sql);
+        }
+        self.sql
+            .get(table)
+            .map(String::as_str)
+            .ok_or_else(|| StateError::Corrupt(format!("no such table {table}")))
+    }
+}
+
 /// Takes the rows changed since the last drain out of `_changes`.
 #[cfg(test)]
 pub fn drain(conn: &Connection) -> StateResult<Vec<RowChange>> {
-    let mut out = Vec::new();
-    {
-        let mut stmt = conn.prepare_cached("SELECT tbl, pk, row FROM _changes ORDER BY n")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let table: String = r.get(0)?;
-            let pk = sql_to_json(r.get_ref(1)?)?;
-            let row: Option<String> = r.get(2)?;
-            let row = match row {
-                Some(text) => Some(
-                    serde_json::value::RawValue::from_string(text)
-                        .map_err(|e| StateError::Corrupt(format!("captured row: {e}")))?,
-                ),
-                None => None,
-            };
-            out.push(RowChange { table, pk, row });
-        }
+    match drain_entry(conn, &mut RowReaders::default())? {
+        None => Ok(Vec::new()),
+        Some(entry) => match super::LogEntry::decode(&entry)? {
+            super::LogEntry::Changes { changes } => Ok(changes),
+            _ => Err(StateError::Corrupt("not a change set".into())),
+        },
     }
-    if !out.is_empty() {
-        conn.prepare_cached("DELETE FROM _changes")?.execute([])?;
-    }
-    Ok(out)
 }
 
 /// Takes the rows changed since the last drain out of `_changes` as the
-/// encoded log entry (`LogEntry::Changes`, byte for byte what encoding
-/// [`drain`]'s result gives), or `None` when nothing changed.
+/// encoded log entry (`LogEntry::Changes`), or `None` when nothing changed.
 ///
-/// Written straight from the captured text: the rows are JSON that SQLite's
-/// `json_object` made, so parsing each into a `RawValue` (which validates it)
-/// and serializing it again cost ~5 % of a Stripe create's instructions.
-pub fn drain_entry(conn: &Connection) -> StateResult<Option<Vec<u8>>> {
-    let mut out = Vec::with_capacity(8192);
-    out.extend_from_slice(br#"{"kind":"changes","changes":["#);
-    let mut any = false;
+/// Written straight from the text SQLite's `json_object` makes: parsing each
+/// row into a `RawValue` (which validates it) and serializing it again cost
+/// ~5 % of a Stripe create's instructions.
+pub fn drain_entry(conn: &Connection, readers: &mut RowReaders) -> StateResult<Option<Vec<u8>>> {
+    let mut keys: Vec<(String, Key)> = Vec::new();
     {
-        let mut stmt = conn.prepare_cached("SELECT tbl, pk, row FROM _changes ORDER BY n")?;
+        let mut seen = std::collections::HashSet::new();
+        let mut stmt = conn.prepare_cached(CHANGED_KEYS)?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            if any {
-                out.push(b',');
+            let key = (text(r.get_ref(0)?)?.to_owned(), Key::of(r.get_ref(1)?)?);
+            if seen.insert(key.clone()) {
+                keys.push(key);
             }
-            any = true;
-            out.extend_from_slice(br#"{"t":"#);
-            let table = text(r.get_ref(0)?)?;
-            serde_json::to_writer(&mut out, table)
-                .map_err(|e| StateError::Corrupt(format!("captured table: {e}")))?;
-            out.extend_from_slice(br#","pk":"#);
-            serde_json::to_writer(&mut out, &sql_to_json(r.get_ref(1)?)?)
-                .map_err(|e| StateError::Corrupt(format!("captured key: {e}")))?;
-            out.extend_from_slice(br#","row":"#);
-            match r.get_ref(2)? {
-                rusqlite::types::ValueRef::Null => out.extend_from_slice(b"null"),
-                row => out.extend_from_slice(text(row)?.as_bytes()),
-            }
-            out.push(b'}');
         }
     }
-    if !any {
+    if keys.is_empty() {
         return Ok(None);
+    }
+    let mut out = Vec::with_capacity(8192);
+    out.extend_from_slice(br#"{"kind":"changes","changes":["#);
+    for (i, (table, key)) in keys.iter().rev().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"t":"#);
+        serde_json::to_writer(&mut out, table)
+            .map_err(|e| StateError::Corrupt(format!("captured table: {e}")))?;
+        out.extend_from_slice(br#","pk":"#);
+        serde_json::to_writer(&mut out, &sql_to_json(key.sql())?)
+            .map_err(|e| StateError::Corrupt(format!("captured key: {e}")))?;
+        out.extend_from_slice(br#","row":"#);
+        let row: Option<String> = conn
+            .prepare_cached(readers.sql(conn, table)?)?
+            .query_row([rusqlite::types::ToSqlOutput::Borrowed(key.sql())], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match row {
+            None => out.extend_from_slice(b"null"),
+            Some(row) => out.extend_from_slice(row.as_bytes()),
+        }
+        out.push(b'}');
     }
     out.extend_from_slice(b"]}");
     conn.prepare_cached("DELETE FROM _changes")?.execute([])?;
@@ -291,52 +356,116 @@ fn json_to_sql(v: &serde_json::Value) -> rusqlite::types::Value {
 mod tests {
     use rusqlite::Connection;
 
-    use super::{drain, drain_entry, install};
-    use crate::state::LogEntry;
+    use super::{apply, drain, install};
 
-    /// The same writes on two identical databases.
-    fn twins() -> [Connection; 2] {
-        [0, 1].map(|_| {
-            let c = Connection::open_in_memory().expect("open");
-            c.execute_batch(
-                "CREATE TABLE notes (id TEXT PRIMARY KEY, n INTEGER, text TEXT, data TEXT);
-                 CREATE TABLE counts (k INTEGER PRIMARY KEY, v REAL);",
-            )
-            .expect("schema");
-            install(&c).expect("capture");
-            c.execute_batch(
-                r#"INSERT INTO notes VALUES ('a "quoted" id', 1, 'line
-two \ back', '{"x":[1,2]}');
-                   INSERT INTO notes VALUES ('b', NULL, 'é ☃', NULL);
-                   INSERT INTO counts VALUES (7, 1.5);
-                   UPDATE notes SET n = 2 WHERE id = 'b';
-                   DELETE FROM notes WHERE id = 'a "quoted" id';"#,
-            )
-            .expect("writes");
-            c
-        })
+    const SCHEMA: &str =
+        "CREATE TABLE notes (id TEXT PRIMARY KEY, n INTEGER, text TEXT, data TEXT);
+         CREATE UNIQUE INDEX notes_text ON notes(text);
+         CREATE TABLE counts (k INTEGER PRIMARY KEY, v REAL);";
+
+    fn db() -> Connection {
+        let c = Connection::open_in_memory().expect("open");
+        c.execute_batch(SCHEMA).expect("schema");
+        install(&c).expect("capture");
+        c
     }
 
-    /// The entry written straight from the captured text is, byte for byte,
-    /// the encoding of the drained change set, and reads back as it.
-    #[test]
-    fn a_drained_entry_is_the_encoded_change_set() {
-        let [a, b] = twins();
+    /// Every row of both tables, in key order, as text.
+    fn dump(c: &Connection) -> Vec<String> {
+        let mut out = Vec::new();
+        for sql in [
+            "SELECT json_array(id, n, text, data) FROM notes ORDER BY id",
+            "SELECT json_array(k, v) FROM counts ORDER BY k",
+        ] {
+            let mut stmt = c.prepare(sql).expect("prepare");
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .expect("query");
+            out.extend(rows.map(|r| r.expect("row")));
+        }
+        out
+    }
+
+    /// Runs `writes` on a copy of `before`, drains them and replays the change
+    /// set on another copy: both must hold the same rows.
+    fn replayed(before: &str, writes: &str) -> (Vec<super::RowChange>, Vec<String>, Vec<String>) {
+        let [a, b] = [db(), db()];
+        for c in [&a, &b] {
+            c.execute_batch(before).expect("before");
+            drain(c).expect("drain the setup");
+        }
+        a.execute_batch(writes).expect("writes");
         let changes = drain(&a).expect("drain");
-        assert_eq!(changes.len(), 5);
-        let expected = LogEntry::Changes { changes }.encode().expect("encode");
-        let entry = drain_entry(&b)
-            .expect("drain entry")
-            .expect("something changed");
-        assert_eq!(
-            String::from_utf8_lossy(&entry),
-            String::from_utf8_lossy(&expected)
+        apply(&b, &changes).expect("apply");
+        assert!(
+            drain(&b).expect("drain the replica").is_empty(),
+            "replay leaves nothing captured"
         );
-        let LogEntry::Changes { changes } = LogEntry::decode(&entry).expect("decode") else {
-            panic!("not a change set")
-        };
-        assert_eq!(changes.len(), 5);
-        assert!(changes[4].row.is_none(), "the delete");
-        assert_eq!(drain_entry(&b).expect("again"), None, "drained once");
+        (changes, dump(&a), dump(&b))
+    }
+
+    #[test]
+    fn a_drained_change_set_replayed_elsewhere_gives_the_same_rows() {
+        let (changes, a, b) = replayed(
+            "",
+            r#"INSERT INTO notes VALUES ('a "quoted" id', 1, 'line
+two \ back', '{"x":[1,2]}');
+               INSERT INTO notes VALUES ('b', NULL, 'é ☃', NULL);
+               INSERT INTO counts VALUES (7, 1.5);
+               UPDATE notes SET n = 2 WHERE id = 'b';
+               DELETE FROM notes WHERE id = 'a "quoted" id';"#,
+        );
+        assert_eq!(a, b);
+        assert_eq!(a, [r#"["b",2,"é ☃",null]"#, "[7,1.5]"]);
+        assert_eq!(changes.len(), 3, "each changed row once: {changes:?}");
+        assert!(changes[2].row.is_none(), "the deleted row, changed last");
+        assert!(drain(&db()).expect("nothing").is_empty());
+    }
+
+    #[test]
+    fn a_row_changed_several_times_in_one_write_is_logged_once_as_it_ended() {
+        let (changes, a, b) = replayed(
+            "INSERT INTO notes VALUES ('x', 1, 'one', NULL);",
+            "UPDATE notes SET n = 2 WHERE id = 'x';
+             UPDATE notes SET n = 3, text = 'three' WHERE id = 'x';
+             INSERT INTO notes VALUES ('gone', 0, 'tmp', NULL);
+             DELETE FROM notes WHERE id = 'gone';",
+        );
+        assert_eq!(a, b);
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        let row = changes[0].row.as_ref().expect("x kept").get();
+        assert!(row.contains(r#""n":3"#) && row.contains("three"), "{row}");
+        assert_eq!(changes[1].pk, "gone");
+        assert!(
+            changes[1].row.is_none(),
+            "inserted then deleted: logged as gone"
+        );
+    }
+
+    #[test]
+    fn a_changed_key_logs_the_old_key_gone_and_the_new_one() {
+        let (changes, a, b) = replayed(
+            "INSERT INTO notes VALUES ('old', 1, 'one', NULL);",
+            "UPDATE notes SET id = 'new' WHERE id = 'old';",
+        );
+        assert_eq!(a, b);
+        assert_eq!(a, [r#"["new",1,"one",null]"#]);
+        assert_eq!(changes.len(), 2);
+    }
+
+    /// Values swapped through a temporary one on a unique column: replaying
+    /// the rows as they ended, in the order of their last change, must not
+    /// leave a row behind that `INSERT OR REPLACE` removed for a conflict.
+    #[test]
+    fn values_swapped_on_a_unique_column_replay_to_the_same_rows() {
+        let (_, a, b) = replayed(
+            "INSERT INTO notes VALUES ('p', 1, 'x', NULL);
+             INSERT INTO notes VALUES ('q', 2, 'y', NULL);",
+            "UPDATE notes SET text = 'tmp' WHERE id = 'p';
+             UPDATE notes SET text = 'x' WHERE id = 'q';
+             UPDATE notes SET text = 'y' WHERE id = 'p';",
+        );
+        assert_eq!(a, b);
+        assert_eq!(a, [r#"["p",1,"y",null]"#, r#"["q",2,"x",null]"#]);
     }
 }

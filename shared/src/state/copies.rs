@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use super::byte_lru::ByteLru;
 use super::engine::MirrorKey;
 use super::frozen::{Frozen, Thawed};
-use super::images;
+use super::{changes, images};
 
 /// Default budget for open working copies: with the frozen ones a busy `mirra
 /// serve` stays under 1 GB (10,000 touched Stripe sessions: ~1,500 open, the
@@ -86,6 +86,8 @@ pub(super) struct Working {
     /// or lost an append to it): while that is recent, writes read the log
     /// before they run (see `StateEngine::write`).
     pub foreign_at: Option<Instant>,
+    /// How this copy's drains read changed rows back, per table.
+    pub readers: changes::RowReaders,
 }
 
 impl Working {
@@ -186,6 +188,7 @@ impl Working {
             meter,
             pristine: None,
             foreign_at: None,
+            readers: changes::RowReaders::default(),
         }
     }
 }

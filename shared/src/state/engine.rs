@@ -215,7 +215,7 @@ impl StateEngine {
             let Some(w) = guard.db.as_mut() else {
                 return Err(StateError::Corrupt("working copy vanished".into()).into());
             };
-            let drained = changes::drain_entry(&w.conn);
+            let drained = changes::drain_entry(&w.conn, &mut w.readers);
             let entry = match drained {
                 Ok(Some(entry)) => LogEntry::pack_changes(entry),
                 Ok(None) => {
