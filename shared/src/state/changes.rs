@@ -453,6 +453,41 @@ two \ back', '{"x":[1,2]}');
         assert_eq!(changes.len(), 2);
     }
 
+    /// Checkpoints and snapshots taken before keys-only capture hold
+    /// `_changes` with a `row` column and triggers that fill it: their writes
+    /// still drain, from the rows as they ended.
+    #[test]
+    fn a_database_with_the_earlier_row_building_triggers_still_drains() {
+        let old = Connection::open_in_memory().expect("open");
+        old.execute_batch(SCHEMA).expect("schema");
+        old.execute_batch(
+            "CREATE TABLE _changes (n INTEGER PRIMARY KEY, tbl TEXT NOT NULL, pk ANY, row TEXT) STRICT;
+             CREATE TRIGGER _cap_notes_ins AFTER INSERT ON notes BEGIN
+               INSERT INTO _changes(tbl, pk, row) VALUES ('notes', NEW.id,
+                 json_object('id', NEW.id, 'n', NEW.n, 'text', NEW.text, 'data', NEW.data));
+             END;
+             CREATE TRIGGER _cap_notes_upd AFTER UPDATE ON notes BEGIN
+               INSERT INTO _changes(tbl, pk, row) SELECT 'notes', OLD.id, NULL WHERE OLD.id IS NOT NEW.id;
+               INSERT INTO _changes(tbl, pk, row) VALUES ('notes', NEW.id,
+                 json_object('id', NEW.id, 'n', NEW.n, 'text', NEW.text, 'data', NEW.data));
+             END;",
+        )
+        .expect("the earlier capture");
+        old.execute_batch(
+            "INSERT INTO notes VALUES ('a', 1, 'one', NULL);
+             UPDATE notes SET n = 2 WHERE id = 'a';",
+        )
+        .expect("writes");
+        let changes = drain(&old).expect("drain");
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        let row = changes[0].row.as_ref().expect("the row").get();
+        assert!(row.contains(r#""n":2"#), "{row}");
+        let replica = db();
+        apply(&replica, &changes).expect("apply");
+        assert_eq!(dump(&replica), dump(&old));
+        assert!(drain(&old).expect("again").is_empty(), "drained once");
+    }
+
     /// Values swapped through a temporary one on a unique column: replaying
     /// the rows as they ended, in the order of their last change, must not
     /// leave a row behind that `INSERT OR REPLACE` removed for a conflict.
