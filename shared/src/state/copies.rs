@@ -39,7 +39,7 @@ pub const REWEIGH_EVERY_WRITES: u64 = 16;
 pub const REWEIGH_EVERY_BYTES: u64 = 32 * 1024;
 
 /// Default budget for frozen copies (see [`super::frozen`]): a touched Stripe
-/// copy frozen weighs ~12 KB, so this holds ~20,000 of them.
+/// copy frozen weighs ~15 KB, so this holds ~17,000 of them.
 pub const DEFAULT_FROZEN_BYTES: u64 = 256 * 1024 * 1024;
 
 /// What the working copies weigh together, updated as they are built, grow and drop.
