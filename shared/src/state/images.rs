@@ -148,11 +148,7 @@ pub const PAGE_SIZE: u32 = 1024;
 /// Builds an image in memory: schema, capture triggers, seed rows.
 pub fn build(recipe: &ImageRecipe<'_>) -> StateResult<Bytes> {
     let conn = Connection::open_in_memory()?;
-    let page: u32 = std::env::var("MIRRA_PAGE_SIZE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(PAGE_SIZE);
-    conn.pragma_update(None, "page_size", page)?;
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.execute_batch(recipe.schema)?;
     changes::install(&conn)?;
     conn.execute_batch("BEGIN")?;
@@ -188,9 +184,8 @@ pub fn in_page_cache(len: usize) -> bool {
 /// deserialized buffer (see `Working::outgrown`). SQLite's b-tree balancing
 /// renumbers pages through the pending-byte page (the one at 1 GiB: 1,048,577
 /// at 1 KB pages), which leaves the page cache's highest key there, so every
-/// commit then
-/// truncates the cache by walking its whole hash table, one bucket per page
-/// held. For a database that *is* its page cache that walk grows with the
+/// commit then truncates the cache by walking its whole hash table, one bucket
+/// per page held. For a database that *is* its page cache that walk grows with the
 /// state: 1.3 ms per commit at 160 MB, a quarter of the CPU under load.
 /// A deserialized database's cache is bounded (`cache_size`, 2 MB), and so
 /// is the walk.
