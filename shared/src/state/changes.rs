@@ -99,14 +99,8 @@ pub struct RowReaders {
 impl RowReaders {
     fn sql(&mut self, conn: &Connection, table: &str) -> StateResult<&str> {
         if !self.sql.contains_key(table) {
-            if !valid_ident(table) {
-                return Err(StateError::Corrupt(format!("captured table {table:?}")));
-            }
-            let pk = primary_key(conn, table)?;
-            let pairs: Vec<String> = columns(conn, table)?
-                .iter()
-                .map(|c| format!("'{c}', \"{c}\""))
-                .collect();
+            let (pk, columns) = key_and_columns(conn, table)?;
+            let pairs: Vec<String> = columns.iter().map(|c| format!("'{c}', \"{c}\"")).collect();
             let sql = format!(
                 "SELECT json_object({}) FROM \"{table}\" WHERE \"{pk}\" = ?1",
                 pairs.join(", ")
@@ -243,11 +237,7 @@ impl<'c> Replayer<'c> {
 
     fn table(&mut self, name: &str) -> StateResult<&Table> {
         if !self.tables.contains_key(name) {
-            if !valid_ident(name) {
-                return Err(StateError::Corrupt(format!("table name {name:?}")));
-            }
-            let pk = primary_key(self.conn, name)?;
-            let columns = columns(self.conn, name)?;
+            let (pk, columns) = key_and_columns(self.conn, name)?;
             let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
             let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
             let table = Table {
@@ -265,6 +255,16 @@ impl<'c> Replayer<'c> {
             .get(name)
             .ok_or_else(|| StateError::Corrupt(format!("no such table {name}")))
     }
+}
+
+/// A logged table's primary key and columns, for the statements that read
+/// its changed rows back and replay them; its name comes from the data, so
+/// it must be a plain identifier before it goes into SQL.
+fn key_and_columns(conn: &Connection, table: &str) -> StateResult<(String, Vec<String>)> {
+    if !valid_ident(table) {
+        return Err(StateError::Corrupt(format!("table name {table:?}")));
+    }
+    Ok((primary_key(conn, table)?, columns(conn, table)?))
 }
 
 fn user_tables(conn: &Connection) -> StateResult<Vec<String>> {

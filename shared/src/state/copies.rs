@@ -11,8 +11,9 @@
 //! A copy is weighed as SQLite counts what its connection holds (page cache,
 //! parsed schema, prepared statements, lookaside; `sqlite_memory`) plus the
 //! buffer a deserialized database lives in, so the budget tracks the
-//! process's memory, not just its data. A slot that anyone holds or waits for (its `Arc` is shared)
-//! is never dropped, so no request loses its copy mid-way.
+//! process's memory, not just its data. A slot that anyone holds or waits
+//! for (its `Arc` is shared) is never dropped, so no request loses its copy
+//! mid-way.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -124,10 +125,8 @@ impl Working {
     pub fn reopened(&mut self, conn: Connection) {
         self.conn = conn;
         self.in_page_cache = false;
-        let (db_bytes, schema_bytes, now) = weigh(&self.conn, false, self.db_bytes, None);
-        self.db_bytes = db_bytes;
-        self.schema_bytes = schema_bytes;
-        self.set_weight(now);
+        // A new connection: its schema is measured afresh.
+        self.weigh_again(None);
     }
 
     /// Empties a deserialized copy's page cache after a commit. Its pages
@@ -148,18 +147,16 @@ impl Working {
 
     /// Weighs the copy again after it changed.
     pub fn reweigh(&mut self) {
-        let (db_bytes, _, now) = weigh(
-            &self.conn,
-            self.in_page_cache,
-            self.db_bytes,
-            Some(self.schema_bytes),
-        );
-        self.db_bytes = db_bytes;
-        self.set_weight(now);
+        self.weigh_again(Some(self.schema_bytes));
     }
 
-    /// Moves the meter by the change from the weight the copy had.
-    fn set_weight(&mut self, now: u64) {
+    /// Weighs the copy (its schema too when `schema` is `None`) and moves the
+    /// meter by the change.
+    fn weigh_again(&mut self, schema: Option<u64>) {
+        let (db_bytes, schema_bytes, now) =
+            weigh(&self.conn, self.in_page_cache, self.db_bytes, schema);
+        self.db_bytes = db_bytes;
+        self.schema_bytes = schema_bytes;
         if now >= self.weight {
             self.meter
                 .bytes
@@ -512,7 +509,7 @@ mod tests {
 
     /// The meter counts what open copies cost in memory: 200 copies of a
     /// seeded Stripe mirror, each read once, weigh within 10 % of what they
-    /// added to the heap. (A fixed guess per connection fell 18 % short once
+    /// added to the heap. (A fixed guess per connection fell 15 % short once
     /// Stripe's schema grew: the budget let 1,000 copies take 975 MB.)
     #[test]
     fn open_copies_weigh_what_they_cost_in_memory() {
