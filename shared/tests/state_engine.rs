@@ -226,6 +226,60 @@ async fn two_engines_racing_for_one_log_retry_their_lost_writes_and_land_each_on
     );
 }
 
+/// Under load the mirror's lock must not sit idle while its last holder
+/// finishes its reply: a write that releases it to a waiting write lets that
+/// one in before it goes on. (The table's appends yield, so the second write
+/// is queued on the lock while the first holds it, on one thread.)
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_hands_the_mirror_lock_to_a_waiting_write_before_it_answers() {
+    let st = storage();
+    let racing = Arc::new(support::racing_table::RacingTable::new(st.table.clone()));
+    let table: Arc<dyn SessionTable> = racing.clone();
+    let mut sessions = Sessions::new(
+        table,
+        st.store.clone(),
+        Arc::new(SystemClock),
+        vec![Arc::new(Notes {
+            default: &["seeded one", "seeded two"],
+        })],
+    );
+    sessions.set_compact_every(0);
+    let a = Arc::new(sessions);
+    let s = a.create("ws", notes_request()).await.expect("create");
+    let other = a.create("ws", notes_request()).await.expect("create");
+    // The racing table's first two appends wait for each other: use them up
+    // (on two sessions, so both reach it), which also makes `s` resident.
+    tokio::join!(add(&a, &s, "warm"), add(&a, &other, "warm"));
+
+    let order = Arc::new(std::sync::Mutex::new(Vec::<&str>::new()));
+    let write = |name: &'static str, answered: &'static str| {
+        let (a, s, order) = (a.clone(), s.clone(), order.clone());
+        async move {
+            ctx(&a, &s)
+                .await
+                .write(|c| {
+                    order.lock().expect("order").push(name);
+                    c.execute("INSERT INTO notes (text) VALUES (?1)", [name])
+                        .map_err(|e| TestError::from(StateError::from(e)))
+                })
+                .await
+                .expect("write");
+            order.lock().expect("order").push(answered);
+        }
+    };
+    let first = tokio::spawn(write("first wrote", "first answered"));
+    let second = tokio::spawn(write("second wrote", "second answered"));
+    first.await.expect("first");
+    second.await.expect("second");
+    let order = order.lock().expect("order").clone();
+    assert_eq!(
+        order[..2],
+        ["first wrote", "second wrote"],
+        "the second write ran before the first answered: {order:?}"
+    );
+    assert_eq!(texts(&a, &s).await.len(), 5);
+}
+
 /// A write that loses every race gives up with `Contention` (never a silent
 /// success or a lost write), and the same write succeeds once the races stop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -166,7 +166,19 @@ impl StateEngine {
         let out = {
             let slot = self.copies.slot(key);
             let mut guard = slot.lock().await;
-            f(&mut guard).await
+            let out = f(&mut guard).await;
+            drop(guard);
+            // The lock is fair: if a request was waiting, the release handed it
+            // the lock (and `try_lock` fails). Tokio runs a task woken by the
+            // running one next on the same thread, but only once that one
+            // yields: without this, the next holder would wait while this
+            // request renders, records and sends its reply, and the mirror's
+            // lock would sit idle a third of the time under load (one session,
+            // 16 connections: +15–20 % creates per second with the yield).
+            if slot.try_lock().is_err() {
+                tokio::task::yield_now().await;
+            }
+            out
         };
         self.copies.trim();
         out
