@@ -546,4 +546,67 @@ mod tests {
         );
         drop(held);
     }
+
+    /// A database of `rows` rows of 1 KB, as bytes.
+    fn database_of(rows: i64) -> Vec<u8> {
+        let conn = rusqlite::Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE t (v BLOB)")
+            .expect("table");
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+             INSERT INTO t SELECT zeroblob(1000) FROM n",
+            [rows],
+        )
+        .expect("rows");
+        images::serialize(&conn).expect("bytes").to_vec()
+    }
+
+    /// Emptying a large copy's page cache after its commit leaves every other
+    /// connection's cache alone. In a SQLite built with
+    /// `SQLITE_ENABLE_MEMORY_MANAGEMENT` (libsqlite3-sys's default, undone in
+    /// `.cargo/config.toml`) all connections share one page cache, and this
+    /// emptied them all: the session table's connection, which every request
+    /// uses, read ~10 pages back from disk per request while a large session
+    /// was being written.
+    #[test]
+    fn trimming_a_copys_page_cache_leaves_other_connections_caches_alone() {
+        let dir = tempfile::tempdir().expect("dir");
+        let other = rusqlite::Connection::open(dir.path().join("other.db")).expect("open");
+        other
+            .execute_batch("CREATE TABLE t (v BLOB); INSERT INTO t VALUES (zeroblob(100000));")
+            .expect("fill");
+        let read = |c: &rusqlite::Connection| -> i64 {
+            c.query_row("SELECT sum(length(v)) FROM t", [], |r| r.get(0))
+                .expect("read")
+        };
+        read(&other);
+        let warm = sqlite_memory::cache_bytes(&other);
+        assert!(
+            warm > 100_000,
+            "the other connection's pages are cached: {warm}"
+        );
+
+        let bytes = database_of(2_000);
+        let copies = Copies::new(u64::MAX);
+        let w = copies.working(images::open_copy(&bytes).expect("copy"), 0, bytes.len());
+        assert!(
+            !w.in_page_cache,
+            "a 2 MB state is deserialized, not a page-cache copy"
+        );
+        read(&w.conn);
+        w.conn
+            .execute("INSERT INTO t VALUES (zeroblob(1000))", [])
+            .expect("write");
+        w.trim_page_cache();
+        assert!(
+            sqlite_memory::cache_bytes(&w.conn) < warm,
+            "the copy's own cache was emptied"
+        );
+        assert_eq!(
+            sqlite_memory::cache_bytes(&other),
+            warm,
+            "another connection's cache was left as it was"
+        );
+        read(&other);
+    }
 }
