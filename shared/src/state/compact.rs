@@ -39,10 +39,22 @@ impl Compactor {
     /// checkpoint at or above `seq` exists, or the entries it needs are gone
     /// (a newer checkpoint trimmed them, or the session ended).
     pub async fn run(&self, key: &MirrorKey, seq: u64) -> StateResult<()> {
+        let started = std::time::Instant::now();
         let Some(bytes) = self.build(&key.log, &key.base, seq).await? else {
             return Ok(());
         };
-        save(&*self.store, &*self.table, key, seq, bytes).await
+        let (built, len) = (started.elapsed(), bytes.len());
+        save(&*self.store, &*self.table, key, seq, bytes).await?;
+        tracing::debug!(
+            session = %key.log.session,
+            mirror = %key.log.mirror,
+            seq,
+            bytes = len,
+            build_ms = built.as_secs_f64() * 1e3,
+            save_ms = (started.elapsed() - built).as_secs_f64() * 1e3,
+            "checkpoint stored"
+        );
+        Ok(())
     }
 
     /// The database as of entry `seq`, or `None` when it can no longer be
@@ -162,6 +174,7 @@ async fn save(
         Ok(()) | Err(StorageError::AlreadyExists(_)) => {}
         Err(e) => return Err(e.into()),
     }
+
     let record = Checkpoint {
         seq,
         object: object.clone(),

@@ -54,7 +54,7 @@ impl SqliteSessionTable {
     }
 }
 
-fn write_on<T>(
+pub(super) fn write_on<T>(
     conn: &mut Connection,
     what: impl FnOnce() -> String,
     f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
