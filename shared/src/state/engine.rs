@@ -78,11 +78,15 @@ pub struct StateEngine {
     compact_log_fraction: f64,
     /// Checkpoint builds still running, one per log at most.
     pending: Mutex<HashMap<LogKey, tokio::task::JoinHandle<()>>>,
+    /// Yield after handing a mirror's lock to a waiting request (see
+    /// [`SessionTable::raced_over_network`]).
+    hand_over: bool,
 }
 
 impl StateEngine {
     pub fn new(table: Arc<dyn SessionTable>, store: Arc<dyn ObjectStore>) -> Self {
         StateEngine {
+            hand_over: !table.raced_over_network(),
             table,
             images: Arc::new(Images::new(store.clone())),
             store,
@@ -175,7 +179,10 @@ impl StateEngine {
             // request renders, records and sends its reply, and the mirror's
             // lock would sit idle a third of the time under load (one session,
             // 16 connections: +15–20 % creates per second with the yield).
-            if slot.try_lock().is_err() {
+            // Not over a networked table that other instances race for: there
+            // the lock is held for round trips anyway, and writes with no gap
+            // between them would starve the other instances' writes.
+            if self.hand_over && slot.try_lock().is_err() {
                 tokio::task::yield_now().await;
             }
             out

@@ -359,4 +359,13 @@ pub trait SessionTable: Send + Sync + 'static {
     /// Drops in-process caches that are rebuilt on demand (SQLite's page
     /// cache), so a server whose sessions ended can shrink. Best effort.
     fn release_memory(&self) {}
+
+    /// Whether appends are network round trips that other instances race
+    /// for (a table every instance shares, such as DynamoDB). The engine then
+    /// hands a mirror's lock over without yielding: an instance whose writes
+    /// follow each other with no gap at all wins every race against one that
+    /// must read the log before appending, which then gives up (`Contention`).
+    fn raced_over_network(&self) -> bool {
+        false
+    }
 }

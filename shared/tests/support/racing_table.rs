@@ -31,6 +31,8 @@ pub struct RacingTable {
     /// The next `end_session` fails: 1 before it reaches the table, 2 after
     /// it committed (a reply lost on the way back); 0 none.
     end_failure: AtomicUsize,
+    /// What `raced_over_network` answers (the SQLite table's `false` unless set).
+    networked: AtomicBool,
 }
 
 impl RacingTable {
@@ -42,7 +44,13 @@ impl RacingTable {
             always_lose: AtomicBool::new(false),
             first_pair: tokio::sync::Barrier::new(2),
             end_failure: AtomicUsize::new(0),
+            networked: AtomicBool::new(false),
         }
+    }
+
+    /// Poses as a networked table that other instances race for.
+    pub fn set_raced_over_network(&self, on: bool) {
+        self.networked.store(on, Ordering::SeqCst);
     }
 
     /// The next `end_session` fails, before the table saw it (`committed`
@@ -69,6 +77,9 @@ impl RacingTable {
 
 #[async_trait]
 impl SessionTable for RacingTable {
+    fn raced_over_network(&self) -> bool {
+        self.networked.load(Ordering::SeqCst)
+    }
     async fn create_session(&self, row: &SessionRow) -> StorageResult<()> {
         self.inner.create_session(row).await
     }

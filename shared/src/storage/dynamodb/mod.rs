@@ -182,6 +182,10 @@ impl DynamoSessionTable {
 
 #[async_trait]
 impl SessionTable for DynamoSessionTable {
+    fn raced_over_network(&self) -> bool {
+        true
+    }
+
     async fn create_session(&self, row: &SessionRow) -> StorageResult<()> {
         for _ in 0..RETRIES {
             let token = name_token();
