@@ -11,7 +11,8 @@ use shared::session::{Sessions, SystemClock};
 use shared::state::StateError;
 use shared::storage::SessionTable;
 use support::notes::{
-    add, ctx, instance, log_key, log_len, notes_request, storage, texts, Notes, TestError,
+    add, ctx, instance, instance_over, log_key, log_len, notes_request, storage, texts, Notes,
+    TestError,
 };
 
 #[tokio::test]
@@ -111,19 +112,7 @@ async fn two_engines_racing_for_one_log_retry_their_lost_writes_and_land_each_on
     let st = storage();
     let racing = Arc::new(support::racing_table::RacingTable::new(st.table.clone()));
     let table: Arc<dyn SessionTable> = racing.clone();
-    let engine = |table: &Arc<dyn SessionTable>| {
-        let mut sessions = Sessions::new(
-            table.clone(),
-            st.store.clone(),
-            Arc::new(SystemClock),
-            vec![Arc::new(Notes {
-                default: &["seeded one", "seeded two"],
-            })],
-        );
-        sessions.set_compact_every(0);
-        Arc::new(sessions)
-    };
-    let (a, b) = (engine(&table), engine(&table));
+    let (a, b) = (instance_over(table.clone(), &st), instance_over(table, &st));
     let s = a.create("ws", notes_request()).await.expect("create");
     const WRITES: usize = 200;
     let mut tasks = Vec::new();
@@ -192,16 +181,7 @@ async fn two_queued_writes(networked: bool) -> Vec<&'static str> {
     let racing = Arc::new(support::racing_table::RacingTable::new(st.table.clone()));
     racing.set_raced_over_network(networked);
     let table: Arc<dyn SessionTable> = racing.clone();
-    let mut sessions = Sessions::new(
-        table,
-        st.store.clone(),
-        Arc::new(SystemClock),
-        vec![Arc::new(Notes {
-            default: &["seeded one", "seeded two"],
-        })],
-    );
-    sessions.set_compact_every(0);
-    let a = Arc::new(sessions);
+    let a = instance_over(table, &st);
     let s = a.create("ws", notes_request()).await.expect("create");
     let other = a.create("ws", notes_request()).await.expect("create");
     // The racing table's first two appends wait for each other: use them up

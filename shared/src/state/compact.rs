@@ -174,7 +174,6 @@ async fn save(
         Ok(()) | Err(StorageError::AlreadyExists(_)) => {}
         Err(e) => return Err(e.into()),
     }
-
     let record = Checkpoint {
         seq,
         object: object.clone(),

@@ -103,6 +103,21 @@ pub fn instance(s: &Storage, clock: Arc<dyn Clock>) -> Arc<Sessions> {
     compacting_instance(s, clock, shared::state::DEFAULT_COMPACT_EVERY)
 }
 
+/// An instance whose session table is `table` (a wrapper around `s.table`,
+/// such as the racing one), over `s`'s object store, with no checkpoints.
+pub fn instance_over(table: Arc<dyn SessionTable>, s: &Storage) -> Arc<Sessions> {
+    let mut sessions = Sessions::new(
+        table,
+        s.store.clone(),
+        Arc::new(shared::session::SystemClock),
+        vec![Arc::new(Notes {
+            default: &["seeded one", "seeded two"],
+        })],
+    );
+    sessions.set_compact_every(0);
+    Arc::new(sessions)
+}
+
 /// An instance that checkpoints every `every` commits.
 pub fn compacting_instance(s: &Storage, clock: Arc<dyn Clock>, every: u64) -> Arc<Sessions> {
     let mut sessions = Sessions::new(
